@@ -1,0 +1,94 @@
+package dev.parley.protocol;
+
+import java.util.Locale;
+import java.util.Optional;
+
+/**
+ * The one error table of the protocol: every coded error that the server can answer, over HTTP, in a socket
+ * {@code error} or {@code agent_error} event, or as the reason of a close frame.
+ *
+ * <p>Each row names its HTTP status (what a route answers), the close code when the error ends a socket, and a
+ * one-line meaning used as the default human message.
+ */
+public enum ErrorCode {
+    INVALID_JSON(400, 0, "The body is not valid JSON."),
+    INVALID_MESSAGE(400, 0, "A field is missing or of the wrong kind."),
+    INVALID_REQUEST(400, 0, "The request is not valid."),
+    UNKNOWN_TYPE(400, 0, "The message type is not known."),
+    MESSAGE_TOO_LARGE(413, 0, "A field or message is over its size limit."),
+    RATE_LIMITED(429, 0, "Too many requests; slow down."),
+    THREAD_NOT_FOUND(404, 0, "The thread does not exist."),
+    RUN_NOT_FOUND(404, 0, "The run does not exist."),
+    RUN_FINISHED(409, 0, "The run has already finished."),
+    RUN_IN_PROGRESS(409, 0, "A run is already in progress on this thread."),
+    INVALID_TOKEN(401, 0, "The token is not valid."),
+    LLM_UNAVAILABLE(503, 0, "The language model is not available."),
+    TOOL_FAILED(500, 0, "A tool failed."),
+    TIMEOUT(504, 0, "The operation took too long."),
+    INTERNAL(500, CloseCodes.INTERNAL, "Something went wrong on our side."),
+    INVALID_CREDENTIALS(401, 0, "The email or password is wrong."),
+    EMAIL_TAKEN(409, 0, "An account with this email already exists."),
+    WEAK_PASSWORD(400, 0, "The password is too weak."),
+    INVALID_EMAIL(400, 0, "The email address is not valid."),
+    UNAUTHORIZED(401, CloseCodes.POLICY_VIOLATION, "Authentication is required."),
+    TOKEN_EXPIRED(401, CloseCodes.POLICY_VIOLATION, "The token has expired."),
+    TOKEN_REVOKED(401, CloseCodes.POLICY_VIOLATION, "The token has been revoked."),
+    AUTH_FAILED(401, CloseCodes.POLICY_VIOLATION, "Authentication failed."),
+    TOO_MANY_ATTEMPTS(429, 0, "Too many attempts; try again later."),
+    TOO_MANY_CONNECTIONS(429, CloseCodes.TRY_AGAIN_LATER, "Too many open sockets for this user."),
+    NOT_FOUND(404, 0, "Not found."),
+    METHOD_NOT_ALLOWED(405, 0, "This method is not allowed here."),
+    UNSUPPORTED_MEDIA_TYPE(415, 0, "The body must be JSON."),
+    FORBIDDEN_ORIGIN(403, 0, "This origin may not open sockets."),
+    UPSTREAM_UNAVAILABLE(503, 0, "A service this request needs is unavailable."),
+    EVENTS_EXPIRED(410, 0, "The run's events are past retention."),
+    NOT_READY(503, 0, "The server is not ready."),
+    HEARTBEAT_TIMEOUT(0, CloseCodes.GOING_AWAY, "No sign of life for three heartbeat intervals."),
+    BINARY_NOT_SUPPORTED(0, CloseCodes.UNSUPPORTED_DATA, "Binary frames are not supported."),
+    INVALID_UTF8(0, CloseCodes.INVALID_PAYLOAD, "A text frame was not valid UTF-8."),
+    SERVICE_RESTART(0, CloseCodes.SERVICE_RESTART, "The server is restarting."),
+    SLOW_CONSUMER(0, CloseCodes.TRY_AGAIN_LATER, "The client did not read its events fast enough."),
+    OVERLOADED(503, CloseCodes.TRY_AGAIN_LATER, "The server is overloaded.");
+
+    private final int httpStatus;
+    private final int closeCode;
+    private final String meaning;
+
+    ErrorCode(int httpStatus, int closeCode, String meaning) {
+        this.httpStatus = httpStatus;
+        this.closeCode = closeCode;
+        this.meaning = meaning;
+    }
+
+    /** The snake_case code on the wire. */
+    public String code() {
+        return name().toLowerCase(Locale.ROOT);
+    }
+
+    /** The HTTP status a route answers with, or 0 when the error only exists on a socket. */
+    public int httpStatus() {
+        return httpStatus;
+    }
+
+    /** The close code when this error ends a socket; 0 when it does not. */
+    public int closeCode() {
+        return closeCode;
+    }
+
+    public boolean fatal() {
+        return closeCode != 0;
+    }
+
+    public String meaning() {
+        return meaning;
+    }
+
+    public static Optional<ErrorCode> fromCode(String code) {
+        for (ErrorCode value : values()) {
+            if (value.code().equals(code)) {
+                return Optional.of(value);
+            }
+        }
+        return Optional.empty();
+    }
+}

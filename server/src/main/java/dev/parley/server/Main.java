@@ -1,0 +1,46 @@
+package dev.parley.server;
+
+import dev.parley.server.config.Config;
+import dev.parley.server.config.ConfigException;
+import dev.parley.server.logging.LogSetup;
+import java.lang.management.ManagementFactory;
+import java.time.Clock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Starts the server from the environment; stops it gracefully on SIGTERM or SIGINT. */
+public final class Main {
+    private Main() {
+    }
+
+    public static void main(String[] args) {
+        String command = args.length == 0 ? "serve" : args[0];
+        if (!command.equals("serve")) {
+            System.err.println("parley: unknown command '" + command + "' (the server knows: serve)");
+            System.exit(2);
+        }
+        Config config;
+        try {
+            config = Config.from(System.getenv());
+        } catch (ConfigException e) {
+            System.err.println("parley: the configuration has " + e.problems().size() + " problem(s):");
+            e.problems().forEach(problem -> System.err.println("  " + problem));
+            System.exit(2);
+            return;
+        }
+        LogSetup.configure(config.logging());
+        Logger log = LoggerFactory.getLogger(Main.class);
+        log.info("Starting Parley: {}", config.summary());
+        App app;
+        try {
+            app = App.start(config, Clock.systemUTC());
+        } catch (RuntimeException e) {
+            log.error("Parley could not start: {}", e.getMessage(), e);
+            System.exit(1);
+            return;
+        }
+        Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("parley-shutdown").unstarted(app::close));
+        long uptime = ManagementFactory.getRuntimeMXBean().getUptime();
+        log.info("Parley ready on port {} ({} ms after JVM start)", app.port(), uptime);
+    }
+}

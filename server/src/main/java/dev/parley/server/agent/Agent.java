@@ -1,0 +1,16 @@
+package dev.parley.server.agent;
+
+/**
+ * Does the work of one run: reasons, calls tools, streams the answer through {@link AgentRun#emit}, and returns
+ * the final answer. The run machinery around it emits {@code agent_started} before and {@code agent_completed} or
+ * {@code agent_error} after, stores the messages and the run, and cancels by interrupting the thread that runs
+ * {@link #run}: an agent must let {@link InterruptedException} (or an interrupted I/O call) end its work promptly.
+ */
+public interface Agent {
+    /**
+     * @return the final answer and the usage it cost
+     * @throws InterruptedException when the run was stopped or timed out
+     * @throws AgentException when the run failed with a coded error ({@code llm_unavailable}, {@code tool_failed}, ...)
+     */
+    Answer run(AgentRun run) throws InterruptedException;
+}

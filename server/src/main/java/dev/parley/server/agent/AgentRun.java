@@ -1,0 +1,33 @@
+package dev.parley.server.agent;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.List;
+
+/** What an {@link Agent} sees of the run it works on, and the channel for its events. */
+public interface AgentRun {
+    String runId();
+
+    String threadId();
+
+    String userId();
+
+    /** The user's message that started the run. */
+    String request();
+
+    /** Earlier messages of the thread, oldest first, without the request itself. */
+    List<Turn> history();
+
+    /**
+     * Appends an event to the run: it gets the next {@code seq} and reaches every socket of the user. Types are
+     * {@code agent_thinking}, {@code tool_executing}, {@code tool_completed} and {@code partial_result}; the
+     * run machinery emits the first and the last event itself.
+     */
+    void emit(String agentName, String type, ObjectNode data);
+
+    /** Adds the tokens and cost of one model call to the run's usage. */
+    void addUsage(Usage usage);
+
+    /** A message of the thread: {@code role} is {@code user} or {@code assistant}. */
+    record Turn(String role, String content) {
+    }
+}

@@ -1,0 +1,144 @@
+package dev.parley.server.db;
+
+import dev.parley.protocol.ErrorCode;
+import dev.parley.protocol.ProtocolException;
+import java.math.BigDecimal;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.SQLTransientConnectionException;
+import java.sql.Timestamp;
+import java.sql.Types;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import javax.sql.DataSource;
+
+/**
+ * Thin JDBC helpers over the pool: parameter binding, row mapping and transactions. A connection failure becomes
+ * {@link ErrorCode#UPSTREAM_UNAVAILABLE}; any other SQL failure is our bug and surfaces as {@link IllegalStateException}.
+ */
+public final class Sql {
+    private final DataSource dataSource;
+
+    Sql(DataSource dataSource) {
+        this.dataSource = dataSource;
+    }
+
+    @FunctionalInterface
+    public interface RowMapper<T> {
+        T map(ResultSet row) throws SQLException;
+    }
+
+    @FunctionalInterface
+    public interface Work<T> {
+        T run(Connection connection) throws SQLException;
+    }
+
+    public int update(String statement, Object... params) {
+        return withConnection(connection -> update(connection, statement, params));
+    }
+
+    public <T> List<T> query(String statement, RowMapper<T> mapper, Object... params) {
+        return withConnection(connection -> query(connection, statement, mapper, params));
+    }
+
+    public <T> Optional<T> queryOne(String statement, RowMapper<T> mapper, Object... params) {
+        List<T> rows = query(statement, mapper, params);
+        return rows.isEmpty() ? Optional.empty() : Optional.of(rows.getFirst());
+    }
+
+    public static int update(Connection connection, String statement, Object... params) throws SQLException {
+        try (PreparedStatement prepared = connection.prepareStatement(statement)) {
+            bind(prepared, params);
+            return prepared.executeUpdate();
+        }
+    }
+
+    public static <T> List<T> query(Connection connection, String statement, RowMapper<T> mapper, Object... params)
+            throws SQLException {
+        try (PreparedStatement prepared = connection.prepareStatement(statement)) {
+            bind(prepared, params);
+            try (ResultSet rows = prepared.executeQuery()) {
+                List<T> result = new ArrayList<>();
+                while (rows.next()) {
+                    result.add(mapper.map(rows));
+                }
+                return result;
+            }
+        }
+    }
+
+    public <T> T withConnection(Work<T> work) {
+        try (Connection connection = dataSource.getConnection()) {
+            return work.run(connection);
+        } catch (SQLException e) {
+            throw translate(e);
+        }
+    }
+
+    /** Runs the work in one transaction: committed when it returns, rolled back when it throws. */
+    public <T> T inTransaction(Work<T> work) {
+        try (Connection connection = dataSource.getConnection()) {
+            boolean autoCommit = connection.getAutoCommit();
+            connection.setAutoCommit(false);
+            try {
+                T result = work.run(connection);
+                connection.commit();
+                return result;
+            } catch (SQLException | RuntimeException e) {
+                connection.rollback();
+                throw e;
+            } finally {
+                connection.setAutoCommit(autoCommit);
+            }
+        } catch (SQLException e) {
+            throw translate(e);
+        }
+    }
+
+    private static void bind(PreparedStatement prepared, Object... params) throws SQLException {
+        for (int i = 0; i < params.length; i++) {
+            Object value = params[i];
+            int index = i + 1;
+            switch (value) {
+                case null -> prepared.setNull(index, Types.NULL);
+                case Instant instant -> prepared.setTimestamp(index, Timestamp.from(instant));
+                case String text -> prepared.setString(index, text);
+                case Integer number -> prepared.setInt(index, number);
+                case Long number -> prepared.setLong(index, number);
+                case Boolean flag -> prepared.setBoolean(index, flag);
+                case BigDecimal decimal -> prepared.setBigDecimal(index, decimal);
+                case Double number -> prepared.setDouble(index, number);
+                default -> prepared.setObject(index, value);
+            }
+        }
+    }
+
+    public static Instant instant(ResultSet row, String column) throws SQLException {
+        Timestamp timestamp = row.getTimestamp(column);
+        return timestamp == null ? null : timestamp.toInstant();
+    }
+
+    /** Whether the failure is a unique-key violation (SQLState 23505 in both PostgreSQL and H2). */
+    public static boolean isUniqueViolation(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            if (t instanceof SQLException sql && "23505".equals(sql.getSQLState())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    static RuntimeException translate(SQLException e) {
+        String state = e.getSQLState();
+        if (e instanceof SQLTransientConnectionException || (state != null && state.startsWith("08"))) {
+            return new ProtocolException(ErrorCode.UPSTREAM_UNAVAILABLE,
+                    "The database is unavailable; try again shortly.", Map.of(), e);
+        }
+        return new IllegalStateException("database statement failed (SQLState " + state + ")", e);
+    }
+}

@@ -1,0 +1,56 @@
+package dev.parley.server.gateway;
+
+import dev.parley.server.config.Config;
+import dev.parley.server.health.Health;
+import dev.parley.server.health.Lifecycle;
+import dev.parley.server.observe.Metrics;
+import io.helidon.webserver.WebServer;
+import io.helidon.webserver.http.HttpRouting;
+import io.helidon.webserver.http.HttpService;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * The HTTP and WebSocket edge: the only place that knows Helidon. It turns the features' services into routes,
+ * starts the listener, and stops it on shutdown.
+ */
+public final class Gateway implements AutoCloseable {
+    private final WebServer server;
+
+    private Gateway(WebServer server) {
+        this.server = server;
+    }
+
+    /** What the edge serves; each feature's routes are added to this list by the composition root. */
+    public record Services(Config config, Metrics metrics, Health health, Lifecycle lifecycle,
+                           List<HttpService> routes) {
+    }
+
+    public static Gateway start(Services services) {
+        Config.Server server = services.config().server();
+        HttpRouting.Builder routing = HttpRouting.builder();
+        new HttpEdge(services.metrics()).install(routing);
+        routing.register(new HealthRoutes(services.health(), services.lifecycle(), services.metrics()));
+        services.routes().forEach(routing::register);
+        WebServer webServer = WebServer.builder()
+                .host(server.host())
+                .port(server.port())
+                .shutdownHook(false)
+                .backlog(4096)
+                .maxPayloadSize(server.maxRequestBytes())
+                .shutdownGracePeriod(Duration.ofSeconds(2))
+                .routing(routing)
+                .build()
+                .start();
+        return new Gateway(webServer);
+    }
+
+    public int port() {
+        return server.port();
+    }
+
+    @Override
+    public void close() {
+        server.stop();
+    }
+}

@@ -1,0 +1,126 @@
+package dev.parley.server.gateway;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.parley.protocol.ErrorCode;
+import dev.parley.protocol.Json;
+import dev.parley.protocol.ProtocolException;
+import dev.parley.server.auth.Principal;
+import dev.parley.server.auth.TokenVerifier;
+import io.helidon.http.HeaderNames;
+import io.helidon.http.Status;
+import io.helidon.webserver.http.ServerRequest;
+import io.helidon.webserver.http.ServerResponse;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.Optional;
+
+/** Request and response helpers shared by the HTTP routes: JSON bodies, bearer authentication, query parameters. */
+final class Http {
+    private Http() {
+    }
+
+    static String requestId(ServerRequest request) {
+        return request.context().get(RequestId.class).map(RequestId::value).orElse("none");
+    }
+
+    /** Reads the body as a JSON object; an empty body reads as {@code {}}. */
+    static ObjectNode jsonBody(ServerRequest request, int maxBytes) {
+        String text = bodyText(request, maxBytes);
+        if (text.isBlank()) {
+            return Json.object();
+        }
+        return Json.parseObject(text);
+    }
+
+    static String bodyText(ServerRequest request, int maxBytes) {
+        if (!request.content().hasEntity()) {
+            return "";
+        }
+        try (InputStream in = request.content().inputStream()) {
+            byte[] bytes = in.readNBytes(maxBytes + 1);
+            if (bytes.length > maxBytes) {
+                throw new ProtocolException(ErrorCode.MESSAGE_TOO_LARGE, "The body is over " + maxBytes + " bytes.");
+            }
+            return new String(bytes, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static Optional<String> bearer(ServerRequest request) {
+        Optional<String> header = request.headers().first(HeaderNames.AUTHORIZATION);
+        if (header.isEmpty()) {
+            return Optional.empty();
+        }
+        String value = header.get().trim();
+        if (value.regionMatches(true, 0, "Bearer ", 0, 7) && value.length() > 7) {
+            return Optional.of(value.substring(7).trim());
+        }
+        throw new ProtocolException(ErrorCode.UNAUTHORIZED, "The Authorization header must be 'Bearer <access token>'.");
+    }
+
+    static Principal authenticate(ServerRequest request, TokenVerifier verifier) {
+        String token = bearer(request).orElseThrow(() ->
+                new ProtocolException(ErrorCode.UNAUTHORIZED, "This route needs an access token (Authorization: Bearer)."));
+        return verifier.verifyAccess(token);
+    }
+
+    static String requireText(JsonNode body, String field) {
+        JsonNode value = body.get(field);
+        if (value == null || value.isNull()) {
+            throw new ProtocolException(ErrorCode.INVALID_REQUEST, "The field '" + field + "' is required.");
+        }
+        if (!value.isTextual()) {
+            throw new ProtocolException(ErrorCode.INVALID_REQUEST, "The field '" + field + "' must be a string.");
+        }
+        return value.asText();
+    }
+
+    static Optional<String> optionalText(JsonNode body, String field) {
+        JsonNode value = body.get(field);
+        if (value == null || value.isNull()) {
+            return Optional.empty();
+        }
+        if (!value.isTextual()) {
+            throw new ProtocolException(ErrorCode.INVALID_REQUEST, "The field '" + field + "' must be a string.");
+        }
+        return Optional.of(value.asText());
+    }
+
+    static int queryInt(ServerRequest request, String name, int fallback, int min, int max) {
+        Optional<String> raw = request.query().first(name).asOptional();
+        if (raw.isEmpty()) {
+            return fallback;
+        }
+        try {
+            int value = Integer.parseInt(raw.get());
+            if (value < min || value > max) {
+                throw new ProtocolException(ErrorCode.INVALID_REQUEST,
+                        "The parameter '" + name + "' must be between " + min + " and " + max + ".");
+            }
+            return value;
+        } catch (NumberFormatException e) {
+            throw new ProtocolException(ErrorCode.INVALID_REQUEST, "The parameter '" + name + "' must be a whole number.");
+        }
+    }
+
+    static void json(ServerResponse response, int status, Object body) {
+        response.status(Status.create(status));
+        response.header(HeaderNames.CONTENT_TYPE, "application/json");
+        response.header(HeaderNames.CACHE_CONTROL, "no-store");
+        response.send(Json.write(body).getBytes(StandardCharsets.UTF_8));
+    }
+
+    static void error(ServerResponse response, ErrorCode code, String message, Map<String, Object> details,
+                      String requestId) {
+        response.status(Status.create(code.httpStatus() == 0 ? 500 : code.httpStatus()));
+        response.header(HeaderNames.CONTENT_TYPE, "application/json");
+        response.header(HeaderNames.CACHE_CONTROL, "no-store");
+        response.send(dev.parley.protocol.ErrorBody.http(code, message, details, requestId)
+                .getBytes(StandardCharsets.UTF_8));
+    }
+}

@@ -1,0 +1,97 @@
+package dev.parley.server.gateway;
+
+import dev.parley.protocol.ErrorCode;
+import dev.parley.protocol.ProtocolException;
+import dev.parley.server.observe.Metrics;
+import io.helidon.http.HeaderName;
+import io.helidon.http.HeaderNames;
+import io.helidon.http.HttpException;
+import io.helidon.webserver.http.FilterChain;
+import io.helidon.webserver.http.HttpRouting;
+import io.helidon.webserver.http.RoutingRequest;
+import io.helidon.webserver.http.RoutingResponse;
+import io.helidon.webserver.http.ServerRequest;
+import io.helidon.webserver.http.ServerResponse;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+
+/**
+ * The one place where exceptions become HTTP error bodies, plus the request filter that hands out request ids and
+ * records request counts and latencies.
+ */
+final class HttpEdge {
+    private static final Logger LOG = LoggerFactory.getLogger(HttpEdge.class);
+
+    private static final HeaderName X_REQUEST_ID = HeaderNames.create("X-Request-Id");
+
+    private final Metrics metrics;
+
+    HttpEdge(Metrics metrics) {
+        this.metrics = metrics;
+    }
+
+    void install(HttpRouting.Builder routing) {
+        routing.addFilter(this::filter);
+        routing.error(ProtocolException.class, this::protocolError);
+        routing.error(HttpException.class, this::httpError);
+        routing.error(Throwable.class, this::unexpected);
+    }
+
+    private void filter(FilterChain chain, RoutingRequest request, RoutingResponse response) {
+        RequestId id = request.headers().first(X_REQUEST_ID)
+                .filter(value -> value.matches("[A-Za-z0-9._-]{1,64}"))
+                .map(RequestId::new)
+                .orElseGet(RequestId::next);
+        request.context().register(id);
+        response.header(X_REQUEST_ID, id.value());
+        MDC.put("request_id", id.value());
+        long started = System.nanoTime();
+        try {
+            chain.proceed();
+        } finally {
+            String route = request.matchingPattern().orElse("unmatched");
+            String method = request.prologue().method().text();
+            String status = Integer.toString(response.status().code());
+            metrics.increment("parley_http_requests_total", "HTTP requests served.",
+                    "method", method, "route", route, "status", status);
+            metrics.observeSeconds("parley_http_request_seconds", "HTTP request latency.",
+                    (System.nanoTime() - started) / 1e9, "method", method, "route", route);
+            MDC.remove("request_id");
+        }
+    }
+
+    private void protocolError(ServerRequest request, ServerResponse response, ProtocolException e) {
+        if (e.code() == ErrorCode.UPSTREAM_UNAVAILABLE) {
+            LOG.warn("request {} {} failed: dependency unavailable: {}", request.prologue().method().text(),
+                    request.path().path(), e.getCause() == null ? e.getMessage() : e.getCause().toString());
+        }
+        if (e.details().get("retry_after_s") instanceof Number seconds) {
+            response.header(HeaderNames.RETRY_AFTER, Long.toString(seconds.longValue()));
+        }
+        Http.error(response, e.code(), e.getMessage(), e.details(), Http.requestId(request));
+    }
+
+    private void httpError(ServerRequest request, ServerResponse response, HttpException e) {
+        int status = e.status().code();
+        ErrorCode code = switch (status) {
+            case 404 -> ErrorCode.NOT_FOUND;
+            case 405 -> ErrorCode.METHOD_NOT_ALLOWED;
+            case 413 -> ErrorCode.MESSAGE_TOO_LARGE;
+            case 415 -> ErrorCode.UNSUPPORTED_MEDIA_TYPE;
+            case 401 -> ErrorCode.UNAUTHORIZED;
+            default -> status < 500 ? ErrorCode.INVALID_REQUEST : ErrorCode.INTERNAL;
+        };
+        if (code == ErrorCode.INTERNAL) {
+            LOG.error("request {} {} failed", request.prologue().method().text(), request.path().path(), e);
+        }
+        Http.error(response, code, code.meaning(), Map.of(), Http.requestId(request));
+    }
+
+    private void unexpected(ServerRequest request, ServerResponse response, Throwable e) {
+        LOG.error("request {} {} failed", request.prologue().method().text(), request.path().path(), e);
+        Http.error(response, ErrorCode.INTERNAL, "Something went wrong on our side; quote the request id if you report it.",
+                Map.of(), Http.requestId(request));
+    }
+}

@@ -1,0 +1,51 @@
+package dev.parley.server.logging;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.LoggerContext;
+import ch.qos.logback.classic.encoder.PatternLayoutEncoder;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.ConsoleAppender;
+import ch.qos.logback.core.encoder.Encoder;
+import ch.qos.logback.core.encoder.LayoutWrappingEncoder;
+import dev.parley.server.config.Config;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Points Logback at standard output in the configured format: readable text, or JSON lines for Cloud Logging. */
+public final class LogSetup {
+    private LogSetup() {
+    }
+
+    public static void configure(Config.Logging logging) {
+        if (!(LoggerFactory.getILoggerFactory() instanceof LoggerContext context)) {
+            return;
+        }
+        context.reset();
+        Encoder<ILoggingEvent> encoder;
+        if (logging.format() == Config.LogFormat.JSON) {
+            LayoutWrappingEncoder<ILoggingEvent> json = new LayoutWrappingEncoder<>();
+            JsonLineLayout layout = new JsonLineLayout();
+            layout.setContext(context);
+            layout.start();
+            json.setLayout(layout);
+            encoder = json;
+        } else {
+            PatternLayoutEncoder text = new PatternLayoutEncoder();
+            text.setPattern("%d{HH:mm:ss.SSS} %-5level %logger{24} %mdc{request_id:-}%mdc{connection_id:-} - %msg%n");
+            encoder = text;
+        }
+        encoder.setContext(context);
+        encoder.start();
+        ConsoleAppender<ILoggingEvent> console = new ConsoleAppender<>();
+        console.setContext(context);
+        console.setName("console");
+        console.setEncoder(encoder);
+        console.start();
+        ch.qos.logback.classic.Logger root = context.getLogger(Logger.ROOT_LOGGER_NAME);
+        root.setLevel(Level.toLevel(logging.level(), Level.INFO));
+        root.addAppender(console);
+        context.getLogger("com.zaxxer.hikari").setLevel(Level.WARN);
+        context.getLogger("org.flywaydb").setLevel(Level.WARN);
+        context.getLogger("io.helidon").setLevel(Level.WARN);
+    }
+}
