@@ -1,0 +1,90 @@
+package dev.parley.server.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class ConfigTest {
+    private static final String SECRET = "0123456789abcdef0123456789abcdef";
+
+    @Test
+    void defaultsRunOutOfTheBoxInEmbeddedMode() {
+        Config config = Config.from(Map.of());
+        assertThat(config.server().port()).isEqualTo(8080);
+        assertThat(config.storage().embedded()).isTrue();
+        assertThat(config.storage().dataDir().toString()).isEqualTo("./data");
+        assertThat(config.auth().jwtSecret()).isEmpty();
+        assertThat(config.auth().devLogin()).isFalse();
+        assertThat(config.auth().accessTokenTtl()).isEqualTo(Duration.ofMinutes(15));
+        assertThat(config.auth().refreshTokenTtl()).isEqualTo(Duration.ofDays(7));
+        assertThat(config.socket().maxFrameBytes()).isEqualTo(65_536);
+        assertThat(config.socket().rateLimitMessages()).isEqualTo(30);
+        assertThat(config.socket().rateLimitWindow()).isEqualTo(Duration.ofSeconds(10));
+        assertThat(config.socket().rateLimitBurst()).isEqualTo(10);
+        assertThat(config.socket().maxSocketsPerUser()).isEqualTo(10);
+        assertThat(config.socket().sendQueueBytes()).isEqualTo(1_048_576);
+        assertThat(config.socket().heartbeatInterval()).isEqualTo(Duration.ofSeconds(25));
+        assertThat(config.runs().timeout()).isEqualTo(Duration.ofSeconds(120));
+        assertThat(config.runs().eventRetention()).isEqualTo(Duration.ofMinutes(10));
+        assertThat(config.agent().stepDelay()).isEqualTo(Duration.ZERO);
+        assertThat(config.agent().offline()).isTrue();
+    }
+
+    @Test
+    void everyProblemIsReportedAtOnceNamingItsVariable() {
+        assertThatThrownBy(() -> Config.from(Map.of(
+                "PORT", "eighty",
+                "PARLEY_DEV_LOGIN", "maybe",
+                "PARLEY_AGENT_STEP_DELAY", "soon",
+                "PARLEY_JWT_SECRET", "short",
+                "PARLEY_LLM_PROVIDER", "acme")))
+                .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems())
+                        .hasSize(5)
+                        .anySatisfy(line -> assertThat(line).startsWith("PORT:"))
+                        .anySatisfy(line -> assertThat(line).startsWith("PARLEY_DEV_LOGIN:"))
+                        .anySatisfy(line -> assertThat(line).startsWith("PARLEY_AGENT_STEP_DELAY:"))
+                        .anySatisfy(line -> assertThat(line).startsWith("PARLEY_JWT_SECRET:").contains("32 bytes"))
+                        .anySatisfy(line -> assertThat(line).startsWith("PARLEY_LLM_PROVIDER:").contains("openai")));
+    }
+
+    @Test
+    void sharedStateWithoutSecretRefusesToStartAndSaysWhy() {
+        assertThatThrownBy(() -> Config.from(Map.of("PARLEY_DATABASE_URL", "jdbc:postgresql://db:5432/parley")))
+                .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems())
+                        .singleElement().asString()
+                        .startsWith("PARLEY_JWT_SECRET:").contains("same secret"));
+        assertThatThrownBy(() -> Config.from(Map.of("PARLEY_REDIS_URL", "redis://127.0.0.1:6379")))
+                .isInstanceOf(ConfigException.class);
+        Config config = Config.from(Map.of("PARLEY_DATABASE_URL", "jdbc:postgresql://db:5432/parley",
+                "PARLEY_JWT_SECRET", SECRET));
+        assertThat(config.storage().embedded()).isFalse();
+    }
+
+    @Test
+    void durationsTakeUnitsAndBareNumbersAreMilliseconds() {
+        assertThat(Config.from(Map.of("PARLEY_AGENT_STEP_DELAY", "150ms")).agent().stepDelay()).hasMillis(150);
+        assertThat(Config.from(Map.of("PARLEY_AGENT_STEP_DELAY", "2s")).agent().stepDelay()).hasSeconds(2);
+        assertThat(Config.from(Map.of("PARLEY_AGENT_STEP_DELAY", "250")).agent().stepDelay()).hasMillis(250);
+        assertThat(Config.from(Map.of("PARLEY_REFRESH_TOKEN_TTL", "30d")).auth().refreshTokenTtl()).hasDays(30);
+    }
+
+    @Test
+    void impossibleValuesAreRefused() {
+        assertThatThrownBy(() -> Config.from(Map.of("PARLEY_DATABASE_URL", "mysql://x")))
+                .hasMessageContaining("PARLEY_DATABASE_URL");
+        assertThatThrownBy(() -> Config.from(Map.of("PARLEY_WS_MAX_FRAME_BYTES", "10")))
+                .hasMessageContaining("PARLEY_WS_MAX_FRAME_BYTES: must be between");
+        assertThatThrownBy(() -> Config.from(Map.of("PARLEY_LLM_PROVIDER", "openai")))
+                .hasMessageContaining("PARLEY_LLM_API_KEY");
+    }
+
+    @Test
+    void summaryNeverContainsTheSecret() {
+        Config config = Config.from(Map.of("PARLEY_JWT_SECRET", SECRET, "PARLEY_LLM_PROVIDER", "openai",
+                "PARLEY_LLM_API_KEY", "sk-very-secret-key"));
+        assertThat(config.summary()).doesNotContain(SECRET).doesNotContain("sk-very-secret-key");
+    }
+}
