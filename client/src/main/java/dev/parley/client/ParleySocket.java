@@ -1,0 +1,254 @@
+package dev.parley.client;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.parley.protocol.Json;
+import dev.parley.protocol.ServerEvent;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.WebSocket;
+import java.net.http.WebSocketHandshakeException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Predicate;
+
+/**
+ * One WebSocket to a Parley server. Every received frame is kept in arrival order with the time it arrived; callers
+ * wait for frames with {@link #await} (always with a timeout) and for the close with {@link #awaitClose}.
+ */
+public final class ParleySocket implements AutoCloseable {
+    /** A frame as received: the parsed event and the client's {@code System.nanoTime()} at arrival. */
+    public record Received(ServerEvent event, JsonNode raw, long arrivedNanos) {
+        public String type() {
+            return event.type();
+        }
+    }
+
+    /** The close frame the server sent (or {@code code} -1 when the connection broke without one). */
+    public record Close(int code, String reason) {
+    }
+
+    /** A refused upgrade: the HTTP status and body the server answered instead of switching protocols. */
+    public static final class HandshakeRefused extends Exception {
+        private final int status;
+        private final String body;
+
+        HandshakeRefused(int status, String body) {
+            super("upgrade refused with HTTP " + status + ": " + body);
+            this.status = status;
+            this.body = body;
+        }
+
+        public int status() {
+            return status;
+        }
+
+        public String body() {
+            return body;
+        }
+    }
+
+    private final WebSocket webSocket;
+    private final Listener listener;
+    private final long openedNanos;
+
+    private ParleySocket(WebSocket webSocket, Listener listener, long openedNanos) {
+        this.webSocket = webSocket;
+        this.listener = listener;
+        this.openedNanos = openedNanos;
+    }
+
+    /** Opens a socket at {@code base} + {@code path} (such as {@code /ws}) with the given credentials. */
+    public static ParleySocket connect(HttpClient client, URI base, String path, Credentials credentials, String origin,
+                                       Duration timeout) throws HandshakeRefused {
+        String wsBase = base.toString().replaceFirst("^http", "ws").replaceAll("/+$", "");
+        String uri = wsBase + path;
+        Listener listener = new Listener();
+        WebSocket.Builder builder = client.newWebSocketBuilder().connectTimeout(timeout);
+        switch (credentials) {
+            case Credentials.BearerHeader bearer -> builder.header("Authorization", "Bearer " + bearer.token());
+            case Credentials.Subprotocol sub -> builder.subprotocols("jwt-auth", sub.encoded());
+            case Credentials.Ticket ticket -> uri += (uri.contains("?") ? "&" : "?") + "ticket="
+                    + URLEncoder.encode(ticket.ticket(), StandardCharsets.UTF_8);
+            case Credentials.None none -> {
+            }
+        }
+        if (origin != null) {
+            builder.header("Origin", origin);
+        }
+        long started = System.nanoTime();
+        try {
+            WebSocket socket = builder.buildAsync(URI.create(uri), listener).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            return new ParleySocket(socket, listener, started);
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause() instanceof CompletionException c && c.getCause() != null ? c.getCause() : e.getCause();
+            if (cause instanceof WebSocketHandshakeException refused) {
+                Object body = refused.getResponse().body();
+                throw new HandshakeRefused(refused.getResponse().statusCode(), body == null ? "" : body.toString());
+            }
+            throw new IllegalStateException("cannot open " + uri + ": " + cause, cause);
+        } catch (TimeoutException e) {
+            throw new IllegalStateException("opening " + uri + " took longer than " + timeout.toMillis() + " ms", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        }
+    }
+
+    public long openedNanos() {
+        return openedNanos;
+    }
+
+    public Optional<String> subprotocol() {
+        String selected = webSocket.getSubprotocol();
+        return selected == null || selected.isEmpty() ? Optional.empty() : Optional.of(selected);
+    }
+
+    /** Sends {@code {"type", "payload", "message_id"?}}. */
+    public void send(String type, ObjectNode payload, String messageId) {
+        ObjectNode frame = Json.object().put("type", type);
+        frame.set("payload", payload == null ? Json.object() : payload);
+        if (messageId != null) {
+            frame.put("message_id", messageId);
+        }
+        sendRaw(Json.write(frame));
+    }
+
+    public void sendRaw(String text) {
+        webSocket.sendText(text, true).join();
+    }
+
+    /** Waits for the first frame, at or after index {@code from}, that matches; returns its index and frame. */
+    public Received await(Predicate<Received> match, Duration timeout) throws TimeoutException {
+        return awaitIndexed(0, match, timeout);
+    }
+
+    public Received awaitIndexed(int from, Predicate<Received> match, Duration timeout) throws TimeoutException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        synchronized (listener) {
+            while (true) {
+                for (int i = from; i < listener.frames.size(); i++) {
+                    if (match.test(listener.frames.get(i))) {
+                        return listener.frames.get(i);
+                    }
+                }
+                long left = deadline - System.nanoTime();
+                if (left <= 0 || listener.close.isDone()) {
+                    if (!listener.close.isDone() || left <= 0) {
+                        throw new TimeoutException("no matching frame within " + timeout.toMillis() + " ms; received "
+                                + types());
+                    }
+                    throw new TimeoutException("socket closed (" + listener.close.getNow(null) + ") before a matching frame; received "
+                            + types());
+                }
+                try {
+                    listener.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted", e);
+                }
+            }
+        }
+    }
+
+    public Received awaitType(String type, Duration timeout) throws TimeoutException {
+        return await(frame -> frame.type().equals(type), timeout);
+    }
+
+    /** Every frame received so far, in order. */
+    public List<Received> frames() {
+        synchronized (listener) {
+            return new ArrayList<>(listener.frames);
+        }
+    }
+
+    public List<String> types() {
+        return frames().stream().map(Received::type).toList();
+    }
+
+    public Close awaitClose(Duration timeout) throws TimeoutException {
+        try {
+            return listener.close.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            return new Close(-1, String.valueOf(e.getCause()));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        }
+    }
+
+    public boolean isClosed() {
+        return listener.close.isDone();
+    }
+
+    /** Drops the connection without a close handshake, as a lost network would. */
+    public void abort() {
+        webSocket.abort();
+    }
+
+    @Override
+    public void close() {
+        if (!webSocket.isOutputClosed()) {
+            try {
+                webSocket.sendClose(WebSocket.NORMAL_CLOSURE, "").get(2, TimeUnit.SECONDS);
+            } catch (ExecutionException | TimeoutException e) {
+                webSocket.abort();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                webSocket.abort();
+            }
+        }
+        webSocket.abort();
+    }
+
+    private static final class Listener implements WebSocket.Listener {
+        private final List<Received> frames = new CopyOnWriteArrayList<>();
+        private final CompletableFuture<Close> close = new CompletableFuture<>();
+        private final StringBuilder partial = new StringBuilder();
+
+        @Override
+        public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
+            partial.append(data);
+            if (last) {
+                String text = partial.toString();
+                partial.setLength(0);
+                long now = System.nanoTime();
+                JsonNode raw = Json.parse(text);
+                synchronized (this) {
+                    frames.add(new Received(ServerEvent.fromJson(raw), raw, now));
+                    notifyAll();
+                }
+            }
+            webSocket.request(1);
+            return null;
+        }
+
+        @Override
+        public CompletionStage<?> onClose(WebSocket webSocket, int statusCode, String reason) {
+            synchronized (this) {
+                close.complete(new Close(statusCode, reason));
+                notifyAll();
+            }
+            return null;
+        }
+
+        @Override
+        public void onError(WebSocket webSocket, Throwable error) {
+            synchronized (this) {
+                close.complete(new Close(-1, String.valueOf(error)));
+                notifyAll();
+            }
+        }
+    }
+}
