@@ -2,7 +2,9 @@ package dev.parley.client;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.node.TextNode;
 import dev.parley.protocol.Json;
+import dev.parley.protocol.ProtocolException;
 import dev.parley.protocol.ServerEvent;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -11,6 +13,8 @@ import java.net.http.WebSocket;
 import java.net.http.WebSocketHandshakeException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -28,10 +32,30 @@ import java.util.function.Predicate;
  * wait for frames with {@link #await} (always with a timeout) and for the close with {@link #awaitClose}.
  */
 public final class ParleySocket implements AutoCloseable {
-    /** A frame as received: the parsed event and the client's {@code System.nanoTime()} at arrival. */
+    /**
+     * A frame as received: the parsed event and the client's {@code System.nanoTime()} at arrival. Frames are read
+     * leniently so that a client (the validator above all) can report what a faulty server sent: a frame that is not
+     * JSON keeps its text as a {@link TextNode} in {@code raw} and has the empty type, and a missing or malformed
+     * {@code timestamp} leaves {@code event.timestamp()} null.
+     */
     public record Received(ServerEvent event, JsonNode raw, long arrivedNanos) {
         public String type() {
             return event.type();
+        }
+
+        /** Whether the frame was a JSON object. */
+        public boolean readable() {
+            return raw.isObject();
+        }
+
+        /** Whether the envelope carries a {@code seq} field, as every event of a run must. */
+        public boolean hasSeq() {
+            return raw.hasNonNull("seq") && raw.get("seq").canConvertToLong();
+        }
+
+        /** The frame as the server sent it (JSON text, or the raw text of a frame that is not JSON). */
+        public String text() {
+            return raw.isTextual() ? raw.asText() : Json.write(raw);
         }
     }
 
@@ -62,11 +86,13 @@ public final class ParleySocket implements AutoCloseable {
     private final WebSocket webSocket;
     private final Listener listener;
     private final long openedNanos;
+    private final long connectedNanos;
 
-    private ParleySocket(WebSocket webSocket, Listener listener, long openedNanos) {
+    private ParleySocket(WebSocket webSocket, Listener listener, long openedNanos, long connectedNanos) {
         this.webSocket = webSocket;
         this.listener = listener;
         this.openedNanos = openedNanos;
+        this.connectedNanos = connectedNanos;
     }
 
     /** Opens a socket at {@code base} + {@code path} (such as {@code /ws}) with the given credentials. */
@@ -90,7 +116,8 @@ public final class ParleySocket implements AutoCloseable {
         long started = System.nanoTime();
         try {
             WebSocket socket = builder.buildAsync(URI.create(uri), listener).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-            return new ParleySocket(socket, listener, started);
+            long opened = listener.openedNanos;
+            return new ParleySocket(socket, listener, started, opened != 0 ? opened : System.nanoTime());
         } catch (ExecutionException e) {
             Throwable cause = e.getCause() instanceof CompletionException c && c.getCause() != null ? c.getCause() : e.getCause();
             if (cause instanceof WebSocketHandshakeException refused) {
@@ -106,13 +133,32 @@ public final class ParleySocket implements AutoCloseable {
         }
     }
 
+    /** {@code System.nanoTime()} when the opening handshake was started. */
     public long openedNanos() {
         return openedNanos;
+    }
+
+    /** {@code System.nanoTime()} when the server had accepted the upgrade (the handshake's round trip ended). */
+    public long connectedNanos() {
+        return connectedNanos;
+    }
+
+    /** How long the opening handshake took. */
+    public Duration handshakeTime() {
+        return Duration.ofNanos(connectedNanos - openedNanos);
     }
 
     public Optional<String> subprotocol() {
         String selected = webSocket.getSubprotocol();
         return selected == null || selected.isEmpty() ? Optional.empty() : Optional.of(selected);
+    }
+
+    /**
+     * Reads one frame's text as a socket does, leniently (see {@link Received}); also suits the events that
+     * {@code GET /api/runs/{id}/events} returns, which are the same objects.
+     */
+    public static Received read(String text, long arrivedNanos) {
+        return Listener.read(text, arrivedNanos);
     }
 
     /** Sends {@code {"type", "payload", "message_id"?}}. */
@@ -173,6 +219,13 @@ public final class ParleySocket implements AutoCloseable {
         }
     }
 
+    /** How many frames have arrived so far; an index to pass to {@link #awaitIndexed} to wait for later ones. */
+    public int frameCount() {
+        synchronized (listener) {
+            return listener.frames.size();
+        }
+    }
+
     public List<String> types() {
         return frames().stream().map(Received::type).toList();
     }
@@ -216,6 +269,14 @@ public final class ParleySocket implements AutoCloseable {
         private final List<Received> frames = new CopyOnWriteArrayList<>();
         private final CompletableFuture<Close> close = new CompletableFuture<>();
         private final StringBuilder partial = new StringBuilder();
+        /** When the handshake completed: onOpen runs before any frame is delivered. */
+        private volatile long openedNanos;
+
+        @Override
+        public void onOpen(WebSocket webSocket) {
+            openedNanos = System.nanoTime();
+            webSocket.request(1);
+        }
 
         @Override
         public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
@@ -224,14 +285,44 @@ public final class ParleySocket implements AutoCloseable {
                 String text = partial.toString();
                 partial.setLength(0);
                 long now = System.nanoTime();
-                JsonNode raw = Json.parse(text);
+                Received received = read(text, now);
                 synchronized (this) {
-                    frames.add(new Received(ServerEvent.fromJson(raw), raw, now));
+                    frames.add(received);
                     notifyAll();
                 }
             }
             webSocket.request(1);
             return null;
+        }
+
+        private static Received read(String text, long arrivedNanos) {
+            JsonNode raw;
+            try {
+                raw = Json.parse(text);
+            } catch (ProtocolException e) {
+                return new Received(new ServerEvent("", null, Json.object(), null, null, 0, null), TextNode.valueOf(text),
+                        arrivedNanos);
+            }
+            if (!raw.isObject()) {
+                return new Received(new ServerEvent("", null, Json.object(), null, null, 0, null), raw, arrivedNanos);
+            }
+            JsonNode data = raw.has("data") ? raw.get("data") : raw.get("payload");
+            return new Received(new ServerEvent(
+                    raw.path("type").asText(""),
+                    timestamp(raw.path("timestamp").asText("")),
+                    data instanceof ObjectNode object ? object : Json.object(),
+                    raw.hasNonNull("thread_id") ? raw.get("thread_id").asText() : null,
+                    raw.hasNonNull("run_id") ? raw.get("run_id").asText() : null,
+                    raw.path("seq").asLong(0),
+                    raw.hasNonNull("agent_name") ? raw.get("agent_name").asText() : null), raw, arrivedNanos);
+        }
+
+        private static Instant timestamp(String text) {
+            try {
+                return Instant.parse(text);
+            } catch (DateTimeParseException e) {
+                return null;
+            }
         }
 
         @Override
