@@ -1,0 +1,90 @@
+package dev.parley.cli.validate;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+
+/** The command line of {@code parley validate}: options, usage errors (exit 2) and help (exit 0). */
+class ValidateCommandLineTest {
+    private record Run(int code, String out, String err) {
+    }
+
+    private static Run run(String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = ValidateCommand.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8));
+        return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void defaultsRegisterFiveUsersAndWaitThirtySeconds() throws Exception {
+        Options options = Options.parse(new String[] {"--url", "https://parley.example.com/"});
+
+        assertThat(options.url()).hasToString("https://parley.example.com");
+        assertThat(options.credentials()).isInstanceOf(Options.Credentials.Register.class);
+        assertThat(options.users()).isEqualTo(5);
+        assertThat(options.timeout()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(options.report()).isNull();
+        assertThat(options.json()).isNull();
+    }
+
+    @Test
+    void readsEveryOptionInBothSpellings() throws Exception {
+        Options options = Options.parse(new String[] {"--url=wss://parley.example.com/base", "--email", "a@example.com",
+                "--password=--starts-with-dashes", "--users", "12", "--timeout", "2.5", "--report", "r.md",
+                "--json=r.json"});
+
+        assertThat(options.url()).hasToString("https://parley.example.com/base");
+        assertThat(options.credentials()).isEqualTo(new Options.Credentials.Login("a@example.com", "--starts-with-dashes"));
+        assertThat(options.users()).isEqualTo(12);
+        assertThat(options.timeout()).isEqualTo(Duration.ofMillis(2500));
+        assertThat(options.report()).hasToString("r.md");
+        assertThat(options.json()).hasToString("r.json");
+        assertThat(Options.parse(new String[] {"--url", "http://h:1", "--token", "t"}).credentials())
+                .isEqualTo(new Options.Credentials.Token("t"));
+    }
+
+    @Test
+    void reportsEveryUsageProblemAtOnceAndExitsTwo() {
+        Run run = run("--email", "a@example.com", "--token", "t", "--users", "many", "--timeout", "0", "--bogus");
+
+        assertThat(run.code()).isEqualTo(ValidateCommand.EXIT_USAGE);
+        assertThat(run.err()).contains("unknown option '--bogus'", "--url is required",
+                "choose one of --register, --token, or --email with --password", "--email needs --password",
+                "--users must be a whole number", "--timeout must be more than 0");
+        assertThat(run.out()).isEmpty();
+    }
+
+    @Test
+    void refusesUrlsThatAreNotAServersBase() {
+        assertThatThrownBy(() -> Options.parse(new String[] {"--url", "ftp://host"}))
+                .hasMessageContaining("must start with http:// or https://");
+        assertThatThrownBy(() -> Options.parse(new String[] {"--url", "http://host/?x=1"}))
+                .hasMessageContaining("without a query");
+        assertThatThrownBy(() -> Options.parse(new String[] {"--url", "http://host", "--users", "-1"}))
+                .hasMessageContaining("--users must be between 0 and 200");
+        assertThatThrownBy(() -> Options.parse(new String[] {"--url"})).hasMessageContaining("--url needs a value");
+    }
+
+    @Test
+    void aReportInAMissingFolderIsAUsageError() {
+        Run run = run("--url", "http://127.0.0.1:1", "--report", "/no/such/folder/report.md");
+
+        assertThat(run.code()).isEqualTo(ValidateCommand.EXIT_USAGE);
+        assertThat(run.err()).contains("--report: the folder /no/such/folder does not exist");
+    }
+
+    @Test
+    void helpPrintsTheUsageAndExitsZero() {
+        Run run = run("--help");
+
+        assertThat(run.code()).isZero();
+        assertThat(run.out()).contains("Usage: parley validate --url URL", "Exit codes:");
+    }
+}
