@@ -227,15 +227,21 @@ final class RunChecks {
                         + replies.getFirst().event().data().path("error").path("code").asText(""));
             }
             boolean cancelled = terminal.type().equals(EventType.AGENT_COMPLETED) && status.equals("cancelled");
+            String expected = "agent_completed with status \"cancelled\" within " + STOP_LIMIT.toSeconds()
+                    + " s of stop_agent";
             if (!cancelled) {
-                boolean finishedFirst = terminal.arrivedNanos() < stopSent || terminal.type().equals(EventType.AGENT_COMPLETED)
-                        && status.equals("completed");
-                probe.mismatch("agent_completed with status \"cancelled\" within " + STOP_LIMIT.toSeconds()
-                                + " s of stop_agent",
-                        (finishedFirst ? "not exercised: the run ended before the stop took effect (" : "")
-                                + Frames.excerpt(terminal) + (finishedFirst ? "); a server without "
-                                + "PARLEY_AGENT_STEP_DELAY may finish the offline agent's run this fast" : "")
-                                + (replies.isEmpty() ? "" : "; stop_agent was answered with " + Frames.excerpt(replies.getFirst())));
+                String reply = replies.isEmpty() ? "" : "; stop_agent was answered with " + Frames.excerpt(replies.getFirst());
+                boolean endedFirst = terminal.arrivedNanos() < stopSent || replies.stream().anyMatch(
+                        f -> f.event().data().path("error").path("code").asText("").equals("run_finished"));
+                if (endedFirst) {
+                    probe.mismatch(expected, "not exercised: the run had ended before the stop arrived ("
+                            + Frames.label(terminal) + " " + status + reply + "); a server without "
+                            + "PARLEY_AGENT_STEP_DELAY can finish the offline agent's run this fast");
+                } else {
+                    long after = run.events().stream().filter(f -> f.arrivedNanos() > stopSent).count();
+                    probe.mismatch(expected, "the run went on after stop_agent: " + after + " more events, ending with "
+                            + Frames.excerpt(terminal) + reply);
+                }
             } else {
                 probe.expect(stopToEnd <= STOP_LIMIT.toMillis(), "the run ended within " + STOP_LIMIT.toSeconds()
                         + " s of stop_agent", () -> stopToEnd + " ms");

@@ -79,7 +79,9 @@ final class Validator {
         switch (options.credentials()) {
             case Options.Credentials.Register r -> {
                 check("auth.register", t -> Optional.empty(), AuthChecks::register);
-                check("auth.login", needsAccount(), AuthChecks::loginAsRegistered);
+                check("auth.login", t -> t.primary == null
+                        ? Optional.of("auth.register did not create a user to log in as") : Optional.empty(),
+                        AuthChecks::loginAsRegistered);
             }
             case Options.Credentials.Login login -> {
                 skip("auth.register", SkipCause.REQUESTED, "an existing account was given (--email)");

@@ -66,7 +66,9 @@ final class ContractFake implements AutoCloseable {
         /** The socket accepts an upgrade without (or with bad) credentials, as an anonymous user. */
         NO_SOCKET_AUTH,
         /** HTTP works; /ws is not served at all (404). */
-        DEAD_SOCKET_ENDPOINT
+        DEAD_SOCKET_ENDPOINT,
+        /** stop_agent is accepted and nothing else happens: the run goes on to completion. */
+        IGNORES_STOP
     }
 
     private static final HeaderName WS_PROTOCOL = HeaderNames.create("Sec-WebSocket-Protocol");
@@ -659,8 +661,10 @@ final class ContractFake implements AutoCloseable {
                 connection.sendError("run_finished", "The run has already finished.", replyTo);
                 return;
             }
-            run.cancelRequested = true;
-            run.woken.signalAll();
+            if (defect != Defect.IGNORES_STOP) {
+                run.cancelRequested = true;
+                run.woken.signalAll();
+            }
         } finally {
             run.lock.unlock();
         }

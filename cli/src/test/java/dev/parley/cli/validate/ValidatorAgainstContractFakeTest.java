@@ -30,7 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ValidatorAgainstContractFakeTest {
     /** The fake agent's pause between steps, so that a stop and a dropped socket land while its run is going. */
-    private static final Duration STEP_DELAY = Duration.ofMillis(60);
+    private static final Duration STEP_DELAY = Duration.ofMillis(100);
 
     @TempDir
     Path dir;
@@ -217,6 +217,19 @@ class ValidatorAgainstContractFakeTest {
             assertThat(result.check("golden_path").path("skip_cause").asText()).isEqualTo("blocked");
             assertThat(result.exitCode()).isEqualTo(ValidateCommand.EXIT_FAILED);
             assertThat(Json.write(result.check("socket.bearer").path("failures"))).contains("HTTP 404");
+        }
+    }
+
+    @Test
+    void aStopThatIsOnlyAcknowledgedFailsTheStopCheck() throws IOException {
+        try (ContractFake fake = ContractFake.start(Defect.IGNORES_STOP, STEP_DELAY)) {
+            Result result = validate(fake);
+
+            assertThat(result.withStatus("fail")).as(result.out()).isEqualTo(Set.of("stop"));
+            assertThat(result.withStatus("pass")).isEqualTo(allExcept(Set.of("stop")));
+            assertThat(result.check("stop").path("failures").get(0).path("actual").asText())
+                    .contains("the run went on after stop_agent", "\"status\":\"completed\"");
+            assertThat(result.check("stop").path("measured").path("run_status_over_http").asText()).isEqualTo("completed");
         }
     }
 
