@@ -58,7 +58,8 @@ record Options(URI url, Credentials credentials, int users, Path report, Path js
             The isolation and concurrent_users checks register further users whatever the options.
 
             Exit codes: 0 every check passed (a skip requested by the options excepted),
-                        1 a check failed, 2 usage error, 3 the target could not be reached.
+                        1 a check failed or could not run, 2 usage error,
+                        3 the target could not be reached, 4 a report could not be written.
             """;
 
     /** A command line that cannot be run; the message lists every problem, one per line. */
