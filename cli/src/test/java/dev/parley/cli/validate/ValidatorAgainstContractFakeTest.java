@@ -250,7 +250,7 @@ class ValidatorAgainstContractFakeTest {
     }
 
     @Test
-    void anExistingAccountIsUsedWithoutRegisteringIt() throws IOException {
+    void anExistingAccountOrATokenIsUsedWithoutRegisteringIt() throws IOException {
         try (ContractFake fake = ContractFake.start(Defect.NONE, STEP_DELAY)) {
             Account existing = Target.newIdentity("existing");
             Result registered = validate("--url", fake.base().toString(), "--users", "0", "--timeout", "10");
@@ -258,8 +258,8 @@ class ValidatorAgainstContractFakeTest {
             assertThat(registered.check("concurrent_users").path("result").asText()).isEqualTo("skip");
             assertThat(registered.check("concurrent_users").path("skip_cause").asText()).isEqualTo("requested");
 
-            new dev.parley.client.ParleyHttp(fake.base(), Duration.ofSeconds(5))
-                    .register(existing.email(), existing.password(), "Existing");
+            String token = new dev.parley.client.ParleyHttp(fake.base(), Duration.ofSeconds(5))
+                    .register(existing.email(), existing.password(), "Existing").json().path("access_token").asText();
             Result result = validate("--url", fake.base().toString(), "--email", existing.email(),
                     "--password", existing.password(), "--users", "1", "--timeout", "10");
 
@@ -268,6 +268,13 @@ class ValidatorAgainstContractFakeTest {
             assertThat(result.check("auth.login").path("result").asText()).isEqualTo("pass");
             assertThat(result.json().path("options").path("credentials").asText()).isEqualTo("login");
             assertThat(result.markdown() + result.out()).doesNotContain(existing.password());
+
+            Result byToken = validate("--url", fake.base().toString(), "--token", token, "--users", "1",
+                    "--timeout", "10");
+
+            assertThat(byToken.exitCode()).as(byToken.out()).isZero();
+            assertThat(byToken.withStatus("skip")).isEqualTo(Set.of("auth.register", "auth.login"));
+            assertThat(byToken.markdown() + byToken.out() + Json.write(byToken.json())).doesNotContain(token);
         }
     }
 
