@@ -7,6 +7,7 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
@@ -73,10 +74,12 @@ final class AccountStore {
      * @throws ProtocolException {@link ErrorCode#EMAIL_TAKEN} when another account has the email
      */
     User createUser(String email, String name, String passwordHash, Instant now) {
-        User user = new User(UUID.randomUUID().toString(), email, name, now);
+        // Milliseconds, the precision of the wire, so that the returned user equals the one read back on any database.
+        Instant createdAt = now.truncatedTo(ChronoUnit.MILLIS);
+        User user = new User(UUID.randomUUID().toString(), email, name, createdAt);
         try {
             sql.update("INSERT INTO users (id, email, name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-                    user.id(), email, name, passwordHash, now);
+                    user.id(), email, name, passwordHash, createdAt);
         } catch (RuntimeException e) {
             if (Sql.isUniqueViolation(e)) {
                 throw new ProtocolException(ErrorCode.EMAIL_TAKEN, "An account with this email already exists.");
