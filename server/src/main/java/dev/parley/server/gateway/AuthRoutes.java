@@ -55,6 +55,11 @@ public final class AuthRoutes implements HttpService {
     }
 
     private void register(ServerRequest request, ServerResponse response) {
+        if (!accounts.settings().registrationOpen()) {
+            // Before reading the body: whatever it holds, the answer is the same.
+            throw new ProtocolException(ErrorCode.REGISTRATION_CLOSED,
+                    "This server does not accept new accounts; ask its operator for one.");
+        }
         ObjectNode body = Http.jsonBody(request, MAX_BODY_BYTES);
         String email = Http.requireText(body, "email");
         String password = Http.requireText(body, "password");

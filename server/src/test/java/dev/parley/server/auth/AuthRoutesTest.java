@@ -217,6 +217,9 @@ class AuthRoutesTest {
             TestApp.Response response = register(closed, uniqueEmail(), PASSWORD);
             assertThat(response.status()).isEqualTo(403);
             assertThat(errorCode(response)).isEqualTo("registration_closed");
+            TestApp.Response empty = closed.post("/auth/register", "{}", null);
+            assertThat(empty.status()).isEqualTo(403);
+            assertThat(errorCode(empty)).isEqualTo("registration_closed");
             assertThat(closed.get("/auth/config", null).json().path("registration_open").asBoolean()).isFalse();
         }
     }
