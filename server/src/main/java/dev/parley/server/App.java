@@ -1,5 +1,7 @@
 package dev.parley.server;
 
+import dev.parley.server.agent.Agent;
+import dev.parley.server.agent.Agents;
 import dev.parley.server.config.Config;
 import dev.parley.server.db.Database;
 import dev.parley.server.gateway.Gateway;
@@ -7,6 +9,8 @@ import dev.parley.server.health.Health;
 import dev.parley.server.health.HealthCheck;
 import dev.parley.server.health.Lifecycle;
 import dev.parley.server.observe.Metrics;
+import dev.parley.server.usage.PriceCatalog;
+import dev.parley.server.usage.UsageStore;
 import io.helidon.webserver.http.HttpService;
 import java.time.Clock;
 import java.util.ArrayList;
@@ -26,28 +30,38 @@ public final class App implements AutoCloseable {
     private final Metrics metrics;
     private final Database database;
     private final Gateway gateway;
+    private final UsageStore usage;
+    private final Agent agent;
 
-    private App(Config config, Lifecycle lifecycle, Metrics metrics, Database database, Gateway gateway) {
+    private App(Config config, Lifecycle lifecycle, Metrics metrics, Database database, Gateway gateway,
+                UsageStore usage, Agent agent) {
         this.config = config;
         this.lifecycle = lifecycle;
         this.metrics = metrics;
         this.database = database;
         this.gateway = gateway;
+        this.usage = usage;
+        this.agent = agent;
     }
 
     public static App start(Config config, Clock clock) {
         Lifecycle lifecycle = new Lifecycle();
         Metrics metrics = new Metrics();
         Database database = Database.open(config.storage());
+        Agent agent = null;
         try {
+            PriceCatalog prices = PriceCatalog.bundled();
+            UsageStore usage = new UsageStore(database.sql(), clock);
+            agent = Agents.create(config.agent(), usage, prices, clock);
             registerPoolGauges(metrics, database);
             List<HealthCheck> checks = List.of(databaseCheck(database));
             Health health = new Health(config.server().version(), config.server().revision(), lifecycle, checks, clock);
             List<HttpService> routes = new ArrayList<>();
             Gateway gateway = Gateway.start(new Gateway.Services(config, metrics, health, lifecycle, routes));
             lifecycle.ready();
-            return new App(config, lifecycle, metrics, database, gateway);
+            return new App(config, lifecycle, metrics, database, gateway, usage, agent);
         } catch (RuntimeException e) {
+            quietlyClose(agent);
             database.close();
             throw e;
         }
@@ -79,6 +93,25 @@ public final class App implements AutoCloseable {
         metrics.gauge("parley_db_pool_max", "Maximum database connections.", database::maxConnections);
     }
 
+    /** The agent every run uses: the offline team, or the configured language model with the same tools. */
+    public Agent agent() {
+        return agent;
+    }
+
+    public UsageStore usage() {
+        return usage;
+    }
+
+    private static void quietlyClose(Agent agent) {
+        if (agent instanceof AutoCloseable closeable) {
+            try {
+                closeable.close();
+            } catch (Exception e) {
+                LOG.warn("closing the agent failed", e);
+            }
+        }
+    }
+
     public int port() {
         return gateway.port();
     }
@@ -99,6 +132,7 @@ public final class App implements AutoCloseable {
         }
         LOG.info("Draining: readiness is now 503");
         gateway.close();
+        quietlyClose(agent);
         database.close();
         LOG.info("Stopped");
     }

@@ -149,6 +149,11 @@ public final class PriceCatalog {
         return DATE_SUFFIX.matcher(key).replaceFirst("");
     }
 
+    /** Whether two spellings name the same model ({@code claude-sonnet-4.5} and {@code claude-sonnet-4-5}). */
+    public static boolean sameModel(String a, String b) {
+        return modelKey(a).equals(modelKey(b));
+    }
+
     /** Whether the catalog knows the model (under any provider when {@code provider} is null). */
     public boolean knows(String provider, String model) {
         return !rows(provider, model).isEmpty();
