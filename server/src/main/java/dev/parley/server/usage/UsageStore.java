@@ -13,7 +13,9 @@ import java.time.Instant;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.UUID;
 
@@ -108,37 +110,79 @@ public final class UsageStore {
         return instant.atOffset(ZoneOffset.UTC).toLocalDate();
     }
 
-    /** Totals and per-group aggregates of the user's records that match the filter. */
+    /**
+     * Totals and per-group aggregates of the user's records that match the filter. Latency percentiles are
+     * nearest-rank (the smallest latency with at least p of the latencies at or below it, as PostgreSQL's
+     * {@code PERCENTILE_DISC}); they are worked out with {@code CUME_DIST}, which both databases compute alike.
+     */
     public UsageSummary summarize(String userId, UsageFilter filter, Grouping grouping) {
         List<Object> params = new ArrayList<>();
         String where = where(userId, filter, params);
         String aggregates = "COUNT(*) AS requests, SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, "
-                + "SUM(cost_usd) AS cost_usd, "
-                + "PERCENTILE_DISC(0.5) WITHIN GROUP (ORDER BY latency_ms) AS p50, "
-                + "PERCENTILE_DISC(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95";
+                + "SUM(cost_usd) AS cost_usd";
+        Percentiles overall = percentiles(where, params, null).getOrDefault("", Percentiles.NONE);
         UsageSummary.Totals totals = sql.queryOne(
                 "SELECT " + aggregates + ", MIN(occurred_day) AS first_day, MAX(occurred_day) AS last_day "
                         + "FROM usage_events " + where,
                 row -> new UsageSummary.Totals(row.getLong("requests"), row.getLong("input_tokens"),
-                        row.getLong("output_tokens"), money(row), longOrNull(row, "p50"), longOrNull(row, "p95"),
+                        row.getLong("output_tokens"), money(row), overall.p50(), overall.p95(),
                         dayText(row, "first_day"), dayText(row, "last_day")),
                 params.toArray()).orElseThrow();
-        String key = switch (grouping) {
+        String key = key(grouping);
+        Map<String, Percentiles> latency = percentiles(where, params, grouping);
+        String order = grouping == Grouping.DAY ? "occurred_day" : "cost_usd DESC, " + key;
+        List<UsageSummary.Group> groups = sql.query(
+                "SELECT " + key + ", " + aggregates + " FROM usage_events " + where + " GROUP BY " + key
+                        + " ORDER BY " + order,
+                row -> {
+                    Percentiles p = latency.getOrDefault(compositeKey(row, grouping), Percentiles.NONE);
+                    return new UsageSummary.Group(groupKey(row, grouping),
+                            grouping == Grouping.MODEL ? row.getString("provider") : null,
+                            row.getLong("requests"), row.getLong("input_tokens"), row.getLong("output_tokens"),
+                            money(row), p.p50(), p.p95());
+                },
+                params.toArray());
+        return new UsageSummary(grouping, totals, groups);
+    }
+
+    private record Percentiles(Long p50, Long p95) {
+        static final Percentiles NONE = new Percentiles(null, null);
+    }
+
+    /** p50 and p95 latency per group (or overall, under the key "", when {@code grouping} is null). */
+    private Map<String, Percentiles> percentiles(String where, List<Object> params, Grouping grouping) {
+        String key = grouping == null ? null : key(grouping);
+        String partition = key == null ? "" : "PARTITION BY " + key + " ";
+        String select = key == null ? "" : key + ", ";
+        String statement = "SELECT " + select
+                + "MIN(CASE WHEN cd >= 0.5 THEN latency_ms END) AS p50, "
+                + "MIN(CASE WHEN cd >= 0.95 THEN latency_ms END) AS p95 "
+                + "FROM (SELECT " + select + "latency_ms, CUME_DIST() OVER (" + partition + "ORDER BY latency_ms) AS cd "
+                + "FROM usage_events " + where + " AND latency_ms IS NOT NULL) ranked"
+                + (key == null ? "" : " GROUP BY " + key);
+        Map<String, Percentiles> result = new HashMap<>();
+        sql.query(statement, row -> {
+            Long p50 = longOrNull(row, "p50");
+            if (p50 != null) {
+                result.put(grouping == null ? "" : compositeKey(row, grouping), new Percentiles(p50, longOrNull(row, "p95")));
+            }
+            return null;
+        }, params.toArray());
+        return result;
+    }
+
+    private static String key(Grouping grouping) {
+        return switch (grouping) {
             case MODEL -> "provider, model";
             case PROVIDER -> "provider";
             case FEATURE -> "feature";
             case DAY -> "occurred_day";
         };
-        String order = grouping == Grouping.DAY ? "occurred_day" : "cost_usd DESC, " + key;
-        List<UsageSummary.Group> groups = sql.query(
-                "SELECT " + key + ", " + aggregates + " FROM usage_events " + where + " GROUP BY " + key
-                        + " ORDER BY " + order,
-                row -> new UsageSummary.Group(groupKey(row, grouping),
-                        grouping == Grouping.MODEL ? row.getString("provider") : null,
-                        row.getLong("requests"), row.getLong("input_tokens"), row.getLong("output_tokens"), money(row),
-                        longOrNull(row, "p50"), longOrNull(row, "p95")),
-                params.toArray());
-        return new UsageSummary(grouping, totals, groups);
+    }
+
+    private static String compositeKey(ResultSet row, Grouping grouping) throws SQLException {
+        return grouping == Grouping.MODEL ? row.getString("provider") + "\u0000" + row.getString("model")
+                : groupKey(row, grouping);
     }
 
     private static String where(String userId, UsageFilter filter, List<Object> params) {
