@@ -167,7 +167,7 @@ final class Reports {
         }
         UsageSummary scoped = f.featureByModel != null ? f.featureByModel : f.byModel;
         UsageSummary.Totals t = scoped.totals();
-        md.append("**").append(scope).append("** made ").append(Figures.count(t.requests())).append(" requests from ")
+        md.append(f.feature == null ? "Your usage" : "**" + scope + "**").append(" made ").append(Figures.count(t.requests())).append(" requests from ")
                 .append(t.firstDay()).append(" to ").append(t.lastDay()).append(" on ")
                 .append(scoped.groups().stream().map(UsageSummary.Group::key).collect(Collectors.joining(", ")))
                 .append(", costing **").append(Figures.usd(t.costUsd())).append("** (")
@@ -198,8 +198,8 @@ final class Reports {
         md.append("\n");
         if (savings.signum() >= 0) {
             md.append("**Estimated saving: ").append(Figures.usd(savings)).append("** (")
-                    .append(Figures.pct(savings, e.currentCost())).append(" of ").append(Figures.usd(e.currentCost()))
-                    .append(").");
+                    .append(Figures.pct(savings, e.currentCost())).append(" of the ").append(Figures.usd(e.currentCost()))
+                    .append(" the moved requests cost now).");
         } else {
             md.append("**This would cost ").append(Figures.usd(savings.negate())).append(" more** (")
                     .append(Figures.usd(e.estimatedCost())).append(" instead of ").append(Figures.usd(e.currentCost()))
@@ -309,8 +309,8 @@ final class Reports {
             default -> "Batch " + (e.request().feature() == null ? "work that can wait" : e.request().feature());
         };
         md.append(n).append(". **").append(title).append("**: about **").append(Figures.usd(e.savings()))
-                .append("** less (").append(Figures.pct(e.savings(), e.currentCost())).append(" of ")
-                .append(Figures.usd(e.currentCost())).append("), assuming ").append(String.join("; ", e.assumptions()))
+                .append("** less (").append(Figures.pct(e.savings(), e.currentCost())).append(" of the ")
+                .append(Figures.usd(e.currentCost())).append(" those requests cost now), assuming ").append(String.join("; ", e.assumptions()))
                 .append(".\n");
         e.lines().stream().filter(line -> line.savings().signum() > 0)
                 .sorted(Comparator.comparing(EstimateSavingsTool.Line::savings).reversed()).limit(4)
