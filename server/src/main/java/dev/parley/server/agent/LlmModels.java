@@ -52,6 +52,11 @@ final class LlmModels {
         return model;
     }
 
+    /** Whether the model runs on the user's own hardware, so that its tokens cost nothing per call. */
+    boolean local() {
+        return provider == Config.LlmProvider.OLLAMA;
+    }
+
     String label() {
         return provider.name().toLowerCase(Locale.ROOT) + "/" + model;
     }

@@ -60,7 +60,9 @@ final class LlmSupervisor implements Agent, AutoCloseable {
         this.catalog = catalog;
         this.clock = clock;
         this.http = java.net.http.HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
-        if (!catalog.knows(models.catalogProvider(), models.model())) {
+        if (config.provider() == Config.LlmProvider.OLLAMA) {
+            LOG.info("Using the local model {}: runs report token counts at no cost", models.label());
+        } else if (!catalog.knows(models.catalogProvider(), models.model())) {
             LOG.warn("The price catalog has no price for {}: runs will report token counts with a cost of 0",
                     models.label());
         }
@@ -208,8 +210,9 @@ final class LlmSupervisor implements Agent, AutoCloseable {
         long input = usage.inputTokenCount() == null ? 0 : usage.inputTokenCount();
         long output = usage.outputTokenCount() == null ? 0 : usage.outputTokenCount();
         LocalDate today = LocalDate.ofInstant(clock.instant(), ZoneOffset.UTC);
-        BigDecimal cost = catalog.cost(models.catalogProvider(), models.model(), today, input, output)
-                .orElse(BigDecimal.ZERO).setScale(6, RoundingMode.HALF_UP);
+        BigDecimal cost = models.local() ? BigDecimal.ZERO
+                : catalog.cost(models.catalogProvider(), models.model(), today, input, output).orElse(BigDecimal.ZERO);
+        cost = cost.setScale(6, RoundingMode.HALF_UP);
         run.addUsage(new Usage(input, output, cost));
     }
 
@@ -235,8 +238,9 @@ final class LlmSupervisor implements Agent, AutoCloseable {
                 LocalDate.ofInstant(clock.instant(), ZoneOffset.UTC), catalog.asOf());
     }
 
+    /** Stops the shared HTTP client at once; runs cancel their own exchanges, so nothing is left to wait for. */
     @Override
     public void close() {
-        http.close();
+        http.shutdownNow();
     }
 }

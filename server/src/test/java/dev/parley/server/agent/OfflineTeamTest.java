@@ -244,6 +244,16 @@ class OfflineTeamTest {
     }
 
     @Test
+    void theStepDelayPausesBetweenTheSteps() throws Exception {
+        List<Duration> pauses = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Agent paced = Agents.create(offline(Duration.ofMillis(150)), store, CATALOG, CLOCK, pauses::add);
+        RecordingRun run = new RecordingRun(user, "Where does my money go?");
+        paced.run(run);
+        // triage | data | optimization | reporting: three pauses, none after the answer.
+        assertThat(pauses).containsExactly(Duration.ofMillis(150), Duration.ofMillis(150), Duration.ofMillis(150));
+    }
+
+    @Test
     void interruptStopsARunWithinASecondWhileTheStepDelayIsLarge() throws Exception {
         Agent slow = Agents.create(offline(Duration.ofSeconds(60)), store, CATALOG, CLOCK);
         RecordingRun run = new RecordingRun(user, "Where does my money go?");
