@@ -40,6 +40,8 @@ final class Triage {
             "\\b(what if|what would|switch(ed|ing)?|mov(e|ed|ing)|migrat(e|ed|ing)|swap(ped|ping)?|replac(e|ed|ing)|instead)\\b");
     private static final Pattern COMPARE = Pattern.compile(
             "\\b(compare[sd]?|comparing|comparison|versus|vs)\\b|which provider|providers?\\b.*\\b(better|cheaper|best|faster)");
+    private static final Pattern PROVIDER_NAMES =
+            Pattern.compile("\\b(openai|anthropic|google|gemini|claude|gpt|groq|ollama)\\b");
     private static final Pattern LATENCY = Pattern.compile(
             "\\b(slow|slower|slowest|latency|latencies|fast|faster|fastest|p50|p90|p95|p99|response times?|speed|lag|laggy|takes? (too )?long)\\b");
     private static final Pattern PRICE_WORDS = Pattern.compile(
@@ -61,7 +63,7 @@ final class Triage {
         Kind kind;
         if (WHAT_IF.matcher(text).find() && (!models.isEmpty() || COSTS.matcher(text).find() || text.contains("model"))) {
             kind = Kind.WHAT_IF;
-        } else if (COMPARE.matcher(text).find()) {
+        } else if (COMPARE.matcher(text).find() || providersNamed(text) >= 2) {
             kind = Kind.COMPARE_PROVIDERS;
         } else if (LATENCY.matcher(text).find()) {
             kind = Kind.LATENCY;
@@ -73,6 +75,10 @@ final class Triage {
             kind = Kind.UNSUPPORTED;
         }
         return new Question(kind, request, models);
+    }
+
+    private static long providersNamed(String text) {
+        return PROVIDER_NAMES.matcher(text).results().map(match -> match.group(1)).distinct().count();
     }
 
     /**

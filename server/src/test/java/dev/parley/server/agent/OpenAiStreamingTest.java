@@ -3,8 +3,10 @@ package dev.parley.server.agent;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.parley.protocol.EventType;
 import dev.parley.server.config.Config;
 import java.util.List;
+import org.junit.jupiter.api.Test;
 
 /** OpenAI Chat Completions streaming: SSE {@code data:} lines, tool arguments in string pieces, usage chunk, [DONE]. */
 class OpenAiStreamingTest extends LlmProviderContract {
@@ -134,5 +136,27 @@ class OpenAiStreamingTest extends LlmProviderContract {
     @Override
     String heartbeat() {
         return delta("{\"content\":\".\"}", "null");
+    }
+
+    @Test
+    void earlierTurnsAreSentAndAModelThatKeepsCallingToolsStopsAtTheRoundLimit() throws Exception {
+        for (int i = 0; i < LlmSupervisor.MAX_ROUNDS; i++) {
+            server.then(ScriptedLlmServer.stream(contentType(), toolCallStream()));
+        }
+        RecordingRun run = new RecordingRun(user, "And by model?", List.of(
+                new AgentRun.Turn("user", "Where does my money go?"), new AgentRun.Turn("assistant", "Mostly code review.")));
+
+        Answer answer = agent.run(run);
+
+        assertThat(server.requests()).hasSize(LlmSupervisor.MAX_ROUNDS);
+        assertThat(run.events(EventType.TOOL_COMPLETED)).hasSize(LlmSupervisor.MAX_ROUNDS);
+        assertThat(answer.text()).contains("stopped after " + LlmSupervisor.MAX_ROUNDS + " rounds");
+        assertThat(run.streamedText()).isEqualTo(answer.text());
+        JsonNode messages = server.requests().getFirst().body().path("messages");
+        assertThat(messages.get(0).path("role").asText()).isEqualTo("system");
+        assertThat(messages.get(1).path("content").asText()).isEqualTo("Where does my money go?");
+        assertThat(messages.get(2).path("role").asText()).isEqualTo("assistant");
+        assertThat(messages.get(2).path("content").asText()).isEqualTo("Mostly code review.");
+        assertThat(messages.get(3).path("content").asText()).isEqualTo("And by model?");
     }
 }
