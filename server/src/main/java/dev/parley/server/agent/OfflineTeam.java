@@ -196,7 +196,7 @@ final class OfflineTeam implements Agent {
         String markdown = Reports.write(findings, catalog);
         StringBuilder sent = new StringBuilder();
         for (String line : markdown.split("(?<=\n)")) {
-            if (Thread.currentThread().isInterrupted()) {
+            if (Thread.interrupted()) {
                 throw new InterruptedException("run stopped while reporting");
             }
             RunEvents.partial(run, REPORTING, line);
@@ -208,7 +208,7 @@ final class OfflineTeam implements Agent {
     private void pause() throws InterruptedException {
         if (!stepDelay.isZero()) {
             sleeper.sleep(stepDelay);
-        } else if (Thread.currentThread().isInterrupted()) {
+        } else if (Thread.interrupted()) {
             throw new InterruptedException("run stopped");
         }
     }

@@ -8,6 +8,7 @@ import dev.parley.protocol.ProtocolException;
 import dev.parley.server.auth.Principal;
 import dev.parley.server.auth.TokenVerifier;
 import dev.parley.server.usage.Grouping;
+import dev.parley.server.usage.PriceCatalog;
 import dev.parley.server.usage.SampleUsage;
 import dev.parley.server.usage.UsageFilter;
 import dev.parley.server.usage.UsageIngest;
@@ -23,6 +24,7 @@ import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeParseException;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -99,9 +101,9 @@ public final class UsageRoutes implements HttpService {
         Grouping grouping = Grouping.fromWire(groupBy).orElseThrow(() -> new ProtocolException(
                 ErrorCode.INVALID_REQUEST, "The parameter 'group_by' must be one of model, provider, feature, day."));
         UsageFilter filter = new UsageFilter(
-                request.query().first("provider").asOptional().orElse(null),
-                request.query().first("model").asOptional().orElse(null),
-                request.query().first("feature").asOptional().orElse(null),
+                lower(request, "provider").map(PriceCatalog::normalizeProvider).orElse(null),
+                lower(request, "model").orElse(null),
+                lower(request, "feature").orElse(null),
                 day(request, "from").orElse(null),
                 day(request, "to").orElse(null));
         Http.json(response, 200, store.summarize(principal.userId(), filter, grouping).toJson());
@@ -111,6 +113,11 @@ public final class UsageRoutes implements HttpService {
         Principal principal = Http.authenticate(request, tokens);
         int deleted = store.deleteAll(principal.userId());
         Http.json(response, 200, Json.object().put("deleted", deleted));
+    }
+
+    private static Optional<String> lower(ServerRequest request, String name) {
+        return request.query().first(name).asOptional().map(value -> value.trim().toLowerCase(Locale.ROOT))
+                .filter(value -> !value.isEmpty());
     }
 
     private static Optional<LocalDate> day(ServerRequest request, String name) {
