@@ -8,6 +8,7 @@ import dev.parley.server.usage.UsageSummary;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Comparator;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
@@ -234,7 +235,7 @@ final class OfflineTeam implements Agent {
 
     static UsageSummary.Group slowest(UsageSummary summary) {
         return summary.groups().stream().filter(g -> g.p95LatencyMs() != null)
-                .max(java.util.Comparator.comparingLong(UsageSummary.Group::p95LatencyMs)).orElse(null);
+                .max(Comparator.comparingLong(UsageSummary.Group::p95LatencyMs)).orElse(null);
     }
 
     private static List<String> keys(List<UsageSummary.Group> groups) {

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.langchain4j.agent.tool.ToolSpecification;
 import dev.langchain4j.model.chat.request.json.JsonObjectSchema;
 import dev.parley.server.usage.Grouping;
+import dev.parley.server.usage.PriceCatalog;
 import dev.parley.server.usage.UsageFilter;
 import dev.parley.server.usage.UsageStore;
 import dev.parley.server.usage.UsageSummary;
@@ -54,8 +55,7 @@ final class QueryUsageTool implements Tool<QueryUsageTool.Query, QueryUsageTool.
         ToolArguments args = new ToolArguments(json);
         Grouping grouping = Grouping.fromWire(args.choice("group_by", GROUPINGS, null)).orElseThrow();
         UsageFilter filter = new UsageFilter(
-                args.lowerText("provider") == null ? null
-                        : dev.parley.server.usage.PriceCatalog.normalizeProvider(args.lowerText("provider")),
+                args.lowerText("provider") == null ? null : PriceCatalog.normalizeProvider(args.lowerText("provider")),
                 args.lowerText("model"), args.lowerText("feature"), args.day("from"), args.day("to"));
         if (filter.from() != null && filter.to() != null && filter.from().isAfter(filter.to())) {
             throw new ToolInputException("'from' is after 'to'");

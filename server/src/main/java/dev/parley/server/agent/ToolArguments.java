@@ -1,6 +1,7 @@
 package dev.parley.server.agent;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.parley.protocol.Json;
 import java.time.LocalDate;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
@@ -13,7 +14,7 @@ final class ToolArguments {
 
     ToolArguments(JsonNode node) {
         if (node == null || node.isNull() || node.isMissingNode()) {
-            this.node = dev.parley.protocol.Json.object();
+            this.node = Json.object();
         } else if (!node.isObject()) {
             throw new ToolInputException("the arguments must be a JSON object");
         } else {
