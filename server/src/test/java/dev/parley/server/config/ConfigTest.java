@@ -3,6 +3,7 @@ package dev.parley.server.config;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -86,5 +87,53 @@ class ConfigTest {
         Config config = Config.from(Map.of("PARLEY_JWT_SECRET", SECRET, "PARLEY_LLM_PROVIDER", "openai",
                 "PARLEY_LLM_API_KEY", "sk-very-secret-key"));
         assertThat(config.summary()).doesNotContain(SECRET).doesNotContain("sk-very-secret-key");
+    }
+
+    @Test
+    void authDefaults() {
+        Config.Auth auth = Config.from(Map.of()).auth();
+        assertThat(auth.accessTokenTtl()).isEqualTo(Duration.ofMinutes(15));
+        assertThat(auth.refreshTokenTtl()).isEqualTo(Duration.ofDays(7));
+        assertThat(auth.devLogin()).isFalse();
+        assertThat(auth.registrationOpen()).isTrue();
+        assertThat(auth.loginMaxAttempts()).isEqualTo(5);
+        assertThat(auth.loginWindow()).isEqualTo(Duration.ofMinutes(15));
+        assertThat(auth.loginMaxAttemptsPerAddress()).isEqualTo(5);
+        assertThat(auth.trustedProxyHops()).isZero();
+        assertThat(auth.revocationCacheTtl()).isEqualTo(Duration.ofSeconds(1));
+    }
+
+    @Test
+    void authSettingsAreRead() {
+        Config.Auth auth = Config.from(Map.of(
+                "PARLEY_JWT_SECRET", SECRET,
+                "PARLEY_LOGIN_MAX_ATTEMPTS", "3",
+                "PARLEY_TRUSTED_PROXY_HOPS", "1",
+                "PARLEY_REVOCATION_CACHE_TTL", "0",
+                "PARLEY_REGISTRATION_OPEN", "false")).auth();
+        assertThat(auth.jwtSecret()).hasValueSatisfying(bytes ->
+                assertThat(new String(bytes, StandardCharsets.UTF_8)).isEqualTo(SECRET));
+        assertThat(auth.loginMaxAttempts()).isEqualTo(3);
+        assertThat(auth.loginMaxAttemptsPerAddress()).as("follows the per-account limit unless set").isEqualTo(3);
+        assertThat(auth.trustedProxyHops()).isEqualTo(1);
+        assertThat(auth.revocationCacheTtl()).isZero();
+        assertThat(auth.registrationOpen()).isFalse();
+        assertThat(Config.from(Map.of("PARLEY_LOGIN_MAX_ATTEMPTS_PER_ADDRESS", "50")).auth().loginMaxAttemptsPerAddress())
+                .isEqualTo(50);
+    }
+
+    @Test
+    void everyAuthProblemIsReportedAtOnce() {
+        assertThatThrownBy(() -> Config.from(Map.of(
+                "PARLEY_ACCESS_TOKEN_TTL", "2h",
+                "PARLEY_REFRESH_TOKEN_TTL", "1h",
+                "PARLEY_TRUSTED_PROXY_HOPS", "-1",
+                "PARLEY_REVOCATION_CACHE_TTL", "5m",
+                "PARLEY_LOGIN_MAX_ATTEMPTS", "zero")))
+                .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems()).containsExactlyInAnyOrder(
+                        "PARLEY_REFRESH_TOKEN_TTL: must not be shorter than PARLEY_ACCESS_TOKEN_TTL (2h)",
+                        "PARLEY_TRUSTED_PROXY_HOPS: must be between 0 and 10, got -1",
+                        "PARLEY_REVOCATION_CACHE_TTL: must be between 0ms and 1m, got 5m",
+                        "PARLEY_LOGIN_MAX_ATTEMPTS: must be a whole number, got 'zero'"));
     }
 }

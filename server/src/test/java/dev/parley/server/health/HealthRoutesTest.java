@@ -37,6 +37,7 @@ class HealthRoutesTest {
         assertThat(response.status()).isEqualTo(200);
         assertThat(response.json().path("status").asText()).isEqualTo("ready");
         assertThat(response.json().path("checks").path("database").asText()).isEqualTo("up");
+        assertThat(response.json().path("checks").path("llm").asText()).isEqualTo("offline");
     }
 
     @Test

@@ -1,0 +1,35 @@
+package dev.parley.server.agent;
+
+import dev.parley.server.config.Config;
+import dev.parley.server.usage.PriceCatalog;
+import dev.parley.server.usage.UsageStore;
+import java.time.Clock;
+import java.util.List;
+
+/**
+ * Builds the agent the configuration asks for: the offline spend-optimizer team when {@code PARLEY_LLM_PROVIDER} is
+ * {@code none}, otherwise the supervisor that lets the configured model call the same tools. The agent serves every
+ * run of the process; its {@link Agent#run} is called once per run on the run's own thread. Close it (it may be
+ * {@link AutoCloseable}) when the process stops.
+ */
+public final class Agents {
+    private Agents() {
+    }
+
+    public static Agent create(Config.Agent config, UsageStore usage, PriceCatalog catalog, Clock clock) {
+        return create(config, usage, catalog, clock, Sleeper.THREAD);
+    }
+
+    /** As {@link #create(Config.Agent, UsageStore, PriceCatalog, Clock)}, with the offline team's pauses passed in. */
+    public static Agent create(Config.Agent config, UsageStore usage, PriceCatalog catalog, Clock clock,
+                               Sleeper sleeper) {
+        Toolbox tools = new Toolbox(List.of(
+                new QueryUsageTool(usage),
+                new PriceCatalogTool(catalog),
+                new EstimateSavingsTool(usage, catalog)));
+        if (config.offline()) {
+            return new OfflineTeam(tools, catalog, config.stepDelay(), sleeper);
+        }
+        return new LlmSupervisor(config, tools, catalog, clock);
+    }
+}

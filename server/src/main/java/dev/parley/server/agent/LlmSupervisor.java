@@ -1,0 +1,246 @@
+package dev.parley.server.agent;
+
+import dev.langchain4j.agent.tool.ToolExecutionRequest;
+import dev.langchain4j.agent.tool.ToolSpecification;
+import dev.langchain4j.data.message.AiMessage;
+import dev.langchain4j.data.message.ChatMessage;
+import dev.langchain4j.data.message.SystemMessage;
+import dev.langchain4j.data.message.ToolExecutionResultMessage;
+import dev.langchain4j.data.message.UserMessage;
+import dev.langchain4j.model.chat.StreamingChatModel;
+import dev.langchain4j.model.chat.request.ChatRequest;
+import dev.langchain4j.model.chat.response.ChatResponse;
+import dev.langchain4j.model.chat.response.PartialResponse;
+import dev.langchain4j.model.chat.response.PartialResponseContext;
+import dev.langchain4j.model.chat.response.PartialThinking;
+import dev.langchain4j.model.chat.response.PartialThinkingContext;
+import dev.langchain4j.model.chat.response.StreamingChatResponseHandler;
+import dev.langchain4j.model.chat.response.StreamingHandle;
+import dev.langchain4j.model.output.TokenUsage;
+import dev.parley.protocol.Json;
+import dev.parley.server.config.Config;
+import dev.parley.server.usage.PriceCatalog;
+import java.math.BigDecimal;
+import java.math.RoundingMode;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The supervisor when a language model is configured: the model gets the same tools as the offline team through
+ * tool calling and loops, for at most {@link #MAX_ROUNDS} rounds, stream → tool calls → our tools run (each with its
+ * {@code tool_executing}/{@code tool_completed} pair) → results back → stream again. Streamed text becomes
+ * {@code partial_result}, streamed reasoning {@code agent_thinking}; each round's token counts, priced from the
+ * catalog, go to the run's usage. Events are emitted from the run's own thread only: the provider's callbacks hand
+ * their signals over through a queue. A stopped run cancels the stream (LangChain4j's streaming handle and the HTTP
+ * exchange both) and returns at once.
+ */
+final class LlmSupervisor implements Agent, AutoCloseable {
+    static final String NAME = "supervisor";
+    static final int MAX_ROUNDS = 8;
+    private static final Logger LOG = LoggerFactory.getLogger(LlmSupervisor.class);
+
+    private final LlmModels models;
+    private final Toolbox tools;
+    private final PriceCatalog catalog;
+    private final Clock clock;
+    private final java.net.http.HttpClient http;
+
+    LlmSupervisor(Config.Agent config, Toolbox tools, PriceCatalog catalog, Clock clock) {
+        this.models = new LlmModels(config);
+        this.tools = tools;
+        this.catalog = catalog;
+        this.clock = clock;
+        this.http = java.net.http.HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+        if (config.provider() == Config.LlmProvider.OLLAMA) {
+            LOG.info("Using the local model {}: runs report token counts at no cost", models.label());
+        } else if (!catalog.knows(models.catalogProvider(), models.model())) {
+            LOG.warn("The price catalog has no price for {}: runs will report token counts with a cost of 0",
+                    models.label());
+        }
+    }
+
+    private sealed interface Signal permits Text, Thinking, Done, Failed, Ended {
+    }
+
+    private record Text(String text) implements Signal {
+    }
+
+    private record Thinking(String text) implements Signal {
+    }
+
+    private record Done(ChatResponse response) implements Signal {
+    }
+
+    private record Failed(Throwable error) implements Signal {
+    }
+
+    private record Ended() implements Signal {
+    }
+
+    @Override
+    public Answer run(AgentRun run) throws InterruptedException {
+        LlmHttpClient transport = new LlmHttpClient(http);
+        try {
+            StreamingChatModel model = models.create(transport.asBuilder());
+            List<ChatMessage> messages = new ArrayList<>();
+            messages.add(SystemMessage.from(systemPrompt()));
+            for (AgentRun.Turn turn : run.history()) {
+                messages.add("assistant".equals(turn.role()) ? AiMessage.from(turn.content()) : UserMessage.from(turn.content()));
+            }
+            messages.add(UserMessage.from(run.request()));
+            List<ToolSpecification> specifications = tools.specifications();
+            StringBuilder answer = new StringBuilder();
+            for (int round = 1; round <= MAX_ROUNDS; round++) {
+                RunEvents.thinking(run, NAME, round == 1 ? "Asking " + models.label() + "."
+                        : "Giving the tool results back to " + models.label() + ".", round, null);
+                ChatRequest request = ChatRequest.builder().messages(messages).toolSpecifications(specifications).build();
+                ChatResponse response = stream(run, model, transport, request, round, answer);
+                recordUsage(run, response.tokenUsage());
+                AiMessage message = response.aiMessage();
+                if (!message.hasToolExecutionRequests()) {
+                    return new Answer(answer.toString());
+                }
+                messages.add(message);
+                for (ToolExecutionRequest call : message.toolExecutionRequests()) {
+                    String callId = call.id() == null || call.id().isBlank() ? Toolbox.newCallId() : call.id();
+                    Toolbox.Outcome outcome = tools.callForModel(run, NAME, callId, call.name(), call.arguments());
+                    messages.add(ToolExecutionResultMessage.from(call, Json.write(outcome.result())));
+                }
+            }
+            String note = (answer.isEmpty() ? "" : "\n\n") + "_I stopped after " + MAX_ROUNDS
+                    + " rounds of tool calls without reaching an answer; try a narrower question._\n";
+            RunEvents.partial(run, NAME, note);
+            return new Answer(answer.append(note).toString());
+        } finally {
+            transport.cancel();
+        }
+    }
+
+    private ChatResponse stream(AgentRun run, StreamingChatModel model, LlmHttpClient transport, ChatRequest request,
+                                int round, StringBuilder answer) throws InterruptedException {
+        BlockingQueue<Signal> signals = new LinkedBlockingQueue<>();
+        AtomicReference<StreamingHandle> handle = new AtomicReference<>();
+        transport.onStreamEnd(() -> signals.add(new Ended()));
+        try {
+            model.chat(request, new StreamingChatResponseHandler() {
+                @Override
+                public void onPartialResponse(String text) {
+                    signals.add(new Text(text));
+                }
+
+                @Override
+                public void onPartialResponse(PartialResponse partial, PartialResponseContext context) {
+                    handle.compareAndSet(null, context.streamingHandle());
+                    signals.add(new Text(partial.text()));
+                }
+
+                @Override
+                public void onPartialThinking(PartialThinking thinking) {
+                    signals.add(new Thinking(thinking.text()));
+                }
+
+                @Override
+                public void onPartialThinking(PartialThinking thinking, PartialThinkingContext context) {
+                    handle.compareAndSet(null, context.streamingHandle());
+                    signals.add(new Thinking(thinking.text()));
+                }
+
+                @Override
+                public void onCompleteResponse(ChatResponse response) {
+                    signals.add(new Done(response));
+                }
+
+                @Override
+                public void onError(Throwable error) {
+                    signals.add(new Failed(error));
+                }
+            });
+        } catch (RuntimeException e) {
+            throw LlmFailures.classify(e, models.label());
+        }
+        try {
+            while (true) {
+                Signal signal = signals.take();
+                switch (signal) {
+                    case Text text -> {
+                        if (text.text() != null && !text.text().isEmpty()) {
+                            RunEvents.partial(run, NAME, text.text());
+                            answer.append(text.text());
+                        }
+                    }
+                    case Thinking thinking -> {
+                        if (thinking.text() != null && !thinking.text().isBlank()) {
+                            RunEvents.thinking(run, NAME, thinking.text(), round, null);
+                        }
+                    }
+                    case Done done -> {
+                        if (models.endsByClosing() && done.response().finishReason() == null) {
+                            throw LlmFailures.truncated(models.label());
+                        }
+                        return done.response();
+                    }
+                    case Failed failed -> throw LlmFailures.classify(failed.error(), models.label());
+                    case Ended ended -> throw LlmFailures.truncated(models.label());
+                }
+            }
+        } catch (InterruptedException e) {
+            StreamingHandle streaming = handle.get();
+            if (streaming != null) {
+                streaming.cancel();
+            }
+            transport.cancel();
+            throw e;
+        }
+    }
+
+    private void recordUsage(AgentRun run, TokenUsage usage) {
+        if (usage == null) {
+            LOG.warn("{} reported no token usage for run {}", models.label(), run.runId());
+            return;
+        }
+        long input = usage.inputTokenCount() == null ? 0 : usage.inputTokenCount();
+        long output = usage.outputTokenCount() == null ? 0 : usage.outputTokenCount();
+        LocalDate today = LocalDate.ofInstant(clock.instant(), ZoneOffset.UTC);
+        BigDecimal cost = models.local() ? BigDecimal.ZERO
+                : catalog.cost(models.catalogProvider(), models.model(), today, input, output).orElse(BigDecimal.ZERO);
+        cost = cost.setScale(6, RoundingMode.HALF_UP);
+        run.addUsage(new Usage(input, output, cost));
+    }
+
+    private String systemPrompt() {
+        return """
+                You are Parley's AI spend analyst. You answer questions about the user's own LLM usage: where the \
+                money goes, what is slow, what moving a feature to another model would change, how providers \
+                compare, and what models cost.
+                Rules:
+                - Every figure must come from a tool result: query_usage (the user's records aggregated by model, \
+                provider, feature or day, with p50/p95 latency), price_catalog (list prices with source and date) and \
+                estimate_savings (model substitution, prompt caching, batching, with the arithmetic). Never invent \
+                or estimate a number yourself; show the arithmetic the tools give.
+                - If query_usage reports 0 requests, say the user has no usage data yet and how to add it: \
+                POST /api/usage/sample loads a realistic sample month in one step; POST /api/usage uploads a JSON \
+                array or CSV with a header row (occurred_at, provider, model, input_tokens, output_tokens, and \
+                optionally feature, latency_ms, cost_usd).
+                - If a question is not about LLM usage, cost, latency or prices, say briefly what you can answer \
+                instead, without numbers.
+                - Mention when a price is marked uncertain in the catalog.
+                - Answer in concise Markdown.
+                Today is %s (UTC); the price catalog is dated %s.""".formatted(
+                LocalDate.ofInstant(clock.instant(), ZoneOffset.UTC), catalog.asOf());
+    }
+
+    /** Stops the shared HTTP client at once; runs cancel their own exchanges, so nothing is left to wait for. */
+    @Override
+    public void close() {
+        http.shutdownNow();
+    }
+}

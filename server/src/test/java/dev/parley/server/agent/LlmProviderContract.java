@@ -1,0 +1,229 @@
+package dev.parley.server.agent;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.parley.protocol.ErrorCode;
+import dev.parley.protocol.EventType;
+import dev.parley.server.config.Config;
+import dev.parley.server.db.Database;
+import dev.parley.server.testing.MutableClock;
+import dev.parley.server.usage.PriceCatalog;
+import dev.parley.server.usage.SampleUsage;
+import dev.parley.server.usage.UsageStore;
+import dev.parley.server.usage.UsageTestData;
+import java.math.BigDecimal;
+import java.math.RoundingMode;
+import java.net.URI;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * What every provider must do, driven through the real LangChain4j client against a local server that speaks the
+ * provider's streaming wire format: a tool call round trip with streamed reasoning and text, usage priced from the
+ * catalog, errors inside the stream and refusals as {@code llm_unavailable} with the right retryability, a cut
+ * stream, and a stopped run that closes the connection.
+ */
+abstract class LlmProviderContract {
+    static final MutableClock CLOCK = new MutableClock(Instant.parse("2026-11-28T12:00:00Z"));
+    static final PriceCatalog CATALOG = PriceCatalog.bundled();
+    static final String ANSWER_PART_1 = "Your costliest model ";
+    static final String ANSWER_PART_2 = "is claude-opus-4-1.";
+    static Database database;
+    static UsageStore store;
+    static String user;
+    static long userRequests;
+
+    ScriptedLlmServer server;
+    Agent agent;
+
+    @BeforeAll
+    static void loadSample() {
+        database = UsageTestData.embedded();
+        store = new UsageStore(database.sql(), CLOCK);
+        user = UsageTestData.newUser(database);
+        store.replaceSample(user, new SampleUsage(CATALOG).generate(LocalDate.of(2026, 11, 27)));
+        userRequests = store.count(user);
+    }
+
+    @AfterAll
+    static void closeDatabase() {
+        database.close();
+    }
+
+    @BeforeEach
+    void startServer() throws Exception {
+        server = new ScriptedLlmServer();
+        agent = Agents.create(new Config.Agent(Duration.ZERO, provider(), Optional.of(model()), Optional.of("test-key"),
+                Optional.of(URI.create(baseUrl(server)))), store, CATALOG, CLOCK);
+    }
+
+    @AfterEach
+    void stopServer() throws Exception {
+        ((AutoCloseable) agent).close();
+        server.close();
+    }
+
+    abstract Config.LlmProvider provider();
+
+    abstract String model();
+
+    abstract String baseUrl(ScriptedLlmServer server);
+
+    abstract String contentType();
+
+    /** A first answer: some reasoning, then a call of query_usage with {"group_by":"model"}. */
+    abstract List<String> toolCallStream();
+
+    /** A second answer: the text {@link #ANSWER_PART_1} + {@link #ANSWER_PART_2} in two pieces. */
+    abstract List<String> answerStream();
+
+    /** Tokens the two answers report: input and output, summed. */
+    abstract long[] reportedTokens();
+
+    /** The tool call id the provider gave, or null when its format has none. */
+    abstract String providerCallId();
+
+    /** Checks the path, the credentials and, in the second request, the tool result sent back. */
+    abstract void assertRequests(List<ScriptedLlmServer.Request> requests, String callId);
+
+    abstract List<String> streamWithError();
+
+    /** The error type or status the provider names in {@link #streamWithError()}. */
+    abstract String streamErrorKind();
+
+    abstract String errorBody(int status);
+
+    /** A stream whose connection ends before the provider's end marker. */
+    abstract List<String> cutStream();
+
+    abstract List<String> firstChunks();
+
+    abstract String heartbeat();
+
+    private Answer run(RecordingRun run) throws InterruptedException {
+        return agent.run(run);
+    }
+
+    @Test
+    void toolCallRoundTripThenStreamedAnswer() throws Exception {
+        server.then(ScriptedLlmServer.stream(contentType(), toolCallStream()))
+                .then(ScriptedLlmServer.stream(contentType(), answerStream()));
+        RecordingRun run = new RecordingRun(user, "Which model costs me the most?");
+
+        Answer answer = run(run);
+
+        assertThat(answer.text()).isEqualTo(ANSWER_PART_1 + ANSWER_PART_2);
+        assertThat(run.events(EventType.PARTIAL_RESULT)).extracting(e -> e.data().path("delta").asText())
+                .containsExactly(ANSWER_PART_1, ANSWER_PART_2);
+        RecordingRun.Event executing = run.events(EventType.TOOL_EXECUTING).getFirst();
+        RecordingRun.Event completed = run.events(EventType.TOOL_COMPLETED).getFirst();
+        String callId = executing.data().path("tool_call_id").asText();
+        if (providerCallId() != null) {
+            assertThat(callId).isEqualTo(providerCallId());
+        }
+        assertThat(callId).isNotBlank().isEqualTo(completed.data().path("tool_call_id").asText());
+        assertThat(executing.data().path("tool_name").asText()).isEqualTo("query_usage");
+        assertThat(executing.data().path("parameters").path("group_by").asText()).isEqualTo("model");
+        assertThat(completed.data().path("status").asText()).isEqualTo("success");
+        assertThat(completed.data().path("result").path("totals").path("requests").asLong()).isEqualTo(userRequests);
+        assertThat(run.events(EventType.AGENT_THINKING)).anySatisfy(e ->
+                assertThat(e.data().path("reasoning").asText()).contains("spend by model"));
+
+        List<String> order = run.events().stream().map(RecordingRun.Event::type).toList();
+        assertThat(order.indexOf(EventType.TOOL_EXECUTING)).isLessThan(order.indexOf(EventType.TOOL_COMPLETED));
+        assertThat(order.indexOf(EventType.TOOL_COMPLETED)).isLessThan(order.indexOf(EventType.PARTIAL_RESULT));
+
+        long[] tokens = reportedTokens();
+        assertThat(run.usage().inputTokens()).isEqualTo(tokens[0]);
+        assertThat(run.usage().outputTokens()).isEqualTo(tokens[1]);
+        BigDecimal expected = CATALOG.current(null, model())
+                .map(p -> p.input().multiply(BigDecimal.valueOf(tokens[0])).add(p.output().multiply(BigDecimal.valueOf(tokens[1])))
+                        .divide(BigDecimal.valueOf(1_000_000)))
+                .orElse(BigDecimal.ZERO).setScale(6, RoundingMode.HALF_UP);
+        assertThat(run.usage().costUsd()).isEqualByComparingTo(expected);
+
+        assertThat(server.requests()).hasSize(2);
+        assertRequests(server.requests(), callId);
+    }
+
+    @Test
+    void anErrorInsideTheStreamIsLlmUnavailableAndRetryable() {
+        server.then(ScriptedLlmServer.stream(contentType(), streamWithError()));
+        RecordingRun run = new RecordingRun(user, "Where does my money go?");
+
+        assertThatThrownBy(() -> run(run)).isInstanceOfSatisfying(AgentException.class, e -> {
+            assertThat(e.code()).isEqualTo(ErrorCode.LLM_UNAVAILABLE);
+            assertThat(e.retryable()).isTrue();
+            assertThat(e.getMessage()).contains("failed while answering (" + streamErrorKind() + ")");
+        });
+    }
+
+    @Test
+    void aRefusedKeyIsNotRetryableButARateLimitIs() {
+        server.then(ScriptedLlmServer.status(401, errorBody(401)));
+        assertThatThrownBy(() -> run(new RecordingRun(user, "Where does my money go?")))
+                .isInstanceOfSatisfying(AgentException.class, e -> {
+                    assertThat(e.code()).isEqualTo(ErrorCode.LLM_UNAVAILABLE);
+                    assertThat(e.retryable()).isFalse();
+                    assertThat(e.getMessage()).contains("PARLEY_LLM_API_KEY").doesNotContain("test-key");
+                });
+
+        server.then(ScriptedLlmServer.status(429, errorBody(429)));
+        assertThatThrownBy(() -> run(new RecordingRun(user, "Where does my money go?")))
+                .isInstanceOfSatisfying(AgentException.class, e -> {
+                    assertThat(e.code()).isEqualTo(ErrorCode.LLM_UNAVAILABLE);
+                    assertThat(e.retryable()).isTrue();
+                });
+
+        server.then(ScriptedLlmServer.status(400, errorBody(400)));
+        assertThatThrownBy(() -> run(new RecordingRun(user, "Where does my money go?")))
+                .isInstanceOfSatisfying(AgentException.class, e -> assertThat(e.retryable()).isFalse());
+    }
+
+    @Test
+    void aStreamCutBeforeItsEndIsLlmUnavailable() {
+        server.then(ScriptedLlmServer.stream(contentType(), cutStream()));
+        assertThatThrownBy(() -> run(new RecordingRun(user, "Where does my money go?")))
+                .isInstanceOfSatisfying(AgentException.class, e -> {
+                    assertThat(e.code()).isEqualTo(ErrorCode.LLM_UNAVAILABLE);
+                    assertThat(e.retryable()).isTrue();
+                });
+    }
+
+    @Test
+    void stoppingTheRunClosesTheProviderStream() throws Exception {
+        server.then(ScriptedLlmServer.stall(contentType(), firstChunks(), heartbeat()));
+        RecordingRun run = new RecordingRun(user, "Where does my money go?");
+        AtomicReference<Throwable> outcome = new AtomicReference<>();
+        CompletableFuture<Void> ended = new CompletableFuture<>();
+        Thread worker = Thread.ofPlatform().start(() -> {
+            try {
+                run(run);
+            } catch (Throwable t) {
+                outcome.set(t);
+            } finally {
+                ended.complete(null);
+            }
+        });
+        run.await(e -> e.type().equals(EventType.PARTIAL_RESULT), Duration.ofSeconds(10));
+
+        worker.interrupt();
+        ended.get(1, TimeUnit.SECONDS);
+        assertThat(outcome.get()).isInstanceOf(InterruptedException.class);
+
+        server.release();
+        assertThat(server.awaitClientGone(Duration.ofSeconds(5))).as("the server saw the connection closed").isTrue();
+    }
+}
