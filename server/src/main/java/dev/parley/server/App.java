@@ -3,10 +3,12 @@ package dev.parley.server;
 import dev.parley.server.auth.AuthModule;
 import dev.parley.server.auth.InMemoryLoginThrottle;
 import dev.parley.server.auth.LocalRevocations;
+import dev.parley.server.auth.oidc.OidcSignIn;
 import dev.parley.server.config.Config;
 import dev.parley.server.db.Database;
 import dev.parley.server.gateway.AuthRoutes;
 import dev.parley.server.gateway.Gateway;
+import dev.parley.server.gateway.OidcRoutes;
 import dev.parley.server.health.Health;
 import dev.parley.server.health.HealthCheck;
 import dev.parley.server.health.Lifecycle;
@@ -30,15 +32,17 @@ public final class App implements AutoCloseable {
     private final Metrics metrics;
     private final Database database;
     private final AuthModule auth;
+    private final OidcSignIn oidc;
     private final Gateway gateway;
 
     private App(Config config, Lifecycle lifecycle, Metrics metrics, Database database, AuthModule auth,
-                Gateway gateway) {
+                OidcSignIn oidc, Gateway gateway) {
         this.config = config;
         this.lifecycle = lifecycle;
         this.metrics = metrics;
         this.database = database;
         this.auth = auth;
+        this.oidc = oidc;
         this.gateway = gateway;
     }
 
@@ -47,6 +51,7 @@ public final class App implements AutoCloseable {
         Metrics metrics = new Metrics();
         Database database = Database.open(config.storage());
         AuthModule auth = null;
+        OidcSignIn oidc = null;
         try {
             registerPoolGauges(metrics, database);
             List<HealthCheck> checks = List.of(databaseCheck(database));
@@ -54,11 +59,17 @@ public final class App implements AutoCloseable {
             auth = AuthModule.create(config, database.sql(), new LocalRevocations(), new InMemoryLoginThrottle(clock),
                     metrics, clock);
             List<HttpService> routes = new ArrayList<>();
-            routes.add(new AuthRoutes(auth.accounts(), auth.verifier(), config.auth().trustedProxyHops()));
+            oidc = OidcSignIn.create(config, database.sql(), auth.accounts(), metrics, clock);
+            routes.add(new AuthRoutes(auth.accounts(), auth.verifier(), config.auth().trustedProxyHops(),
+                    oidc.providers()));
+            routes.add(new OidcRoutes(oidc));
             Gateway gateway = Gateway.start(new Gateway.Services(config, metrics, health, lifecycle, routes));
             lifecycle.ready();
-            return new App(config, lifecycle, metrics, database, auth, gateway);
+            return new App(config, lifecycle, metrics, database, auth, oidc, gateway);
         } catch (RuntimeException e) {
+            if (oidc != null) {
+                oidc.close();
+            }
             if (auth != null) {
                 auth.close();
             }
@@ -117,6 +128,7 @@ public final class App implements AutoCloseable {
         }
         LOG.info("Draining: readiness is now 503");
         gateway.close();
+        oidc.close();
         auth.close();
         database.close();
         LOG.info("Stopped");
