@@ -16,6 +16,7 @@ import java.net.URI;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import org.slf4j.Logger;
@@ -162,7 +163,7 @@ public final class OidcRoutes implements HttpService {
     /** A browser navigation asks for HTML first; API clients and scripts do not. */
     private static boolean isBrowser(ServerRequest request) {
         return request.headers().values(HeaderNames.ACCEPT).stream()
-                .anyMatch(value -> value.toLowerCase(java.util.Locale.ROOT).contains("text/html"));
+                .anyMatch(value -> value.toLowerCase(Locale.ROOT).contains("text/html"));
     }
 
     private static Optional<String> browserKey(ServerRequest request) {

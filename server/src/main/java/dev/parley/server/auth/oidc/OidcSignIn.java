@@ -64,7 +64,7 @@ public final class OidcSignIn implements AutoCloseable {
     public static final Duration CODE_TTL = Duration.ofSeconds(60);
     static final Duration PURGE_EVERY = Duration.ofMinutes(10);
     /** Spent codes are kept this long past their expiry, so that a late replay still revokes the sign-in. */
-    static final Duration KEEP_EXPIRED = Duration.ofHours(1);
+    static final Duration KEEP_EXPIRED_CODES = Duration.ofHours(1);
 
     private static final Logger LOG = LoggerFactory.getLogger(OidcSignIn.class);
     private static final SecureRandom RANDOM = new SecureRandom();
@@ -365,7 +365,8 @@ public final class OidcSignIn implements AutoCloseable {
 
     private void quietlyPurge() {
         try {
-            int purged = store.purgeExpired(clock.instant().minus(KEEP_EXPIRED));
+            Instant now = clock.instant();
+            int purged = store.purgeExpired(now, now.minus(KEEP_EXPIRED_CODES));
             if (purged > 0) {
                 LOG.info("Purged {} expired sign-in rows", purged);
             }

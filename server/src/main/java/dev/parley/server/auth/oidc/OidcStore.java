@@ -155,11 +155,14 @@ final class OidcStore {
         });
     }
 
-    /** Deletes sign-ins and codes that expired before {@code before}; returns how many rows went. */
-    int purgeExpired(Instant before) {
+    /**
+     * Deletes the sign-ins that expired before {@code loginsExpiredBefore} and the codes that expired before
+     * {@code codesExpiredBefore}; returns how many rows went.
+     */
+    int purgeExpired(Instant loginsExpiredBefore, Instant codesExpiredBefore) {
         return sql.inTransaction(connection ->
-                Sql.update(connection, "DELETE FROM oidc_logins WHERE expires_at < ?", before)
-                        + Sql.update(connection, "DELETE FROM oidc_codes WHERE expires_at < ?", before));
+                Sql.update(connection, "DELETE FROM oidc_logins WHERE expires_at < ?", loginsExpiredBefore)
+                        + Sql.update(connection, "DELETE FROM oidc_codes WHERE expires_at < ?", codesExpiredBefore));
     }
 
     static String sha256(String value) {
