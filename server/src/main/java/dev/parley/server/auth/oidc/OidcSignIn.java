@@ -121,8 +121,8 @@ public final class OidcSignIn implements AutoCloseable {
         OidcStore store = new OidcStore(sql);
         ScheduledExecutorService purger = Executors.newSingleThreadScheduledExecutor(
                 Thread.ofVirtual().name("parley-oidc-purge").factory());
-        OidcSignIn signIn = new OidcSignIn(Collections.unmodifiableMap(providers), oidc.redirectUri(), store, accounts, metrics, clock,
-                purger);
+        OidcSignIn signIn = new OidcSignIn(Collections.unmodifiableMap(providers), oidc.redirectUri(), store,
+                accounts, metrics, clock, purger);
         purger.scheduleWithFixedDelay(signIn::quietlyPurge, PURGE_EVERY.toSeconds(), PURGE_EVERY.toSeconds(),
                 TimeUnit.SECONDS);
         if (!providers.isEmpty()) {
