@@ -5,10 +5,12 @@ import dev.parley.server.agent.Agents;
 import dev.parley.server.auth.AuthModule;
 import dev.parley.server.auth.InMemoryLoginThrottle;
 import dev.parley.server.auth.LocalRevocations;
+import dev.parley.server.auth.oidc.OidcSignIn;
 import dev.parley.server.config.Config;
 import dev.parley.server.db.Database;
 import dev.parley.server.gateway.AuthRoutes;
 import dev.parley.server.gateway.Gateway;
+import dev.parley.server.gateway.OidcRoutes;
 import dev.parley.server.gateway.UsageRoutes;
 import dev.parley.server.health.Health;
 import dev.parley.server.health.HealthCheck;
@@ -37,17 +39,19 @@ public final class App implements AutoCloseable {
     private final Metrics metrics;
     private final Database database;
     private final AuthModule auth;
+    private final OidcSignIn oidc;
     private final Gateway gateway;
     private final UsageStore usage;
     private final Agent agent;
 
     private App(Config config, Lifecycle lifecycle, Metrics metrics, Database database, AuthModule auth,
-                Gateway gateway, UsageStore usage, Agent agent) {
+                OidcSignIn oidc, Gateway gateway, UsageStore usage, Agent agent) {
         this.config = config;
         this.lifecycle = lifecycle;
         this.metrics = metrics;
         this.database = database;
         this.auth = auth;
+        this.oidc = oidc;
         this.gateway = gateway;
         this.usage = usage;
         this.agent = agent;
@@ -58,6 +62,7 @@ public final class App implements AutoCloseable {
         Metrics metrics = new Metrics();
         Database database = Database.open(config.storage());
         AuthModule auth = null;
+        OidcSignIn oidc = null;
         Agent agent = null;
         try {
             PriceCatalog prices = PriceCatalog.bundled();
@@ -69,13 +74,19 @@ public final class App implements AutoCloseable {
             auth = AuthModule.create(config, database.sql(), new LocalRevocations(), new InMemoryLoginThrottle(clock),
                     metrics, clock);
             List<HttpService> routes = new ArrayList<>();
-            routes.add(new AuthRoutes(auth.accounts(), auth.verifier(), config.auth().trustedProxyHops()));
+            oidc = OidcSignIn.create(config, database.sql(), auth.accounts(), metrics, clock);
+            routes.add(new AuthRoutes(auth.accounts(), auth.verifier(), config.auth().trustedProxyHops(),
+                    oidc.providers()));
+            routes.add(new OidcRoutes(oidc));
             routes.add(new UsageRoutes(usage, new UsageIngest(prices, clock), new SampleUsage(prices), auth.verifier(),
                     clock, config.server().maxRequestBytes()));
             Gateway gateway = Gateway.start(new Gateway.Services(config, metrics, health, lifecycle, routes));
             lifecycle.ready();
-            return new App(config, lifecycle, metrics, database, auth, gateway, usage, agent);
+            return new App(config, lifecycle, metrics, database, auth, oidc, gateway, usage, agent);
         } catch (RuntimeException e) {
+            if (oidc != null) {
+                oidc.close();
+            }
             if (auth != null) {
                 auth.close();
             }
@@ -174,6 +185,7 @@ public final class App implements AutoCloseable {
         }
         LOG.info("Draining: readiness is now 503");
         gateway.close();
+        oidc.close();
         auth.close();
         quietlyClose(agent);
         database.close();

@@ -24,7 +24,7 @@ import java.util.UUID;
 final class AccountStore {
     /** Why a family was revoked, as stored in {@code token_families.revoked_why}. */
     enum RevokeReason {
-        LOGOUT("logout"), REFRESH_REUSE("refresh_reuse");
+        LOGOUT("logout"), REFRESH_REUSE("refresh_reuse"), CODE_REUSE("code_reuse");
 
         final String stored;
 

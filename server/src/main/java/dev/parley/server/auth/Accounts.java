@@ -209,6 +209,52 @@ public final class Accounts {
         return store.findUser(userId);
     }
 
+    /** Finds the account with this email, compared as stored (trimmed, lower case). */
+    public Optional<User> findUserByEmail(String email) {
+        return store.findUserByEmail(EmailAddresses.normalize(email));
+    }
+
+    /**
+     * Creates an account without a password for a person whose email an identity provider has verified. The name is
+     * the provider's, tidied (control characters dropped, cut to the column's length), or the email's local part.
+     *
+     * @throws ProtocolException {@code registration_closed}, {@code invalid_email}, or {@code email_taken} when the
+     *                           email has an account already (perhaps created a moment ago by a parallel sign-in)
+     */
+    public User createExternalAccount(String email, Optional<String> name) {
+        if (!config.registrationOpen()) {
+            throw new ProtocolException(ErrorCode.REGISTRATION_CLOSED,
+                    "This server does not accept new accounts; ask its operator for one.");
+        }
+        String normalized = EmailAddresses.requireValid(email);
+        String displayName = name.map(Accounts::tidyName).filter(value -> !value.isEmpty())
+                .orElseGet(() -> EmailAddresses.localPart(normalized));
+        User user = store.createUser(normalized, displayName, null, clock.instant());
+        metrics.increment("parley_auth_registrations_total", "Accounts created.");
+        LOG.info("Account {} created by an identity provider sign-in", user.id());
+        return user;
+    }
+
+    /**
+     * Opens a sign-in (token family {@code familyId}, chosen by the caller so that it can refer to it later) for an
+     * account that has proved who it is elsewhere, such as at an identity provider.
+     */
+    public TokenPair signIn(User user, String familyId) {
+        return openFamily(user, familyId);
+    }
+
+    /**
+     * Revokes a sign-in because the one-time code that opened it was presented again: the code was copied, and
+     * nobody can tell which holder is the rightful one.
+     */
+    public void revokeReplayedSignIn(String familyId) {
+        if (store.revokeFamily(familyId, AccountStore.RevokeReason.CODE_REUSE, clock.instant())) {
+            metrics.increment("parley_auth_revocations_total", "Token families revoked.", "reason", "code_reuse");
+            LOG.warn("A spent sign-in code was presented again; sign-in {} is revoked", familyId);
+        }
+        revocations.announce(familyId);
+    }
+
     /** Deletes families and refresh tokens that can no longer be used; returns how many rows went. */
     public int purgeExpired() {
         Instant now = clock.instant();
@@ -221,9 +267,12 @@ public final class Accounts {
     }
 
     private TokenPair openFamily(User user) {
+        return openFamily(user, UUID.randomUUID().toString());
+    }
+
+    private TokenPair openFamily(User user, String familyId) {
         Instant now = clock.instant();
         Instant expiresAt = now.plus(config.refreshTokenTtl());
-        String familyId = UUID.randomUUID().toString();
         String refreshId = UUID.randomUUID().toString();
         store.openFamily(familyId, user.id(), refreshId, now, expiresAt);
         return pair(user, familyId, refreshId, now, expiresAt);
@@ -266,6 +315,20 @@ public final class Accounts {
         }
         if (value.codePoints().anyMatch(Character::isISOControl)) {
             throw new ProtocolException(ErrorCode.INVALID_REQUEST, "The field 'name' must not contain control characters.");
+        }
+        return value;
+    }
+
+    private static String tidyName(String name) {
+        StringBuilder tidy = new StringBuilder();
+        name.strip().codePoints().filter(c -> !Character.isISOControl(c)).forEach(tidy::appendCodePoint);
+        String value = tidy.toString().strip();
+        if (value.length() > MAX_NAME_CHARS) {
+            int end = MAX_NAME_CHARS;
+            if (Character.isHighSurrogate(value.charAt(end - 1))) {
+                end--;
+            }
+            value = value.substring(0, end).strip();
         }
         return value;
     }

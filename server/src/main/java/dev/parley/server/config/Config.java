@@ -4,18 +4,23 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.regex.Pattern;
 
 /**
  * The whole configuration of a Parley server: one tree of records, loaded from the environment in one place
  * ({@link #from(Map)}). Every problem is reported at once, one line each, naming the variable. docs/configuration.md
  * lists the same variables; a test keeps the two in step.
  */
-public record Config(Server server, Storage storage, Auth auth, Socket socket, Runs runs, Agent agent, Logging logging) {
+public record Config(Server server, Storage storage, Auth auth, Socket socket, Runs runs, Agent agent, Logging logging,
+                     Oidc oidc) {
 
     public enum LogFormat { TEXT, JSON }
 
@@ -66,6 +71,32 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
     public record Logging(LogFormat format, String level) {
     }
 
+    /**
+     * Sign-in with OpenID Connect providers. {@code redirectUri} is where providers send the browser back (this
+     * server's GET /auth/callback, as registered with every provider); it is present whenever a provider is.
+     * {@code httpTimeout} bounds each call to a provider (discovery, token, keys).
+     */
+    public record Oidc(List<OidcProvider> providers, Optional<URI> redirectUri, Duration httpTimeout) {
+        public Optional<OidcProvider> provider(String id) {
+            return providers.stream().filter(p -> p.id().equals(id)).findFirst();
+        }
+    }
+
+    /** One OpenID provider, named by {@code id} in URLs and variables, shown to people as {@code displayName}. */
+    public record OidcProvider(String id, String displayName, URI issuer, String clientId, String clientSecret) {
+        @Override
+        public String toString() {
+            return "OidcProvider[id=" + id + ", issuer=" + issuer + ", clientId=" + clientId + "]";
+        }
+    }
+
+    /** The issuer used for the provider id {@code google} when its issuer variable is unset. */
+    public static final URI GOOGLE_ISSUER = URI.create("https://accounts.google.com");
+    /** Per-provider variables: {@code PARLEY_OIDC_<NAME>_ISSUER} and so on, {@code <NAME>} the upper-case id. */
+    private static final String OIDC_PREFIX = "PARLEY_OIDC_";
+    private static final String OIDC_NAME = "<NAME>";
+    private static final Pattern OIDC_ID = Pattern.compile("[a-z][a-z0-9]{0,31}");
+
     private static final Set<String> HTTP = Set.of("http", "https");
 
     /** Loads and validates the configuration; throws {@link ConfigException} listing every problem. */
@@ -78,11 +109,32 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
         return config;
     }
 
-    /** Every environment variable the loader reads, in the order it reads them. */
+    /**
+     * Every environment variable the loader reads, in the order it reads them, leaving out those whose names depend
+     * on other values ({@link #variablePatterns()}).
+     */
     public static Set<String> variables() {
         EnvReader reader = new EnvReader(Map.of());
         read(reader);
         return reader.names();
+    }
+
+    /**
+     * The variables whose names depend on another variable's value, as patterns: {@code PARLEY_OIDC_<NAME>_ISSUER}
+     * and the other per-provider variables, {@code <NAME>} standing for each id in {@code PARLEY_OIDC_PROVIDERS}.
+     * Found by loading with one provider named {@code name}, so the list follows the loader.
+     */
+    public static Set<String> variablePatterns() {
+        EnvReader reader = new EnvReader(Map.of("PARLEY_OIDC_PROVIDERS", "name"));
+        read(reader);
+        String probe = OIDC_PREFIX + "NAME_";
+        Set<String> patterns = new LinkedHashSet<>();
+        for (String name : reader.names()) {
+            if (name.startsWith(probe)) {
+                patterns.add(OIDC_PREFIX + OIDC_NAME + "_" + name.substring(probe.length()));
+            }
+        }
+        return patterns;
     }
 
     private static Config read(EnvReader r) {
@@ -177,7 +229,80 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
                 r.choice("PARLEY_LOG_FORMAT", LogFormat.class, LogFormat.TEXT),
                 r.string("PARLEY_LOG_LEVEL", "INFO"));
 
-        return new Config(server, storage, auth, socket, runs, agent, logging);
+        Oidc oidc = readOidc(r, server.publicUrl());
+
+        return new Config(server, storage, auth, socket, runs, agent, logging, oidc);
+    }
+
+    private static Oidc readOidc(EnvReader r, Optional<URI> publicUrl) {
+        List<String> ids = list(r.string("PARLEY_OIDC_PROVIDERS", "")).stream()
+                .map(id -> id.toLowerCase(java.util.Locale.ROOT))
+                .toList();
+        List<OidcProvider> providers = new ArrayList<>();
+        Set<String> seen = new HashSet<>();
+        for (String id : ids) {
+            if (!OIDC_ID.matcher(id).matches()) {
+                r.problem("PARLEY_OIDC_PROVIDERS", "'" + id + "' is not a provider id: use 1 to 32 letters and digits, "
+                        + "starting with a letter");
+                continue;
+            }
+            if (!seen.add(id)) {
+                r.problem("PARLEY_OIDC_PROVIDERS", "names '" + id + "' twice");
+                continue;
+            }
+            readOidcProvider(r, id).ifPresent(providers::add);
+        }
+        Optional<URI> redirectUri = r.uri("PARLEY_OIDC_REDIRECT_URI", HTTP)
+                .or(() -> publicUrl.map(url -> URI.create(url.toString().replaceAll("/+$", "") + "/auth/callback")));
+        redirectUri.ifPresent(uri -> {
+            if (uri.getHost() == null || uri.getRawFragment() != null) {
+                r.problem("PARLEY_OIDC_REDIRECT_URI", "must be an absolute URL without a fragment");
+            }
+        });
+        if (!ids.isEmpty() && redirectUri.isEmpty()) {
+            r.problem("PARLEY_OIDC_REDIRECT_URI", "is required when PARLEY_OIDC_PROVIDERS is set and PARLEY_PUBLIC_URL "
+                    + "is not: providers must know where to send people back (this server's /auth/callback)");
+        }
+        Duration httpTimeout =
+                r.duration("PARLEY_OIDC_HTTP_TIMEOUT", Duration.ofSeconds(5), Duration.ofMillis(100), Duration.ofMinutes(1));
+        return new Oidc(List.copyOf(providers), redirectUri, httpTimeout);
+    }
+
+    private static Optional<OidcProvider> readOidcProvider(EnvReader r, String id) {
+        String prefix = OIDC_PREFIX + id.toUpperCase(java.util.Locale.ROOT) + "_";
+        int problemsBefore = r.problems().size();
+        Optional<URI> issuer = r.uri(prefix + "ISSUER", HTTP).or(() -> id.equals("google")
+                ? Optional.of(GOOGLE_ISSUER) : Optional.empty());
+        if (issuer.isEmpty() && r.optional(prefix + "ISSUER").isEmpty()) {
+            r.problem(prefix + "ISSUER", "is required for provider '" + id + "' (its OpenID issuer URL)");
+        }
+        issuer.ifPresent(uri -> {
+            if (!"https".equalsIgnoreCase(uri.getScheme()) && !isLoopback(uri.getHost())) {
+                r.problem(prefix + "ISSUER", "must be an https URL (http is allowed for localhost only)");
+            }
+            if (uri.getRawQuery() != null || uri.getRawFragment() != null) {
+                r.problem(prefix + "ISSUER", "must not have a query or fragment");
+            }
+        });
+        Optional<String> clientId = r.optional(prefix + "CLIENT_ID");
+        if (clientId.isEmpty()) {
+            r.problem(prefix + "CLIENT_ID", "is required for provider '" + id + "'");
+        }
+        Optional<String> clientSecret = r.optional(prefix + "CLIENT_SECRET");
+        if (clientSecret.isEmpty()) {
+            r.problem(prefix + "CLIENT_SECRET", "is required for provider '" + id + "'");
+        }
+        String displayName = r.string(prefix + "DISPLAY_NAME",
+                id.equals("google") ? "Google" : Character.toUpperCase(id.charAt(0)) + id.substring(1));
+        if (r.problems().size() > problemsBefore) {
+            return Optional.empty();
+        }
+        return Optional.of(new OidcProvider(id, displayName, issuer.orElseThrow(), clientId.orElseThrow(),
+                clientSecret.orElseThrow()));
+    }
+
+    private static boolean isLoopback(String host) {
+        return host != null && (host.equals("localhost") || host.equals("127.0.0.1") || host.equals("[::1]"));
     }
 
     private static List<String> list(String csv) {
@@ -191,6 +316,8 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
                 + " fanout=" + (storage.redisUrl.isPresent() ? "redis" : "local")
                 + " agent=" + (agent.offline() ? "offline" : agent.provider.name().toLowerCase(java.util.Locale.ROOT))
                 + " dev_login=" + auth.devLogin
+                + " oidc=" + (oidc.providers.isEmpty() ? "off"
+                        : String.join(",", oidc.providers.stream().map(OidcProvider::id).toList()))
                 + " access_ttl=" + EnvReader.format(auth.accessTokenTtl)
                 + " heartbeat=" + EnvReader.format(socket.heartbeatInterval)
                 + " run_timeout=" + EnvReader.format(runs.timeout)

@@ -1,6 +1,7 @@
 package dev.parley.server.gateway;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.parley.protocol.ErrorCode;
 import dev.parley.protocol.Json;
@@ -12,6 +13,7 @@ import dev.parley.server.auth.Principal;
 import dev.parley.server.auth.TokenPair;
 import dev.parley.server.auth.TokenVerifier;
 import dev.parley.server.auth.User;
+import dev.parley.server.auth.oidc.OidcSignIn;
 import io.helidon.http.HeaderNames;
 import io.helidon.webserver.http.HttpRules;
 import io.helidon.webserver.http.HttpService;
@@ -19,10 +21,12 @@ import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
+import java.util.List;
 import java.util.Optional;
 
 /**
- * The /auth routes of the contract: register, login, refresh, logout, me, config and dev login. Request bodies are
+ * The /auth routes of the contract: register, login, refresh, logout, me, config and dev login (sign-in with
+ * OpenID providers is {@link OidcRoutes}). Request bodies are
  * small JSON objects (at most {@value #MAX_BODY_BYTES} bytes); answers are token pairs or the error bodies of the
  * contract.
  *
@@ -36,11 +40,19 @@ public final class AuthRoutes implements HttpService {
     private final Accounts accounts;
     private final TokenVerifier verifier;
     private final int trustedProxyHops;
+    private final List<OidcSignIn.Provider> providers;
 
     public AuthRoutes(Accounts accounts, TokenVerifier verifier, int trustedProxyHops) {
+        this(accounts, verifier, trustedProxyHops, List.of());
+    }
+
+    /** With the sign-in providers that GET /auth/config lists (see {@link OidcRoutes}). */
+    public AuthRoutes(Accounts accounts, TokenVerifier verifier, int trustedProxyHops,
+                      List<OidcSignIn.Provider> providers) {
         this.accounts = accounts;
         this.verifier = verifier;
         this.trustedProxyHops = trustedProxyHops;
+        this.providers = List.copyOf(providers);
     }
 
     @Override
@@ -107,7 +119,13 @@ public final class AuthRoutes implements HttpService {
     private void config(ServerRequest request, ServerResponse response) {
         Accounts.Settings settings = accounts.settings();
         ObjectNode body = Json.object();
-        body.putArray("providers");
+        ArrayNode list = body.putArray("providers");
+        for (OidcSignIn.Provider provider : providers) {
+            list.addObject()
+                    .put("id", provider.id())
+                    .put("name", provider.name())
+                    .put("login_url", "/auth/login?provider=" + provider.id());
+        }
         body.put("dev_login", settings.devLogin())
                 .put("access_token_ttl_s", settings.accessTokenTtlSeconds())
                 .put("registration_open", settings.registrationOpen());
@@ -123,7 +141,7 @@ public final class AuthRoutes implements HttpService {
         Http.json(response, 200, pair(accounts.devLogin(Http.optionalText(body, "email"))));
     }
 
-    private static ObjectNode pair(TokenPair pair) {
+    static ObjectNode pair(TokenPair pair) {
         ObjectNode body = Json.object()
                 .put("access_token", pair.accessToken())
                 .put("refresh_token", pair.refreshToken())
