@@ -30,6 +30,7 @@ public enum ErrorCode {
     EMAIL_TAKEN(409, 0, "An account with this email already exists."),
     WEAK_PASSWORD(400, 0, "The password is too weak."),
     INVALID_EMAIL(400, 0, "The email address is not valid."),
+    REGISTRATION_CLOSED(403, 0, "This server does not accept new accounts."),
     UNAUTHORIZED(401, CloseCodes.POLICY_VIOLATION, "Authentication is required."),
     TOKEN_EXPIRED(401, CloseCodes.POLICY_VIOLATION, "The token has expired."),
     TOKEN_REVOKED(401, CloseCodes.POLICY_VIOLATION, "The token has been revoked."),

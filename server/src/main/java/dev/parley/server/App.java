@@ -1,7 +1,11 @@
 package dev.parley.server;
 
+import dev.parley.server.auth.AuthModule;
+import dev.parley.server.auth.InMemoryLoginThrottle;
+import dev.parley.server.auth.LocalRevocations;
 import dev.parley.server.config.Config;
 import dev.parley.server.db.Database;
+import dev.parley.server.gateway.AuthRoutes;
 import dev.parley.server.gateway.Gateway;
 import dev.parley.server.health.Health;
 import dev.parley.server.health.HealthCheck;
@@ -25,13 +29,16 @@ public final class App implements AutoCloseable {
     private final Lifecycle lifecycle;
     private final Metrics metrics;
     private final Database database;
+    private final AuthModule auth;
     private final Gateway gateway;
 
-    private App(Config config, Lifecycle lifecycle, Metrics metrics, Database database, Gateway gateway) {
+    private App(Config config, Lifecycle lifecycle, Metrics metrics, Database database, AuthModule auth,
+                Gateway gateway) {
         this.config = config;
         this.lifecycle = lifecycle;
         this.metrics = metrics;
         this.database = database;
+        this.auth = auth;
         this.gateway = gateway;
     }
 
@@ -39,15 +46,22 @@ public final class App implements AutoCloseable {
         Lifecycle lifecycle = new Lifecycle();
         Metrics metrics = new Metrics();
         Database database = Database.open(config.storage());
+        AuthModule auth = null;
         try {
             registerPoolGauges(metrics, database);
             List<HealthCheck> checks = List.of(databaseCheck(database));
             Health health = new Health(config.server().version(), config.server().revision(), lifecycle, checks, clock);
+            auth = AuthModule.create(config, database.sql(), new LocalRevocations(), new InMemoryLoginThrottle(clock),
+                    metrics, clock);
             List<HttpService> routes = new ArrayList<>();
+            routes.add(new AuthRoutes(auth.accounts(), auth.verifier(), config.auth().trustedProxyHops()));
             Gateway gateway = Gateway.start(new Gateway.Services(config, metrics, health, lifecycle, routes));
             lifecycle.ready();
-            return new App(config, lifecycle, metrics, database, gateway);
+            return new App(config, lifecycle, metrics, database, auth, gateway);
         } catch (RuntimeException e) {
+            if (auth != null) {
+                auth.close();
+            }
             database.close();
             throw e;
         }
@@ -91,6 +105,10 @@ public final class App implements AutoCloseable {
         return metrics;
     }
 
+    public AuthModule auth() {
+        return auth;
+    }
+
     /** Graceful shutdown: readiness turns 503 at once, work in flight drains, then the listener and pool close. */
     @Override
     public void close() {
@@ -99,6 +117,7 @@ public final class App implements AutoCloseable {
         }
         LOG.info("Draining: readiness is now 503");
         gateway.close();
+        auth.close();
         database.close();
         LOG.info("Stopped");
     }

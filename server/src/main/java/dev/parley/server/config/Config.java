@@ -33,10 +33,17 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
         }
     }
 
-    /** Accounts and tokens. {@code jwtSecret} is empty when the embedded mode should generate and keep one. */
+    /**
+     * Accounts and tokens. {@code jwtSecret} is empty when the embedded mode should generate and keep one.
+     * {@code trustedProxyHops} says which X-Forwarded-For entry is the client: 0 takes the first (leftmost) one, N
+     * takes the N-th from the right, the address that the outermost of N appending proxies saw.
+     * {@code revocationCacheTtl} bounds how long this instance may trust a "not revoked" answer for a token family
+     * without asking the database again (zero: ask every time); revocations seen by this instance end it at once.
+     */
     public record Auth(Optional<byte[]> jwtSecret, String issuer, String audience, Duration accessTokenTtl,
                        Duration refreshTokenTtl, boolean devLogin, boolean registrationOpen,
-                       int loginMaxAttempts, Duration loginWindow) {
+                       int loginMaxAttempts, Duration loginWindow, int loginMaxAttemptsPerAddress,
+                       int trustedProxyHops, Duration revocationCacheTtl) {
     }
 
     /** WebSocket limits and liveness. */
@@ -112,16 +119,32 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
             r.problem("PARLEY_JWT_SECRET", "is required when PARLEY_DATABASE_URL or PARLEY_REDIS_URL is set: "
                     + "every instance must sign and verify tokens with the same secret");
         }
+        String issuer = r.string("PARLEY_JWT_ISSUER", "parley");
+        String audience = r.string("PARLEY_JWT_AUDIENCE", "parley");
+        Duration accessTokenTtl =
+                r.duration("PARLEY_ACCESS_TOKEN_TTL", Duration.ofMinutes(15), Duration.ofSeconds(10), Duration.ofDays(1));
+        Duration refreshTokenTtl =
+                r.duration("PARLEY_REFRESH_TOKEN_TTL", Duration.ofDays(7), Duration.ofMinutes(1), Duration.ofDays(90));
+        if (refreshTokenTtl.compareTo(accessTokenTtl) < 0) {
+            r.problem("PARLEY_REFRESH_TOKEN_TTL", "must not be shorter than PARLEY_ACCESS_TOKEN_TTL ("
+                    + EnvReader.format(accessTokenTtl) + ")");
+        }
+        boolean devLogin = r.bool("PARLEY_DEV_LOGIN", false);
+        boolean registrationOpen = r.bool("PARLEY_REGISTRATION_OPEN", true);
+        int loginMaxAttempts = r.integer("PARLEY_LOGIN_MAX_ATTEMPTS", 5, 1, 1000);
         Auth auth = new Auth(
                 secret,
-                r.string("PARLEY_JWT_ISSUER", "parley"),
-                r.string("PARLEY_JWT_AUDIENCE", "parley"),
-                r.duration("PARLEY_ACCESS_TOKEN_TTL", Duration.ofMinutes(15), Duration.ofSeconds(10), Duration.ofDays(1)),
-                r.duration("PARLEY_REFRESH_TOKEN_TTL", Duration.ofDays(7), Duration.ofMinutes(1), Duration.ofDays(90)),
-                r.bool("PARLEY_DEV_LOGIN", false),
-                r.bool("PARLEY_REGISTRATION_OPEN", true),
-                r.integer("PARLEY_LOGIN_MAX_ATTEMPTS", 5, 1, 1000),
-                r.duration("PARLEY_LOGIN_WINDOW", Duration.ofMinutes(15), Duration.ofSeconds(1), Duration.ofDays(1)));
+                issuer,
+                audience,
+                accessTokenTtl,
+                refreshTokenTtl,
+                devLogin,
+                registrationOpen,
+                loginMaxAttempts,
+                r.duration("PARLEY_LOGIN_WINDOW", Duration.ofMinutes(15), Duration.ofSeconds(1), Duration.ofDays(1)),
+                r.integer("PARLEY_LOGIN_MAX_ATTEMPTS_PER_ADDRESS", loginMaxAttempts, 1, 100_000),
+                r.integer("PARLEY_TRUSTED_PROXY_HOPS", 0, 0, 10),
+                r.duration("PARLEY_REVOCATION_CACHE_TTL", Duration.ofSeconds(1), Duration.ZERO, Duration.ofSeconds(60)));
 
         Socket socket = new Socket(
                 r.integer("PARLEY_WS_MAX_FRAME_BYTES", 65_536, 1024, 16 * 1_048_576),
