@@ -63,6 +63,7 @@ final class SocketSession {
     private volatile long lastInboundMillis;
     private volatile long lastHeartbeatMillis;
     private volatile boolean expiryWarned;
+    private volatile boolean opened;
     private volatile Fanout.Subscription subscription;
     private volatile String closeReason;
     private Thread writer;
@@ -105,6 +106,7 @@ final class SocketSession {
         data.put("event", EventType.CONNECTION_ESTABLISHED);
         data.put("connection_ready", true);
         send(EventType.CONNECTION_ESTABLISHED, data);
+        opened = true; // from here on the scheduler may queue frames: connection_established is already first
         writer = Thread.ofVirtual().name("parley-ws-writer-" + connectionId).start(this::writeLoop);
         subscription = runtime.fanout().subscribe(principal.userId(), this::deliver);
         if (closing.get()) {
@@ -375,7 +377,7 @@ final class SocketSession {
     // ---- liveness and expiry (scheduler thread) ----
 
     void tick(Instant now) {
-        if (closing.get()) {
+        if (closing.get() || !opened) {
             return;
         }
         if (!reader.isAlive()) {
@@ -416,6 +418,19 @@ final class SocketSession {
     /** Closes with the error's close code and its code as the reason, after the frames already queued. */
     void close(ErrorCode code, Duration grace) {
         closeWith(code.closeCode(), code.code(), false, grace);
+    }
+
+    /** Closes a socket that could not be opened, with 1013 so that its client tries again. */
+    void failOpen() {
+        if (writer != null) {
+            close(ErrorCode.OVERLOADED, CLOSE_GRACE);
+            return;
+        }
+        closing.set(true);
+        closeReason = ErrorCode.OVERLOADED.code();
+        queue.shutDown();
+        release();
+        ws.close(ErrorCode.OVERLOADED.closeCode(), ErrorCode.OVERLOADED.code());
     }
 
     /** The graceful end at shutdown: {@code server_shutdown}, then 1012 {@code service_restart}. */

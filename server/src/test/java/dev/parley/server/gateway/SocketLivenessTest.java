@@ -101,6 +101,17 @@ class SocketLivenessTest {
     }
 
     @Test
+    void aTokenCloseToExpiryStillGetsConnectionEstablishedFirst() {
+        startWithHeartbeat("10m");
+        TestUsers.User user = TestUsers.register(app);
+        clock.advance(Duration.ofMinutes(14).plusSeconds(30));
+        try (SocketClient socket = SocketClient.open(app, user.accessToken())) {
+            assertThat(socket.next().path("type").asText()).isEqualTo("connection_established");
+            assertThat(socket.next().path("type").asText()).isEqualTo("auth_expiring");
+        }
+    }
+
+    @Test
     void authRefreshMovesTheExpiryAndABadTokenKeepsTheOldOne() {
         startWithHeartbeat("10m");
         TestUsers.User user = TestUsers.register(app);
