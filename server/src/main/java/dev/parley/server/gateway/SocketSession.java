@@ -122,10 +122,6 @@ final class SocketSession {
         return principal.userId();
     }
 
-    boolean isOpen() {
-        return !closing.get();
-    }
-
     // ---- inbound (reader thread) ----
 
     void onText(String text, boolean last) {

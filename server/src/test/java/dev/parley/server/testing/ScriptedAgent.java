@@ -25,8 +25,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li>{@code endless}: streams deltas with {@code pause} between them until interrupted;</li>
  *   <li>{@code big N SIZE}: N deltas of SIZE characters each, with no pause; {@code paced N SIZE}: the same with
  *       {@code pause} between them;</li>
- *   <li>{@code fail}: throws {@code tool_failed}; {@code crash}: throws an unexpected exception;</li>
- *   <li>{@code deaf}: ignores interrupts and answers after {@code pause} (to test that an ending wins).</li>
+ *   <li>{@code fail}: throws {@code tool_failed}; {@code crash}: throws an unexpected exception.</li>
  * </ul>
  * Every run records a usage of 12 input and 34 output tokens costing 0.0005 USD.
  */
@@ -72,13 +71,6 @@ public final class ScriptedAgent implements Agent {
                     delta(run, "d" + i + " ", answer);
                     Thread.sleep(pause);
                 }
-            }
-            case "deaf" -> {
-                long until = System.nanoTime() + pause.toNanos();
-                while (System.nanoTime() < until) {
-                    Thread.onSpinWait();
-                }
-                return new Answer("deaf answer");
             }
             default -> {
             }
