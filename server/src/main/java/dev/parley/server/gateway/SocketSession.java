@@ -62,6 +62,7 @@ final class SocketSession {
     private volatile Principal principal;
     private volatile long lastInboundMillis;
     private volatile long lastHeartbeatMillis;
+    private long lastCountRefreshMillis; // scheduler thread only
     private volatile boolean expiryWarned;
     private volatile boolean opened;
     private volatile Fanout.Subscription subscription;
@@ -392,6 +393,10 @@ final class SocketSession {
             send(EventType.AUTH_EXPIRING, data);
         }
         long nowMillis = now.toEpochMilli();
+        if (nowMillis - lastCountRefreshMillis >= heartbeatMillis) {
+            lastCountRefreshMillis = nowMillis;
+            runtime.registry().refresh(this);
+        }
         long quiet = nowMillis - lastInboundMillis;
         if (quiet >= 3 * heartbeatMillis) {
             close(ErrorCode.HEARTBEAT_TIMEOUT, CLOSE_GRACE);
