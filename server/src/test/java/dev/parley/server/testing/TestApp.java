@@ -42,12 +42,27 @@ public final class TestApp implements AutoCloseable {
     }
 
     public static TestApp start(Map<String, String> overrides, Clock clock) {
+        return start(overrides, clock, null);
+    }
+
+    /** Starts the app with the given agent doing the work of every run (null: the app's own choice). */
+    public static TestApp start(Map<String, String> overrides, Clock clock, dev.parley.server.agent.Agent agent) {
         Path dataDir;
         try {
             dataDir = Files.createTempDirectory("parley-test");
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+        return start(dataDir, overrides, clock, agent);
+    }
+
+    /** Starts a new app on the data directory of a closed one, as a restart of the same instance would. */
+    public static TestApp restart(TestApp previous, Map<String, String> overrides) {
+        return start(previous.dataDir, overrides, Clock.systemUTC(), null);
+    }
+
+    private static TestApp start(Path dataDir, Map<String, String> overrides, Clock clock,
+                                 dev.parley.server.agent.Agent agent) {
         Map<String, String> env = new HashMap<>();
         env.put("PORT", "0");
         env.put("PARLEY_HOST", "127.0.0.1");
@@ -55,7 +70,8 @@ public final class TestApp implements AutoCloseable {
         env.put("PARLEY_JWT_SECRET", SECRET);
         env.putAll(overrides);
         env.values().removeIf(value -> value == null || value.isEmpty());
-        return new TestApp(App.start(Config.from(env), clock), dataDir);
+        Config config = Config.from(env);
+        return new TestApp(agent == null ? App.start(config, clock) : App.start(config, clock, agent), dataDir);
     }
 
     public App app() {
