@@ -2,13 +2,16 @@ package dev.parley.server.run;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.parley.protocol.EventType;
+import dev.parley.protocol.Json;
 import dev.parley.protocol.ServerEvent;
 import dev.parley.server.agent.AgentRun;
 import dev.parley.server.agent.Usage;
 import dev.parley.server.fanout.Envelope;
 import dev.parley.server.fanout.Fanout;
 import java.time.Clock;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledFuture;
@@ -54,6 +57,7 @@ final class ActiveRun implements AgentRun {
     private Ending ending; // guarded
     private Thread thread; // guarded: the agent's thread while it runs
     private final StringBuilder partial = new StringBuilder(); // guarded
+    private final Map<String, OpenToolCall> openToolCalls = new LinkedHashMap<>(); // guarded
     private Usage usage = Usage.ZERO; // guarded
     private volatile ScheduledFuture<?> timeout;
 
@@ -106,8 +110,13 @@ final class ActiveRun implements AgentRun {
                 return; // the run is ending: what the agent still says is not part of it
             }
             append(agentName, type, data);
-            if (EventType.PARTIAL_RESULT.equals(type)) {
-                partial.append(data.path("delta").asText(""));
+            switch (type) {
+                case EventType.PARTIAL_RESULT -> partial.append(data.path("delta").asText(""));
+                case EventType.TOOL_EXECUTING -> openToolCalls.put(data.path("tool_call_id").asText(),
+                        new OpenToolCall(agentName, data.path("tool_name").asText(), System.nanoTime()));
+                case EventType.TOOL_COMPLETED -> openToolCalls.remove(data.path("tool_call_id").asText());
+                default -> {
+                }
             }
         } finally {
             lock.unlock();
@@ -119,6 +128,32 @@ final class ActiveRun implements AgentRun {
         lock.lock();
         try {
             usage = usage.plus(more);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** A tool call whose {@code tool_executing} went out and whose {@code tool_completed} did not, yet. */
+    private record OpenToolCall(String agentName, String toolName, long startedNanos) {
+    }
+
+    /**
+     * Completes, with status {@code error}, every tool call the agent started and did not finish before the run
+     * ended early, so that each {@code tool_executing} a client saw is paired with a {@code tool_completed}.
+     */
+    void settleOpenToolCalls(String reason) {
+        lock.lock();
+        try {
+            openToolCalls.forEach((callId, call) -> {
+                ObjectNode data = Json.object();
+                data.put("tool_call_id", callId);
+                data.put("tool_name", call.toolName());
+                data.set("result", Json.object().put("error", reason));
+                data.put("execution_time_ms", (System.nanoTime() - call.startedNanos()) / 1_000_000);
+                data.put("status", "error");
+                append(call.agentName(), EventType.TOOL_COMPLETED, data);
+            });
+            openToolCalls.clear();
         } finally {
             lock.unlock();
         }

@@ -278,6 +278,12 @@ public final class RunService implements AutoCloseable {
     }
 
     private void finish(ActiveRun run, ActiveRun.Ending ending, Answer answer, Exception failure) {
+        run.settleOpenToolCalls(switch (ending) {
+            case STOPPED -> "cancelled";
+            case TIMED_OUT -> "timeout";
+            case SHUTDOWN -> "service_restart";
+            case COMPLETED, FAILED -> "the run ended before the tool finished";
+        });
         Instant now = clock.instant();
         Usage usage = run.usage();
         switch (ending) {

@@ -12,6 +12,7 @@ import dev.parley.server.testing.TestApp;
 import dev.parley.server.testing.TestUsers;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
@@ -187,6 +188,34 @@ class RunEventsTest {
             JsonNode next = socket.await("agent_started");
             assertThat(socket.runEvents(next.path("run_id").asText()).getLast().path("type").asText())
                     .isEqualTo("agent_completed");
+        }
+    }
+
+    @Test
+    void stopDuringAToolCompletesTheToolCallAsCancelledBeforeTheRunEnds() {
+        TestUsers.User user = TestUsers.register(app);
+        try (SocketClient socket = connected(user)) {
+            socket.send("start_agent", payload("user_request", "hang-in-tool"));
+            JsonNode started = socket.await("agent_started");
+            String runId = started.path("run_id").asText();
+            List<JsonNode> events = new ArrayList<>(List.of(started));
+            do {
+                events.add(socket.next());
+            } while (!events.getLast().path("type").asText().equals("tool_executing"));
+
+            socket.send("stop_agent", payload("run_id", runId));
+            events.addAll(socket.runEvents(runId));
+
+            List<String> types = events.stream().map(event -> event.path("type").asText()).toList();
+            assertThat(types).endsWith("tool_executing", "tool_completed", "agent_completed");
+            JsonNode completed = events.get(events.size() - 2).path("data");
+            assertThat(completed.path("tool_call_id").asText()).isEqualTo("call-hung");
+            assertThat(completed.path("status").asText()).isEqualTo("error");
+            assertThat(completed.path("result").path("error").asText()).isEqualTo("cancelled");
+            assertThat(events.getLast().path("data").path("status").asText()).isEqualTo("cancelled");
+            for (int i = 0; i < events.size(); i++) {
+                assertThat(events.get(i).path("seq").asLong()).isEqualTo(i + 1);
+            }
         }
     }
 

@@ -22,6 +22,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li>{@code deltas N}: the same with N deltas;</li>
  *   <li>{@code slow N}: N deltas with {@code pause} between them (interruptible);</li>
  *   <li>{@code hang}: thinks, streams two deltas, then waits until interrupted;</li>
+ *   <li>{@code hang-in-tool}: starts a tool ({@code tool_executing}) and waits inside it until interrupted, never
+ *       reporting its completion;</li>
  *   <li>{@code endless}: streams deltas with {@code pause} between them until interrupted;</li>
  *   <li>{@code big N SIZE}: N deltas of SIZE characters each, with no pause; {@code paced N SIZE}: the same with
  *       {@code pause} between them;</li>
@@ -64,6 +66,15 @@ public final class ScriptedAgent implements Agent {
                 delta(run, "answer ", answer);
                 Thread.sleep(Duration.ofHours(1));
                 return new Answer(answer.toString());
+            }
+            case "hang-in-tool" -> {
+                ObjectNode executing = Json.object();
+                executing.put("tool_call_id", "call-hung");
+                executing.put("tool_name", "lookup");
+                executing.putObject("parameters").put("query", run.request());
+                run.emit(NAME, EventType.TOOL_EXECUTING, executing);
+                Thread.sleep(Duration.ofHours(1));
+                return new Answer("");
             }
             case "endless" -> {
                 StringBuilder answer = new StringBuilder();
