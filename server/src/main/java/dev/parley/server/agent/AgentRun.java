@@ -1,7 +1,9 @@
 package dev.parley.server.agent;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 
 /** What an {@link Agent} sees of the run it works on, and the channel for its events. */
 public interface AgentRun {
@@ -23,6 +25,14 @@ public interface AgentRun {
      * run machinery emits the first and the last event itself.
      */
     void emit(String agentName, String type, ObjectNode data);
+
+    /**
+     * The pause between steps that the client asked for in {@code start_agent}'s {@code settings.step_delay_ms}, so
+     * that a person or a validator can watch and interrupt a run; agents that take no steps of their own ignore it.
+     */
+    default Optional<Duration> requestedStepDelay() {
+        return Optional.empty();
+    }
 
     /** Adds the tokens and cost of one model call to the run's usage. */
     void addUsage(Usage usage);

@@ -70,7 +70,7 @@ final class OfflineTeam implements Agent {
         findings.question = triage.read(run.request());
         Triage.Kind kind = findings.question.kind();
         RunEvents.thinking(run, TRIAGE, triageNote(findings.question), 1, 10);
-        pause();
+        pause(run);
 
         if (kind == Triage.Kind.UNSUPPORTED) {
             return report(run, findings, 2);
@@ -80,17 +80,17 @@ final class OfflineTeam implements Agent {
                     + " in the price catalog dated " + catalog.asOf() + ".", 2, 50);
             findings.prices = tools.call(run, OPTIMIZATION, tools.tool(PriceCatalogTool.class),
                     models(findings.question.models()));
-            pause();
+            pause(run);
             return report(run, findings, 3);
         }
 
         gather(run, findings);
-        pause();
+        pause(run);
         if (findings.noData()) {
             return report(run, findings, 3);
         }
         optimize(run, findings);
-        pause();
+        pause(run);
         return report(run, findings, 4);
     }
 
@@ -206,9 +206,10 @@ final class OfflineTeam implements Agent {
         return new Answer(sent.toString());
     }
 
-    private void pause() throws InterruptedException {
-        if (!stepDelay.isZero()) {
-            sleeper.sleep(stepDelay);
+    private void pause(AgentRun run) throws InterruptedException {
+        Duration delay = run.requestedStepDelay().orElse(stepDelay);
+        if (!delay.isZero()) {
+            sleeper.sleep(delay);
         } else if (Thread.interrupted()) {
             throw new InterruptedException("run stopped");
         }

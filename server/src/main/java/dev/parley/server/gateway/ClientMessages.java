@@ -186,6 +186,14 @@ final class ClientMessages {
         String threadId = optionalText(p, "thread_id").orElse(null);
         JsonNode context = optionalObject(p, "context");
         JsonNode settings = optionalObject(p, "settings");
+        if (settings != null && settings.has("step_delay_ms")) {
+            JsonNode delay = settings.get("step_delay_ms");
+            if (!delay.canConvertToLong() || !delay.isIntegralNumber() || delay.asLong() < 0
+                    || delay.asLong() > StartRequest.MAX_STEP_DELAY_MS) {
+                throw invalid("The field 'settings.step_delay_ms' must be a whole number from 0 to "
+                        + StartRequest.MAX_STEP_DELAY_MS + ".");
+            }
+        }
         runs.start(session.userId(), new StartRequest(threadId, text, context, settings));
     }
 

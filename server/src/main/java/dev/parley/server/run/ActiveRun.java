@@ -9,9 +9,11 @@ import dev.parley.server.agent.Usage;
 import dev.parley.server.fanout.Envelope;
 import dev.parley.server.fanout.Fanout;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledFuture;
@@ -44,6 +46,7 @@ final class ActiveRun implements AgentRun {
     final String userId;
     final String request;
     final List<Turn> history;
+    private final Optional<Duration> stepDelay;
     final long startedNanos = System.nanoTime();
     final CompletableFuture<RunStatus> done = new CompletableFuture<>();
 
@@ -61,13 +64,14 @@ final class ActiveRun implements AgentRun {
     private Usage usage = Usage.ZERO; // guarded
     private volatile ScheduledFuture<?> timeout;
 
-    ActiveRun(String runId, String threadId, String userId, String request, List<Turn> history, RunStore store,
-              Fanout fanout, Clock clock, RunMetrics metrics) {
+    ActiveRun(String runId, String threadId, String userId, String request, List<Turn> history,
+              Optional<Duration> stepDelay, RunStore store, Fanout fanout, Clock clock, RunMetrics metrics) {
         this.runId = runId;
         this.threadId = threadId;
         this.userId = userId;
         this.request = request;
         this.history = List.copyOf(history);
+        this.stepDelay = stepDelay;
         this.store = store;
         this.fanout = fanout;
         this.clock = clock;
@@ -121,6 +125,11 @@ final class ActiveRun implements AgentRun {
         } finally {
             lock.unlock();
         }
+    }
+
+    @Override
+    public Optional<Duration> requestedStepDelay() {
+        return stepDelay;
     }
 
     @Override

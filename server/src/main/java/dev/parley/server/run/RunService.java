@@ -131,7 +131,8 @@ public final class RunService implements AutoCloseable {
         for (ChatMessage earlier : conversations.messages(userId, thread.id(), HISTORY_MESSAGES, message.id())) {
             history.add(new AgentRun.Turn(earlier.role(), earlier.content()));
         }
-        ActiveRun run = new ActiveRun(runId, thread.id(), userId, text, history, store, fanout, clock, metrics);
+        ActiveRun run = new ActiveRun(runId, thread.id(), userId, text, history, request.stepDelay(), store, fanout,
+                clock, metrics);
         active.put(runId, run);
         try {
             ObjectNode data = Json.object();
