@@ -36,9 +36,22 @@ final class RunCapture {
      * other runs reaching this socket (which would break isolation) are not taken for this one's.
      */
     static RunCapture start(Probe probe, ParleySocket socket, String request, String threadId, Duration timeout) {
+        return start(probe, socket, request, threadId, null, timeout);
+    }
+
+    /**
+     * As {@link #start(Probe, ParleySocket, String, String, Duration)}, asking the server to pause {@code stepDelay}
+     * between the agent's steps ({@code settings.step_delay_ms}) so that a stop or a dropped socket lands while the
+     * run is still going, however fast the server is.
+     */
+    static RunCapture start(Probe probe, ParleySocket socket, String request, String threadId, Duration stepDelay,
+                            Duration timeout) {
         ObjectNode payload = Json.object().put("user_request", request);
         if (threadId != null) {
             payload.put("thread_id", threadId);
+        }
+        if (stepDelay != null) {
+            payload.putObject("settings").put("step_delay_ms", stepDelay.toMillis());
         }
         String messageId = "validate-" + UUID.randomUUID();
         int from = socket.frameCount();

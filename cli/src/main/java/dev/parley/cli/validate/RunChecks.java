@@ -23,6 +23,12 @@ final class RunChecks {
     static final String STOP_REQUEST = Target.GOLDEN_REQUEST;
     /** How soon after {@code stop_agent} the run must have ended ("within a few seconds"). */
     static final Duration STOP_LIMIT = Duration.ofSeconds(5);
+    /**
+     * The pause between agent steps that the stop and resume checks ask for ({@code settings.step_delay_ms}), so
+     * that the stop and the dropped socket land while the run is going even on a fast server; a server that ignores
+     * the setting (a language model agent) still gets the same checks, with whatever pace it has.
+     */
+    static final Duration PACED_STEP = Duration.ofMillis(400);
 
     private static final String ORDER_RULES = "the run's events in the protocol's order: agent_started first, "
             + "then thinking/tool pairs/partial results, one terminal event last, seq 1..n without gaps or duplicates, "
@@ -206,7 +212,7 @@ final class RunChecks {
         Account user = target.primary;
         try (ParleySocket socket = target.open(user)) {
             awaitWelcome(probe, socket, target.timeout);
-            RunCapture run = RunCapture.start(probe, socket, STOP_REQUEST, null, target.timeout);
+            RunCapture run = RunCapture.start(probe, socket, STOP_REQUEST, null, PACED_STEP, target.timeout);
             int mark = socket.frameCount();
             String stopId = "validate-stop-" + UUID.randomUUID();
             long stopSent = System.nanoTime();
@@ -270,7 +276,7 @@ final class RunChecks {
         RunCapture run;
         try {
             awaitWelcome(probe, first, target.timeout);
-            run = RunCapture.start(probe, first, Target.GOLDEN_REQUEST, null, target.timeout);
+            run = RunCapture.start(probe, first, Target.GOLDEN_REQUEST, null, PACED_STEP, target.timeout);
         } finally {
             first.abort();
         }
