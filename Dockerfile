@@ -12,6 +12,8 @@
 # image carries that stage's C library.
 
 FROM eclipse-temurin:25-jdk AS build
+# binutils: strip, which takes the symbol table out of libjvm.so as the Jib build does.
+RUN apt-get update && apt-get install -y --no-install-recommends binutils && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 RUN bin/image.sh --rootfs /rootfs

@@ -102,7 +102,7 @@ work=$root/image/target
 # --- build the server ---------------------------------------------------------------------------------
 if [ "$build" = true ]; then
   log "building the server"
-  (cd "$root" && JAVA_HOME=$jdk "${mvn[@]}" -q -B -DskipTests -pl server -am package >&2) \
+  (cd "$root" && JAVA_HOME=$jdk "${mvn[@]}" -q -B -Dstyle.color=never -DskipTests -pl server -am package >&2) \
     || fail "the server build failed; see the output above"
 fi
 [ -f "$jar" ] && [ -d "$libs" ] || fail "$jar or $libs is missing; run without --skip-build"
@@ -291,7 +291,7 @@ cp -p "$rootfs/app/parley-server.jar" "$extra/app/"
 [ "$aot" = false ] || cp -p "$rootfs/app/parley.aot" "$extra/app/"
 revision=$(git -C "$root" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 jib_args=(
-  -q -B -f "$root/image/pom.xml"
+  -q -B -Dstyle.color=never -f "$root/image/pom.xml"
   "-Dparley.image.base=tar://$work/base.tar"
   "-Dparley.image.extra=$extra"
   "-Dparley.image.revision=$revision"
