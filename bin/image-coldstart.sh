@@ -60,6 +60,7 @@ user=$(grep -o '"User":"[^"]*"' "$config" | sed 's/"User":"//; s/"$//')
 mkdir -p "$rootfs/proc" "$rootfs/dev"
 mount -t proc proc "$rootfs/proc"
 for device in "null 1 3" "zero 1 5" "full 1 7" "random 1 8" "urandom 1 9"; do
+  # shellcheck disable=SC2086 # name, major and minor as three words
   set -- $device
   mknod -m 666 "$rootfs/dev/$1" c "$2" "$3"
 done
@@ -107,7 +108,7 @@ echo "image: $tarball ($(du -sb "$rootfs" --exclude=proc | cut -f1) bytes unpack
 # One start of each, not counted: the page cache then holds the image's files for every variant alike.
 one_start "${entrypoint[@]}"
 with_times=() without_times=()
-for i in $(seq 1 "$runs"); do
+for _ in $(seq 1 "$runs"); do
   # Interleaved, so that load from elsewhere on the machine hits both variants alike.
   if [ "$has_aot" = true ]; then
     one_start "${entrypoint[@]}"

@@ -105,7 +105,7 @@ if [ "$build" = true ]; then
   (cd "$root" && JAVA_HOME=$jdk "${mvn[@]}" -q -B -Dstyle.color=never -DskipTests -pl server -am package >&2) \
     || fail "the server build failed; see the output above"
 fi
-[ -f "$jar" ] && [ -d "$libs" ] || fail "$jar or $libs is missing; run without --skip-build"
+{ [ -f "$jar" ] && [ -d "$libs" ]; } || fail "$jar or $libs is missing; run without --skip-build"
 
 # --- the filesystem -----------------------------------------------------------------------------------
 if [ -n "$rootfs_only" ]; then
@@ -127,6 +127,7 @@ rootfs=$(cd "$rootfs" && pwd -P)
 found=$("$jdk/bin/jdeps" --ignore-missing-deps --multi-release "$feature" --print-module-deps \
   --class-path "$libs/*" "$jar" "$libs"/*.jar 2>/dev/null | tail -n 1)
 [[ $found =~ ^[a-z0-9.]+(,[a-z0-9.]+)*$ ]] || fail "jdeps printed no module list (got '$found')"
+# shellcheck disable=SC2086 # splitting the list into words is the point
 modules=$(printf '%s\n' ${found//,/ } jdk.unsupported jdk.zipfs | grep -vx 'java.desktop' | sort -u | paste -sd, -)
 log "runtime modules: $modules"
 "$jdk/bin/jlink" --add-modules "$modules" --strip-debug --no-man-pages --no-header-files --compress zip-6 \
@@ -208,7 +209,7 @@ train_requests() {
 }
 
 train() {
-  local scratch pid port='' i
+  local scratch pid port=''
   scratch=$(mktemp -d)
   log "training the AOT cache (a real start, a few requests, then SIGTERM)"
   local flags=("${JAVA_FLAGS[@]}" -XX:MaxRAM=512m)
@@ -223,7 +224,7 @@ train() {
   pid=$!
   # shellcheck disable=SC2064 # the pid is meant to be expanded now
   trap "kill -KILL $pid 2>/dev/null || true" EXIT
-  for i in $(seq 1 600); do
+  for _ in $(seq 1 600); do
     port=$(sed -n 's/.*Parley ready on port \([0-9][0-9]*\).*/\1/p' "$work/training.log" | head -n 1)
     [ -z "$port" ] || break
     kill -0 "$pid" 2>/dev/null || break

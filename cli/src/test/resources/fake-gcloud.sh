@@ -239,7 +239,7 @@ case $group in
       printf 'X Deploying...\n  - Creating Revision...\nDeployment failed\n' >&2
       extra=()
       [ ! -f "$state/deploy-error-extra" ] || mapfile -t extra <"$state/deploy-error-extra"
-      fail "$cmd_path" 1 "$(cat "$state/deploy-error" | sed "s/REVISION/$rev/g")" ${extra[@]+"${extra[@]}"}
+      fail "$cmd_path" 1 "$(sed "s/REVISION/$rev/g" "$state/deploy-error")" ${extra[@]+"${extra[@]}"}
     fi
     printf '%s %s\n' "$rev" "$(cat "$state/revision-ready" 2>/dev/null || echo True)" >>"$state/service/revisions"
     tag=${flags[--tag]:-}
