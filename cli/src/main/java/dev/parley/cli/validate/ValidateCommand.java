@@ -1,5 +1,8 @@
 package dev.parley.cli.validate;
 
+import dev.parley.cli.Cli;
+import dev.parley.cli.Command;
+
 import dev.parley.protocol.Json;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -19,15 +22,22 @@ import java.util.List;
  * command line is wrong; {@value #EXIT_UNREACHABLE} the target could not be reached; {@value #EXIT_REPORT_UNWRITTEN}
  * the checks ran but a report file could not be written.
  */
-public final class ValidateCommand {
+public final class ValidateCommand implements Command {
+    @Override
+    public String summary() {
+        return "check a live deployment end to end over the wire and report what was measured";
+    }
+
+    @Override
+    public int run(List<String> args, Cli cli) {
+        return run(args.toArray(String[]::new), cli.out(), cli.err());
+    }
+
     public static final int EXIT_PASSED = 0;
     public static final int EXIT_FAILED = 1;
     public static final int EXIT_USAGE = 2;
     public static final int EXIT_UNREACHABLE = 3;
     public static final int EXIT_REPORT_UNWRITTEN = 4;
-
-    private ValidateCommand() {
-    }
 
     public static int run(String[] args, PrintStream out, PrintStream err) {
         Options options;

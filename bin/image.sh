@@ -1,0 +1,320 @@
+#!/usr/bin/env bash
+# Builds Parley's container image with no Docker daemon: a jlink'd Java runtime holding only the modules
+# the server uses, the C library copied from this machine, the server's jars, and a JDK AOT cache trained
+# on that very runtime; Jib assembles them into an OCI tarball (or pushes them to a registry).
+#
+# Layers, bottom to top: runtime (/opt/java, the C library, /etc, /tmp, /data), libraries (/app/libs),
+# Jib's small argument-file layer, application (/app/parley-server.jar and /app/parley.aot). The first two
+# come from a docker-archive tarball this script writes (Jib reads it as the base image), because Jib's own
+# layers cannot give /data to the non-root user; the last one is Jib's extra-files layer.
+#
+# The JVM flags below are the single source for the image's entrypoint AND for the training run, so the AOT
+# cache is always created with the flags it is used with. The Dockerfile repeats them; ImageIT checks that
+# the two agree.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+Usage: bin/image.sh [OPTIONS]
+
+Builds the server's container image without Docker. The last line printed is the tarball's path
+(or, with --push, the pushed image reference with its digest).
+
+Options:
+  --no-aot        leave the AOT cache out (a smaller image that starts more slowly)
+  --skip-build    use server/target as it is instead of building the server first
+  --output FILE   where to write the tarball (default: image/target/parley-image.tar)
+  --push REF      push to a registry instead of writing a tarball, e.g.
+                  us-central1-docker.pkg.dev/PROJECT/parley/parley:abc1234; credentials come from
+                  docker-credential-gcloud (part of the Google Cloud CLI)
+  --rootfs DIR    only assemble the image's filesystem in DIR, without Jib (the Dockerfile uses this)
+  -h, --help      show this text
+
+Environment:
+  PARLEY_IMAGE_JDK  the JDK 25+ whose jlink, jdeps and runtime go into the image
+                    (default: the newest one bin/lib/jdk.sh finds, else /usr/lib/jvm/temurin-25-jdk-amd64)
+EOF
+}
+
+# The image's JVM flags (before the optional AOT cache flag): heap from the container's memory limit,
+# the serial collector (one vCPU; no GC threads competing with requests), and exit instead of limping on
+# after an OutOfMemoryError so that the platform restarts the instance.
+JAVA_FLAGS=(-XX:MaxRAMPercentage=75 -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError)
+AOT_FLAG=-XX:AOTCache=/app/parley.aot
+APP_ARGS=(-jar /app/parley-server.jar serve)
+# The image's user; /data belongs to it.
+USER_ID=65532
+
+log() { printf 'image: %s\n' "$*" >&2; }
+fail() {
+  printf 'image: %s\n' "$*" >&2
+  exit 1
+}
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+
+aot=true build=true output='' push='' rootfs_only=''
+while [ $# -gt 0 ]; do
+  case $1 in
+    --no-aot) aot=false ;;
+    --skip-build) build=false ;;
+    --output) output=${2:?--output needs a file}; shift ;;
+    --output=*) output=${1#*=} ;;
+    --push) push=${2:?--push needs an image reference}; shift ;;
+    --push=*) push=${1#*=} ;;
+    --rootfs) rootfs_only=${2:?--rootfs needs a directory}; shift ;;
+    --rootfs=*) rootfs_only=${1#*=} ;;
+    -h | --help) usage; exit 0 ;;
+    *) printf 'image: unknown option %s\n' "$1" >&2; usage >&2; exit 2 ;;
+  esac
+  shift
+done
+
+[ "$(uname -s)" = Linux ] || fail "the image holds Linux binaries taken from this machine, so build it on Linux (or use the Dockerfile)"
+
+# --- the JDK ------------------------------------------------------------------------------------------
+if [ -n "${PARLEY_IMAGE_JDK-}" ]; then
+  jdk=$PARLEY_IMAGE_JDK
+elif [ -f "$root/bin/lib/jdk.sh" ]; then
+  # shellcheck source=lib/jdk.sh
+  . "$root/bin/lib/jdk.sh"
+  require_jdk 25 || exit 1
+  jdk=$JDK_HOME
+else
+  jdk=/usr/lib/jvm/temurin-25-jdk-amd64
+fi
+for tool in java jlink jdeps; do
+  [ -x "$jdk/bin/$tool" ] || fail "$jdk has no bin/$tool; point PARLEY_IMAGE_JDK at a full JDK 25 or newer"
+done
+feature=$("$jdk/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = //p')
+[ "${feature:-0}" -ge 25 ] 2>/dev/null || fail "$jdk is Java ${feature:-of unknown version}; the AOT cache needs Java 25 or newer (set PARLEY_IMAGE_JDK)"
+
+if [ -x "$root/mvnw" ]; then
+  mvn=("$root/mvnw")
+else
+  mvn=(mvn)
+fi
+
+jar=$root/server/target/parley-server.jar
+libs=$root/server/target/libs
+work=$root/image/target
+
+# --- build the server ---------------------------------------------------------------------------------
+if [ "$build" = true ]; then
+  log "building the server"
+  (cd "$root" && JAVA_HOME=$jdk "${mvn[@]}" -q -B -Dstyle.color=never -DskipTests -pl server -am package >&2) \
+    || fail "the server build failed; see the output above"
+fi
+{ [ -f "$jar" ] && [ -d "$libs" ]; } || fail "$jar or $libs is missing; run without --skip-build"
+
+# --- the filesystem -----------------------------------------------------------------------------------
+if [ -n "$rootfs_only" ]; then
+  rootfs=$rootfs_only
+else
+  rootfs=$work/rootfs
+fi
+rm -rf "$rootfs"
+mkdir -p "$rootfs" "$work"
+rootfs=$(cd "$rootfs" && pwd -P)
+
+# Modules: what jdeps finds in the server and every library, minus java.desktop (AWT and Swing: only H2's
+# GUI console and PostgreSQL's PGpoint <-> java.awt.Point conversion use it, and it costs 15 MB), plus
+# modules that libraries reach only by reflection or a service lookup, which jdeps cannot see:
+# jdk.unsupported (sun.misc.Unsafe, probed by H2 and Nimbus) and jdk.zipfs (Helidon's metadata reader opens
+# jars as file systems). TLS (PostgreSQL, Redis, LLM providers over HTTPS) needs nothing beyond java.base
+# (JSSE, and elliptic curves since Java 22, when jdk.crypto.ec became an empty module) and java.net.http,
+# which jdeps finds once an HTTP client uses it.
+found=$("$jdk/bin/jdeps" --ignore-missing-deps --multi-release "$feature" --print-module-deps \
+  --class-path "$libs/*" "$jar" "$libs"/*.jar 2>/dev/null | tail -n 1)
+[[ $found =~ ^[a-z0-9.]+(,[a-z0-9.]+)*$ ]] || fail "jdeps printed no module list (got '$found')"
+# shellcheck disable=SC2086 # splitting the list into words is the point
+modules=$(printf '%s\n' ${found//,/ } jdk.unsupported jdk.zipfs | grep -vx 'java.desktop' | sort -u | paste -sd, -)
+log "runtime modules: $modules"
+"$jdk/bin/jlink" --add-modules "$modules" --strip-debug --no-man-pages --no-header-files --compress zip-6 \
+  --output "$rootfs/opt/java" >&2
+# libjvm.so carries a 5 MB symbol table that only makes crash reports more readable.
+if command -v strip >/dev/null; then
+  strip --strip-unneeded "$rootfs/opt/java/lib/server/libjvm.so"
+fi
+
+# The C library: every shared object the runtime's binaries and libraries load from outside the runtime, at
+# the same paths as here, plus what glibc opens by name at run time (name service switch and DNS modules;
+# libgcc_s for thread cancellation).
+needed=$(
+  for f in "$rootfs"/opt/java/bin/* $(find "$rootfs/opt/java/lib" -name '*.so'); do ldd "$f" 2>/dev/null || true; done \
+    | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' | grep -v "^$rootfs/" | sort -u
+)
+libc=$(printf '%s\n' "$needed" | grep '/libc\.so\.6$' | head -n 1)
+[ -n "$libc" ] || fail "ldd found no glibc libc.so.6 for the runtime (a musl system cannot build this image; use the Dockerfile)"
+for name in libnss_files.so.2 libnss_dns.so.2 libresolv.so.2 libgcc_s.so.1; do
+  [ ! -e "$(dirname "$libc")/$name" ] || needed=$(printf '%s\n%s' "$needed" "$(dirname "$libc")/$name")
+done
+for lib in $needed; do
+  mkdir -p "$rootfs$(dirname "$lib")"
+  cp -L "$lib" "$rootfs$lib"
+done
+
+mkdir -p "$rootfs/etc" "$rootfs/tmp" "$rootfs/data" "$rootfs/app/libs"
+printf 'root:x:0:0:root:/root:/sbin/nologin\nparley:x:%s:%s:Parley:/data:/sbin/nologin\n' "$USER_ID" "$USER_ID" >"$rootfs/etc/passwd"
+printf 'root:x:0:\nparley:x:%s:\n' "$USER_ID" >"$rootfs/etc/group"
+printf 'hosts: files dns\n' >"$rootfs/etc/nsswitch.conf"
+# Container runtimes mount their own /etc/hosts and /etc/resolv.conf over these.
+printf '127.0.0.1\tlocalhost\n::1\tlocalhost\n' >"$rootfs/etc/hosts"
+chmod 1777 "$rootfs/tmp"
+chmod 0700 "$rootfs/data"
+if [ "$(id -u)" = 0 ]; then
+  chown "$USER_ID:$USER_ID" "$rootfs/data"
+fi
+cp "$jar" "$rootfs/app/parley-server.jar"
+cp "$libs"/*.jar "$rootfs/app/libs/"
+# Jib gives every file it adds this modification time; the AOT cache records the jars' times and refuses
+# to load against different ones, so the training run must see the same.
+find "$rootfs" -exec touch -h -d @1 {} +
+
+# --- the AOT cache ------------------------------------------------------------------------------------
+# Sends GET PATH to 127.0.0.1:PORT with bash's own TCP support (the Docker build stage has no curl), reads
+# the response by its Content-Length and prints the status code. (The server keeps the connection open
+# after answering "Connection: close", so reading to the end of the stream would wait for its idle timeout.)
+http_get() {
+  local port=$1 path=$2 line status length=0
+  exec 3<>"/dev/tcp/127.0.0.1/$port" || return 1
+  printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$path" >&3
+  IFS= read -r -t 10 line <&3 || line=''
+  status=${line#* }
+  status=${status%% *}
+  while IFS= read -r -t 10 line <&3; do
+    line=${line%$'\r'}
+    [ -n "$line" ] || break
+    case ${line,,} in
+      content-length:*) length=${line#*:} length=${length//[!0-9]/} ;;
+    esac
+  done
+  [ "${length:-0}" -eq 0 ] || LC_ALL=C IFS= read -r -t 10 -N "$length" line <&3 || true
+  exec 3<&- 3>&-
+  printf '%s\n' "$status"
+}
+
+# What the training run does once the server is up: the requests a fresh instance serves first, so that
+# their classes are loaded, linked and profiled in the cache.
+train_requests() {
+  local port=$1 path status
+  status=$(http_get "$port" /health/ready)
+  [ "$status" = 200 ] || fail "the training run answered /health/ready with ${status:-nothing}, not 200"
+  for path in /health/live /health /api/health /metrics /no-such-route /health/ready; do
+    http_get "$port" "$path" >/dev/null
+  done
+  # INTEGRATION HOOK (golden path): once accounts and the agent are on main, also register a user
+  # (POST /auth/register), read GET /auth/me with its token, open /ws and run one turn to completion, so
+  # that the cache holds the JWT, WebSocket and agent classes as well.
+}
+
+train() {
+  local scratch pid port=''
+  scratch=$(mktemp -d)
+  log "training the AOT cache (a real start, a few requests, then SIGTERM)"
+  local flags=("${JAVA_FLAGS[@]}" -XX:MaxRAM=512m)
+  if [ "$feature" -eq 25 ]; then
+    # Java 25 can store two method adapters under one hash and then warns on every start (JDK-8364929,
+    # fixed in 26); leaving adapters out of the cache avoids that.
+    flags+=(-XX:+UnlockDiagnosticVMOptions -XX:-AOTAdapterCaching)
+  fi
+  env -i PATH=/usr/bin:/bin HOME="$scratch" PORT=0 PARLEY_DATA_DIR="$scratch/data" PARLEY_LOG_FORMAT=json \
+    "$rootfs/opt/java/bin/java" "${flags[@]}" -XX:AOTCacheOutput="$rootfs/app/parley.aot" \
+    -jar "$rootfs/app/parley-server.jar" serve >"$work/training.log" 2>&1 &
+  pid=$!
+  # shellcheck disable=SC2064 # the pid is meant to be expanded now
+  trap "kill -KILL $pid 2>/dev/null || true" EXIT
+  for _ in $(seq 1 600); do
+    port=$(sed -n 's/.*Parley ready on port \([0-9][0-9]*\).*/\1/p' "$work/training.log" | head -n 1)
+    [ -z "$port" ] || break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ -z "$port" ]; then
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    cat "$work/training.log" >&2
+    rm -rf "$scratch"
+    fail "the training run did not start (log above, also in $work/training.log)"
+  fi
+  train_requests "$port"
+  kill -TERM "$pid"
+  # The JVM writes the cache as it exits.
+  wait "$pid" || true
+  trap - EXIT
+  rm -rf "$scratch"
+  [ -s "$rootfs/app/parley.aot" ] || { cat "$work/training.log" >&2; fail "the training run wrote no AOT cache"; }
+  touch -d @1 "$rootfs/app/parley.aot"
+}
+
+entrypoint=(/opt/java/bin/java "${JAVA_FLAGS[@]}")
+if [ "$aot" = true ]; then
+  train
+  entrypoint+=("$AOT_FLAG")
+fi
+entrypoint+=("${APP_ARGS[@]}")
+size=$(du -sb "$rootfs" | cut -f1)
+log "filesystem: $rootfs, $((size / 1000000)) MB ($size bytes)"
+if [ -n "$rootfs_only" ]; then
+  printf '%s\n' "$rootfs"
+  exit 0
+fi
+
+# --- the base image: two layers in a docker-archive tarball -------------------------------------------
+base=$work/base
+rm -rf "$base"
+mkdir -p "$base"
+tar_layer() {
+  tar --sort=name --format=gnu --numeric-owner --owner=0 --group=0 --mtime=@1 -C "$rootfs" "$@"
+}
+tar_layer --exclude=./app --exclude=./data -cf "$base/runtime.tar" .
+tar_layer --owner="$USER_ID" --group="$USER_ID" --no-recursion -rf "$base/runtime.tar" ./data
+tar_layer --no-recursion -cf "$base/libraries.tar" ./app
+tar_layer -rf "$base/libraries.tar" ./app/libs
+arch=$(uname -m)
+case $arch in
+  x86_64) arch=amd64 ;;
+  aarch64) arch=arm64 ;;
+esac
+runtime_id=$(sha256sum "$base/runtime.tar" | cut -d' ' -f1)
+libraries_id=$(sha256sum "$base/libraries.tar" | cut -d' ' -f1)
+printf '{"architecture":"%s","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":["sha256:%s","sha256:%s"]},"history":[{"created":"1970-01-01T00:00:00Z","created_by":"bin/image.sh","comment":"Java runtime and C library"},{"created":"1970-01-01T00:00:00Z","created_by":"bin/image.sh","comment":"libraries"}]}' \
+  "$arch" "$runtime_id" "$libraries_id" >"$base/config.json"
+printf '[{"Config":"config.json","RepoTags":["parley-base:local"],"Layers":["runtime.tar","libraries.tar"]}]' >"$base/manifest.json"
+tar --mtime=@1 -C "$base" -cf "$work/base.tar" manifest.json config.json runtime.tar libraries.tar
+rm -rf "$base"
+
+# --- Jib ----------------------------------------------------------------------------------------------
+extra=$work/extra
+rm -rf "$extra"
+mkdir -p "$extra/app" "$root/image/target/classes"
+cp -p "$rootfs/app/parley-server.jar" "$extra/app/"
+[ "$aot" = false ] || cp -p "$rootfs/app/parley.aot" "$extra/app/"
+revision=$(git -C "$root" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+jib_args=(
+  -q -B -Dstyle.color=never -f "$root/image/pom.xml"
+  "-Dparley.image.base=tar://$work/base.tar"
+  "-Dparley.image.extra=$extra"
+  "-Dparley.image.revision=$revision"
+  "-Djib.container.entrypoint=$(IFS=,; printf '%s' "${entrypoint[*]}")"
+)
+if [ -n "$push" ]; then
+  log "pushing $push"
+  (cd "$root/image" && "${mvn[@]}" "${jib_args[@]}" -Djib.to.image="$push" -Djib.to.credHelper=gcloud jib:build >&2) \
+    || fail "the push failed; see the output above (is docker-credential-gcloud on PATH and are you logged in?)"
+  digest=$(cat "$work/jib-image.digest")
+  name=${push%@*}
+  case ${name##*/} in
+    *:*) name=${name%:*} ;;
+  esac
+  printf '%s@%s\n' "$name" "$digest"
+  exit 0
+fi
+
+output=${output:-$work/parley-image.tar}
+mkdir -p "$(dirname "$output")"
+output=$(cd "$(dirname "$output")" && pwd -P)/$(basename "$output")
+(cd "$root/image" && "${mvn[@]}" "${jib_args[@]}" -Djib.outputPaths.tar="$output" jib:buildTar >&2) \
+  || fail "Jib failed; see the output above"
+log "tarball: $output, $(($(stat -c %s "$output") / 1000000)) MB compressed; filesystem $((size / 1000000)) MB unpacked"
+printf '%s\n' "$output"
