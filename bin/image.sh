@@ -175,10 +175,15 @@ find "$rootfs" -exec touch -h -d @1 {} +
 # Sends GET PATH to 127.0.0.1:PORT with bash's own TCP support (the Docker build stage has no curl), reads
 # the response by its Content-Length and prints the status code. (The server keeps the connection open
 # after answering "Connection: close", so reading to the end of the stream would wait for its idle timeout.)
-http_get() {
-  local port=$1 path=$2 line status length=0
+# One HTTP/1.1 request over bash's /dev/tcp (the training run needs no curl): METHOD PATH [BODY [TOKEN]].
+# Prints the status on the first line and the body after it.
+http_request() {
+  local port=$1 method=$2 path=$3 body=${4-} token=${5-} line status length=0 headers response=''
   exec 3<>"/dev/tcp/127.0.0.1/$port" || return 1
-  printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$path" >&3
+  headers="$method $path HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+  [ -z "$token" ] || headers+="Authorization: Bearer $token\r\n"
+  [ -z "$body" ] || headers+="Content-Type: application/json\r\nContent-Length: ${#body}\r\n"
+  printf '%b\r\n%s' "$headers" "$body" >&3
   IFS= read -r -t 10 line <&3 || line=''
   status=${line#* }
   status=${status%% *}
@@ -189,9 +194,15 @@ http_get() {
       content-length:*) length=${line#*:} length=${length//[!0-9]/} ;;
     esac
   done
-  [ "${length:-0}" -eq 0 ] || LC_ALL=C IFS= read -r -t 10 -N "$length" line <&3 || true
+  [ "${length:-0}" -eq 0 ] || LC_ALL=C IFS= read -r -t 10 -N "$length" response <&3 || true
   exec 3<&- 3>&-
-  printf '%s\n' "$status"
+  printf '%s\n%s\n' "$status" "$response"
+}
+
+http_get() {
+  local answer
+  answer=$(http_request "$1" GET "$2") || return 1
+  printf '%s\n' "${answer%%$'\n'*}"
 }
 
 # What the training run does once the server is up: the requests a fresh instance serves first, so that
@@ -203,9 +214,17 @@ train_requests() {
   for path in /health/live /health /api/health /metrics /no-such-route /health/ready; do
     http_get "$port" "$path" >/dev/null
   done
-  # INTEGRATION HOOK (golden path): once accounts and the agent are on main, also register a user
-  # (POST /auth/register), read GET /auth/me with its token, open /ws and run one turn to completion, so
-  # that the cache holds the JWT, WebSocket and agent classes as well.
+  # Accounts, tokens and usage data: the first requests of a new user.
+  local account token
+  account='{"email":"aot-training@parley.local","password":"training-password"}'
+  http_request "$port" POST /auth/register "$account" >/dev/null
+  token=$(http_request "$port" POST /auth/login "$account" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
+  [ -n "$token" ] || fail "the training run could not log in"
+  for path in /auth/me /api/threads /api/usage/summary; do
+    http_request "$port" GET "$path" '' "$token" >/dev/null
+  done
+  http_request "$port" POST /api/usage/sample '{}' "$token" >/dev/null
+  http_request "$port" POST /api/threads '{"title":"training"}' "$token" >/dev/null
 }
 
 train() {

@@ -4,6 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.parley.client.ApiResponse;
+import dev.parley.client.Credentials;
+import dev.parley.client.ParleyHttp;
+import dev.parley.client.ParleySocket;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.URI;
@@ -199,12 +203,31 @@ class ImageIT {
     }
 
     /**
-     * INTEGRATION HOOK (golden path): once accounts and the agent are on main, register a user (POST
-     * /auth/register), read GET /auth/me with the returned access token and expect 200 with that user, then open
-     * /ws and run one turn to its completion event. Until then the image is checked through health and metrics.
+     * One golden-path turn against the server in the image: register, read the account back, load the sample usage
+     * data, ask over the socket, and see the run through to a completed, stored answer.
      */
     private void goldenPath(URI base) throws Exception {
-        assertThat(get(base.resolve("/health/live")).statusCode()).isEqualTo(200);
+        ParleyHttp http = new ParleyHttp(base, Duration.ofSeconds(20));
+        ApiResponse registered = http.register("image-" + UUID.randomUUID() + "@example.com", "correct horse battery", null);
+        assertThat(registered.status()).as(registered.body()).isEqualTo(201);
+        String token = registered.json().path("access_token").asText();
+        assertThat(http.me(token).status()).isEqualTo(200);
+        assertThat(http.loadSampleUsage(token).status()).isEqualTo(201);
+        try (ParleySocket socket = ParleySocket.connect(http.httpClient(), base, "/ws",
+                new Credentials.BearerHeader(token), null, Duration.ofSeconds(10))) {
+            assertThat(socket.awaitType("connection_established", Duration.ofSeconds(10)).type())
+                    .isEqualTo("connection_established");
+            socket.send("start_agent", new ObjectMapper().createObjectNode().put("user_request", "Analyze my AI costs"),
+                    "image-turn");
+            ParleySocket.Received completed = socket.awaitType("agent_completed", Duration.ofSeconds(60));
+            assertThat(completed.event().data().path("status").asText()).isEqualTo("completed");
+            String threadId = completed.event().threadId();
+            ApiResponse messages = http.messages(token, threadId);
+            assertThat(messages.json().path("messages")).hasSize(2);
+            assertThat(messages.json().path("messages").get(1).path("content").asText())
+                    .isEqualTo(completed.event().data().path("final_response").asText())
+                    .contains("## Where your money goes");
+        }
     }
 
     private void awaitReady(Process server, URI base, Path log) throws Exception {
