@@ -397,17 +397,29 @@ public final class RunService implements AutoCloseable {
         }
     }
 
+    /**
+     * Ends a run whose instance is gone: marks it failed and appends its {@code agent_error} in one transaction, so
+     * that nobody sees the run failed without its last event, and only one instance ends it.
+     */
     private void endAbandoned(RunRecord run) {
-        if (!store.finish(run.id(), RunStatus.FAILED, clock.instant(), run.usage(), ErrorCode.SERVICE_RESTART.code())) {
-            return; // another instance ended it first
-        }
         Failure why = new Failure(ErrorCode.SERVICE_RESTART,
                 "The server that ran this request stopped; send the message again.", true, null);
-        long seq = store.lastSeq(run.id()) + 1;
-        ServerEvent event = new ServerEvent(EventType.AGENT_ERROR, clock.instant(), errorData(why, 0), run.threadId(),
-                run.id(), seq, RUN_AGENT_NAME);
-        Envelope envelope = Envelope.of(event);
-        store.appendEvent(run.id(), seq, event.type(), envelope.wire(), event.timestamp());
+        Instant now = clock.instant();
+        Envelope envelope = sql.inTransaction(connection -> {
+            if (!store.finish(connection, run.id(), RunStatus.FAILED, now, run.usage(), null,
+                    ErrorCode.SERVICE_RESTART.code())) {
+                return null; // another instance ended it first
+            }
+            long seq = store.lastSeq(connection, run.id()) + 1;
+            ServerEvent event = new ServerEvent(EventType.AGENT_ERROR, now, errorData(why, 0), run.threadId(),
+                    run.id(), seq, RUN_AGENT_NAME);
+            Envelope ending = Envelope.of(event);
+            store.appendEvent(connection, run.id(), seq, event.type(), ending.wire(), event.timestamp());
+            return ending;
+        });
+        if (envelope == null) {
+            return;
+        }
         fanout.publish(run.userId(), envelope);
         metrics.ended(RunStatus.FAILED);
         LOG.warn("Run {} of user {} was abandoned by its instance and is now failed", run.id(), run.userId());

@@ -82,7 +82,15 @@ final class RunStore {
     }
 
     void appendEvent(String runId, long seq, String type, String wire, Instant createdAt) {
-        sql.update("INSERT INTO run_events (run_id, seq, type, body, created_at) VALUES (?, ?, ?, ?, ?)",
+        sql.withConnection(connection -> {
+            appendEvent(connection, runId, seq, type, wire, createdAt);
+            return null;
+        });
+    }
+
+    void appendEvent(Connection connection, String runId, long seq, String type, String wire, Instant createdAt)
+            throws SQLException {
+        Sql.update(connection, "INSERT INTO run_events (run_id, seq, type, body, created_at) VALUES (?, ?, ?, ?, ?)",
                 runId, seq, type, wire, createdAt);
     }
 
@@ -94,8 +102,13 @@ final class RunStore {
 
     /** The highest {@code seq} in the run's log, 0 when it is empty. */
     long lastSeq(String runId) {
-        return sql.queryOne("SELECT MAX(seq) FROM run_events WHERE run_id = ?", row -> row.getLong(1), runId)
-                .orElse(0L);
+        return sql.withConnection(connection -> lastSeq(connection, runId));
+    }
+
+    long lastSeq(Connection connection, String runId) throws SQLException {
+        List<Long> last = Sql.query(connection, "SELECT MAX(seq) FROM run_events WHERE run_id = ?",
+                row -> row.getLong(1), runId);
+        return last.isEmpty() ? 0L : last.getFirst();
     }
 
     boolean hasTerminalEvent(String runId) {

@@ -168,6 +168,8 @@ abstract class RunServiceContract {
         assertThat(log.complete()).isTrue();
         var last = Json.parse(log.events().getLast().wire());
         assertThat(last.path("data").path("retryable").asBoolean()).isTrue();
+        // Whichever instance's maintenance ended the run (the test's calls or a scheduled pass) published it.
+        Await.until("the ending is published", Duration.ofSeconds(5), () -> !aliceSaw.isEmpty());
         assertThat(aliceSaw).extracting(Envelope::type).containsExactly(EventType.AGENT_ERROR);
         // The thread is free again.
         assertThat(runs.start(alice, new StartRequest(threadId, "deltas 1", null, null))).isNotNull();
