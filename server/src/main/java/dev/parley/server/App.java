@@ -6,20 +6,29 @@ import dev.parley.server.auth.AuthModule;
 import dev.parley.server.auth.InMemoryLoginThrottle;
 import dev.parley.server.auth.LocalRevocations;
 import dev.parley.server.config.Config;
+import dev.parley.server.conversation.ConversationStore;
 import dev.parley.server.db.Database;
+import dev.parley.server.fanout.Fanout;
+import dev.parley.server.fanout.LocalFanout;
+import dev.parley.server.fanout.LocalSocketCounter;
 import dev.parley.server.gateway.AuthRoutes;
 import dev.parley.server.gateway.Gateway;
+import dev.parley.server.gateway.RunRoutes;
+import dev.parley.server.gateway.SocketEndpoint;
+import dev.parley.server.gateway.ThreadRoutes;
 import dev.parley.server.gateway.UsageRoutes;
 import dev.parley.server.health.Health;
 import dev.parley.server.health.HealthCheck;
 import dev.parley.server.health.Lifecycle;
 import dev.parley.server.observe.Metrics;
+import dev.parley.server.run.RunService;
 import dev.parley.server.usage.PriceCatalog;
 import dev.parley.server.usage.SampleUsage;
 import dev.parley.server.usage.UsageIngest;
 import dev.parley.server.usage.UsageStore;
 import io.helidon.webserver.http.HttpService;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.slf4j.Logger;
@@ -37,45 +46,80 @@ public final class App implements AutoCloseable {
     private final Metrics metrics;
     private final Database database;
     private final AuthModule auth;
+    private final Fanout fanout;
+    private final RunService runs;
+    private final SocketEndpoint sockets;
     private final Gateway gateway;
     private final UsageStore usage;
     private final Agent agent;
 
     private App(Config config, Lifecycle lifecycle, Metrics metrics, Database database, AuthModule auth,
-                Gateway gateway, UsageStore usage, Agent agent) {
+                Fanout fanout, RunService runs, SocketEndpoint sockets, Gateway gateway, UsageStore usage,
+                Agent agent) {
         this.config = config;
         this.lifecycle = lifecycle;
         this.metrics = metrics;
         this.database = database;
         this.auth = auth;
+        this.fanout = fanout;
+        this.runs = runs;
+        this.sockets = sockets;
         this.gateway = gateway;
         this.usage = usage;
         this.agent = agent;
     }
 
     public static App start(Config config, Clock clock) {
+        return start(config, clock, null);
+    }
+
+    /**
+     * Starts the server. {@code agentOverride} replaces the configured agent (the offline team or the language
+     * model) for tests of the run machinery that need a scripted pace; {@code null} uses the configured one.
+     */
+    public static App start(Config config, Clock clock, Agent agentOverride) {
         Lifecycle lifecycle = new Lifecycle();
         Metrics metrics = new Metrics();
         Database database = Database.open(config.storage());
         AuthModule auth = null;
         Agent agent = null;
+        Fanout fanout = null;
+        RunService runs = null;
+        SocketEndpoint sockets = null;
         try {
             PriceCatalog prices = PriceCatalog.bundled();
             UsageStore usage = new UsageStore(database.sql(), clock);
-            agent = Agents.create(config.agent(), usage, prices, clock);
+            agent = agentOverride != null ? agentOverride : Agents.create(config.agent(), usage, prices, clock);
             registerPoolGauges(metrics, database);
-            List<HealthCheck> checks = List.of(databaseCheck(database), llmCheck(config.agent()));
+            fanout = new LocalFanout();
+            List<HealthCheck> checks = List.of(databaseCheck(database), fanoutCheck(fanout),
+                    llmCheck(config.agent()));
             Health health = new Health(config.server().version(), config.server().revision(), lifecycle, checks, clock);
             auth = AuthModule.create(config, database.sql(), new LocalRevocations(), new InMemoryLoginThrottle(clock),
                     metrics, clock);
+            ConversationStore conversations = new ConversationStore(database.sql(), clock);
+            runs = new RunService(database.sql(), conversations, agent, fanout, config.runs(), metrics, clock);
             List<HttpService> routes = new ArrayList<>();
             routes.add(new AuthRoutes(auth.accounts(), auth.verifier(), config.auth().trustedProxyHops()));
             routes.add(new UsageRoutes(usage, new UsageIngest(prices, clock), new SampleUsage(prices), auth.verifier(),
                     clock, config.server().maxRequestBytes()));
-            Gateway gateway = Gateway.start(new Gateway.Services(config, metrics, health, lifecycle, routes));
+            routes.add(new ThreadRoutes(conversations, runs, auth.verifier(), config.server().maxRequestBytes()));
+            routes.add(new RunRoutes(runs, auth.verifier()));
+            sockets = new SocketEndpoint(new SocketEndpoint.Dependencies(config, auth.verifier(), auth.revocations(),
+                    database.sql(), runs, conversations, fanout, new LocalSocketCounter(), lifecycle, metrics, clock));
+            Gateway gateway = Gateway.start(new Gateway.Services(config, metrics, health, lifecycle, routes), sockets);
             lifecycle.ready();
-            return new App(config, lifecycle, metrics, database, auth, gateway, usage, agent);
+            return new App(config, lifecycle, metrics, database, auth, fanout, runs, sockets, gateway, usage, agent);
         } catch (RuntimeException e) {
+            if (sockets != null) {
+                sockets.close();
+            }
+            if (runs != null) {
+                runs.close();
+            }
+            if (fanout != null) {
+                fanout.close();
+            }
             if (auth != null) {
                 auth.close();
             }
@@ -83,6 +127,25 @@ public final class App implements AutoCloseable {
             database.close();
             throw e;
         }
+    }
+
+    private static HealthCheck fanoutCheck(Fanout fanout) {
+        return new HealthCheck() {
+            @Override
+            public String name() {
+                return "fanout";
+            }
+
+            @Override
+            public State state() {
+                return State.UP;
+            }
+
+            @Override
+            public String describe() {
+                return fanout.describe();
+            }
+        };
     }
 
     private static HealthCheck databaseCheck(Database database) {
@@ -166,14 +229,32 @@ public final class App implements AutoCloseable {
         return auth;
     }
 
-    /** Graceful shutdown: readiness turns 503 at once, work in flight drains, then the listener and pool close. */
+    public RunService runs() {
+        return runs;
+    }
+
+    public SocketEndpoint sockets() {
+        return sockets;
+    }
+
+    /**
+     * Graceful shutdown: readiness turns 503 at once and new sockets are refused; every socket gets
+     * {@code server_shutdown} and a 1012 close (its client reconnects elsewhere and resumes its runs from their
+     * logs); runs in flight get up to PARLEY_SHUTDOWN_GRACE to finish and are then ended with {@code agent_error}
+     * {@code service_restart} (retryable); then the listener and the pool close.
+     */
     @Override
     public void close() {
         if (!lifecycle.drain()) {
             return;
         }
         LOG.info("Draining: readiness is now 503");
+        sockets.shutdown(Duration.ofSeconds(2));
+        runs.drain(config.server().shutdownGrace());
         gateway.close();
+        sockets.close();
+        runs.close();
+        fanout.close();
         auth.close();
         quietlyClose(agent);
         database.close();

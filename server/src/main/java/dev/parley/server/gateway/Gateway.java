@@ -5,6 +5,7 @@ import dev.parley.server.health.Health;
 import dev.parley.server.health.Lifecycle;
 import dev.parley.server.observe.Metrics;
 import io.helidon.webserver.WebServer;
+import io.helidon.webserver.WebServerConfig;
 import io.helidon.webserver.http.HttpRouting;
 import io.helidon.webserver.http.HttpService;
 import java.time.Duration;
@@ -27,21 +28,27 @@ public final class Gateway implements AutoCloseable {
     }
 
     public static Gateway start(Services services) {
+        return start(services, null);
+    }
+
+    /** Starts the listener with the HTTP routes and, when given, the WebSocket endpoint. */
+    public static Gateway start(Services services, SocketEndpoint sockets) {
         Config.Server server = services.config().server();
         HttpRouting.Builder routing = HttpRouting.builder();
         new HttpEdge(services.metrics()).install(routing);
         routing.register(new HealthRoutes(services.health(), services.lifecycle(), services.metrics()));
         services.routes().forEach(routing::register);
-        WebServer webServer = WebServer.builder()
+        WebServerConfig.Builder builder = WebServer.builder()
                 .host(server.host())
                 .port(server.port())
                 .shutdownHook(false)
                 .backlog(4096)
                 .maxPayloadSize(server.maxRequestBytes())
-                .shutdownGracePeriod(Duration.ofSeconds(2))
-                .routing(routing)
-                .build()
-                .start();
+                .shutdownGracePeriod(Duration.ofSeconds(2));
+        if (sockets != null) {
+            sockets.install(routing, builder);
+        }
+        WebServer webServer = builder.routing(routing).build().start();
         return new Gateway(webServer);
     }
 

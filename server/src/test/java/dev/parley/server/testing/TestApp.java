@@ -42,6 +42,11 @@ public final class TestApp implements AutoCloseable {
     }
 
     public static TestApp start(Map<String, String> overrides, Clock clock) {
+        return start(overrides, clock, null);
+    }
+
+    /** Starts the app with the given agent doing the work of every run (null: the app's own choice). */
+    public static TestApp start(Map<String, String> overrides, Clock clock, dev.parley.server.agent.Agent agent) {
         Path dataDir;
         try {
             dataDir = Files.createTempDirectory("parley-test");
@@ -55,7 +60,8 @@ public final class TestApp implements AutoCloseable {
         env.put("PARLEY_JWT_SECRET", SECRET);
         env.putAll(overrides);
         env.values().removeIf(value -> value == null || value.isEmpty());
-        return new TestApp(App.start(Config.from(env), clock), dataDir);
+        Config config = Config.from(env);
+        return new TestApp(agent == null ? App.start(config, clock) : App.start(config, clock, agent), dataDir);
     }
 
     public App app() {

@@ -1,0 +1,147 @@
+package dev.parley.server.conversation;
+
+import dev.parley.protocol.ErrorCode;
+import dev.parley.protocol.ProtocolException;
+import dev.parley.server.db.Sql;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+
+/**
+ * Threads and their messages, in the relational database (embedded H2 or PostgreSQL: the same SQL runs on both).
+ * Every read and write is scoped to the owning user: a thread of someone else is indistinguishable from one that
+ * does not exist, so callers answer {@code thread_not_found} / 404 for both. Stateless and thread-safe.
+ */
+public final class ConversationStore {
+    private static final String THREAD_COLUMNS = "id, user_id, title, created_at, updated_at, message_count";
+    private static final String MESSAGE_COLUMNS = "id, thread_id, role, content, run_id, created_at";
+
+    private final Sql sql;
+    private final Clock clock;
+
+    public ConversationStore(Sql sql, Clock clock) {
+        this.sql = sql;
+        this.clock = clock;
+    }
+
+    public ChatThread createThread(String userId, String title) {
+        Instant now = clock.instant();
+        ChatThread thread = new ChatThread(UUID.randomUUID().toString(), userId, Titles.normalize(title), now, now, 0);
+        sql.update("INSERT INTO threads (id, user_id, title, created_at, updated_at, message_count) VALUES (?, ?, ?, ?, ?, 0)",
+                thread.id(), userId, thread.title(), now, now);
+        return thread;
+    }
+
+    /** The thread if it exists and belongs to the user. */
+    public Optional<ChatThread> findThread(String userId, String threadId) {
+        if (threadId == null) {
+            return Optional.empty();
+        }
+        return sql.queryOne("SELECT " + THREAD_COLUMNS + " FROM threads WHERE id = ? AND user_id = ?",
+                ConversationStore::thread, threadId, userId);
+    }
+
+    /** The thread, or {@code thread_not_found} when it does not exist or belongs to someone else. */
+    public ChatThread requireThread(String userId, String threadId) {
+        return findThread(userId, threadId).orElseThrow(ConversationStore::threadNotFound);
+    }
+
+    public ThreadPage listThreads(String userId, int limit, int offset) {
+        return sql.withConnection(connection -> {
+            List<ChatThread> threads = Sql.query(connection,
+                    "SELECT " + THREAD_COLUMNS + " FROM threads WHERE user_id = ? "
+                            + "ORDER BY updated_at DESC, created_at DESC, id DESC LIMIT ? OFFSET ?",
+                    ConversationStore::thread, userId, limit, offset);
+            long total = Sql.query(connection, "SELECT COUNT(*) FROM threads WHERE user_id = ?",
+                    row -> row.getLong(1), userId).getFirst();
+            return new ThreadPage(threads, total);
+        });
+    }
+
+    public ChatThread renameThread(String userId, String threadId, String title) {
+        int changed = sql.update("UPDATE threads SET title = ?, updated_at = ? WHERE id = ? AND user_id = ?",
+                Titles.normalize(title), clock.instant(), threadId, userId);
+        if (changed == 0) {
+            throw threadNotFound();
+        }
+        return requireThread(userId, threadId);
+    }
+
+    /** Deletes the thread with its messages, runs and run events; false when there was no such thread. */
+    public boolean deleteThread(String userId, String threadId) {
+        return sql.update("DELETE FROM threads WHERE id = ? AND user_id = ?", threadId, userId) > 0;
+    }
+
+    /**
+     * Appends a message inside the caller's transaction, counting it on the thread and moving the thread's
+     * {@code updated_at}. The thread must exist and belong to {@code userId}.
+     */
+    public ChatMessage appendMessage(Connection connection, String userId, String threadId, String role,
+                                     String content, String runId) throws SQLException {
+        Instant now = clock.instant();
+        int changed = Sql.update(connection,
+                "UPDATE threads SET message_count = message_count + 1, updated_at = ? WHERE id = ? AND user_id = ?",
+                now, threadId, userId);
+        if (changed == 0) {
+            throw threadNotFound();
+        }
+        ChatMessage message = new ChatMessage(UUID.randomUUID().toString(), threadId, role, content, runId, now);
+        Sql.update(connection,
+                "INSERT INTO messages (id, thread_id, user_id, role, content, run_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                message.id(), threadId, userId, role, content, runId, now);
+        return message;
+    }
+
+    public ChatMessage appendMessage(String userId, String threadId, String role, String content, String runId) {
+        return sql.inTransaction(connection -> appendMessage(connection, userId, threadId, role, content, runId));
+    }
+
+    /**
+     * Up to {@code limit} messages of the thread, oldest first: the latest ones, or when {@code beforeMessageId} is
+     * given, the latest ones written before that message.
+     *
+     * @throws ProtocolException {@code thread_not_found} for a thread that is not the user's, {@code invalid_request}
+     *                           when {@code beforeMessageId} names no message of the thread
+     */
+    public List<ChatMessage> messages(String userId, String threadId, int limit, String beforeMessageId) {
+        requireThread(userId, threadId);
+        List<ChatMessage> newestFirst;
+        if (beforeMessageId == null) {
+            newestFirst = sql.query("SELECT " + MESSAGE_COLUMNS + " FROM messages WHERE thread_id = ? "
+                    + "ORDER BY position DESC LIMIT ?", ConversationStore::message, threadId, limit);
+        } else {
+            Optional<Long> position = sql.queryOne("SELECT position FROM messages WHERE id = ? AND thread_id = ?",
+                    row -> row.getLong(1), beforeMessageId, threadId);
+            if (position.isEmpty()) {
+                throw new ProtocolException(ErrorCode.INVALID_REQUEST,
+                        "The parameter 'before' names no message of this thread.");
+            }
+            newestFirst = sql.query("SELECT " + MESSAGE_COLUMNS + " FROM messages WHERE thread_id = ? AND position < ? "
+                    + "ORDER BY position DESC LIMIT ?", ConversationStore::message, threadId, position.get(), limit);
+        }
+        List<ChatMessage> oldestFirst = new ArrayList<>(newestFirst);
+        Collections.reverse(oldestFirst);
+        return oldestFirst;
+    }
+
+    static ProtocolException threadNotFound() {
+        return new ProtocolException(ErrorCode.THREAD_NOT_FOUND, "There is no such thread.");
+    }
+
+    private static ChatThread thread(ResultSet row) throws SQLException {
+        return new ChatThread(row.getString("id"), row.getString("user_id"), row.getString("title"),
+                Sql.instant(row, "created_at"), Sql.instant(row, "updated_at"), row.getInt("message_count"));
+    }
+
+    private static ChatMessage message(ResultSet row) throws SQLException {
+        return new ChatMessage(row.getString("id"), row.getString("thread_id"), row.getString("role"),
+                row.getString("content"), row.getString("run_id"), Sql.instant(row, "created_at"));
+    }
+}

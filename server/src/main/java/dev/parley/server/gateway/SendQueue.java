@@ -1,0 +1,218 @@
+package dev.parley.server.gateway;
+
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The frames waiting for one socket's writer, bounded by their size in bytes (UTF-8). Producers never block on a
+ * slow client: {@link #offer} refuses a frame that does not fit, and the socket then closes as a slow consumer. Only
+ * the socket's own reader thread may wait for room ({@link #put}, used to pace a resume replay).
+ *
+ * <p>A frame larger than the whole budget is still accepted when the queue is empty, so one big event cannot close
+ * a client that keeps up. Once a close is queued ({@link #closeAfterPending} or {@link #abort}) the queue takes no
+ * more frames. All state is guarded by {@link #lock}.
+ */
+final class SendQueue {
+    sealed interface Item permits Text, Pong, Close {
+    }
+
+    record Text(String text, int bytes) implements Item {
+    }
+
+    record Pong(byte[] data) implements Item {
+    }
+
+    record Close(int code, String reason) implements Item {
+    }
+
+    private final int limitBytes;
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition changed = lock.newCondition();
+    private final ArrayDeque<Item> items = new ArrayDeque<>();
+    private long queuedBytes;
+    private boolean closed;
+    private boolean shutDown;
+
+    SendQueue(int limitBytes) {
+        this.limitBytes = limitBytes;
+    }
+
+    /** Queues a frame unless it does not fit; true also when the queue is closing (the frame is then dropped). */
+    boolean offer(String text) {
+        int bytes = utf8Length(text);
+        lock.lock();
+        try {
+            if (closed) {
+                return true;
+            }
+            if (!fits(bytes)) {
+                return false;
+            }
+            add(new Text(text, bytes));
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Queues a frame, waiting up to {@code timeout} for room; false when there was none in time. */
+    boolean put(String text, Duration timeout) throws InterruptedException {
+        int bytes = utf8Length(text);
+        long nanos = timeout.toNanos();
+        lock.lock();
+        try {
+            while (!closed && !fits(bytes)) {
+                if (nanos <= 0) {
+                    return false;
+                }
+                nanos = changed.awaitNanos(nanos);
+            }
+            if (!closed) {
+                add(new Text(text, bytes));
+            }
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Queues a pong; control frames are tiny and are not counted. */
+    void pong(byte[] data) {
+        lock.lock();
+        try {
+            if (!closed) {
+                items.addLast(new Pong(data));
+                changed.signalAll();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Queues a close frame after the frames already queued; false when a close was already queued. */
+    boolean closeAfterPending(int code, String reason) {
+        lock.lock();
+        try {
+            if (closed) {
+                return false;
+            }
+            closed = true;
+            items.addLast(new Close(code, reason));
+            changed.signalAll();
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Drops the queued frames and queues a close frame in their place; false when a close was already queued. */
+    boolean abort(int code, String reason) {
+        lock.lock();
+        try {
+            if (closed) {
+                return false;
+            }
+            closed = true;
+            items.clear();
+            queuedBytes = 0;
+            items.addLast(new Close(code, reason));
+            changed.signalAll();
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Ends the queue without a close frame (the connection is gone): the writer's next take returns null. */
+    void shutDown() {
+        lock.lock();
+        try {
+            closed = true;
+            shutDown = true;
+            items.clear();
+            queuedBytes = 0;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The next frame, waiting for one; null once the queue is shut down. */
+    Item take() throws InterruptedException {
+        lock.lock();
+        try {
+            while (items.isEmpty() && !shutDown) {
+                changed.await();
+            }
+            if (shutDown) {
+                return null;
+            }
+            Item item = items.removeFirst();
+            if (item instanceof Text text) {
+                queuedBytes -= text.bytes();
+                changed.signalAll();
+            }
+            return item;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    long queuedBytes() {
+        lock.lock();
+        try {
+            return queuedBytes;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    boolean awaitEmpty(long timeout, TimeUnit unit) throws InterruptedException {
+        long nanos = unit.toNanos(timeout);
+        lock.lock();
+        try {
+            while (!items.isEmpty() && !shutDown) {
+                if (nanos <= 0) {
+                    return false;
+                }
+                nanos = changed.awaitNanos(nanos);
+            }
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private boolean fits(int bytes) {
+        return queuedBytes == 0 || queuedBytes + bytes <= limitBytes;
+    }
+
+    private void add(Item item) {
+        items.addLast(item);
+        if (item instanceof Text text) {
+            queuedBytes += text.bytes();
+        }
+        changed.signalAll();
+    }
+
+    static int utf8Length(CharSequence text) {
+        int bytes = 0;
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (c < 0x80) {
+                bytes += 1;
+            } else if (c < 0x800) {
+                bytes += 2;
+            } else if (Character.isHighSurrogate(c) && i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1))) {
+                bytes += 4;
+                i++;
+            } else {
+                bytes += 3;
+            }
+        }
+        return bytes;
+    }
+}

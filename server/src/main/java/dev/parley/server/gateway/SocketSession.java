@@ -1,0 +1,547 @@
+package dev.parley.server.gateway;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.parley.protocol.ErrorBody;
+import dev.parley.protocol.ErrorCode;
+import dev.parley.protocol.EventType;
+import dev.parley.protocol.Json;
+import dev.parley.protocol.ProtocolException;
+import dev.parley.protocol.ServerEvent;
+import dev.parley.server.auth.Principal;
+import dev.parley.server.fanout.Envelope;
+import dev.parley.server.fanout.Fanout;
+import dev.parley.server.run.RunLog;
+import dev.parley.server.run.StoredEvent;
+import io.helidon.common.buffers.BufferData;
+import io.helidon.webserver.ConnectionContext;
+import io.helidon.websocket.WsSession;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One open socket: its credentials, its outgoing queue and writer, its liveness, and the bookkeeping that keeps a
+ * resume free of gaps and duplicates.
+ *
+ * <p>Threads: Helidon's connection thread ({@link #reader}) delivers client frames one at a time, so the fragment
+ * buffer and the rate limiter are touched by it alone, and resume runs on it. Events arrive from the fan-out on the
+ * publishing threads ({@link #deliver}) and only ever go onto the bounded {@link SendQueue}; a virtual thread of this
+ * socket ({@link #writer}) is the only one that writes data frames, so a client that does not read blocks nobody
+ * but itself and is closed with 1013 once its queue is full. The endpoint's one scheduler calls {@link #tick} for
+ * heartbeats and token expiry. Run bookkeeping ({@link #replaying}, {@link #sentRanges}) is guarded by
+ * {@link #runLock}; the rest is volatile or atomic.
+ *
+ * <p>Helidon tells the listener nothing when the TCP connection dies without a close frame; the connection thread
+ * then simply ends. {@link #tick} notices that and releases the socket, and so does a new handshake of the same user.
+ */
+final class SocketSession {
+    static final Duration EXPIRY_WARNING = Duration.ofSeconds(60);
+    static final Duration CLOSE_GRACE = Duration.ofSeconds(5);
+    static final Duration SLOW_CONSUMER_GRACE = Duration.ofSeconds(10);
+    static final Duration REPLAY_WAIT = Duration.ofSeconds(10);
+    private static final int TRACKED_RUNS = 64;
+    private static final Logger LOG = LoggerFactory.getLogger(SocketSession.class);
+
+    final String connectionId;
+    private final WsSession ws;
+    private final Thread reader;
+    private final SocketRuntime runtime;
+    private final SendQueue queue;
+    private final TokenBucket bucket;
+    private final int maxMessageBytes;
+    private final long heartbeatMillis;
+    private final AtomicBoolean closing = new AtomicBoolean();
+    private final AtomicBoolean released = new AtomicBoolean();
+    private volatile Principal principal;
+    private volatile long lastInboundMillis;
+    private volatile long lastHeartbeatMillis;
+    private volatile boolean expiryWarned;
+    private volatile Fanout.Subscription subscription;
+    private volatile String closeReason;
+    private Thread writer;
+
+    // reader thread only
+    private final StringBuilder fragments = new StringBuilder();
+    private int fragmentBytes;
+    private boolean discardingMessage;
+
+    private final Object runLock = new Object();
+    /** Runs being resumed on this socket: their live events wait here until the replay is done. Guarded. */
+    private final Map<String, List<Envelope>> replaying = new HashMap<>();
+    private long replayBufferBytes; // guarded by runLock
+    /** Per run, the contiguous {@code seq} range [from, to] already sent on this socket. Guarded. */
+    private final LinkedHashMap<String, long[]> sentRanges = new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, long[]> eldest) {
+            return size() > TRACKED_RUNS;
+        }
+    };
+
+    SocketSession(String connectionId, Principal principal, WsSession ws, Thread reader, SocketRuntime runtime) {
+        this.connectionId = connectionId;
+        this.principal = principal;
+        this.ws = ws;
+        this.reader = reader;
+        this.runtime = runtime;
+        this.queue = new SendQueue(runtime.config().sendQueueBytes());
+        this.bucket = new TokenBucket(runtime.clock(), runtime.config().rateLimitMessages(),
+                runtime.config().rateLimitWindow(), runtime.config().rateLimitBurst());
+        this.maxMessageBytes = runtime.config().maxFrameBytes();
+        this.heartbeatMillis = runtime.config().heartbeatInterval().toMillis();
+        long now = runtime.clock().millis();
+        this.lastInboundMillis = now;
+        this.lastHeartbeatMillis = now;
+    }
+
+    /** Sends {@code connection_established}, starts the writer, and subscribes to the user's events. */
+    void open() {
+        ObjectNode data = Json.object();
+        data.put("connection_id", connectionId);
+        data.put("user_id", principal.userId());
+        data.put("server_time", ServerEvent.formatTimestamp(runtime.clock().instant()));
+        data.put("heartbeat_interval_ms", heartbeatMillis);
+        data.put("max_message_bytes", maxMessageBytes);
+        data.put("protocol_version", 1);
+        data.put("event", EventType.CONNECTION_ESTABLISHED);
+        data.put("connection_ready", true);
+        send(EventType.CONNECTION_ESTABLISHED, data);
+        writer = Thread.ofVirtual().name("parley-ws-writer-" + connectionId).start(this::writeLoop);
+        subscription = runtime.fanout().subscribe(principal.userId(), this::deliver);
+        if (closing.get()) {
+            quietlyUnsubscribe();
+        }
+    }
+
+    Principal principal() {
+        return principal;
+    }
+
+    String userId() {
+        return principal.userId();
+    }
+
+    boolean isOpen() {
+        return !closing.get();
+    }
+
+    // ---- inbound (reader thread) ----
+
+    void onText(String text, boolean last) {
+        lastInboundMillis = runtime.clock().millis();
+        if (closing.get()) {
+            return;
+        }
+        if (!discardingMessage) {
+            fragmentBytes += SendQueue.utf8Length(text);
+            if (fragmentBytes > maxMessageBytes) {
+                discardingMessage = true;
+                fragments.setLength(0);
+                close(ErrorCode.MESSAGE_TOO_LARGE, CLOSE_GRACE);
+                return;
+            }
+            fragments.append(text);
+        }
+        if (!last) {
+            return;
+        }
+        String message = fragments.toString();
+        fragments.setLength(0);
+        fragmentBytes = 0;
+        if (discardingMessage) {
+            discardingMessage = false;
+            return;
+        }
+        // Helidon decodes text frames leniently, replacing bytes that are not UTF-8 with U+FFFD: its presence is
+        // the only sign of an invalid frame we get. A client that means U+FFFD must send it escaped (\ufffd).
+        if (message.indexOf('\uFFFD') >= 0) {
+            close(ErrorCode.INVALID_UTF8, CLOSE_GRACE);
+            return;
+        }
+        long retryAfter = bucket.tryTake();
+        runtime.messages().handle(this, message, retryAfter);
+    }
+
+    void onBinary() {
+        lastInboundMillis = runtime.clock().millis();
+        if (!closing.get()) {
+            close(ErrorCode.BINARY_NOT_SUPPORTED, CLOSE_GRACE);
+        }
+    }
+
+    void onPing(BufferData data) {
+        lastInboundMillis = runtime.clock().millis();
+        byte[] bytes = new byte[data.available()];
+        data.read(bytes);
+        queue.pong(bytes);
+    }
+
+    void onPong() {
+        lastInboundMillis = runtime.clock().millis();
+    }
+
+    /** The client closed the socket (Helidon answers the close frame itself). */
+    void onPeerClose(int code, String reason) {
+        if (closing.compareAndSet(false, true)) {
+            closeReason = "client_" + code;
+        }
+        queue.shutDown();
+        release();
+    }
+
+    void onError(Throwable failure) {
+        LOG.debug("Socket {} failed", connectionId, failure);
+        connectionLost();
+    }
+
+    // ---- outbound ----
+
+    /** Sends an event that is not part of a run. Never blocks. */
+    void send(String type, ObjectNode data) {
+        enqueueLive(ServerEvent.of(type, runtime.clock().instant(), data).toWire());
+    }
+
+    /** Sends an {@code error} event answering a client message; the socket stays open. */
+    void sendError(ErrorCode code, String message, Map<String, Object> details, String inReplyTo) {
+        ObjectNode data = Json.object();
+        data.set("error", ErrorBody.errorObject(code, message, details, null));
+        if (inReplyTo == null) {
+            data.putNull("in_reply_to");
+        } else {
+            data.put("in_reply_to", inReplyTo);
+        }
+        send(EventType.ERROR, data);
+    }
+
+    /** An event from the fan-out: sent at once, or held while a resume of its run replays. Called on any thread. */
+    void deliver(Envelope event) {
+        if (closing.get()) {
+            return;
+        }
+        if (!event.isRunEvent()) {
+            enqueueLive(event.wire());
+            return;
+        }
+        boolean overflow = false;
+        synchronized (runLock) {
+            List<Envelope> held = replaying.get(event.runId());
+            if (held != null) {
+                held.add(event);
+                replayBufferBytes += event.wire().length();
+                overflow = replayBufferBytes > runtime.config().sendQueueBytes();
+            } else {
+                noteSent(event.runId(), event.seq());
+                if (!queue.offer(event.wire())) {
+                    overflow = true;
+                }
+            }
+        }
+        if (overflow) {
+            slowConsumer();
+        }
+    }
+
+    private void enqueueLive(String wire) {
+        if (!queue.offer(wire)) {
+            slowConsumer();
+        }
+    }
+
+    /** Queues a frame for the reader's own replies during a resume, waiting for room rather than closing. */
+    private void enqueuePaced(String wire) throws InterruptedException {
+        if (!queue.put(wire, REPLAY_WAIT)) {
+            slowConsumer();
+            throw new InterruptedException("socket " + connectionId + " stopped reading during a replay");
+        }
+    }
+
+    private void writeLoop() {
+        try {
+            while (true) {
+                SendQueue.Item item = queue.take();
+                if (item == null) {
+                    return;
+                }
+                switch (item) {
+                    case SendQueue.Text text -> {
+                        ws.send(text.text(), true);
+                        runtime.metrics().sent(typeOf(text.text()));
+                    }
+                    case SendQueue.Pong pong -> ws.pong(BufferData.create(pong.data()));
+                    case SendQueue.Close close -> {
+                        ws.close(close.code(), close.reason());
+                        return;
+                    }
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            // The connection broke under the writer (peer gone, or forced closed).
+            LOG.debug("Socket {} writer stopped: {}", connectionId, e.toString());
+            connectionLost();
+        }
+    }
+
+    private static String typeOf(String wire) {
+        // Every frame starts with {"type":"<type>" (ServerEvent.toJson writes type first).
+        int start = wire.indexOf(':') + 2;
+        int end = wire.indexOf('"', start);
+        return start > 1 && end > start ? wire.substring(start, end) : "unknown";
+    }
+
+    // ---- resume ----
+
+    /**
+     * Replays the run's events after {@code lastSeq}, then {@code resumed}, then lets the run's live events through:
+     * live events that arrive meanwhile are held and sent after the replay, minus any the replay already covered,
+     * and events this socket already received live are not sent twice.
+     */
+    void resume(String runId, long lastSeq) {
+        synchronized (runLock) {
+            replaying.put(runId, new ArrayList<>());
+        }
+        boolean drained = false;
+        try {
+            RunLog log;
+            try {
+                log = runtime.runs().log(userId(), runId, lastSeq);
+            } catch (ProtocolException e) {
+                ObjectNode data = Json.object();
+                data.put("run_id", runId);
+                data.put("reason", e.code().code());
+                data.put("message", e.getMessage());
+                drainHeld(runId, lastSeq, lastSeq);
+                drained = true;
+                send(EventType.RESUME_FAILED, data);
+                return;
+            }
+            long sentMax = lastSeq;
+            int replayed = 0;
+            for (StoredEvent event : log.events()) {
+                if (!alreadySent(runId, event.seq())) {
+                    enqueuePaced(event.wire());
+                    replayed++;
+                }
+                sentMax = Math.max(sentMax, event.seq());
+            }
+            ObjectNode data = Json.object();
+            data.put("run_id", runId);
+            data.put("replayed", replayed);
+            data.put("complete", log.complete());
+            data.put("last_seq", sentMax);
+            enqueuePaced(ServerEvent.of(EventType.RESUMED, runtime.clock().instant(), data).toWire());
+            drainHeld(runId, lastSeq, sentMax);
+            drained = true;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            if (!drained) {
+                synchronized (runLock) {
+                    replaying.remove(runId);
+                }
+            }
+        }
+    }
+
+    private void drainHeld(String runId, long lastSeq, long sentMax) throws InterruptedException {
+        long max = sentMax;
+        while (true) {
+            List<Envelope> batch;
+            synchronized (runLock) {
+                List<Envelope> held = replaying.get(runId);
+                if (held == null || held.isEmpty()) {
+                    replaying.remove(runId);
+                    recordReplayed(runId, lastSeq + 1, max);
+                    return;
+                }
+                batch = new ArrayList<>(held);
+                held.clear();
+                for (Envelope event : batch) {
+                    replayBufferBytes -= event.wire().length();
+                }
+            }
+            for (Envelope event : batch) {
+                if (event.seq() > max) {
+                    enqueuePaced(event.wire());
+                    max = event.seq();
+                }
+            }
+        }
+    }
+
+    /** Whether {@code seq} of the run was already sent on this socket. Caller holds no lock. */
+    private boolean alreadySent(String runId, long seq) {
+        synchronized (runLock) {
+            long[] range = sentRanges.get(runId);
+            return range != null && seq >= range[0] && seq <= range[1];
+        }
+    }
+
+    /** Records a live event sent. Caller holds {@link #runLock}. */
+    private void noteSent(String runId, long seq) {
+        long[] range = sentRanges.get(runId);
+        if (range == null || seq > range[1] + 1 || seq < range[0] - 1) {
+            sentRanges.put(runId, new long[] {seq, seq});
+        } else {
+            range[0] = Math.min(range[0], seq);
+            range[1] = Math.max(range[1], seq);
+        }
+    }
+
+    /** Records that the socket now holds every event of the run in [from, to]. Caller holds {@link #runLock}. */
+    private void recordReplayed(String runId, long from, long to) {
+        if (to < from) {
+            return;
+        }
+        long[] range = sentRanges.get(runId);
+        if (range == null || from > range[1] + 1 || to < range[0] - 1) {
+            sentRanges.put(runId, new long[] {from, to});
+        } else {
+            range[0] = Math.min(range[0], from);
+            range[1] = Math.max(range[1], to);
+        }
+    }
+
+    // ---- credentials ----
+
+    /** Replaces the socket's credentials with a newer token of the same user; the expiry warning starts over. */
+    void refresh(Principal next) {
+        principal = next;
+        expiryWarned = false;
+    }
+
+    // ---- liveness and expiry (scheduler thread) ----
+
+    void tick(Instant now) {
+        if (closing.get()) {
+            return;
+        }
+        if (!reader.isAlive()) {
+            connectionLost();
+            return;
+        }
+        Principal current = principal;
+        if (!now.isBefore(current.expiresAt())) {
+            close(ErrorCode.TOKEN_EXPIRED, CLOSE_GRACE);
+            return;
+        }
+        if (!expiryWarned && !now.isBefore(current.expiresAt().minus(EXPIRY_WARNING))) {
+            expiryWarned = true;
+            ObjectNode data = Json.object();
+            data.put("expires_at", ServerEvent.formatTimestamp(current.expiresAt()));
+            send(EventType.AUTH_EXPIRING, data);
+        }
+        long nowMillis = now.toEpochMilli();
+        long quiet = nowMillis - lastInboundMillis;
+        if (quiet >= 3 * heartbeatMillis) {
+            close(ErrorCode.HEARTBEAT_TIMEOUT, CLOSE_GRACE);
+        } else if (quiet >= heartbeatMillis && nowMillis - lastHeartbeatMillis >= heartbeatMillis) {
+            lastHeartbeatMillis = nowMillis;
+            ObjectNode data = Json.object();
+            data.put("connection_id", connectionId);
+            data.put("server_time", ServerEvent.formatTimestamp(now));
+            send(EventType.HEARTBEAT, data);
+        }
+    }
+
+    /** Whether the connection thread is gone while the socket still counts as open (an unannounced disconnect). */
+    boolean lostWithoutClose() {
+        return !reader.isAlive() && !released.get();
+    }
+
+    // ---- closing ----
+
+    /** Closes with the error's close code and its code as the reason, after the frames already queued. */
+    void close(ErrorCode code, Duration grace) {
+        closeWith(code.closeCode(), code.code(), false, grace);
+    }
+
+    /** The graceful end at shutdown: {@code server_shutdown}, then 1012 {@code service_restart}. */
+    void shutdown(long reconnectAfterMillis) {
+        if (closing.get()) {
+            return;
+        }
+        ObjectNode data = Json.object();
+        data.put("reconnect_after_ms", reconnectAfterMillis);
+        send(EventType.SERVER_SHUTDOWN, data);
+        close(ErrorCode.SERVICE_RESTART, CLOSE_GRACE);
+    }
+
+    private void slowConsumer() {
+        if (closeWith(ErrorCode.SLOW_CONSUMER.closeCode(), ErrorCode.SLOW_CONSUMER.code(), true, SLOW_CONSUMER_GRACE)) {
+            LOG.warn("Socket {} of user {} closed: slow consumer (send queue of {} bytes full)", connectionId, userId(),
+                    runtime.config().sendQueueBytes());
+        }
+    }
+
+    private boolean closeWith(int code, String reason, boolean dropQueued, Duration grace) {
+        if (!closing.compareAndSet(false, true)) {
+            return false;
+        }
+        closeReason = reason;
+        if (dropQueued) {
+            queue.abort(code, reason);
+        } else {
+            queue.closeAfterPending(code, reason);
+        }
+        release();
+        runtime.scheduler().schedule(this::forceCloseIfOpen, grace.toMillis(), TimeUnit.MILLISECONDS);
+        LOG.info("Socket {} of user {} closing: {} {}", connectionId, userId(), code, reason);
+        return true;
+    }
+
+    /** The connection is gone without a close handshake (or the writer failed): let everything go. */
+    void connectionLost() {
+        if (closing.compareAndSet(false, true)) {
+            closeReason = "connection_lost";
+        }
+        queue.shutDown();
+        release();
+        forceCloseIfOpen();
+    }
+
+    /** Closes the TCP connection of a client that did not complete the close handshake in time. */
+    private void forceCloseIfOpen() {
+        queue.shutDown();
+        if (reader.isAlive()) {
+            try {
+                if (ws.socketContext() instanceof ConnectionContext connection) {
+                    connection.serverSocket().close();
+                }
+            } catch (RuntimeException e) {
+                LOG.debug("Socket {} could not be closed: {}", connectionId, e.toString());
+            }
+        }
+    }
+
+    /** Stops delivering events, frees the user's socket slot and leaves the registry; runs once. */
+    private void release() {
+        if (!released.compareAndSet(false, true)) {
+            return;
+        }
+        quietlyUnsubscribe();
+        runtime.registry().remove(this);
+        runtime.metrics().closed(closeReason == null ? "unknown" : closeReason);
+    }
+
+    private void quietlyUnsubscribe() {
+        Fanout.Subscription current = subscription;
+        if (current != null) {
+            current.close();
+        }
+    }
+
+    /** Waits until the writer has sent everything queued up to and including the close frame. */
+    boolean awaitFlushed(Duration timeout) throws InterruptedException {
+        Thread current = writer;
+        return current == null || current.join(timeout);
+    }
+}

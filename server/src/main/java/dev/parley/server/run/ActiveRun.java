@@ -1,0 +1,246 @@
+package dev.parley.server.run;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.parley.protocol.EventType;
+import dev.parley.protocol.ServerEvent;
+import dev.parley.server.agent.AgentRun;
+import dev.parley.server.agent.Usage;
+import dev.parley.server.fanout.Envelope;
+import dev.parley.server.fanout.Fanout;
+import java.time.Clock;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * A run in progress on this instance: what its agent sees ({@link AgentRun}) and the one path by which its events
+ * are numbered, logged and fanned out.
+ *
+ * <p>Every event goes through {@link #append} under {@link #lock}: the next {@code seq}, the insert into the event log,
+ * then the publish, in that order. Holding the lock across all three keeps the events of the run in {@code seq}
+ * order on every socket, and logging before publishing is what lets a resume that subscribes first and reads the
+ * log second miss nothing.
+ *
+ * <p>How the run ends is decided once, under the same lock ({@link #end}): by a stop, a timeout or a shutdown
+ * ({@link #requestEnd}, which then interrupts the agent's thread), or by the agent returning. The interrupt is sent
+ * only while the lock is held and the agent is not inside {@link #emit}, so it never lands in the middle of a
+ * database call (an interrupted JDBC or H2 file operation can break the connection or the database file); once an
+ * ending is set, further agent events are dropped. Fields marked "guarded" are read and written under {@link #lock}.
+ */
+final class ActiveRun implements AgentRun {
+    /** How a run ends. */
+    enum Ending { COMPLETED, STOPPED, TIMED_OUT, FAILED, SHUTDOWN }
+
+    static final Set<String> AGENT_EVENT_TYPES = Set.of(EventType.AGENT_THINKING, EventType.TOOL_EXECUTING,
+            EventType.TOOL_COMPLETED, EventType.PARTIAL_RESULT);
+
+    final String runId;
+    final String threadId;
+    final String userId;
+    final String request;
+    final List<Turn> history;
+    final long startedNanos = System.nanoTime();
+    final CompletableFuture<RunStatus> done = new CompletableFuture<>();
+
+    private final RunStore store;
+    private final Fanout fanout;
+    private final Clock clock;
+    private final RunMetrics metrics;
+    private final ReentrantLock lock = new ReentrantLock();
+
+    private long seq; // guarded
+    private Ending ending; // guarded
+    private Thread thread; // guarded: the agent's thread while it runs
+    private final StringBuilder partial = new StringBuilder(); // guarded
+    private Usage usage = Usage.ZERO; // guarded
+    private volatile ScheduledFuture<?> timeout;
+
+    ActiveRun(String runId, String threadId, String userId, String request, List<Turn> history, RunStore store,
+              Fanout fanout, Clock clock, RunMetrics metrics) {
+        this.runId = runId;
+        this.threadId = threadId;
+        this.userId = userId;
+        this.request = request;
+        this.history = List.copyOf(history);
+        this.store = store;
+        this.fanout = fanout;
+        this.clock = clock;
+        this.metrics = metrics;
+    }
+
+    @Override
+    public String runId() {
+        return runId;
+    }
+
+    @Override
+    public String threadId() {
+        return threadId;
+    }
+
+    @Override
+    public String userId() {
+        return userId;
+    }
+
+    @Override
+    public String request() {
+        return request;
+    }
+
+    @Override
+    public List<Turn> history() {
+        return history;
+    }
+
+    @Override
+    public void emit(String agentName, String type, ObjectNode data) {
+        if (!AGENT_EVENT_TYPES.contains(type)) {
+            throw new IllegalArgumentException("an agent may not emit '" + type + "'; it may emit " + AGENT_EVENT_TYPES);
+        }
+        lock.lock();
+        try {
+            if (ending != null) {
+                return; // the run is ending: what the agent still says is not part of it
+            }
+            append(agentName, type, data);
+            if (EventType.PARTIAL_RESULT.equals(type)) {
+                partial.append(data.path("delta").asText(""));
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void addUsage(Usage more) {
+        lock.lock();
+        try {
+            usage = usage.plus(more);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Appends an event that the run machinery itself emits (the first and the last), whatever the ending. */
+    void emitOwn(String agentName, String type, ObjectNode data) {
+        lock.lock();
+        try {
+            append(agentName, type, data);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void append(String agentName, String type, ObjectNode data) {
+        long next = seq + 1;
+        ServerEvent event = new ServerEvent(type, clock.instant(), data, threadId, runId, next, agentName);
+        Envelope envelope = Envelope.of(event);
+        store.appendEvent(runId, next, type, envelope.wire(), event.timestamp());
+        seq = next;
+        fanout.publish(userId, envelope);
+        metrics.eventEmitted(type);
+    }
+
+    /** Marks the agent's thread; false when the run already has an ending and the agent should not start. */
+    boolean attach(Thread agentThread) {
+        lock.lock();
+        try {
+            if (ending != null) {
+                return false;
+            }
+            thread = agentThread;
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Ends the run early (stop, timeout, shutdown) and interrupts its agent; false when it already has an ending. */
+    boolean requestEnd(Ending why) {
+        lock.lock();
+        try {
+            if (ending != null) {
+                return false;
+            }
+            ending = why;
+            if (thread != null) {
+                thread.interrupt();
+            }
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Called by the agent's thread when the agent is done: settles the ending ({@code proposed} unless one was
+     * already requested), detaches the thread and clears its interrupt so that the final writes run undisturbed.
+     */
+    Ending end(Ending proposed) {
+        lock.lock();
+        try {
+            if (ending == null) {
+                ending = proposed;
+            }
+            thread = null;
+            Thread.interrupted();
+            return ending;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    boolean ending() {
+        lock.lock();
+        try {
+            return ending != null;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    String partialAnswer() {
+        lock.lock();
+        try {
+            return partial.toString();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    Usage usage() {
+        lock.lock();
+        try {
+            return usage;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    long lastSeq() {
+        lock.lock();
+        try {
+            return seq;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    void timeout(ScheduledFuture<?> future) {
+        this.timeout = future;
+    }
+
+    void cancelTimeout() {
+        ScheduledFuture<?> future = timeout;
+        if (future != null) {
+            future.cancel(false);
+        }
+    }
+
+    long elapsedMillis() {
+        return (System.nanoTime() - startedNanos) / 1_000_000;
+    }
+}

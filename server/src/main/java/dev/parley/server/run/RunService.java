@@ -1,0 +1,478 @@
+package dev.parley.server.run;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.parley.protocol.ErrorCode;
+import dev.parley.protocol.EventType;
+import dev.parley.protocol.Json;
+import dev.parley.protocol.ProtocolException;
+import dev.parley.protocol.ServerEvent;
+import dev.parley.server.agent.Agent;
+import dev.parley.server.agent.AgentException;
+import dev.parley.server.agent.AgentRun;
+import dev.parley.server.agent.Answer;
+import dev.parley.server.agent.Usage;
+import dev.parley.server.config.Config;
+import dev.parley.server.conversation.ChatMessage;
+import dev.parley.server.conversation.ChatThread;
+import dev.parley.server.conversation.ConversationStore;
+import dev.parley.server.conversation.Titles;
+import dev.parley.server.db.Sql;
+import dev.parley.server.fanout.Envelope;
+import dev.parley.server.fanout.Fanout;
+import dev.parley.server.observe.Metrics;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Agent runs, independent of any socket: starts them (user message stored, run stored, {@code agent_started}),
+ * runs the agent on a virtual thread of its own, ends them ({@code agent_completed} or {@code agent_error}, with the
+ * assistant message and the run's usage stored), stops them on request, on timeout or at shutdown, and serves their
+ * event logs for resume and HTTP.
+ *
+ * <p>Each run's events carry {@code seq} 1, 2, 3, ... and are logged, then published to the {@link Fanout}, which
+ * brings them to every socket of the run's user. A thread has at most one running run, on every instance (the
+ * database enforces it).
+ *
+ * <p>Runs of this instance live in {@link #active}. A maintenance task renews their leases in the database, ends the
+ * runs of instances that stopped renewing theirs (a crash), and deletes event logs past their retention.
+ */
+public final class RunService implements AutoCloseable {
+    /** The {@code agent_name} of the events the run machinery emits itself (the first and the last of a run). */
+    public static final String RUN_AGENT_NAME = "parley";
+    static final int HISTORY_MESSAGES = 40;
+    static final Duration LEASE = Duration.ofSeconds(60);
+    static final Duration MAINTENANCE_EVERY = Duration.ofSeconds(10);
+    private static final Duration FINAL_WRITES_WAIT = Duration.ofSeconds(5);
+    private static final Logger LOG = LoggerFactory.getLogger(RunService.class);
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private final Sql sql;
+    private final RunStore store;
+    private final ConversationStore conversations;
+    private final Agent agent;
+    private final Fanout fanout;
+    private final Config.Runs config;
+    private final RunMetrics metrics;
+    private final Clock clock;
+    private final String instanceId = UUID.randomUUID().toString();
+    private final ConcurrentHashMap<String, ActiveRun> active = new ConcurrentHashMap<>();
+    private final ScheduledExecutorService scheduler;
+    private final ThreadFactory agentThreads = Thread.ofVirtual().name("parley-run-", 0).factory();
+    private final Fanout.Subscription stopRequests;
+    private volatile boolean accepting = true;
+
+    public RunService(Sql sql, ConversationStore conversations, Agent agent, Fanout fanout, Config.Runs config,
+                      Metrics metrics, Clock clock) {
+        this.sql = sql;
+        this.store = new RunStore(sql);
+        this.conversations = conversations;
+        this.agent = agent;
+        this.fanout = fanout;
+        this.config = config;
+        this.metrics = new RunMetrics(metrics);
+        this.clock = clock;
+        metrics.gauge("parley_runs_active", "Agent runs in progress on this instance.", active::size);
+        this.scheduler = Executors.newSingleThreadScheduledExecutor(
+                Thread.ofPlatform().daemon().name("parley-runs").factory());
+        this.stopRequests = fanout.onStopRequest(this::stopLocally);
+        scheduler.scheduleWithFixedDelay(this::quietlyMaintain, 0, MAINTENANCE_EVERY.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * Starts a run: creates the thread when none is given (titled with the request's first words), stores the user
+     * message and the run, emits {@code agent_started}, and hands the run to the agent on a thread of its own.
+     *
+     * @throws ProtocolException {@code thread_not_found}, {@code run_in_progress}, {@code message_too_large},
+     *                           {@code invalid_message}, or {@code overloaded} while the server shuts down
+     */
+    public StartedRun start(String userId, StartRequest request) {
+        if (!accepting) {
+            throw new ProtocolException(ErrorCode.OVERLOADED, "The server is restarting; send the message again in a moment.");
+        }
+        String text = request.userRequest();
+        if (text == null || text.isBlank()) {
+            throw new ProtocolException(ErrorCode.INVALID_MESSAGE, "The request text must not be empty.");
+        }
+        int length = text.codePointCount(0, text.length());
+        if (length > config.maxUserRequestChars()) {
+            throw new ProtocolException(ErrorCode.MESSAGE_TOO_LARGE, "The request is " + length
+                    + " characters long; the limit is " + config.maxUserRequestChars() + ".");
+        }
+        ChatThread thread = request.threadId() == null
+                ? conversations.createThread(userId, Titles.fromRequest(text))
+                : conversations.requireThread(userId, request.threadId());
+        String runId = UUID.randomUUID().toString();
+        Instant now = clock.instant();
+        ChatMessage message = sql.inTransaction(connection -> {
+            store.insertRunning(connection, runId, thread.id(), userId, now, instanceId, now.plus(LEASE));
+            ChatMessage stored = conversations.appendMessage(connection, userId, thread.id(), ChatMessage.USER, text, runId);
+            store.setUserMessage(connection, runId, stored.id());
+            return stored;
+        });
+        List<AgentRun.Turn> history = new ArrayList<>();
+        for (ChatMessage earlier : conversations.messages(userId, thread.id(), HISTORY_MESSAGES, message.id())) {
+            history.add(new AgentRun.Turn(earlier.role(), earlier.content()));
+        }
+        ActiveRun run = new ActiveRun(runId, thread.id(), userId, text, history, store, fanout, clock, metrics);
+        active.put(runId, run);
+        try {
+            ObjectNode data = Json.object();
+            data.put("message_id", message.id());
+            data.put("user_request", text);
+            run.emitOwn(RUN_AGENT_NAME, EventType.AGENT_STARTED, data);
+        } catch (RuntimeException e) {
+            active.remove(runId);
+            quietly(() -> store.finish(runId, RunStatus.FAILED, clock.instant(), Usage.ZERO, ErrorCode.INTERNAL.code()),
+                    "mark run " + runId + " failed");
+            run.done.complete(RunStatus.FAILED);
+            throw e;
+        }
+        metrics.started();
+        run.timeout(scheduler.schedule(() -> {
+            if (run.requestEnd(ActiveRun.Ending.TIMED_OUT)) {
+                LOG.info("Run {} of user {} timed out after {}", runId, userId, config.timeout());
+            }
+        }, config.timeout().toMillis(), TimeUnit.MILLISECONDS));
+        agentThreads.newThread(() -> execute(run)).start();
+        LOG.info("Run {} started on thread {} for user {}", runId, thread.id(), userId);
+        return new StartedRun(runId, thread.id(), message.id());
+    }
+
+    /**
+     * Stops a running run: its agent is interrupted at once, the partial answer is stored, and the run ends with
+     * {@code agent_completed} whose status is {@code cancelled}. A run of another instance is asked through the
+     * fan-out.
+     *
+     * @throws ProtocolException {@code run_not_found} (also for someone else's run), {@code run_finished}
+     */
+    public void stop(String userId, String runId) {
+        ActiveRun run = runId == null ? null : active.get(runId);
+        if (run != null && run.userId.equals(userId)) {
+            if (!run.requestEnd(ActiveRun.Ending.STOPPED)) {
+                throw runFinished();
+            }
+            LOG.info("Run {} stopped by user {}", runId, userId);
+            return;
+        }
+        RunRecord record = store.find(userId, runId).orElseThrow(RunService::runNotFound);
+        if (record.status().ended()) {
+            throw runFinished();
+        }
+        fanout.requestStop(runId);
+        LOG.info("Run {} stop requested by user {} (running elsewhere)", runId, userId);
+    }
+
+    /**
+     * Stops the running run of a thread, if any, and waits up to {@code wait} for it to end.
+     *
+     * @return true when the thread has no running run any more
+     */
+    public boolean stopRunOnThread(String userId, String threadId, Duration wait) {
+        Optional<RunRecord> running = store.findRunningOnThread(userId, threadId);
+        if (running.isEmpty()) {
+            return true;
+        }
+        String runId = running.get().id();
+        try {
+            stop(userId, runId);
+        } catch (ProtocolException e) {
+            // It ended on its own meanwhile.
+        }
+        long deadline = System.nanoTime() + wait.toNanos();
+        ActiveRun run = active.get(runId);
+        if (run != null) {
+            try {
+                run.done.get(wait.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (TimeoutException | ExecutionException e) {
+                return false;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        while (System.nanoTime() < deadline) {
+            if (store.findRunningOnThread(userId, threadId).isEmpty()) {
+                return true;
+            }
+            try {
+                Thread.sleep(50); // a run of another instance: its end shows in the database
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return store.findRunningOnThread(userId, threadId).isEmpty();
+    }
+
+    /** The run, or {@code run_not_found} when it does not exist or belongs to someone else. */
+    public RunRecord find(String userId, String runId) {
+        return store.find(userId, runId).orElseThrow(RunService::runNotFound);
+    }
+
+    /**
+     * The run's events after {@code afterSeq}, in order.
+     *
+     * @throws ProtocolException {@code run_not_found} (also for someone else's run), {@code events_expired} when the
+     *                           run ended longer ago than the retention
+     */
+    public RunLog log(String userId, String runId, long afterSeq) {
+        RunRecord run = find(userId, runId);
+        if (run.finishedAt() != null && run.finishedAt().plus(config.eventRetention()).isBefore(clock.instant())) {
+            throw new ProtocolException(ErrorCode.EVENTS_EXPIRED, "The events of this run are past retention ("
+                    + config.eventRetention().toSeconds() + " s after it ended); reload the thread instead.");
+        }
+        List<StoredEvent> events = store.eventsAfter(runId, Math.max(0, afterSeq));
+        boolean complete = !events.isEmpty() && EventType.isTerminal(events.getLast().type())
+                || run.status().ended() && store.hasTerminalEvent(runId);
+        return new RunLog(run, events, complete);
+    }
+
+    /** How many runs this instance is running. */
+    public int activeRuns() {
+        return active.size();
+    }
+
+    private void execute(ActiveRun run) {
+        Answer answer = null;
+        Exception failure = null;
+        try {
+            if (run.attach(Thread.currentThread())) {
+                answer = agent.run(run);
+            }
+        } catch (InterruptedException e) {
+            // stopped, timed out or shut down: the ending says which
+        } catch (Exception e) {
+            failure = e;
+        } finally {
+            ActiveRun.Ending ending = run.end(failure == null && answer != null
+                    ? ActiveRun.Ending.COMPLETED : ActiveRun.Ending.FAILED);
+            try {
+                finish(run, ending, answer, failure);
+            } catch (RuntimeException e) {
+                LOG.error("Run {} could not record its end; its lease will run out and it will be ended as failed",
+                        run.runId, e);
+                run.done.complete(RunStatus.FAILED);
+            } finally {
+                run.cancelTimeout();
+                active.remove(run.runId, run);
+            }
+        }
+    }
+
+    private void finish(ActiveRun run, ActiveRun.Ending ending, Answer answer, Exception failure) {
+        Instant now = clock.instant();
+        Usage usage = run.usage();
+        switch (ending) {
+            case COMPLETED, STOPPED -> {
+                RunStatus status = ending == ActiveRun.Ending.COMPLETED ? RunStatus.COMPLETED : RunStatus.CANCELLED;
+                String text = ending == ActiveRun.Ending.COMPLETED ? answer.text() : run.partialAnswer();
+                ChatMessage message = sql.inTransaction(connection -> {
+                    ChatMessage stored = conversations.appendMessage(connection, run.userId, run.threadId,
+                            ChatMessage.ASSISTANT, text == null ? "" : text, run.runId);
+                    store.finish(connection, run.runId, status, now, usage, stored.id(), null);
+                    return stored;
+                });
+                ObjectNode data = Json.object();
+                data.put("status", status.wire());
+                data.put("final_response", message.content());
+                data.put("message_id", message.id());
+                data.set("usage", usageJson(usage));
+                data.put("execution_time_ms", run.elapsedMillis());
+                run.emitOwn(RUN_AGENT_NAME, EventType.AGENT_COMPLETED, data);
+                metrics.ended(status);
+                run.done.complete(status);
+                LOG.info("Run {} {} in {} ms", run.runId, status.wire(), run.elapsedMillis());
+            }
+            case TIMED_OUT, FAILED, SHUTDOWN -> {
+                Failure why = failure(run, ending, failure);
+                store.finish(run.runId, RunStatus.FAILED, now, usage, why.code().code());
+                run.emitOwn(RUN_AGENT_NAME, EventType.AGENT_ERROR, errorData(why, run.elapsedMillis()));
+                metrics.ended(RunStatus.FAILED);
+                run.done.complete(RunStatus.FAILED);
+            }
+        }
+    }
+
+    private record Failure(ErrorCode code, String message, boolean retryable, String requestId) {
+    }
+
+    private Failure failure(ActiveRun run, ActiveRun.Ending ending, Exception failure) {
+        return switch (ending) {
+            case TIMED_OUT -> new Failure(ErrorCode.TIMEOUT, "The run took longer than "
+                    + config.timeout().toSeconds() + " s and was stopped.", true, null);
+            case SHUTDOWN -> new Failure(ErrorCode.SERVICE_RESTART,
+                    "The server restarted during the run; send the message again.", true, null);
+            default -> {
+                if (failure instanceof AgentException agentFailure) {
+                    LOG.warn("Run {} failed: {} ({})", run.runId, agentFailure.code().code(), agentFailure.getMessage());
+                    yield new Failure(agentFailure.code(), agentFailure.getMessage(), agentFailure.retryable(), null);
+                }
+                if (failure instanceof ProtocolException coded) {
+                    LOG.warn("Run {} failed: {} ({})", run.runId, coded.code().code(), coded.getMessage());
+                    yield new Failure(coded.code(), coded.getMessage(), coded.code() == ErrorCode.UPSTREAM_UNAVAILABLE, null);
+                }
+                String requestId = newRequestId();
+                if (failure == null) {
+                    LOG.error("Run {} failed [request_id={}]: the agent returned no answer", run.runId, requestId);
+                } else {
+                    LOG.error("Run {} failed [request_id={}]", run.runId, requestId, failure);
+                }
+                yield new Failure(ErrorCode.INTERNAL,
+                        "Something went wrong on our side; quote the request id if you report it.", true, requestId);
+            }
+        };
+    }
+
+    private static ObjectNode errorData(Failure why, long elapsedMillis) {
+        ObjectNode error = Json.object();
+        error.put("code", why.code().code());
+        error.put("message", why.message() == null || why.message().isBlank() ? why.code().meaning() : why.message());
+        if (why.requestId() != null) {
+            error.put("request_id", why.requestId());
+        }
+        ObjectNode data = Json.object();
+        data.set("error", error);
+        data.put("retryable", why.retryable());
+        data.put("execution_time_ms", elapsedMillis);
+        return data;
+    }
+
+    private static ObjectNode usageJson(Usage usage) {
+        ObjectNode node = Json.object();
+        node.put("input_tokens", usage.inputTokens());
+        node.put("output_tokens", usage.outputTokens());
+        node.put("cost_usd", usage.costUsd());
+        return node;
+    }
+
+    private void stopLocally(String runId) {
+        ActiveRun run = active.get(runId);
+        if (run != null && run.requestEnd(ActiveRun.Ending.STOPPED)) {
+            LOG.info("Run {} stopped on request from another instance", runId);
+        }
+    }
+
+    /**
+     * One maintenance pass: renews the leases of this instance's runs, ends the runs whose instance stopped renewing
+     * them (with {@code agent_error} {@code service_restart}, retryable), and deletes event logs past retention.
+     */
+    public void maintain() {
+        Instant now = clock.instant();
+        if (!active.isEmpty()) {
+            store.renewLeases(List.copyOf(active.keySet()), now.plus(LEASE));
+        }
+        for (RunRecord abandoned : store.abandoned(now)) {
+            if (!active.containsKey(abandoned.id())) {
+                endAbandoned(abandoned);
+            }
+        }
+        int purged = store.purgeEvents(now.minus(config.eventRetention()));
+        if (purged > 0) {
+            LOG.info("Purged {} run events past retention", purged);
+        }
+    }
+
+    private void endAbandoned(RunRecord run) {
+        if (!store.finish(run.id(), RunStatus.FAILED, clock.instant(), run.usage(), ErrorCode.SERVICE_RESTART.code())) {
+            return; // another instance ended it first
+        }
+        Failure why = new Failure(ErrorCode.SERVICE_RESTART,
+                "The server that ran this request stopped; send the message again.", true, null);
+        long seq = store.lastSeq(run.id()) + 1;
+        ServerEvent event = new ServerEvent(EventType.AGENT_ERROR, clock.instant(), errorData(why, 0), run.threadId(),
+                run.id(), seq, RUN_AGENT_NAME);
+        Envelope envelope = Envelope.of(event);
+        store.appendEvent(run.id(), seq, event.type(), envelope.wire(), event.timestamp());
+        fanout.publish(run.userId(), envelope);
+        metrics.ended(RunStatus.FAILED);
+        LOG.warn("Run {} of user {} was abandoned by its instance and is now failed", run.id(), run.userId());
+    }
+
+    private void quietlyMaintain() {
+        try {
+            maintain();
+        } catch (RuntimeException e) {
+            LOG.warn("Run maintenance failed; will retry in {} s", MAINTENANCE_EVERY.toSeconds(), e);
+        }
+    }
+
+    /**
+     * Shutdown, first half: refuses new runs, lets the runs in progress finish for up to {@code grace}, then ends
+     * the rest with {@code agent_error} {@code service_restart} (retryable) and waits for their final writes.
+     */
+    public void drain(Duration grace) {
+        accepting = false;
+        List<ActiveRun> running = List.copyOf(active.values());
+        if (running.isEmpty()) {
+            return;
+        }
+        LOG.info("Waiting up to {} ms for {} run(s) to finish", grace.toMillis(), running.size());
+        awaitAll(running, grace);
+        List<ActiveRun> left = List.copyOf(active.values());
+        for (ActiveRun run : left) {
+            run.requestEnd(ActiveRun.Ending.SHUTDOWN);
+        }
+        if (!left.isEmpty()) {
+            LOG.warn("Ended {} run(s) still in progress at shutdown", left.size());
+            awaitAll(left, FINAL_WRITES_WAIT);
+        }
+    }
+
+    private static void awaitAll(List<ActiveRun> runs, Duration wait) {
+        CompletableFuture<?>[] futures = runs.stream().map(run -> run.done).toArray(CompletableFuture[]::new);
+        try {
+            CompletableFuture.allOf(futures).get(wait.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException | ExecutionException e) {
+            // what is left is handled by the caller
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public void close() {
+        accepting = false;
+        stopRequests.close();
+        scheduler.shutdownNow();
+    }
+
+    static ProtocolException runNotFound() {
+        return new ProtocolException(ErrorCode.RUN_NOT_FOUND, "There is no such run.");
+    }
+
+    private static ProtocolException runFinished() {
+        return new ProtocolException(ErrorCode.RUN_FINISHED, "The run has already finished.");
+    }
+
+    private static String newRequestId() {
+        byte[] bytes = new byte[8];
+        RANDOM.nextBytes(bytes);
+        return HexFormat.of().formatHex(bytes);
+    }
+
+    private static void quietly(Supplier<?> action, String what) {
+        try {
+            action.get();
+        } catch (RuntimeException e) {
+            LOG.warn("Could not {}", what, e);
+        }
+    }
+}

@@ -1,0 +1,142 @@
+package dev.parley.server.run;
+
+import dev.parley.protocol.ErrorCode;
+import dev.parley.protocol.EventType;
+import dev.parley.protocol.ProtocolException;
+import dev.parley.server.agent.Usage;
+import dev.parley.server.db.Sql;
+import java.math.BigDecimal;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Runs and their event logs in the relational database (the same SQL on H2 and PostgreSQL). A running run holds
+ * its thread in {@code active_thread_id}, which a unique index keeps to one run per thread on every instance; it
+ * also names the instance that runs it and a lease that instance renews, so that the runs of a vanished instance can
+ * be told apart and ended. Stateless and thread-safe.
+ */
+final class RunStore {
+    private static final String RUN_COLUMNS = "id, thread_id, user_id, status, user_message_id, assistant_message_id, "
+            + "started_at, finished_at, input_tokens, output_tokens, cost_usd, error_code";
+
+    private final Sql sql;
+
+    RunStore(Sql sql) {
+        this.sql = sql;
+    }
+
+    /**
+     * Inserts a running run inside the caller's transaction.
+     *
+     * @throws ProtocolException {@code run_in_progress} when the thread already has a running run
+     */
+    void insertRunning(Connection connection, String runId, String threadId, String userId, Instant startedAt,
+                       String instanceId, Instant leaseUntil) throws SQLException {
+        try {
+            Sql.update(connection, "INSERT INTO runs (id, thread_id, user_id, status, started_at, instance_id, "
+                            + "lease_until, active_thread_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    runId, threadId, userId, RunStatus.RUNNING.wire(), startedAt, instanceId, leaseUntil, threadId);
+        } catch (SQLException e) {
+            if (Sql.isUniqueViolation(e)) {
+                throw new ProtocolException(ErrorCode.RUN_IN_PROGRESS,
+                        "A run is already in progress on this thread; stop it or wait for it to finish.");
+            }
+            throw e;
+        }
+    }
+
+    void setUserMessage(Connection connection, String runId, String messageId) throws SQLException {
+        Sql.update(connection, "UPDATE runs SET user_message_id = ? WHERE id = ?", messageId, runId);
+    }
+
+    /** Records how a run ended and frees its thread for the next run; false when it had already ended. */
+    boolean finish(Connection connection, String runId, RunStatus status, Instant finishedAt, Usage usage,
+                   String assistantMessageId, String errorCode) throws SQLException {
+        return Sql.update(connection, "UPDATE runs SET status = ?, finished_at = ?, input_tokens = ?, output_tokens = ?, "
+                        + "cost_usd = ?, assistant_message_id = ?, error_code = ?, active_thread_id = NULL, "
+                        + "lease_until = NULL WHERE id = ? AND status = ?",
+                status.wire(), finishedAt, usage.inputTokens(), usage.outputTokens(), usage.costUsd(),
+                assistantMessageId, errorCode, runId, RunStatus.RUNNING.wire()) > 0;
+    }
+
+    boolean finish(String runId, RunStatus status, Instant finishedAt, Usage usage, String errorCode) {
+        return sql.withConnection(connection -> finish(connection, runId, status, finishedAt, usage, null, errorCode));
+    }
+
+    /** The run if it exists and belongs to the user. */
+    Optional<RunRecord> find(String userId, String runId) {
+        if (runId == null) {
+            return Optional.empty();
+        }
+        return sql.queryOne("SELECT " + RUN_COLUMNS + " FROM runs WHERE id = ? AND user_id = ?", RunStore::run,
+                runId, userId);
+    }
+
+    Optional<RunRecord> findRunningOnThread(String userId, String threadId) {
+        return sql.queryOne("SELECT " + RUN_COLUMNS + " FROM runs WHERE active_thread_id = ? AND user_id = ?",
+                RunStore::run, threadId, userId);
+    }
+
+    void appendEvent(String runId, long seq, String type, String wire, Instant createdAt) {
+        sql.update("INSERT INTO run_events (run_id, seq, type, body, created_at) VALUES (?, ?, ?, ?, ?)",
+                runId, seq, type, wire, createdAt);
+    }
+
+    List<StoredEvent> eventsAfter(String runId, long afterSeq) {
+        return sql.query("SELECT seq, type, body FROM run_events WHERE run_id = ? AND seq > ? ORDER BY seq",
+                row -> new StoredEvent(row.getLong("seq"), row.getString("type"), row.getString("body")),
+                runId, afterSeq);
+    }
+
+    /** The highest {@code seq} in the run's log, 0 when it is empty. */
+    long lastSeq(String runId) {
+        return sql.queryOne("SELECT MAX(seq) FROM run_events WHERE run_id = ?", row -> row.getLong(1), runId)
+                .orElse(0L);
+    }
+
+    boolean hasTerminalEvent(String runId) {
+        return sql.queryOne("SELECT COUNT(*) FROM run_events WHERE run_id = ? AND type IN (?, ?)",
+                row -> row.getLong(1), runId, EventType.AGENT_COMPLETED, EventType.AGENT_ERROR).orElse(0L) > 0;
+    }
+
+    /** Extends the leases of the given running runs (the ones this instance is running). */
+    void renewLeases(List<String> runIds, Instant leaseUntil) {
+        for (int from = 0; from < runIds.size(); from += 100) {
+            List<String> chunk = runIds.subList(from, Math.min(runIds.size(), from + 100));
+            Object[] params = new Object[chunk.size() + 2];
+            params[0] = leaseUntil;
+            params[1] = RunStatus.RUNNING.wire();
+            for (int i = 0; i < chunk.size(); i++) {
+                params[i + 2] = chunk.get(i);
+            }
+            sql.update("UPDATE runs SET lease_until = ? WHERE status = ? AND id IN ("
+                    + String.join(", ", java.util.Collections.nCopies(chunk.size(), "?")) + ")", params);
+        }
+    }
+
+    /** Running runs whose lease ran out: their instance stopped renewing it. */
+    List<RunRecord> abandoned(Instant now) {
+        return sql.query("SELECT " + RUN_COLUMNS + " FROM runs WHERE status = ? AND lease_until < ?", RunStore::run,
+                RunStatus.RUNNING.wire(), now);
+    }
+
+    /** Deletes the event logs of runs that ended before {@code endedBefore}; returns how many events went. */
+    int purgeEvents(Instant endedBefore) {
+        return sql.update("DELETE FROM run_events WHERE run_id IN (SELECT id FROM runs WHERE finished_at < ?)",
+                endedBefore);
+    }
+
+    private static RunRecord run(ResultSet row) throws SQLException {
+        BigDecimal cost = row.getBigDecimal("cost_usd");
+        Usage usage = new Usage(row.getLong("input_tokens"), row.getLong("output_tokens"),
+                cost == null ? BigDecimal.ZERO : cost);
+        return new RunRecord(row.getString("id"), row.getString("thread_id"), row.getString("user_id"),
+                RunStatus.fromWire(row.getString("status")), row.getString("user_message_id"),
+                row.getString("assistant_message_id"), Sql.instant(row, "started_at"), Sql.instant(row, "finished_at"),
+                usage, row.getString("error_code"));
+    }
+}
