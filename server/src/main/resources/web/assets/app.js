@@ -441,23 +441,24 @@ function onRefused(data) {
 /** Every run event, in seq order and exactly once (RunTracker). */
 function onRunEvent(event) {
   const runId = event.run_id;
+  const data = event.data || event.payload || {};
   let view = views.get(runId);
+  if (!view && event.type === 'agent_started') {
+    // Our own message: the turn already on screen becomes the run's view (focus and reading position stay put).
+    const pending = state.pending;
+    if (pending && pending.threadId === event.thread_id && pending.text === data.user_request) {
+      state.pending = null;
+      view = pending.view;
+      view.threadId = event.thread_id;
+      views.set(runId, view);
+    }
+  }
   if (!view) {
     view = new TurnView({ runId, threadId: event.thread_id });
     views.set(runId, view);
   }
-  const data = event.data || event.payload || {};
-  if (event.type === 'agent_started') {
-    const pending = state.pending;
-    if (pending && pending.threadId === event.thread_id && pending.text === data.user_request) {
-      state.pending = null;
-      if (pending.view.element.isConnected) {
-        pending.view.element.replaceWith(view.element);
-      }
-    }
-    if (!state.threads.some((thread) => thread.id === event.thread_id)) {
-      loadThreadsSoon();
-    }
+  if (event.type === 'agent_started' && !state.threads.some((thread) => thread.id === event.thread_id)) {
+    loadThreadsSoon();
   }
   view.apply(event);
   if (view.threadId === state.threadId) {

@@ -118,7 +118,11 @@ class ChatPageTest {
                 .matches("Usage: [0-9,]+ input \\+ [0-9,]+ output tokens · \\$[0-9.,]+ · [0-9.]+ s");
 
         assertThat(page.threadTitles()).containsExactly("Analyze my AI costs");
-        browser.resize(1280, 1500);
+        // A picture of the whole finished answer with its steps open (docs/screenshot-answer.png comes from here).
+        progress.findElement(By.tagName("summary")).click();
+        long extra = (Long) browser.script("const s = document.getElementById('scroller');"
+                + " return Math.ceil(s.scrollHeight - s.clientHeight + window.outerHeight);");
+        browser.resize(1280, (int) Math.min(4000, extra));
         browser.script("document.getElementById('scroller').scrollTop = 0;");
         Path shot = browser.screenshot("answer");
         assertThat(shot).isNotEmptyFile();
