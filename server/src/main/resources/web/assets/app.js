@@ -1022,13 +1022,13 @@ function updateComposer() {
   stop.hidden = !running;
   stop.disabled = !!running && running.state === 'stopping';
   stop.textContent = running && running.state === 'stopping' ? 'Stopping…' : 'Stop';
-  const send = $('send');
-  send.disabled = !open || !!running || !!state.pending;
+  const blocked = !open || !!running || !!state.pending;
+  $('send').disabled = blocked || !$('composer-input').value.trim();
   $('composer-hint').textContent = !open ? 'Waiting for the connection…'
     : running ? 'The assistant is working. Stop it to send something else.'
       : 'Enter to send · Shift+Enter for a new line';
   for (const button of document.querySelectorAll('.suggestion')) {
-    button.disabled = send.disabled;
+    button.disabled = blocked;
   }
 }
 
@@ -1101,6 +1101,7 @@ function wireUi() {
     event.preventDefault();
     send($('composer-input').value);
   });
+  $('composer-input').addEventListener('input', updateComposer);
   $('composer-input').addEventListener('keydown', (event) => {
     if (event.key === 'Enter' && !event.shiftKey && !event.isComposing && !event.altKey && !event.ctrlKey
       && !event.metaKey) {

@@ -94,9 +94,10 @@ final class ChatPage {
     /** Types the question and presses Enter; returns the turn that shows it. */
     WebElement ask(String question) {
         int before = driver().findElements(TURNS).size();
-        browser.await("the send button to be enabled", ExpectedConditions.elementToBeClickable(SEND));
         WebElement composer = driver().findElement(COMPOSER);
-        composer.sendKeys(question, Keys.ENTER);
+        composer.sendKeys(question);
+        browser.await("the send button to be enabled", ExpectedConditions.elementToBeClickable(SEND));
+        composer.sendKeys(Keys.ENTER);
         browser.await("a new turn for the question", ExpectedConditions.numberOfElementsToBeMoreThan(TURNS, before));
         return lastTurn();
     }
