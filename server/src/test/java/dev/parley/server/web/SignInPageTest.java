@@ -15,6 +15,10 @@ import org.junit.jupiter.api.Test;
 import org.openqa.selenium.By;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.WindowType;
+import org.openqa.selenium.devtools.NetworkInterceptor;
+import org.openqa.selenium.remote.http.Contents;
+import org.openqa.selenium.remote.http.HttpResponse;
+import org.openqa.selenium.remote.http.Route;
 import org.openqa.selenium.support.ui.ExpectedConditions;
 
 /**
@@ -122,6 +126,33 @@ class SignInPageTest {
         browser.await("the missing exchange explained", ExpectedConditions.textToBe(ChatPage.SIGNIN_ALERT,
                 "Signing in with an external provider is not available on this server."));
         assertThat(browser.driver().getCurrentUrl()).doesNotContain("one-time-code");
+    }
+
+    @Test
+    void providersFromTheServerBecomeSignInLinksAndUnsafeOnesAreDropped() {
+        startServer(Map.of());
+        // The browser sees a server with providers and dev login configured (its answer to /auth/config is replaced).
+        String config = """
+                {"providers": [
+                  {"id": "google", "name": "Google", "login_url": "/auth/login?provider=google"},
+                  "github",
+                  {"id": "evil", "name": "Evil", "login_url": "javascript:window.pwned = true"},
+                  {"id": "elsewhere", "name": "Elsewhere", "login_url": "http://other.example/login"}
+                ], "dev_login": true, "access_token_ttl_s": 900, "registration_open": false}
+                """;
+        try (NetworkInterceptor ignored = new NetworkInterceptor(browser.driver(),
+                Route.matching(request -> request.getUri().endsWith("/auth/config")).to(() -> request ->
+                        new HttpResponse().setStatus(200).addHeader("Content-Type", "application/json")
+                                .setContent(Contents.utf8String(config))))) {
+            page.open();
+            browser.await("the provider links", ExpectedConditions.visibilityOfElementLocated(By.id("providers")));
+            List<WebElement> links = browser.driver().findElements(By.cssSelector("#provider-list a"));
+            assertThat(links).extracting(WebElement::getText).containsExactly("Sign in with Google", "Sign in with Github");
+            assertThat(links).extracting(link -> link.getAttribute("href")).containsExactly(
+                    app.baseUrl() + "/auth/login?provider=google", app.baseUrl() + "/auth/login?provider=github");
+            assertThat(browser.driver().findElement(By.id("dev-login-button")).isDisplayed()).isTrue();
+            assertThat(browser.driver().findElement(By.id("switch-mode")).isDisplayed()).isFalse();
+        }
     }
 
     @Test
