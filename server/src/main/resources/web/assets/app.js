@@ -466,6 +466,7 @@ function onRunEvent(event) {
   }
   markThreadRunning(view.threadId, !view.complete);
   if (view.complete) {
+    pruneViews();
     announce(view.state === 'cancelled' ? 'The assistant stopped.'
       : view.state === 'failed' ? 'The answer failed.' : 'The answer is complete.');
     loadThreadsSoon();
@@ -474,6 +475,19 @@ function onRunEvent(event) {
   }
   persistRunsSoon();
   updateComposer();
+}
+
+/** Keeps the finished views this page holds bounded; a thread shown again then comes from the server. */
+function pruneViews() {
+  const MAX_VIEWS = 40;
+  for (const [runId, view] of views) {
+    if (views.size <= MAX_VIEWS) {
+      return;
+    }
+    if (view.complete && !view.element.isConnected) {
+      views.delete(runId);
+    }
+  }
 }
 
 /** Places a live view in the open conversation: where its turn from history is, or at the end. */
