@@ -19,6 +19,7 @@ import dev.parley.server.gateway.RunRoutes;
 import dev.parley.server.gateway.SocketEndpoint;
 import dev.parley.server.gateway.ThreadRoutes;
 import dev.parley.server.gateway.UsageRoutes;
+import dev.parley.server.gateway.WebRoutes;
 import dev.parley.server.health.Health;
 import dev.parley.server.health.HealthCheck;
 import dev.parley.server.health.Lifecycle;
@@ -113,6 +114,7 @@ public final class App implements AutoCloseable {
                     clock, config.server().maxRequestBytes()));
             routes.add(new ThreadRoutes(conversations, runs, auth.verifier(), config.server().maxRequestBytes()));
             routes.add(new RunRoutes(runs, auth.verifier()));
+            routes.add(WebRoutes.fromClasspath(config.server().publicUrl()));
             sockets = new SocketEndpoint(new SocketEndpoint.Dependencies(config, auth.verifier(), auth.revocations(),
                     database.sql(), runs, conversations, fanout, new LocalSocketCounter(), lifecycle, metrics, clock));
             Gateway gateway = Gateway.start(new Gateway.Services(config, metrics, health, lifecycle, routes), sockets);
