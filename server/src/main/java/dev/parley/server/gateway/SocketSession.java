@@ -78,6 +78,11 @@ final class SocketSession {
     /** Runs being resumed on this socket: their live events wait here until the replay is done. Guarded. */
     private final Map<String, List<Envelope>> replaying = new HashMap<>();
     private long replayBufferBytes; // guarded by runLock
+    /**
+     * Runs resumed on this socket, with the highest seq the resume sent: a live event of the run at or below it was
+     * already sent (it was logged before the replay read the log and published after the replay ended). Guarded.
+     */
+    private final Map<String, Long> resumedUpTo = new HashMap<>();
 
     SocketSession(String connectionId, Principal principal, WsSession ws, Thread reader, SocketRuntime runtime) {
         this.connectionId = connectionId;
@@ -223,10 +228,16 @@ final class SocketSession {
         boolean overflow = false;
         synchronized (runLock) {
             List<Envelope> held = replaying.get(event.runId());
+            Long sentUpTo = resumedUpTo.get(event.runId());
+            if (EventType.isTerminal(event.type())) {
+                resumedUpTo.remove(event.runId());
+            }
             if (held != null) {
                 held.add(event);
                 replayBufferBytes += event.wire().length();
                 overflow = replayBufferBytes > runtime.config().sendQueueBytes();
+            } else if (sentUpTo != null && event.seq() <= sentUpTo) {
+                return; // the resume's replay already carried it
             } else if (!queue.offer(event.wire())) {
                 overflow = true;
             }
@@ -327,6 +338,11 @@ final class SocketSession {
             enqueuePaced(ServerEvent.of(EventType.RESUMED, runtime.clock().instant(), data).toWire());
             drainHeld(runId, sentMax);
             drained = true;
+            if (log.complete()) {
+                synchronized (runLock) {
+                    resumedUpTo.remove(runId); // nothing of the run is still to come
+                }
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } finally {
@@ -346,6 +362,7 @@ final class SocketSession {
                 List<Envelope> held = replaying.get(runId);
                 if (held == null || held.isEmpty()) {
                     replaying.remove(runId);
+                    resumedUpTo.merge(runId, max, Math::max);
                     return;
                 }
                 batch = new ArrayList<>(held);

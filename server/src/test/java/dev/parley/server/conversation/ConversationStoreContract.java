@@ -35,7 +35,9 @@ abstract class ConversationStoreContract {
 
     @AfterEach
     void tearDown() {
-        database.close();
+        if (database != null) {
+            database.close();
+        }
     }
 
     @Test

@@ -65,9 +65,13 @@ abstract class RunServiceContract {
 
     @AfterEach
     void tearDown() {
-        runs.drain(Duration.ZERO);
-        runs.close();
-        database.close();
+        if (runs != null) {
+            runs.drain(Duration.ZERO);
+            runs.close();
+        }
+        if (database != null) {
+            database.close();
+        }
     }
 
     private RunStatus awaitEnd(String runId) {
