@@ -445,7 +445,8 @@ public final class RunService implements AutoCloseable {
         }
         LOG.info("Waiting up to {} ms for {} run(s) to finish", grace.toMillis(), running.size());
         awaitAll(running, grace);
-        List<ActiveRun> left = List.copyOf(active.values());
+        // A run that has settled its ending (done) may still be in `active` for a moment: it is not left over.
+        List<ActiveRun> left = active.values().stream().filter(run -> !run.done.isDone()).toList();
         for (ActiveRun run : left) {
             run.requestEnd(ActiveRun.Ending.SHUTDOWN);
         }
