@@ -196,12 +196,18 @@ final class OfflineTeam implements Agent {
                         : "Writing up the figures.", step, 85);
         String markdown = Reports.write(findings, catalog);
         StringBuilder sent = new StringBuilder();
+        // With a step delay, the answer streams at a readable pace too (a twentieth of a step per line), so that
+        // a person sees it arrive and a stop can land in the middle of it.
+        Duration perLine = run.requestedStepDelay().orElse(stepDelay).dividedBy(20);
         for (String line : markdown.split("(?<=\n)")) {
             if (Thread.interrupted()) {
                 throw new InterruptedException("run stopped while reporting");
             }
             RunEvents.partial(run, REPORTING, line);
             sent.append(line);
+            if (!perLine.isZero()) {
+                sleeper.sleep(perLine);
+            }
         }
         return new Answer(sent.toString());
     }

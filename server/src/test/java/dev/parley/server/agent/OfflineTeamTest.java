@@ -249,8 +249,11 @@ class OfflineTeamTest {
         Agent paced = Agents.create(offline(Duration.ofMillis(150)), store, CATALOG, CLOCK, pauses::add);
         RecordingRun run = new RecordingRun(user, "Where does my money go?");
         paced.run(run);
-        // triage | data | optimization | reporting: three pauses, none after the answer.
-        assertThat(pauses).containsExactly(Duration.ofMillis(150), Duration.ofMillis(150), Duration.ofMillis(150));
+        // triage | data | optimization | reporting: three step pauses, then a twentieth of a step after each line.
+        assertThat(pauses.subList(0, 3)).containsExactly(Duration.ofMillis(150), Duration.ofMillis(150),
+                Duration.ofMillis(150));
+        assertThat(pauses.subList(3, pauses.size())).hasSize(run.events(EventType.PARTIAL_RESULT).size())
+                .containsOnly(Duration.ofMillis(150).dividedBy(20));
     }
 
     @Test
