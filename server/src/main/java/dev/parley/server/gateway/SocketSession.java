@@ -1,6 +1,7 @@
 package dev.parley.server.gateway;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.parley.protocol.CloseCodes;
 import dev.parley.protocol.ErrorBody;
 import dev.parley.protocol.ErrorCode;
 import dev.parley.protocol.EventType;
@@ -144,7 +145,7 @@ final class SocketSession {
             if (fragmentBytes > maxMessageBytes) {
                 discardingMessage = true;
                 fragments.setLength(0);
-                close(ErrorCode.MESSAGE_TOO_LARGE, CLOSE_GRACE);
+                closeWith(CloseCodes.MESSAGE_TOO_BIG, ErrorCode.MESSAGE_TOO_LARGE.code(), false, CLOSE_GRACE);
                 return;
             }
             fragments.append(text);

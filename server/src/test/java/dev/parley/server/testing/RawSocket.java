@@ -164,6 +164,23 @@ public final class RawSocket implements AutoCloseable {
         }
     }
 
+    /** Sends only the head of a masked frame that announces {@code length} payload bytes. */
+    public void sendFrameHead(int opcode, long length) {
+        try {
+            ByteArrayOutputStream head = new ByteArrayOutputStream(14);
+            head.write(0x80 | opcode);
+            head.write(0x80 | 127);
+            for (int shift = 56; shift >= 0; shift -= 8) {
+                head.write((int) ((length >>> shift) & 0xFF));
+            }
+            head.write(new byte[4]);
+            out.write(head.toByteArray());
+            out.flush();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     /** Reads the next frame from the server (servers do not mask). */
     public Frame readFrame() {
         try {

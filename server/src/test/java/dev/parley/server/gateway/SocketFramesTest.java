@@ -1,0 +1,126 @@
+package dev.parley.server.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.parley.server.testing.RawSocket;
+import dev.parley.server.testing.ScriptedAgent;
+import dev.parley.server.testing.TestApp;
+import dev.parley.server.testing.TestUsers;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Frame-level behaviour, seen by a client that writes the frames itself: size limit, binary, UTF-8, control frames. */
+class SocketFramesTest {
+    private static TestApp app;
+    private static TestUsers.User user;
+
+    @BeforeAll
+    static void start() {
+        app = TestApp.start(Map.of(), Clock.systemUTC(), new ScriptedAgent());
+        user = TestUsers.register(app);
+    }
+
+    @AfterAll
+    static void stop() {
+        app.close();
+    }
+
+    private static RawSocket open() {
+        RawSocket socket = RawSocket.upgrade(app.app().port(), "/ws", Map.of("Authorization", "Bearer " + user.accessToken()));
+        assertThat(socket.handshake().status()).isEqualTo(101);
+        assertThat(socket.readFrame().text()).contains("connection_established");
+        return socket;
+    }
+
+    private static String ping(int padding) {
+        return "{\"type\":\"ping\",\"pad\":\"" + "p".repeat(padding) + "\"}";
+    }
+
+    @Test
+    void frameOverTheHardLimitClosesWith1009() {
+        try (RawSocket socket = open()) {
+            socket.sendText(ping(65_536));
+            RawSocket.Frame close = socket.awaitClose();
+            assertThat(close.closeCode()).isEqualTo(1009);
+            assertThat(close.closeReason()).isEqualTo("message_too_large");
+        }
+    }
+
+    @Test
+    void frameFarOverTheLimitAlsoClosesWith1009() {
+        try (RawSocket socket = open()) {
+            socket.sendFrameHead(RawSocket.TEXT, 64L * 1_048_576);
+            assertThat(socket.awaitClose().closeCode()).isEqualTo(1009);
+        }
+    }
+
+    @Test
+    void messageJustUnderTheLimitIsAccepted() {
+        try (RawSocket socket = open()) {
+            String text = ping(65_536 - ping(0).length());
+            assertThat(text.getBytes(StandardCharsets.UTF_8)).hasSize(65_536);
+            socket.sendText(text);
+            assertThat(socket.readFrame().text()).contains("\"pong\"");
+        }
+    }
+
+    @Test
+    void fragmentsAreJoinedAndCountAgainstTheLimitTogether() {
+        try (RawSocket socket = open()) {
+            byte[] message = "{\"type\":\"ping\"}".getBytes(StandardCharsets.UTF_8);
+            socket.sendFrame(RawSocket.TEXT, false, java.util.Arrays.copyOfRange(message, 0, 5));
+            socket.sendFrame(0x0, true, java.util.Arrays.copyOfRange(message, 5, message.length));
+            assertThat(socket.readFrame().text()).contains("\"pong\"");
+
+            byte[] half = new byte[40_000];
+            java.util.Arrays.fill(half, (byte) 'a');
+            socket.sendFrame(RawSocket.TEXT, false, half);
+            socket.sendFrame(0x0, true, half);
+            RawSocket.Frame close = socket.awaitClose();
+            assertThat(close.closeCode()).isEqualTo(1009);
+            assertThat(close.closeReason()).isEqualTo("message_too_large");
+        }
+    }
+
+    @Test
+    void binaryFrameClosesWith1003() {
+        try (RawSocket socket = open()) {
+            socket.sendFrame(RawSocket.BINARY, true, new byte[] {1, 2, 3});
+            RawSocket.Frame close = socket.awaitClose();
+            assertThat(close.closeCode()).isEqualTo(1003);
+            assertThat(close.closeReason()).isEqualTo("binary_not_supported");
+        }
+    }
+
+    @Test
+    void textFrameThatIsNotUtf8ClosesWith1007() {
+        try (RawSocket socket = open()) {
+            byte[] bad = "{\"type\":\"ping\",\"x\":\"\u00ff\"}".getBytes(StandardCharsets.ISO_8859_1);
+            socket.sendFrame(RawSocket.TEXT, true, bad);
+            RawSocket.Frame close = socket.awaitClose();
+            assertThat(close.closeCode()).isEqualTo(1007);
+            assertThat(close.closeReason()).isEqualTo("invalid_utf8");
+        }
+    }
+
+    @Test
+    void pingFrameIsAnsweredWithPongFrameCarryingTheSamePayload() {
+        try (RawSocket socket = open()) {
+            socket.sendFrame(RawSocket.PING, true, "are you there".getBytes(StandardCharsets.UTF_8));
+            RawSocket.Frame pong = socket.await(RawSocket.PONG);
+            assertThat(pong.text()).isEqualTo("are you there");
+        }
+    }
+
+    @Test
+    void clientCloseIsAnsweredWithClose() {
+        try (RawSocket socket = open()) {
+            socket.sendFrame(RawSocket.CLOSE, true, new byte[] {0x03, (byte) 0xE8});
+            assertThat(socket.awaitClose().closeCode()).isEqualTo(1000);
+        }
+    }
+}
