@@ -15,7 +15,8 @@ import java.util.Set;
  * ({@link #from(Map)}). Every problem is reported at once, one line each, naming the variable. docs/configuration.md
  * lists the same variables; a test keeps the two in step.
  */
-public record Config(Server server, Storage storage, Auth auth, Socket socket, Runs runs, Agent agent, Logging logging) {
+public record Config(Server server, Storage storage, Auth auth, Socket socket, Runs runs, Agent agent, Logging logging,
+                     Redis redis) {
 
     public enum LogFormat { TEXT, JSON }
 
@@ -51,8 +52,19 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
                          int maxSocketsPerUser, int sendQueueBytes, Duration heartbeatInterval) {
     }
 
-    /** Agent runs: how long they may take, how long their events are kept, how large a request may be. */
-    public record Runs(Duration timeout, Duration eventRetention, int maxUserRequestChars) {
+    /**
+     * Agent runs: how long they may take, how long their events are kept, how large a request may be, and the lease
+     * an instance holds on each of its runs (renewed while it lives; once it runs out another instance ends the run).
+     */
+    public record Runs(Duration timeout, Duration eventRetention, int maxUserRequestChars, Duration lease) {
+    }
+
+    /**
+     * How this instance uses Redis when {@code PARLEY_REDIS_URL} is set: every key and channel starts with
+     * {@code keyPrefix}, so that several deployments (or test runs) can share one Redis without hearing each other
+     * (pub/sub channels ignore the database index); {@code commandTimeout} bounds every Redis call.
+     */
+    public record Redis(String keyPrefix, Duration commandTimeout) {
     }
 
     /** The agent engine: the offline team's pacing, or an LLM provider. */
@@ -158,7 +170,8 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
         Runs runs = new Runs(
                 r.duration("PARLEY_RUN_TIMEOUT", Duration.ofSeconds(120), Duration.ofSeconds(1), Duration.ofHours(1)),
                 r.duration("PARLEY_RUN_EVENT_RETENTION", Duration.ofMinutes(10), Duration.ofSeconds(1), Duration.ofDays(7)),
-                r.integer("PARLEY_MAX_USER_REQUEST_CHARS", 16_000, 1, 1_000_000));
+                r.integer("PARLEY_MAX_USER_REQUEST_CHARS", 16_000, 1, 1_000_000),
+                r.duration("PARLEY_RUN_LEASE", Duration.ofSeconds(30), Duration.ofSeconds(3), Duration.ofMinutes(10)));
 
         LlmProvider provider = r.choice("PARLEY_LLM_PROVIDER", LlmProvider.class, LlmProvider.NONE);
         Agent agent = new Agent(
@@ -177,7 +190,14 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
                 r.choice("PARLEY_LOG_FORMAT", LogFormat.class, LogFormat.TEXT),
                 r.string("PARLEY_LOG_LEVEL", "INFO"));
 
-        return new Config(server, storage, auth, socket, runs, agent, logging);
+        String keyPrefix = r.string("PARLEY_REDIS_PREFIX", "parley");
+        if (!keyPrefix.matches("[A-Za-z0-9_.:-]{1,64}")) {
+            r.problem("PARLEY_REDIS_PREFIX", "must be 1 to 64 letters, digits or _.:- characters, got '" + keyPrefix + "'");
+        }
+        Redis redis = new Redis(keyPrefix,
+                r.duration("PARLEY_REDIS_TIMEOUT", Duration.ofSeconds(2), Duration.ofMillis(50), Duration.ofMinutes(1)));
+
+        return new Config(server, storage, auth, socket, runs, agent, logging, redis);
     }
 
     private static List<String> list(String csv) {

@@ -58,8 +58,9 @@ public final class RunService implements AutoCloseable {
     /** The {@code agent_name} of the events the run machinery emits itself (the first and the last of a run). */
     public static final String RUN_AGENT_NAME = "parley";
     static final int HISTORY_MESSAGES = 40;
-    static final Duration LEASE = Duration.ofSeconds(60);
-    static final Duration MAINTENANCE_EVERY = Duration.ofSeconds(10);
+    static final Duration MAX_MAINTENANCE_EVERY = Duration.ofSeconds(10);
+    /** How often the database is asked for stop requests that did not arrive over the fan-out. */
+    static final Duration STOP_POLL_EVERY = Duration.ofSeconds(1);
     private static final Duration FINAL_WRITES_WAIT = Duration.ofSeconds(5);
     private static final Logger LOG = LoggerFactory.getLogger(RunService.class);
     private static final SecureRandom RANDOM = new SecureRandom();
@@ -77,6 +78,8 @@ public final class RunService implements AutoCloseable {
     private final ScheduledExecutorService scheduler;
     private final ThreadFactory agentThreads = Thread.ofVirtual().name("parley-run-", 0).factory();
     private final Fanout.Subscription stopRequests;
+    private final Duration lease;
+    private final Duration maintenanceEvery;
     private volatile boolean accepting = true;
 
     public RunService(Sql sql, ConversationStore conversations, Agent agent, Fanout fanout, Config.Runs config,
@@ -93,7 +96,12 @@ public final class RunService implements AutoCloseable {
         this.scheduler = Executors.newSingleThreadScheduledExecutor(
                 Thread.ofPlatform().daemon().name("parley-runs").factory());
         this.stopRequests = fanout.onStopRequest(this::stopLocally);
-        scheduler.scheduleWithFixedDelay(this::quietlyMaintain, 0, MAINTENANCE_EVERY.toMillis(), TimeUnit.MILLISECONDS);
+        this.lease = config.lease();
+        Duration third = lease.dividedBy(3);
+        this.maintenanceEvery = third.compareTo(MAX_MAINTENANCE_EVERY) < 0 ? third : MAX_MAINTENANCE_EVERY;
+        scheduler.scheduleWithFixedDelay(this::quietlyMaintain, 0, maintenanceEvery.toMillis(), TimeUnit.MILLISECONDS);
+        scheduler.scheduleWithFixedDelay(this::quietlyPollStopRequests, STOP_POLL_EVERY.toMillis(),
+                STOP_POLL_EVERY.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     /**
@@ -122,7 +130,7 @@ public final class RunService implements AutoCloseable {
         String runId = UUID.randomUUID().toString();
         Instant now = clock.instant();
         ChatMessage message = sql.inTransaction(connection -> {
-            store.insertRunning(connection, runId, thread.id(), userId, now, instanceId, now.plus(LEASE));
+            store.insertRunning(connection, runId, thread.id(), userId, now, instanceId, now.plus(lease));
             ChatMessage stored = conversations.appendMessage(connection, userId, thread.id(), ChatMessage.USER, text, runId);
             store.setUserMessage(connection, runId, stored.id());
             return stored;
@@ -176,6 +184,8 @@ public final class RunService implements AutoCloseable {
         if (record.status().ended()) {
             throw runFinished();
         }
+        // The flag first: an instance that misses the fan-out's request (Redis down) still finds it.
+        store.requestStop(runId, clock.instant());
         fanout.requestStop(runId);
         LOG.info("Run {} stop requested by user {} (running elsewhere)", runId, userId);
     }
@@ -377,7 +387,7 @@ public final class RunService implements AutoCloseable {
     public void maintain() {
         Instant now = clock.instant();
         if (!active.isEmpty()) {
-            store.renewLeases(List.copyOf(active.keySet()), now.plus(LEASE));
+            store.renewLeases(List.copyOf(active.keySet()), now.plus(lease));
         }
         for (RunRecord abandoned : store.abandoned(now)) {
             if (!active.containsKey(abandoned.id())) {
@@ -406,11 +416,25 @@ public final class RunService implements AutoCloseable {
         LOG.warn("Run {} of user {} was abandoned by its instance and is now failed", run.id(), run.userId());
     }
 
+    /** Stops the runs of this instance that were asked to stop through the database. */
+    private void quietlyPollStopRequests() {
+        if (active.isEmpty()) {
+            return;
+        }
+        try {
+            for (String runId : store.stopRequested(instanceId)) {
+                stopLocally(runId);
+            }
+        } catch (RuntimeException e) {
+            LOG.debug("Polling stop requests failed: {}", e.toString());
+        }
+    }
+
     private void quietlyMaintain() {
         try {
             maintain();
         } catch (RuntimeException e) {
-            LOG.warn("Run maintenance failed; will retry in {} s", MAINTENANCE_EVERY.toSeconds(), e);
+            LOG.warn("Run maintenance failed; will retry in {} ms", maintenanceEvery.toMillis(), e);
         }
     }
 

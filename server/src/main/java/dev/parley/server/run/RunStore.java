@@ -118,6 +118,18 @@ final class RunStore {
         }
     }
 
+    /** Asks, through the database, for a running run to be stopped by whichever instance runs it. */
+    boolean requestStop(String runId, Instant at) {
+        return sql.update("UPDATE runs SET stop_requested_at = ? WHERE id = ? AND status = ?", at, runId,
+                RunStatus.RUNNING.wire()) > 0;
+    }
+
+    /** The running runs of an instance that someone asked to stop. */
+    List<String> stopRequested(String instanceId) {
+        return sql.query("SELECT id FROM runs WHERE status = ? AND instance_id = ? AND stop_requested_at IS NOT NULL",
+                row -> row.getString("id"), RunStatus.RUNNING.wire(), instanceId);
+    }
+
     /** Running runs whose lease ran out: their instance stopped renewing it. */
     List<RunRecord> abandoned(Instant now) {
         return sql.query("SELECT " + RUN_COLUMNS + " FROM runs WHERE status = ? AND lease_until < ?", RunStore::run,
