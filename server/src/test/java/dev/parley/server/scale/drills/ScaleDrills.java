@@ -46,6 +46,9 @@ import java.util.function.BooleanSupplier;
  */
 public final class ScaleDrills {
     private static final Duration RUN_WAIT = Duration.ofSeconds(180);
+    /** The pace at which the latency drill starts runs, spread over all its users. */
+    private static final int RUNS_PER_SECOND =
+            Integer.parseInt(firstSet(System.getenv("PARLEY_DRILL_RUNS_PER_SECOND"), null, "10"));
 
     private final DrillOptions options;
     private final List<String> report = new ArrayList<>();
@@ -494,21 +497,32 @@ public final class ScaleDrills {
                 onA.add(both[0]);
                 onB.add(both[1]);
             }
+            // Every tenth user also has a second socket on the run's own instance: how far apart two sockets of
+            // the same instance get the same event is the floor that the bus's added latency is measured against.
+            Map<Integer, Follower> twins = new HashMap<>();
+            for (int u = 0; u < users; u += 10) {
+                DrillCluster.Server own = cluster.server(u % 2 == 0 ? "a" : "b");
+                twins.put(u, new Follower("twin" + u, own.socket(tokens.get(u))));
+            }
             connecting.shutdown();
             awaitEstablished(onA.toArray(Follower[]::new));
             awaitEstablished(onB.toArray(Follower[]::new));
-            line("- " + 2 * users + " sockets open");
+            awaitEstablished(twins.values().toArray(Follower[]::new));
+            line("- " + (2 * users + twins.size()) + " sockets open");
             Map<String, Long> sentAt = new ConcurrentHashMap<>();
             long started = System.nanoTime();
-            int wave = 50;
+            // Runs start at a steady pace, so that what is measured is the bus, not two CPUs saturated by agents.
+            long every = 1_000_000_000L / RUNS_PER_SECOND;
             for (int u = 0; u < users; u++) {
                 Follower via = u % 2 == 0 ? onA.get(u) : onB.get(u);
+                long due = started + u * every;
+                long wait = due - System.nanoTime();
+                if (wait > 0) {
+                    sleep(Duration.ofNanos(wait));
+                }
                 sentAt.put(via.name, System.nanoTime());
                 via.current().send("start_agent", Json.object().put("user_request", "What did we spend on compute?"),
                         "l-" + u);
-                if ((u + 1) % wave == 0) {
-                    sleep(Duration.ofMillis(250));
-                }
             }
             await("every user's run ends on both sockets", () -> {
                 for (int u = 0; u < users; u++) {
@@ -521,6 +535,7 @@ public final class ScaleDrills {
             }, RUN_WAIT);
             long tookMillis = (System.nanoTime() - started) / 1_000_000;
             List<Long> added = new ArrayList<>();
+            List<Long> sameInstance = new ArrayList<>();
             List<Long> ownStart = new ArrayList<>();
             List<Long> otherStart = new ArrayList<>();
             Totals totals = new Totals();
@@ -540,6 +555,16 @@ public final class ScaleDrills {
                             added.add((arrived - event.getValue()) / 1_000);
                         }
                     }
+                    Follower twin = twins.get(u);
+                    if (twin != null) {
+                        Map<Long, Long> beside = twin.arrivals(runId);
+                        for (Map.Entry<Long, Long> event : here.entrySet()) {
+                            Long arrived = beside.get(event.getKey());
+                            if (arrived != null) {
+                                sameInstance.add(Math.abs(arrived - event.getValue()) / 1_000);
+                            }
+                        }
+                    }
                     Long sent = sentAt.get(own.name);
                     if (sent != null && here.containsKey(1L) && there.containsKey(1L)) {
                         ownStart.add((here.get(1L) - sent) / 1_000);
@@ -548,10 +573,16 @@ public final class ScaleDrills {
                 }
             }
             Collections.sort(added);
-            line("- " + users + " runs, " + added.size() + " events compared, all ended in " + tookMillis + " ms");
+            line("- " + users + " runs started at " + RUNS_PER_SECOND + " per second, " + added.size()
+                    + " events compared, all ended in " + tookMillis + " ms");
             line("- added latency of the other instance's socket over the run's own (µs): "
                     + summaryMicros(added) + " — goal p99 ≤ 2000 µs: "
                     + (percentile(added, 99) <= 2000 ? "met" : "NOT met"));
+            line("- for comparison, two sockets of the same user on the same instance, how far apart they get the same "
+                    + "event (µs): " + summaryMicros(sameInstance));
+            long within = added.stream().filter(micros -> micros <= 2000).count();
+            line(String.format(Locale.ROOT, "- events on the other instance within 2 ms of the run's own: %.1f %%",
+                    100.0 * within / Math.max(1, added.size())));
             line("- start_agent to agent_started (µs): own instance " + summaryMicros(ownStart) + "; other instance "
                     + summaryMicros(otherStart));
             line("- all sockets: " + totals);
