@@ -44,7 +44,11 @@ import org.slf4j.LoggerFactory;
  *       what each socket already has; while Redis is down the same catch-up runs about once a second, so the other
  *       instances' events still arrive, later;</li>
  *   <li><b>Lost publishes</b>: an instance that was cut off tells the others when it is back ({@code resync}), and
- *       they catch up on the window it names, since the events it published meanwhile never reached them.</li>
+ *       they catch up on the window it names, since the events it published meanwhile never reached them;</li>
+ *   <li><b>Quiet runs</b>: a run of another instance that has gone quiet before its last event arrived here is
+ *       checked against its log after {@link #QUIET_CHECK}, then less and less often: this finds what an instance
+ *       logged and never published because it died in between (its run's last event, say), which no later event
+ *       would expose.</li>
  * </ul>
  * Events of runs on this instance are delivered to its own sockets directly (as {@link LocalFanout} does), whether or
  * not Redis is up, and each instance ignores its own messages on the bus. The per-run cursors also drop any event
@@ -63,6 +67,10 @@ public final class RedisFanout implements Fanout, RedisConnections.Listener {
     /** Cursors of ended runs are forgotten after this long idle; catch-up windows never reach further back. */
     static final Duration CURSOR_IDLE = Duration.ofMinutes(15);
     private static final Duration BACKFILL_GIVE_UP = Duration.ofSeconds(30);
+    /** A run of another instance that has been quiet this long is checked against its log, then less and less often. */
+    static final Duration QUIET_CHECK = Duration.ofSeconds(3);
+    private static final Duration QUIET_CHECK_MAX = Duration.ofSeconds(30);
+    private static final Duration UPKEEP_EVERY = Duration.ofSeconds(1);
     private static final Logger LOG = LoggerFactory.getLogger(RedisFanout.class);
 
     private final RedisConnections redis;
@@ -75,6 +83,8 @@ public final class RedisFanout implements Fanout, RedisConnections.Listener {
     private final CopyOnWriteArrayList<Consumer<String>> stopHandlers = new CopyOnWriteArrayList<>();
     private final ExecutorService backfills = Executors.newThreadPerTaskExecutor(
             Thread.ofVirtual().name("parley-fanout-backfill-", 0).factory());
+    private final java.util.concurrent.ScheduledExecutorService upkeep =
+            Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("parley-fanout").factory());
     private final RedisConnections.Subscription control;
     private final AtomicLong recovered = new AtomicLong();
     private final AtomicLong dropped = new AtomicLong();
@@ -101,7 +111,11 @@ public final class RedisFanout implements Fanout, RedisConnections.Listener {
         long lastSeq;
         boolean terminal;
         boolean filling;
+        /** The run publishes from this instance: its events cannot go missing here. */
+        boolean local;
         Instant touched;
+        Instant checked;
+        Duration nextCheck = QUIET_CHECK;
         final TreeMap<Long, Envelope> held = new TreeMap<>();
     }
 
@@ -113,6 +127,8 @@ public final class RedisFanout implements Fanout, RedisConnections.Listener {
         this.controlChannel = redis.key("control");
         this.control = redis.subscribe(controlChannel, this::onControl);
         redis.addListener(this);
+        upkeep.scheduleWithFixedDelay(this::quietlyUpkeep, UPKEEP_EVERY.toMillis(), UPKEEP_EVERY.toMillis(),
+                TimeUnit.MILLISECONDS);
     }
 
     /** The channel of one user's events. */
@@ -240,6 +256,8 @@ public final class RedisFanout implements Fanout, RedisConnections.Listener {
         }
         Cursor cursor = state.cursors.computeIfAbsent(event.runId(), id -> new Cursor());
         cursor.touched = clock.instant();
+        cursor.nextCheck = QUIET_CHECK;
+        cursor.local |= local;
         if (event.seq() <= cursor.lastSeq) {
             return; // delivered already
         }
@@ -385,7 +403,6 @@ public final class RedisFanout implements Fanout, RedisConnections.Listener {
                 accept(state, event, false);
             }
         }
-        maybePrune();
     }
 
     private void onControl(String message) {
@@ -478,11 +495,43 @@ public final class RedisFanout implements Fanout, RedisConnections.Listener {
         }
     }
 
-    private void maybePrune() {
+    private void quietlyUpkeep() {
+        try {
+            checkQuietRuns();
+            Instant now = clock.instant();
+            if (now.isAfter(lastPrune.plus(Duration.ofMinutes(1)))) {
+                pruneCursors();
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("Fan-out upkeep failed", e);
+        }
+    }
+
+    /**
+     * Reads the log of every run of another instance that went quiet before its last event arrived here. This is
+     * what finds the events of an instance that wrote them and died before (or while) publishing them, when no
+     * later event exposes the gap: the last events of a run, above all its end.
+     */
+    private void checkQuietRuns() {
         Instant now = clock.instant();
-        if (now.isAfter(lastPrune.plus(Duration.ofMinutes(1)))) {
-            lastPrune = now;
-            backfills.execute(this::pruneCursors);
+        for (UserState state : users.values()) {
+            synchronized (state) {
+                for (Map.Entry<String, Cursor> entry : state.cursors.entrySet()) {
+                    Cursor cursor = entry.getValue();
+                    if (cursor.terminal || cursor.filling || cursor.local || cursor.lastSeq == 0 || cursor.touched == null) {
+                        continue;
+                    }
+                    Instant since = cursor.checked != null && cursor.checked.isAfter(cursor.touched)
+                            ? cursor.checked : cursor.touched;
+                    if (since.plus(cursor.nextCheck).isAfter(now)) {
+                        continue;
+                    }
+                    cursor.checked = now;
+                    Duration doubled = cursor.nextCheck.multipliedBy(2);
+                    cursor.nextCheck = doubled.compareTo(QUIET_CHECK_MAX) > 0 ? QUIET_CHECK_MAX : doubled;
+                    startFill(state, entry.getKey(), cursor);
+                }
+            }
         }
     }
 
@@ -500,6 +549,7 @@ public final class RedisFanout implements Fanout, RedisConnections.Listener {
 
     @Override
     public void close() {
+        upkeep.shutdownNow();
         control.close();
         synchronized (membership) {
             for (UserState state : users.values()) {

@@ -142,6 +142,24 @@ class RedisFanoutTest extends FanoutContract {
     }
 
     @Test
+    void eventsLoggedButNeverPublishedAreFoundOnceTheRunGoesQuiet() {
+        Instance a = instance(TestRedis.url());
+        Instance b = instance(TestRedis.url());
+        String user = log.user();
+        Recorder onB = new Recorder();
+        try (Fanout.Subscription s = b.fanout().subscribe(user, onB)) {
+            String run = log.run(user);
+            a.fanout().publish(user, log.log(run, 1, false));
+            a.fanout().publish(user, log.log(run, 2, false));
+            onB.awaitRun(run, 2);
+            log.log(run, 3, false); // the publishing instance died after logging these, before publishing them
+            log.log(run, 4, true);
+            onB.awaitRun(run, 4);
+            assertThat(b.fanout().recoveredEvents()).isEqualTo(2);
+        }
+    }
+
+    @Test
     void subscriberCutOffFromRedisReadsTheLogsAndCatchesUpWhenRedisReturns() {
         Instance a = instance(TestRedis.url());
         TcpProxy proxy = proxy();

@@ -50,6 +50,9 @@ final class DrillCluster implements AutoCloseable {
     final Map<String, Server> servers = new HashMap<>();
     private final Map<String, String> environment;
     private final List<HttpClient> clients = new ArrayList<>();
+    private final List<ParleySocket> sockets = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final java.util.concurrent.ScheduledExecutorService keepalive =
+            java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
     private final AtomicInteger nextClient = new AtomicInteger();
 
     private DrillCluster(Path dir, String databaseUrl, String schema, RedisServer redis, Map<String, String> environment) {
@@ -62,6 +65,24 @@ final class DrillCluster implements AutoCloseable {
         for (int i = 0; i < 8; i++) {
             clients.add(HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build());
         }
+        // Like real clients, the drill's sockets show liveness, so that idle ones are not closed for silence.
+        keepalive.scheduleWithFixedDelay(this::heartbeat, 15, 15, TimeUnit.SECONDS);
+    }
+
+    private void heartbeat() {
+        for (ParleySocket socket : sockets) {
+            if (!socket.isClosed()) {
+                try {
+                    socket.send("heartbeat", Json.object(), null);
+                } catch (RuntimeException e) {
+                    // closing or closed: its owner finds out
+                }
+            }
+        }
+    }
+
+    void track(ParleySocket socket) {
+        sockets.add(socket);
     }
 
     /** Starts Redis and servers {@code a} and {@code b} with the given settings on top of the drill defaults. */
@@ -157,6 +178,10 @@ final class DrillCluster implements AutoCloseable {
 
     @Override
     public void close() {
+        keepalive.shutdownNow();
+        for (ParleySocket socket : sockets) {
+            socket.abort();
+        }
         for (Server server : servers.values()) {
             server.stop();
         }
@@ -209,8 +234,10 @@ final class DrillCluster implements AutoCloseable {
         }
 
         ParleySocket socket(String token) throws ParleySocket.HandshakeRefused {
-            return ParleySocket.connect(cluster.nextClient(), base(), "/ws", new Credentials.BearerHeader(token), null,
-                    Duration.ofSeconds(20));
+            ParleySocket socket = ParleySocket.connect(cluster.nextClient(), base(), "/ws",
+                    new Credentials.BearerHeader(token), null, Duration.ofSeconds(20));
+            cluster.track(socket);
+            return socket;
         }
 
         /** {@code kill -9}: no shutdown hook, no draining, no goodbye. */

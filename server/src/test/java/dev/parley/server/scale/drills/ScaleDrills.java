@@ -233,8 +233,11 @@ public final class ScaleDrills {
                 }
             }
             for (int u = 0; u < users; u++) {
-                for (String runId : onA.get(u).started().keySet()) {
-                    owner.put(runId, ownInstanceIsA(onA.get(u), onB.get(u), runId) ? "a" : "b");
+                for (Map.Entry<String, JsonNode> started : onA.get(u).started().entrySet()) {
+                    // The request text ends with (user/run); even runs were started on a.
+                    String request = started.getValue().path("data").path("user_request").asText();
+                    int r = Integer.parseInt(request.substring(request.lastIndexOf('/') + 1, request.length() - 1));
+                    owner.put(started.getKey(), r % 2 == 0 ? "a" : "b");
                 }
             }
             long inFlight = onA.stream().flatMap(f -> f.runs().values().stream()).filter(v -> !v.ended()).count();
@@ -256,15 +259,38 @@ public final class ScaleDrills {
                 }
             }
             Set<String> runIds = userOf.keySet();
-            await("every follower sees every run of its user end", () -> {
+            try {
+                await("every follower sees every run of its user end", () -> {
+                    for (int u = 0; u < users; u++) {
+                        Set<String> mine = onB.get(u).started().keySet();
+                        if (!onA.get(u).sawEnd(mine) || !onB.get(u).sawEnd(mine)) {
+                            return false;
+                        }
+                    }
+                    return true;
+                }, RUN_WAIT);
+            } catch (AssertionError e) {
                 for (int u = 0; u < users; u++) {
                     Set<String> mine = onB.get(u).started().keySet();
-                    if (!onA.get(u).sawEnd(mine) || !onB.get(u).sawEnd(mine)) {
-                        return false;
+                    for (Follower follower : List.of(onA.get(u), onB.get(u))) {
+                        Map<String, Follower.RunView> views = follower.runs();
+                        for (String runId : mine) {
+                            Follower.RunView view = views.get(runId);
+                            if (view == null || !view.ended()) {
+                                ApiResponse stored = cluster.server("b").http().runEvents(tokens.get(u), runId, 0);
+                                line("- not ended on " + follower.name + ": run " + runId + " of " + owner.get(runId)
+                                        + ", seen " + (view == null ? "nothing" : view.lastSeq() + " gapless=" + view.gapless())
+                                        + "; stored: " + stored.json().path("events").size() + " events, complete="
+                                        + stored.json().path("complete") + ", status=" + stored.json().path("status")
+                                        + "; socket closed: " + follower.current().isClosed() + " frames: "
+                                        + follower.current().types().stream().filter(t -> !t.startsWith("agent_")
+                                                && !t.startsWith("tool_") && !t.equals("partial_result")).toList());
+                            }
+                        }
                     }
                 }
-                return true;
-            }, RUN_WAIT);
+                throw e;
+            }
             long endedMillis = (System.nanoTime() - killedAt) / 1_000_000;
             Map<String, Long> logged = new HashMap<>();
             for (int u = 0; u < users; u++) {
