@@ -66,11 +66,6 @@ public final class LocalFanout implements Fanout {
         return () -> stopHandlers.remove(registration);
     }
 
-    /** How many users have at least one subscriber (for tests and diagnostics). */
-    public int subscribedUsers() {
-        return subscribers.size();
-    }
-
     @Override
     public String describe() {
         return "local";

@@ -17,4 +17,11 @@ public interface SocketCounter {
 
     /** The user's counted sockets. */
     int count(String userId);
+
+    /**
+     * Says that a counted socket is still open; called about once per heartbeat interval. A shared implementation
+     * keeps each entry alive with it, so that the entries of an instance that died expire; the local one needs it not.
+     */
+    default void refresh(String userId, String connectionId) {
+    }
 }

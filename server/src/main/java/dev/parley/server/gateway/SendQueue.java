@@ -2,7 +2,6 @@ package dev.parley.server.gateway;
 
 import java.time.Duration;
 import java.util.ArrayDeque;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -156,31 +155,6 @@ final class SendQueue {
                 changed.signalAll();
             }
             return item;
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    long queuedBytes() {
-        lock.lock();
-        try {
-            return queuedBytes;
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    boolean awaitEmpty(long timeout, TimeUnit unit) throws InterruptedException {
-        long nanos = unit.toNanos(timeout);
-        lock.lock();
-        try {
-            while (!items.isEmpty() && !shutDown) {
-                if (nanos <= 0) {
-                    return false;
-                }
-                nanos = changed.awaitNanos(nanos);
-            }
-            return true;
         } finally {
             lock.unlock();
         }

@@ -120,18 +120,30 @@ public final class SocketEndpoint implements AutoCloseable {
         return (int) Math.min(Integer.MAX_VALUE - 8L, Math.max(4L * maxFrameBytes, 1_048_576L));
     }
 
+    /**
+     * Opens the socket of an accepted handshake. A socket without its handshake (which the filter makes impossible)
+     * closes with 1008; a failure while opening closes with 1013 so that the client retries: never 1011 at accept.
+     */
     SocketSession open(SocketHandshake.Accepted accepted, WsSession ws) {
         String socketKey = ws.socketContext().socketId() + " " + ws.socketContext().childSocketId();
-        if (accepted == null || !accepted.socketKey().equals(socketKey)) {
+        if (accepted == null || !accepted.socketKey().equals(socketKey)
+                || !accepted.path().equals(ws.prologue().uriPath().path())) {
             LOG.error("Socket opened without its handshake on connection {}; closing it", socketKey);
             ws.close(CloseCodes.POLICY_VIOLATION, ErrorCode.AUTH_FAILED.code());
             return null;
         }
         SocketSession session = new SocketSession(accepted.connectionId(), accepted.principal(), ws,
                 Thread.currentThread(), runtime);
-        registry.add(session);
+        try {
+            registry.add(session);
+            session.open();
+        } catch (RuntimeException e) {
+            LOG.error("Socket {} could not be opened for user {}", accepted.connectionId(),
+                    accepted.principal().userId(), e);
+            session.failOpen();
+            return session;
+        }
         metrics.opened();
-        session.open();
         LOG.info("Socket {} opened for user {} (credentials: {}, subprotocol: {})", accepted.connectionId(),
                 accepted.principal().userId(), accepted.method(), accepted.subprotocol());
         return session;

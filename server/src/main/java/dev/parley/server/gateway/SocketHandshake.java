@@ -38,8 +38,12 @@ final class SocketHandshake {
     static final String BEARER = "bearer";
     static final ThreadLocal<Accepted> PENDING = new ThreadLocal<>();
 
-    /** An upgrade that passed every check: who it is, the subprotocol to select (or null), and its connection. */
-    record Accepted(Principal principal, String connectionId, String subprotocol, String socketKey, String method) {
+    /**
+     * An upgrade that passed every check: who it is, the subprotocol to select (or null), and the connection and
+     * path it was checked for.
+     */
+    record Accepted(Principal principal, String connectionId, String subprotocol, String socketKey, String path,
+                    String method) {
     }
 
     private final TokenVerifier verifier;
@@ -65,11 +69,11 @@ final class SocketHandshake {
     }
 
     void filter(FilterChain chain, RoutingRequest request, RoutingResponse response) {
+        PENDING.remove(); // on every request: a handshake never outlives the request that made it
         if (!isUpgrade(request)) {
             chain.proceed();
             return;
         }
-        PENDING.remove();
         Accepted accepted;
         try {
             accepted = check(request);
@@ -100,7 +104,7 @@ final class SocketHandshake {
         }
         String socketKey = request.serverSocketId() + " " + request.socketId();
         return new Accepted(credentials.principal(), connectionId, select(offered, credentials.fromEntry()), socketKey,
-                credentials.method());
+                request.path().path(), credentials.method());
     }
 
     private record Credentials(Principal principal, String method, String fromEntry) {

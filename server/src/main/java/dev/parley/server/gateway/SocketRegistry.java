@@ -70,6 +70,11 @@ final class SocketRegistry {
         counter.release(session.userId(), session.connectionId);
     }
 
+    /** Tells the counter that an open socket is still there. */
+    void refresh(SocketSession session) {
+        counter.refresh(session.userId(), session.connectionId);
+    }
+
     List<SocketSession> sessionsOf(String userId) {
         Set<SocketSession> set = byUser.get(userId);
         return set == null ? List.of() : List.copyOf(set);

@@ -20,7 +20,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -29,16 +28,16 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One open socket: its credentials, its outgoing queue and writer, its liveness, and the bookkeeping that keeps a
- * resume free of gaps and duplicates.
+ * One open socket: its credentials, its outgoing queue and writer, its liveness, and the bookkeeping that keeps the
+ * seam between a resume's replay and the live events free of gaps and duplicates.
  *
  * <p>Threads: Helidon's connection thread ({@link #reader}) delivers client frames one at a time, so the fragment
  * buffer and the rate limiter are touched by it alone, and resume runs on it. Events arrive from the fan-out on the
  * publishing threads ({@link #deliver}) and only ever go onto the bounded {@link SendQueue}; a virtual thread of this
  * socket ({@link #writer}) is the only one that writes data frames, so a client that does not read blocks nobody
  * but itself and is closed with 1013 once its queue is full. The endpoint's one scheduler calls {@link #tick} for
- * heartbeats and token expiry. Run bookkeeping ({@link #replaying}, {@link #sentRanges}) is guarded by
- * {@link #runLock}; the rest is volatile or atomic.
+ * heartbeats and token expiry. Resume bookkeeping ({@link #replaying}) is guarded by {@link #runLock}; the rest
+ * is volatile or atomic.
  *
  * <p>Helidon tells the listener nothing when the TCP connection dies without a close frame; the connection thread
  * then simply ends. {@link #tick} notices that and releases the socket, and so does a new handshake of the same user.
@@ -48,7 +47,6 @@ final class SocketSession {
     static final Duration CLOSE_GRACE = Duration.ofSeconds(5);
     static final Duration SLOW_CONSUMER_GRACE = Duration.ofSeconds(10);
     static final Duration REPLAY_WAIT = Duration.ofSeconds(10);
-    private static final int TRACKED_RUNS = 64;
     private static final Logger LOG = LoggerFactory.getLogger(SocketSession.class);
 
     final String connectionId;
@@ -64,7 +62,9 @@ final class SocketSession {
     private volatile Principal principal;
     private volatile long lastInboundMillis;
     private volatile long lastHeartbeatMillis;
+    private long lastCountRefreshMillis; // scheduler thread only
     private volatile boolean expiryWarned;
+    private volatile boolean opened;
     private volatile Fanout.Subscription subscription;
     private volatile String closeReason;
     private Thread writer;
@@ -78,13 +78,6 @@ final class SocketSession {
     /** Runs being resumed on this socket: their live events wait here until the replay is done. Guarded. */
     private final Map<String, List<Envelope>> replaying = new HashMap<>();
     private long replayBufferBytes; // guarded by runLock
-    /** Per run, the contiguous {@code seq} range [from, to] already sent on this socket. Guarded. */
-    private final LinkedHashMap<String, long[]> sentRanges = new LinkedHashMap<>(16, 0.75f, true) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<String, long[]> eldest) {
-            return size() > TRACKED_RUNS;
-        }
-    };
 
     SocketSession(String connectionId, Principal principal, WsSession ws, Thread reader, SocketRuntime runtime) {
         this.connectionId = connectionId;
@@ -114,6 +107,7 @@ final class SocketSession {
         data.put("event", EventType.CONNECTION_ESTABLISHED);
         data.put("connection_ready", true);
         send(EventType.CONNECTION_ESTABLISHED, data);
+        opened = true; // from here on the scheduler may queue frames: connection_established is already first
         writer = Thread.ofVirtual().name("parley-ws-writer-" + connectionId).start(this::writeLoop);
         subscription = runtime.fanout().subscribe(principal.userId(), this::deliver);
         if (closing.get()) {
@@ -127,10 +121,6 @@ final class SocketSession {
 
     String userId() {
         return principal.userId();
-    }
-
-    boolean isOpen() {
-        return !closing.get();
     }
 
     // ---- inbound (reader thread) ----
@@ -237,11 +227,8 @@ final class SocketSession {
                 held.add(event);
                 replayBufferBytes += event.wire().length();
                 overflow = replayBufferBytes > runtime.config().sendQueueBytes();
-            } else {
-                noteSent(event.runId(), event.seq());
-                if (!queue.offer(event.wire())) {
-                    overflow = true;
-                }
+            } else if (!queue.offer(event.wire())) {
+                overflow = true;
             }
         }
         if (overflow) {
@@ -301,9 +288,10 @@ final class SocketSession {
     // ---- resume ----
 
     /**
-     * Replays the run's events after {@code lastSeq}, then {@code resumed}, then lets the run's live events through:
-     * live events that arrive meanwhile are held and sent after the replay, minus any the replay already covered,
-     * and events this socket already received live are not sent twice.
+     * Replays every event of the run after {@code lastSeq}, then {@code resumed}, then lets the run's live events
+     * through: live events that arrive during the replay are held, and sent after it unless the replay already
+     * carried them, so the seam has neither a gap nor a duplicate. (Live events that reached the socket before the
+     * resume was handled are replayed too; the contract lets clients drop those by {@code seq}.)
      */
     void resume(String runId, long lastSeq) {
         synchronized (runLock) {
@@ -319,7 +307,7 @@ final class SocketSession {
                 data.put("run_id", runId);
                 data.put("reason", e.code().code());
                 data.put("message", e.getMessage());
-                drainHeld(runId, lastSeq, lastSeq);
+                drainHeld(runId, lastSeq);
                 drained = true;
                 send(EventType.RESUME_FAILED, data);
                 return;
@@ -327,10 +315,8 @@ final class SocketSession {
             long sentMax = lastSeq;
             int replayed = 0;
             for (StoredEvent event : log.events()) {
-                if (!alreadySent(runId, event.seq())) {
-                    enqueuePaced(event.wire());
-                    replayed++;
-                }
+                enqueuePaced(event.wire());
+                replayed++;
                 sentMax = Math.max(sentMax, event.seq());
             }
             ObjectNode data = Json.object();
@@ -339,7 +325,7 @@ final class SocketSession {
             data.put("complete", log.complete());
             data.put("last_seq", sentMax);
             enqueuePaced(ServerEvent.of(EventType.RESUMED, runtime.clock().instant(), data).toWire());
-            drainHeld(runId, lastSeq, sentMax);
+            drainHeld(runId, sentMax);
             drained = true;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -352,7 +338,7 @@ final class SocketSession {
         }
     }
 
-    private void drainHeld(String runId, long lastSeq, long sentMax) throws InterruptedException {
+    private void drainHeld(String runId, long sentMax) throws InterruptedException {
         long max = sentMax;
         while (true) {
             List<Envelope> batch;
@@ -360,7 +346,6 @@ final class SocketSession {
                 List<Envelope> held = replaying.get(runId);
                 if (held == null || held.isEmpty()) {
                     replaying.remove(runId);
-                    recordReplayed(runId, lastSeq + 1, max);
                     return;
                 }
                 batch = new ArrayList<>(held);
@@ -378,39 +363,6 @@ final class SocketSession {
         }
     }
 
-    /** Whether {@code seq} of the run was already sent on this socket. Caller holds no lock. */
-    private boolean alreadySent(String runId, long seq) {
-        synchronized (runLock) {
-            long[] range = sentRanges.get(runId);
-            return range != null && seq >= range[0] && seq <= range[1];
-        }
-    }
-
-    /** Records a live event sent. Caller holds {@link #runLock}. */
-    private void noteSent(String runId, long seq) {
-        long[] range = sentRanges.get(runId);
-        if (range == null || seq > range[1] + 1 || seq < range[0] - 1) {
-            sentRanges.put(runId, new long[] {seq, seq});
-        } else {
-            range[0] = Math.min(range[0], seq);
-            range[1] = Math.max(range[1], seq);
-        }
-    }
-
-    /** Records that the socket now holds every event of the run in [from, to]. Caller holds {@link #runLock}. */
-    private void recordReplayed(String runId, long from, long to) {
-        if (to < from) {
-            return;
-        }
-        long[] range = sentRanges.get(runId);
-        if (range == null || from > range[1] + 1 || to < range[0] - 1) {
-            sentRanges.put(runId, new long[] {from, to});
-        } else {
-            range[0] = Math.min(range[0], from);
-            range[1] = Math.max(range[1], to);
-        }
-    }
-
     // ---- credentials ----
 
     /** Replaces the socket's credentials with a newer token of the same user; the expiry warning starts over. */
@@ -422,7 +374,7 @@ final class SocketSession {
     // ---- liveness and expiry (scheduler thread) ----
 
     void tick(Instant now) {
-        if (closing.get()) {
+        if (closing.get() || !opened) {
             return;
         }
         if (!reader.isAlive()) {
@@ -441,6 +393,10 @@ final class SocketSession {
             send(EventType.AUTH_EXPIRING, data);
         }
         long nowMillis = now.toEpochMilli();
+        if (nowMillis - lastCountRefreshMillis >= heartbeatMillis) {
+            lastCountRefreshMillis = nowMillis;
+            runtime.registry().refresh(this);
+        }
         long quiet = nowMillis - lastInboundMillis;
         if (quiet >= 3 * heartbeatMillis) {
             close(ErrorCode.HEARTBEAT_TIMEOUT, CLOSE_GRACE);
@@ -463,6 +419,19 @@ final class SocketSession {
     /** Closes with the error's close code and its code as the reason, after the frames already queued. */
     void close(ErrorCode code, Duration grace) {
         closeWith(code.closeCode(), code.code(), false, grace);
+    }
+
+    /** Closes a socket that could not be opened, with 1013 so that its client tries again. */
+    void failOpen() {
+        if (writer != null) {
+            close(ErrorCode.OVERLOADED, CLOSE_GRACE);
+            return;
+        }
+        closing.set(true);
+        closeReason = ErrorCode.OVERLOADED.code();
+        queue.shutDown();
+        release();
+        ws.close(ErrorCode.OVERLOADED.closeCode(), ErrorCode.OVERLOADED.code());
     }
 
     /** The graceful end at shutdown: {@code server_shutdown}, then 1012 {@code service_restart}. */

@@ -19,7 +19,9 @@ import java.util.Optional;
  * Single-use tickets for {@code ?ticket=} on the socket URL, kept in the database so that a ticket issued by one
  * instance opens a socket on any other. Only a ticket's SHA-256 is stored. A ticket carries the principal of the
  * access token it was issued with; it expires after its own short lifetime or with that token, whichever comes
- * first, and is deleted when that token's family is revoked. Stateless and thread-safe.
+ * first, and it is refused once that token's family (its sign-in, in {@code token_families}) is revoked: the check is
+ * part of spending it, so it holds on every instance; the revocation listener only deletes the dead rows early.
+ * Stateless and thread-safe.
  */
 final class SocketTickets {
     private static final SecureRandom RANDOM = new SecureRandom();
@@ -63,7 +65,8 @@ final class SocketTickets {
         String hash = hash(ticket);
         Instant now = clock.instant();
         int spent = sql.update("UPDATE socket_tickets SET used_at = ? WHERE ticket_hash = ? AND used_at IS NULL "
-                + "AND expires_at > ?", now, hash, now);
+                + "AND expires_at > ? AND EXISTS (SELECT 1 FROM token_families f "
+                + "WHERE f.id = socket_tickets.family_id AND f.revoked_at IS NULL)", now, hash, now);
         if (spent == 0) {
             throw invalid();
         }

@@ -193,15 +193,6 @@ final class ActiveRun implements AgentRun {
         }
     }
 
-    boolean ending() {
-        lock.lock();
-        try {
-            return ending != null;
-        } finally {
-            lock.unlock();
-        }
-    }
-
     String partialAnswer() {
         lock.lock();
         try {
@@ -215,15 +206,6 @@ final class ActiveRun implements AgentRun {
         lock.lock();
         try {
             return usage;
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    long lastSeq() {
-        lock.lock();
-        try {
-            return seq;
         } finally {
             lock.unlock();
         }

@@ -184,6 +184,31 @@ class SocketHandshakeTest {
     }
 
     @Test
+    void configuredOriginsReplaceTheServersOwn() {
+        try (TestApp configured = TestApp.start(Map.of("PARLEY_ALLOWED_ORIGINS", "https://app.example.com, http://localhost:3000/"),
+                Clock.systemUTC(), new ScriptedAgent())) {
+            TestUsers.User user = TestUsers.register(configured);
+            int port = configured.app().port();
+            Map<String, String> auth = Map.of("Authorization", "Bearer " + user.accessToken());
+            for (String allowed : List.of("https://app.example.com", "http://localhost:3000")) {
+                Map<String, String> headers = new java.util.HashMap<>(auth);
+                headers.put("Origin", allowed);
+                try (RawSocket socket = RawSocket.upgrade(port, "/ws", headers)) {
+                    assertThat(socket.handshake().status()).as(allowed).isEqualTo(101);
+                }
+            }
+            Map<String, String> own = new java.util.HashMap<>(auth);
+            own.put("Origin", "http://127.0.0.1:" + port);
+            try (RawSocket socket = RawSocket.upgrade(port, "/ws", own)) {
+                assertRefused(socket, 403, "forbidden_origin");
+            }
+            try (RawSocket socket = RawSocket.upgrade(port, "/ws", auth)) {
+                assertThat(socket.handshake().status()).isEqualTo(101);
+            }
+        }
+    }
+
+    @Test
     void originIsCheckedBeforeCredentials() {
         try (RawSocket socket = RawSocket.upgrade(app.app().port(), "/ws", Map.of("Origin", "https://evil.example"))) {
             assertRefused(socket, 403, "forbidden_origin");

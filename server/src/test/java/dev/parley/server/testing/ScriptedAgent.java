@@ -11,6 +11,7 @@ import dev.parley.server.agent.Answer;
 import dev.parley.server.agent.Usage;
 import java.math.BigDecimal;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -22,9 +23,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li>{@code slow N}: N deltas with {@code pause} between them (interruptible);</li>
  *   <li>{@code hang}: thinks, streams two deltas, then waits until interrupted;</li>
  *   <li>{@code endless}: streams deltas with {@code pause} between them until interrupted;</li>
- *   <li>{@code big N SIZE}: N deltas of SIZE characters each, with no pause;</li>
- *   <li>{@code fail}: throws {@code tool_failed}; {@code crash}: throws an unexpected exception;</li>
- *   <li>{@code deaf}: ignores interrupts and answers after {@code pause} (to test that an ending wins).</li>
+ *   <li>{@code big N SIZE}: N deltas of SIZE characters each, with no pause; {@code paced N SIZE}: the same with
+ *       {@code pause} between them;</li>
+ *   <li>{@code fail}: throws {@code tool_failed}; {@code crash}: throws an unexpected exception.</li>
  * </ul>
  * Every run records a usage of 12 input and 34 output tokens costing 0.0005 USD.
  */
@@ -71,13 +72,6 @@ public final class ScriptedAgent implements Agent {
                     Thread.sleep(pause);
                 }
             }
-            case "deaf" -> {
-                long until = System.nanoTime() + pause.toNanos();
-                while (System.nanoTime() < until) {
-                    Thread.onSpinWait();
-                }
-                return new Answer("deaf answer");
-            }
             default -> {
             }
         }
@@ -85,10 +79,10 @@ public final class ScriptedAgent implements Agent {
         int count = DEFAULT_DELTAS;
         int size = 0;
         boolean slow = false;
-        if ((command.equals("deltas") || command.equals("slow") || command.equals("big")) && words.length > 1) {
+        if (List.of("deltas", "slow", "big", "paced").contains(command) && words.length > 1) {
             count = Integer.parseInt(words[1]);
-            slow = command.equals("slow");
-            if (command.equals("big") && words.length > 2) {
+            slow = command.equals("slow") || command.equals("paced");
+            if ((command.equals("big") || command.equals("paced")) && words.length > 2) {
                 size = Integer.parseInt(words[2]);
             }
         }

@@ -144,7 +144,7 @@ public final class SocketClient implements AutoCloseable {
         try {
             JsonNode frame = frames.poll(wait.toMillis(), TimeUnit.MILLISECONDS);
             if (frame == null) {
-                throw new AssertionError("no frame within " + wait + "; received so far: " + history);
+                throw new AssertionError("no frame within " + wait + "; received so far: " + summary());
             }
             return frame;
         } catch (InterruptedException e) {
@@ -159,7 +159,7 @@ public final class SocketClient implements AutoCloseable {
         while (true) {
             long left = deadline - System.nanoTime();
             if (left <= 0) {
-                throw new AssertionError("no " + type + " frame within " + WAIT + "; received: " + history);
+                throw new AssertionError("no " + type + " frame within " + WAIT + "; received: " + summary());
             }
             JsonNode frame = next(Duration.ofNanos(left));
             if (type.equals(frame.path("type").asText())) {
@@ -175,7 +175,7 @@ public final class SocketClient implements AutoCloseable {
         while (true) {
             long left = deadline - System.nanoTime();
             if (left <= 0) {
-                throw new AssertionError("run " + runId + " did not end within " + WAIT + "; received: " + events);
+                throw new AssertionError("run " + runId + " did not end within " + WAIT + "; received: " + summary());
             }
             JsonNode frame = next(Duration.ofNanos(left));
             if (runId.equals(frame.path("run_id").asText(null))) {
@@ -199,12 +199,29 @@ public final class SocketClient implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new AssertionError(e);
         } catch (ExecutionException | TimeoutException e) {
-            throw new AssertionError("the socket did not close within " + wait + "; received: " + history);
+            throw new AssertionError("the socket did not close within " + wait + "; received: " + summary());
         }
     }
 
     public boolean isClosed() {
         return closed.isDone();
+    }
+
+    /** The types (and seqs) of the last frames received, short enough for a failure message. */
+    public String summary() {
+        List<JsonNode> frames = history();
+        List<String> parts = new ArrayList<>();
+        for (JsonNode frame : frames.subList(Math.max(0, frames.size() - 30), frames.size())) {
+            String part = frame.path("type").asText();
+            if (frame.has("seq")) {
+                part += "#" + frame.path("seq").asLong();
+            }
+            if (frame.path("type").asText().equals("error")) {
+                part += "(" + frame.path("data").path("error").path("code").asText() + ")";
+            }
+            parts.add(part);
+        }
+        return frames.size() + " frames, last: " + parts + (closed.isDone() ? ", closed " + closed.getNow(null) : "");
     }
 
     /** Every frame received so far. */

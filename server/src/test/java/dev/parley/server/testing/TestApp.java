@@ -53,6 +53,16 @@ public final class TestApp implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+        return start(dataDir, overrides, clock, agent);
+    }
+
+    /** Starts a new app on the data directory of a closed one, as a restart of the same instance would. */
+    public static TestApp restart(TestApp previous, Map<String, String> overrides) {
+        return start(previous.dataDir, overrides, Clock.systemUTC(), null);
+    }
+
+    private static TestApp start(Path dataDir, Map<String, String> overrides, Clock clock,
+                                 dev.parley.server.agent.Agent agent) {
         Map<String, String> env = new HashMap<>();
         env.put("PORT", "0");
         env.put("PARLEY_HOST", "127.0.0.1");

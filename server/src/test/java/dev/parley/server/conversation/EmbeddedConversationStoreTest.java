@@ -1,0 +1,18 @@
+package dev.parley.server.conversation;
+
+import dev.parley.server.config.Config;
+import dev.parley.server.db.Database;
+import java.nio.file.Path;
+import java.util.Optional;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The conversation store on the embedded H2 database, in a fresh data directory per test. */
+class EmbeddedConversationStoreTest extends ConversationStoreContract {
+    @TempDir
+    Path dataDir;
+
+    @Override
+    protected Database open() {
+        return Database.open(new Config.Storage(dataDir, Optional.empty(), 4, Optional.empty()));
+    }
+}

@@ -1,0 +1,79 @@
+package dev.parley.server.gateway;
+
+import static dev.parley.server.gateway.RunEventsTest.payload;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.parley.server.testing.Await;
+import dev.parley.server.testing.RawSocket;
+import dev.parley.server.testing.ScriptedAgent;
+import dev.parley.server.testing.SocketClient;
+import dev.parley.server.testing.TestApp;
+import dev.parley.server.testing.TestUsers;
+import java.io.UncheckedIOException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A client that stops reading: its bounded queue fills, it is closed with 1013 {@code slow_consumer}, and the other
+ * sockets of the same user get every event on time meanwhile.
+ */
+class SlowConsumerTest {
+    private static final int QUEUE_BYTES = 262_144;
+    private static TestApp app;
+
+    @BeforeAll
+    static void start() {
+        app = TestApp.start(Map.of("PARLEY_WS_SEND_QUEUE_BYTES", Integer.toString(QUEUE_BYTES),
+                "PARLEY_SHUTDOWN_GRACE", "0"), Clock.systemUTC(), new ScriptedAgent(Duration.ofMillis(1)));
+    }
+
+    @AfterAll
+    static void stop() {
+        app.close();
+    }
+
+    @Test
+    void aClientThatDoesNotReadIsClosedWith1013AndDelaysNobodyElse() {
+        TestUsers.User user = TestUsers.register(app);
+        try (RawSocket stalled = RawSocket.upgrade(app.app().port(), "/ws",
+                Map.of("Authorization", "Bearer " + user.accessToken()), 4096);
+             SocketClient reader = SocketClient.open(app, user.accessToken())) {
+            assertThat(stalled.handshake().status()).isEqualTo(101);
+            assertThat(reader.next().path("type").asText()).isEqualTo("connection_established");
+
+            // 1000 events of 8 KB, about one a millisecond: far more than the stalled client's queue and both
+            // ends' socket buffers hold, at a pace a reading client keeps up with.
+            long started = System.nanoTime();
+            reader.send("start_agent", payload("user_request", "paced 1000 8000"));
+            String runId = reader.await("agent_started").path("run_id").asText();
+            List<JsonNode> events = reader.runEvents(runId);
+            Duration took = Duration.ofNanos(System.nanoTime() - started);
+            assertThat(events.getLast().path("data").path("status").asText()).isEqualTo("completed");
+            assertThat(events).hasSize(1 + 3 + 1000);
+            for (int i = 1; i < events.size(); i++) {
+                assertThat(events.get(i).path("seq").asLong()).isEqualTo(events.get(i - 1).path("seq").asLong() + 1);
+            }
+            assertThat(took).isLessThan(Duration.ofSeconds(10));
+
+            Await.until("the stalled socket is closed as a slow consumer", Duration.ofSeconds(10),
+                    () -> app.app().metrics().counter("parley_ws_closed_total", "reason", "slow_consumer") == 1);
+            assertThat(app.app().sockets().openSockets()).isEqualTo(1);
+
+            // Reading now drains what the network still holds, and then the close frame arrives.
+            RawSocket.Frame close;
+            try {
+                close = stalled.awaitClose();
+            } catch (UncheckedIOException e) {
+                throw new AssertionError("the close frame did not arrive before the connection ended", e);
+            }
+            assertThat(close.closeCode()).isEqualTo(1013);
+            assertThat(close.closeReason()).isEqualTo("slow_consumer");
+        }
+    }
+}

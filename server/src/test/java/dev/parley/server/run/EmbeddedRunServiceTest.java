@@ -1,0 +1,18 @@
+package dev.parley.server.run;
+
+import dev.parley.server.config.Config;
+import dev.parley.server.db.Database;
+import java.nio.file.Path;
+import java.util.Optional;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The run service on the embedded H2 database, in a fresh data directory per test. */
+class EmbeddedRunServiceTest extends RunServiceContract {
+    @TempDir
+    Path dataDir;
+
+    @Override
+    protected Database open() {
+        return Database.open(new Config.Storage(dataDir, Optional.empty(), 10, Optional.empty()));
+    }
+}

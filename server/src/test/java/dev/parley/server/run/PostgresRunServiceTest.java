@@ -1,0 +1,15 @@
+package dev.parley.server.run;
+
+import dev.parley.server.db.Database;
+import dev.parley.server.testing.TestDatabases;
+
+/**
+ * The run service on PostgreSQL, in a fresh schema per test. Skipped without {@code PARLEY_TEST_DATABASE_URL};
+ * failing instead when {@code PARLEY_TEST_REQUIRE_SERVICES=true}.
+ */
+class PostgresRunServiceTest extends RunServiceContract {
+    @Override
+    protected Database open() {
+        return Database.open(TestDatabases.freshPostgresSchema(), 10);
+    }
+}

@@ -1,0 +1,189 @@
+package dev.parley.server.run;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.parley.protocol.ErrorCode;
+import dev.parley.protocol.EventType;
+import dev.parley.protocol.Json;
+import dev.parley.protocol.ProtocolException;
+import dev.parley.server.config.Config;
+import dev.parley.server.conversation.ConversationStore;
+import dev.parley.server.db.Database;
+import dev.parley.server.fanout.Envelope;
+import dev.parley.server.fanout.LocalFanout;
+import dev.parley.server.observe.Metrics;
+import dev.parley.server.testing.Accounts;
+import dev.parley.server.testing.Await;
+import dev.parley.server.testing.MutableClock;
+import dev.parley.server.testing.ScriptedAgent;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * What {@link RunService} and its store do on every database: seq-numbered logs, one running run per thread under
+ * concurrent starts, stop, the end of runs whose instance vanished, and retention. Each subclass opens a fresh,
+ * migrated database.
+ */
+abstract class RunServiceContract {
+    private final MutableClock clock = new MutableClock(Instant.parse("2030-01-01T00:00:00Z"));
+    private final Config.Runs config = new Config.Runs(Duration.ofMinutes(2), Duration.ofMinutes(10), 10_000);
+    private Database database;
+    private LocalFanout fanout;
+    private ConversationStore conversations;
+    private RunService runs;
+    private String alice;
+    private final List<Envelope> aliceSaw = new CopyOnWriteArrayList<>();
+    private final List<Envelope> bobSaw = new CopyOnWriteArrayList<>();
+
+    protected abstract Database open();
+
+    @BeforeEach
+    void setUp() {
+        database = open();
+        fanout = new LocalFanout();
+        conversations = new ConversationStore(database.sql(), clock);
+        runs = service();
+        alice = Accounts.insertUser(database);
+        String bob = Accounts.insertUser(database);
+        fanout.subscribe(alice, aliceSaw::add);
+        fanout.subscribe(bob, bobSaw::add);
+    }
+
+    private RunService service() {
+        return new RunService(database.sql(), conversations, new ScriptedAgent(Duration.ofMillis(5)), fanout, config,
+                new Metrics(), clock);
+    }
+
+    @AfterEach
+    void tearDown() {
+        runs.drain(Duration.ZERO);
+        runs.close();
+        database.close();
+    }
+
+    private RunStatus awaitEnd(String runId) {
+        Await.until("run " + runId + " ends", Duration.ofSeconds(10), () -> runs.find(alice, runId).status().ended());
+        return runs.find(alice, runId).status();
+    }
+
+    @Test
+    void aRunsEventsAreLoggedAndPublishedInSeqOrderToItsUserOnly() {
+        StartedRun started = runs.start(alice, new StartRequest(null, "deltas 3", null, null));
+        assertThat(awaitEnd(started.runId())).isEqualTo(RunStatus.COMPLETED);
+        RunLog log = runs.log(alice, started.runId(), 0);
+        assertThat(log.complete()).isTrue();
+        assertThat(log.events()).extracting(StoredEvent::seq).containsExactly(1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L);
+        assertThat(log.events().getFirst().type()).isEqualTo(EventType.AGENT_STARTED);
+        assertThat(log.events().getLast().type()).isEqualTo(EventType.AGENT_COMPLETED);
+        assertThat(aliceSaw).extracting(Envelope::wire).containsExactlyElementsOf(
+                log.events().stream().map(StoredEvent::wire).toList());
+        assertThat(bobSaw).isEmpty();
+        assertThat(runs.log(alice, started.runId(), 6).events()).extracting(StoredEvent::seq).containsExactly(7L, 8L);
+        RunRecord record = runs.find(alice, started.runId());
+        assertThat(record.usage().outputTokens()).isEqualTo(34);
+        assertThat(record.assistantMessageId()).isNotNull();
+        assertThat(record.userMessageId()).isEqualTo(started.userMessageId());
+    }
+
+    @Test
+    void concurrentStartsOnOneThreadLetExactlyOneRun() throws Exception {
+        String threadId = conversations.createThread(alice, "busy").id();
+        ExecutorService pool = Executors.newFixedThreadPool(8);
+        try {
+            List<Future<Object>> attempts = new java.util.ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                attempts.add(pool.submit(() -> {
+                    try {
+                        return runs.start(alice, new StartRequest(threadId, "hang", null, null));
+                    } catch (ProtocolException e) {
+                        return e.code();
+                    }
+                }));
+            }
+            List<Object> outcomes = new java.util.ArrayList<>();
+            for (Future<Object> attempt : attempts) {
+                outcomes.add(attempt.get());
+            }
+            assertThat(outcomes.stream().filter(StartedRun.class::isInstance)).hasSize(1);
+            assertThat(outcomes.stream().filter(ErrorCode.RUN_IN_PROGRESS::equals)).hasSize(7);
+            // Refused starts stored nothing: one user message on the thread.
+            assertThat(conversations.requireThread(alice, threadId).messageCount()).isEqualTo(1);
+            StartedRun winner = (StartedRun) outcomes.stream().filter(StartedRun.class::isInstance).findFirst().orElseThrow();
+            runs.stop(alice, winner.runId());
+            assertThat(awaitEnd(winner.runId())).isEqualTo(RunStatus.CANCELLED);
+            assertThat(runs.start(alice, new StartRequest(threadId, "deltas 1", null, null))).isNotNull();
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void stopEndsTheRunCancelledWithThePartialAnswerAndOthersCannotStopIt() {
+        StartedRun started = runs.start(alice, new StartRequest(null, "hang", null, null));
+        Await.until("two deltas are out", Duration.ofSeconds(5),
+                () -> aliceSaw.stream().filter(e -> e.type().equals(EventType.PARTIAL_RESULT)).count() == 2);
+        String bob = Accounts.insertUser(database);
+        assertThatThrownBy(() -> runs.stop(bob, started.runId())).isInstanceOfSatisfying(ProtocolException.class,
+                e -> assertThat(e.code()).isEqualTo(ErrorCode.RUN_NOT_FOUND));
+        runs.stop(alice, started.runId());
+        assertThat(awaitEnd(started.runId())).isEqualTo(RunStatus.CANCELLED);
+        assertThat(conversations.messages(alice, started.threadId(), 10, null).getLast().content())
+                .isEqualTo("partial answer ");
+        assertThatThrownBy(() -> runs.stop(alice, started.runId())).isInstanceOfSatisfying(ProtocolException.class,
+                e -> assertThat(e.code()).isEqualTo(ErrorCode.RUN_FINISHED));
+    }
+
+    @Test
+    void runsOfAVanishedInstanceEndFailedOnceWithTheirLastEvent() {
+        String threadId = conversations.createThread(alice, "orphan").id();
+        String runId = "orphan-run";
+        Instant longAgo = clock.instant().minus(Duration.ofMinutes(5));
+        database.sql().update("INSERT INTO runs (id, thread_id, user_id, status, started_at, instance_id, lease_until, "
+                + "active_thread_id) VALUES (?, ?, ?, 'running', ?, 'gone', ?, ?)", runId, threadId, alice, longAgo,
+                longAgo.plus(RunService.LEASE), threadId);
+        database.sql().update("INSERT INTO run_events (run_id, seq, type, body, created_at) VALUES (?, 1, ?, ?, ?)",
+                runId, EventType.AGENT_STARTED, "{\"type\":\"agent_started\"}", longAgo);
+
+        RunService otherInstance = service();
+        try {
+            runs.maintain();
+            otherInstance.maintain();
+        } finally {
+            otherInstance.close();
+        }
+        RunRecord run = runs.find(alice, runId);
+        assertThat(run.status()).isEqualTo(RunStatus.FAILED);
+        assertThat(run.errorCode()).isEqualTo(ErrorCode.SERVICE_RESTART.code());
+        RunLog log = runs.log(alice, runId, 0);
+        assertThat(log.events()).extracting(StoredEvent::seq).containsExactly(1L, 2L);
+        assertThat(log.complete()).isTrue();
+        var last = Json.parse(log.events().getLast().wire());
+        assertThat(last.path("data").path("retryable").asBoolean()).isTrue();
+        assertThat(aliceSaw).extracting(Envelope::type).containsExactly(EventType.AGENT_ERROR);
+        // The thread is free again.
+        assertThat(runs.start(alice, new StartRequest(threadId, "deltas 1", null, null))).isNotNull();
+    }
+
+    @Test
+    void logsPastRetentionAreExpiredAndPurged() {
+        StartedRun started = runs.start(alice, new StartRequest(null, "deltas 1", null, null));
+        awaitEnd(started.runId());
+        clock.advance(Duration.ofMinutes(11));
+        assertThatThrownBy(() -> runs.log(alice, started.runId(), 0)).isInstanceOfSatisfying(ProtocolException.class,
+                e -> assertThat(e.code()).isEqualTo(ErrorCode.EVENTS_EXPIRED));
+        runs.maintain();
+        long left = database.sql().queryOne("SELECT COUNT(*) FROM run_events WHERE run_id = ?", row -> row.getLong(1),
+                started.runId()).orElseThrow();
+        assertThat(left).isZero();
+        assertThat(runs.find(alice, started.runId()).status()).isEqualTo(RunStatus.COMPLETED);
+    }
+}
