@@ -57,6 +57,12 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
      * an instance holds on each of its runs (renewed while it lives; once it runs out another instance ends the run).
      */
     public record Runs(Duration timeout, Duration eventRetention, int maxUserRequestChars, Duration lease) {
+        public static final Duration DEFAULT_LEASE = Duration.ofSeconds(30);
+
+        /** Runs with the default lease. */
+        public Runs(Duration timeout, Duration eventRetention, int maxUserRequestChars) {
+            this(timeout, eventRetention, maxUserRequestChars, DEFAULT_LEASE);
+        }
     }
 
     /**
@@ -171,7 +177,7 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
                 r.duration("PARLEY_RUN_TIMEOUT", Duration.ofSeconds(120), Duration.ofSeconds(1), Duration.ofHours(1)),
                 r.duration("PARLEY_RUN_EVENT_RETENTION", Duration.ofMinutes(10), Duration.ofSeconds(1), Duration.ofDays(7)),
                 r.integer("PARLEY_MAX_USER_REQUEST_CHARS", 16_000, 1, 1_000_000),
-                r.duration("PARLEY_RUN_LEASE", Duration.ofSeconds(30), Duration.ofSeconds(3), Duration.ofMinutes(10)));
+                r.duration("PARLEY_RUN_LEASE", Runs.DEFAULT_LEASE, Duration.ofSeconds(3), Duration.ofMinutes(10)));
 
         LlmProvider provider = r.choice("PARLEY_LLM_PROVIDER", LlmProvider.class, LlmProvider.NONE);
         Agent agent = new Agent(

@@ -58,6 +58,8 @@ public final class RunService implements AutoCloseable {
     /** The {@code agent_name} of the events the run machinery emits itself (the first and the last of a run). */
     public static final String RUN_AGENT_NAME = "parley";
     static final int HISTORY_MESSAGES = 40;
+    /** The lease a run's instance holds on it unless configured otherwise ({@code PARLEY_RUN_LEASE}). */
+    static final Duration LEASE = Config.Runs.DEFAULT_LEASE;
     static final Duration MAX_MAINTENANCE_EVERY = Duration.ofSeconds(10);
     /** How often the database is asked for stop requests that did not arrive over the fan-out. */
     static final Duration STOP_POLL_EVERY = Duration.ofSeconds(1);
@@ -294,27 +296,33 @@ public final class RunService implements AutoCloseable {
             case COMPLETED, STOPPED -> {
                 RunStatus status = ending == ActiveRun.Ending.COMPLETED ? RunStatus.COMPLETED : RunStatus.CANCELLED;
                 String text = ending == ActiveRun.Ending.COMPLETED ? answer.text() : run.partialAnswer();
-                ChatMessage message = sql.inTransaction(connection -> {
+                long elapsed = run.elapsedMillis();
+                Envelope last = sql.inTransaction(connection -> {
                     ChatMessage stored = conversations.appendMessage(connection, run.userId, run.threadId,
                             ChatMessage.ASSISTANT, text == null ? "" : text, run.runId);
-                    store.finish(connection, run.runId, status, now, usage, stored.id(), null);
-                    return stored;
+                    requireStillRunning(store.finish(connection, run.runId, status, now, usage, stored.id(), null), run);
+                    ObjectNode data = Json.object();
+                    data.put("status", status.wire());
+                    data.put("final_response", stored.content());
+                    data.put("message_id", stored.id());
+                    data.set("usage", usageJson(usage));
+                    data.put("execution_time_ms", elapsed);
+                    return run.appendLast(connection, RUN_AGENT_NAME, EventType.AGENT_COMPLETED, data);
                 });
-                ObjectNode data = Json.object();
-                data.put("status", status.wire());
-                data.put("final_response", message.content());
-                data.put("message_id", message.id());
-                data.set("usage", usageJson(usage));
-                data.put("execution_time_ms", run.elapsedMillis());
-                run.emitOwn(RUN_AGENT_NAME, EventType.AGENT_COMPLETED, data);
+                run.publishLast(last);
                 metrics.ended(status);
                 run.done.complete(status);
                 LOG.info("Run {} {} in {} ms", run.runId, status.wire(), run.elapsedMillis());
             }
             case TIMED_OUT, FAILED, SHUTDOWN -> {
                 Failure why = failure(run, ending, failure);
-                store.finish(run.runId, RunStatus.FAILED, now, usage, why.code().code());
-                run.emitOwn(RUN_AGENT_NAME, EventType.AGENT_ERROR, errorData(why, run.elapsedMillis()));
+                long elapsed = run.elapsedMillis();
+                Envelope last = sql.inTransaction(connection -> {
+                    requireStillRunning(store.finish(connection, run.runId, RunStatus.FAILED, now, usage, null,
+                            why.code().code()), run);
+                    return run.appendLast(connection, RUN_AGENT_NAME, EventType.AGENT_ERROR, errorData(why, elapsed));
+                });
+                run.publishLast(last);
                 metrics.ended(RunStatus.FAILED);
                 run.done.complete(RunStatus.FAILED);
             }
@@ -322,6 +330,13 @@ public final class RunService implements AutoCloseable {
     }
 
     private record Failure(ErrorCode code, String message, boolean retryable, String requestId) {
+    }
+
+    /** The run's end is stored only by whoever moves it out of running; anyone else rolls back. */
+    private static void requireStillRunning(boolean finished, ActiveRun run) {
+        if (!finished) {
+            throw new IllegalStateException("run " + run.runId + " was already ended by another instance");
+        }
     }
 
     private Failure failure(ActiveRun run, ActiveRun.Ending ending, Exception failure) {
@@ -401,16 +416,24 @@ public final class RunService implements AutoCloseable {
     }
 
     private void endAbandoned(RunRecord run) {
-        if (!store.finish(run.id(), RunStatus.FAILED, clock.instant(), run.usage(), ErrorCode.SERVICE_RESTART.code())) {
-            return; // another instance ended it first
-        }
         Failure why = new Failure(ErrorCode.SERVICE_RESTART,
                 "The server that ran this request stopped; send the message again.", true, null);
-        long seq = store.lastSeq(run.id()) + 1;
-        ServerEvent event = new ServerEvent(EventType.AGENT_ERROR, clock.instant(), errorData(why, 0), run.threadId(),
-                run.id(), seq, RUN_AGENT_NAME);
-        Envelope envelope = Envelope.of(event);
-        store.appendEvent(run.id(), seq, event.type(), envelope.wire(), event.timestamp());
+        // The end and the last event together, as a run of this instance stores them.
+        Envelope envelope = sql.inTransaction(connection -> {
+            if (!store.finish(connection, run.id(), RunStatus.FAILED, clock.instant(), run.usage(), null,
+                    ErrorCode.SERVICE_RESTART.code())) {
+                return null; // another instance ended it first
+            }
+            long seq = store.lastSeq(connection, run.id()) + 1;
+            ServerEvent event = new ServerEvent(EventType.AGENT_ERROR, clock.instant(), errorData(why, 0),
+                    run.threadId(), run.id(), seq, RUN_AGENT_NAME);
+            Envelope last = Envelope.of(event);
+            store.appendEvent(connection, run.id(), seq, event.type(), last.wire(), event.timestamp());
+            return last;
+        });
+        if (envelope == null) {
+            return;
+        }
         fanout.publish(run.userId(), envelope);
         metrics.ended(RunStatus.FAILED);
         LOG.warn("Run {} of user {} was abandoned by its instance and is now failed", run.id(), run.userId());

@@ -81,6 +81,18 @@ final class RunStore {
                 RunStore::run, threadId, userId);
     }
 
+    void appendEvent(Connection connection, String runId, long seq, String type, String wire, Instant createdAt)
+            throws SQLException {
+        Sql.update(connection, "INSERT INTO run_events (run_id, seq, type, body, created_at) VALUES (?, ?, ?, ?, ?)",
+                runId, seq, type, wire, createdAt);
+    }
+
+    long lastSeq(Connection connection, String runId) throws SQLException {
+        List<Long> max = Sql.query(connection, "SELECT MAX(seq) FROM run_events WHERE run_id = ?", row -> row.getLong(1),
+                runId);
+        return max.isEmpty() ? 0 : max.getFirst();
+    }
+
     void appendEvent(String runId, long seq, String type, String wire, Instant createdAt) {
         sql.update("INSERT INTO run_events (run_id, seq, type, body, created_at) VALUES (?, ?, ?, ?, ?)",
                 runId, seq, type, wire, createdAt);
