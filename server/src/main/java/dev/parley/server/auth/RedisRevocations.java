@@ -38,6 +38,9 @@ public final class RedisRevocations implements Revocations, RedisConnections.Lis
     private final LocalRevocations local = new LocalRevocations();
     private final RedisConnections.Subscription subscription;
     private volatile Instant lookedUntil;
+    /** Families already announced from the database, so that overlapping looks announce each once. */
+    private final java.util.concurrent.ConcurrentHashMap<String, Instant> announcedFromDatabase =
+            new java.util.concurrent.ConcurrentHashMap<>();
 
     public RedisRevocations(RedisConnections redis, Sql sql, Clock clock) {
         this.redis = redis;
@@ -86,11 +89,16 @@ public final class RedisRevocations implements Revocations, RedisConnections.Lis
         Instant now = clock.instant();
         List<String> families = sql.query("SELECT id FROM token_families WHERE revoked_at >= ?",
                 row -> row.getString("id"), since.minus(CLOCK_MARGIN));
+        int applied = 0;
         for (String family : families) {
-            local.announce(family);
+            if (announcedFromDatabase.putIfAbsent(family, now) == null) {
+                local.announce(family);
+                applied++;
+            }
         }
-        if (!families.isEmpty()) {
-            LOG.info("Applied {} revocation(s) recorded while Redis was unreachable", families.size());
+        announcedFromDatabase.values().removeIf(at -> at.isBefore(now.minus(CLOCK_MARGIN.multipliedBy(4))));
+        if (applied > 0) {
+            LOG.info("Applied {} revocation(s) recorded while Redis was unreachable", applied);
         }
         lookedUntil = now;
     }
