@@ -5,6 +5,10 @@ import dev.parley.server.agent.Agents;
 import dev.parley.server.auth.AuthModule;
 import dev.parley.server.auth.InMemoryLoginThrottle;
 import dev.parley.server.auth.LocalRevocations;
+import dev.parley.server.auth.LoginThrottle;
+import dev.parley.server.auth.RedisLoginThrottle;
+import dev.parley.server.auth.RedisRevocations;
+import dev.parley.server.auth.Revocations;
 import dev.parley.server.auth.oidc.OidcSignIn;
 import dev.parley.server.config.Config;
 import dev.parley.server.conversation.ConversationStore;
@@ -12,6 +16,10 @@ import dev.parley.server.db.Database;
 import dev.parley.server.fanout.Fanout;
 import dev.parley.server.fanout.LocalFanout;
 import dev.parley.server.fanout.LocalSocketCounter;
+import dev.parley.server.fanout.RedisFanout;
+import dev.parley.server.fanout.RedisSocketCounter;
+import dev.parley.server.fanout.SocketCounter;
+import dev.parley.server.fanout.StoredEvents;
 import dev.parley.server.gateway.AuthRoutes;
 import dev.parley.server.gateway.Gateway;
 import dev.parley.server.gateway.OidcRoutes;
@@ -24,6 +32,7 @@ import dev.parley.server.health.Health;
 import dev.parley.server.health.HealthCheck;
 import dev.parley.server.health.Lifecycle;
 import dev.parley.server.observe.Metrics;
+import dev.parley.server.redis.RedisConnections;
 import dev.parley.server.run.RunService;
 import dev.parley.server.usage.PriceCatalog;
 import dev.parley.server.usage.SampleUsage;
@@ -56,10 +65,51 @@ public final class App implements AutoCloseable {
     private final Gateway gateway;
     private final UsageStore usage;
     private final Agent agent;
+    private final Shared shared;
+
+    /**
+     * The parts that are shared across instances when Redis is configured (their local twins otherwise), and the
+     * Redis client itself (null without Redis).
+     */
+    private record Shared(RedisConnections redis, Revocations revocations, LoginThrottle throttle,
+                          SocketCounter counter) {
+        static Shared create(Config config, Database database, Clock clock) {
+            if (config.storage().redisUrl().isEmpty()) {
+                return new Shared(null, new LocalRevocations(), new InMemoryLoginThrottle(clock), new LocalSocketCounter());
+            }
+            RedisConnections redis = RedisConnections.open(config.storage().redisUrl().get(), config.redis(), clock);
+            return new Shared(redis, new RedisRevocations(redis, database.sql(), clock),
+                    new RedisLoginThrottle(redis, clock), new RedisSocketCounter(redis));
+        }
+
+        Fanout fanout(Database database, Clock clock) {
+            return redis == null ? new LocalFanout() : new RedisFanout(redis, new StoredEvents(database.sql()), clock);
+        }
+
+        void close() {
+            if (counter instanceof AutoCloseable closeable) {
+                quietly(closeable);
+            }
+            if (revocations instanceof AutoCloseable closeable) {
+                quietly(closeable);
+            }
+            if (redis != null) {
+                redis.close();
+            }
+        }
+
+        private static void quietly(AutoCloseable closeable) {
+            try {
+                closeable.close();
+            } catch (Exception e) {
+                LOG.warn("Closing {} failed", closeable.getClass().getSimpleName(), e);
+            }
+        }
+    }
 
     private App(Config config, Lifecycle lifecycle, Metrics metrics, Database database, AuthModule auth,
                 OidcSignIn oidc, Fanout fanout, RunService runs, SocketEndpoint sockets, Gateway gateway,
-                UsageStore usage, Agent agent) {
+                UsageStore usage, Agent agent, Shared shared) {
         this.config = config;
         this.lifecycle = lifecycle;
         this.metrics = metrics;
@@ -72,6 +122,7 @@ public final class App implements AutoCloseable {
         this.gateway = gateway;
         this.usage = usage;
         this.agent = agent;
+        this.shared = shared;
     }
 
     public static App start(Config config, Clock clock) {
@@ -92,17 +143,18 @@ public final class App implements AutoCloseable {
         Fanout fanout = null;
         RunService runs = null;
         SocketEndpoint sockets = null;
+        Shared shared = null;
         try {
+            shared = Shared.create(config, database, clock);
             PriceCatalog prices = PriceCatalog.bundled();
             UsageStore usage = new UsageStore(database.sql(), clock);
             agent = agentOverride != null ? agentOverride : Agents.create(config.agent(), usage, prices, clock);
             registerPoolGauges(metrics, database);
-            fanout = new LocalFanout();
+            fanout = shared.fanout(database, clock);
             List<HealthCheck> checks = List.of(databaseCheck(database), fanoutCheck(fanout),
                     llmCheck(config.agent()));
             Health health = new Health(config.server().version(), config.server().revision(), lifecycle, checks, clock);
-            auth = AuthModule.create(config, database.sql(), new LocalRevocations(), new InMemoryLoginThrottle(clock),
-                    metrics, clock);
+            auth = AuthModule.create(config, database.sql(), shared.revocations(), shared.throttle(), metrics, clock);
             ConversationStore conversations = new ConversationStore(database.sql(), clock);
             runs = new RunService(database.sql(), conversations, agent, fanout, config.runs(), metrics, clock);
             List<HttpService> routes = new ArrayList<>();
@@ -116,11 +168,11 @@ public final class App implements AutoCloseable {
             routes.add(new RunRoutes(runs, auth.verifier()));
             routes.add(WebRoutes.fromClasspath(config.server().publicUrl()));
             sockets = new SocketEndpoint(new SocketEndpoint.Dependencies(config, auth.verifier(), auth.revocations(),
-                    database.sql(), runs, conversations, fanout, new LocalSocketCounter(), lifecycle, metrics, clock));
+                    database.sql(), runs, conversations, fanout, shared.counter(), lifecycle, metrics, clock));
             Gateway gateway = Gateway.start(new Gateway.Services(config, metrics, health, lifecycle, routes), sockets);
             lifecycle.ready();
             return new App(config, lifecycle, metrics, database, auth, oidc, fanout, runs, sockets, gateway, usage,
-                    agent);
+                    agent, shared);
         } catch (RuntimeException e) {
             if (sockets != null) {
                 sockets.close();
@@ -137,6 +189,9 @@ public final class App implements AutoCloseable {
             if (auth != null) {
                 auth.close();
             }
+            if (shared != null) {
+                shared.close();
+            }
             quietlyClose(agent);
             database.close();
             throw e;
@@ -150,9 +205,10 @@ public final class App implements AutoCloseable {
                 return "fanout";
             }
 
+            /** A shared fan-out that lost Redis still serves this instance's own sockets: degraded, not down. */
             @Override
             public State state() {
-                return State.UP;
+                return fanout.describe().equals("down") ? State.DEGRADED : State.UP;
             }
 
             @Override
@@ -247,6 +303,11 @@ public final class App implements AutoCloseable {
         return runs;
     }
 
+    /** The fan-out: {@link LocalFanout}, or {@link RedisFanout} when Redis is configured. */
+    public Fanout fanout() {
+        return fanout;
+    }
+
     public SocketEndpoint sockets() {
         return sockets;
     }
@@ -271,6 +332,7 @@ public final class App implements AutoCloseable {
         fanout.close();
         oidc.close();
         auth.close();
+        shared.close();
         quietlyClose(agent);
         database.close();
         LOG.info("Stopped");

@@ -20,7 +20,7 @@ import java.util.regex.Pattern;
  * lists the same variables; a test keeps the two in step.
  */
 public record Config(Server server, Storage storage, Auth auth, Socket socket, Runs runs, Agent agent, Logging logging,
-                     Oidc oidc) {
+                     Oidc oidc, Redis redis) {
 
     public enum LogFormat { TEXT, JSON }
 
@@ -56,8 +56,25 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
                          int maxSocketsPerUser, int sendQueueBytes, Duration heartbeatInterval) {
     }
 
-    /** Agent runs: how long they may take, how long their events are kept, how large a request may be. */
-    public record Runs(Duration timeout, Duration eventRetention, int maxUserRequestChars) {
+    /**
+     * Agent runs: how long they may take, how long their events are kept, how large a request may be, and the lease
+     * an instance holds on each of its runs (renewed while it lives; once it runs out another instance ends the run).
+     */
+    public record Runs(Duration timeout, Duration eventRetention, int maxUserRequestChars, Duration lease) {
+        public static final Duration DEFAULT_LEASE = Duration.ofSeconds(30);
+
+        /** Runs with the default lease. */
+        public Runs(Duration timeout, Duration eventRetention, int maxUserRequestChars) {
+            this(timeout, eventRetention, maxUserRequestChars, DEFAULT_LEASE);
+        }
+    }
+
+    /**
+     * How this instance uses Redis when {@code PARLEY_REDIS_URL} is set: every key and channel starts with
+     * {@code keyPrefix}, so that several deployments (or test runs) can share one Redis without hearing each other
+     * (pub/sub channels ignore the database index); {@code commandTimeout} bounds every Redis call.
+     */
+    public record Redis(String keyPrefix, Duration commandTimeout) {
     }
 
     /** The agent engine: the offline team's pacing, or an LLM provider. */
@@ -210,7 +227,8 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
         Runs runs = new Runs(
                 r.duration("PARLEY_RUN_TIMEOUT", Duration.ofSeconds(120), Duration.ofSeconds(1), Duration.ofHours(1)),
                 r.duration("PARLEY_RUN_EVENT_RETENTION", Duration.ofMinutes(10), Duration.ofSeconds(1), Duration.ofDays(7)),
-                r.integer("PARLEY_MAX_USER_REQUEST_CHARS", 16_000, 1, 1_000_000));
+                r.integer("PARLEY_MAX_USER_REQUEST_CHARS", 16_000, 1, 1_000_000),
+                r.duration("PARLEY_RUN_LEASE", Runs.DEFAULT_LEASE, Duration.ofSeconds(3), Duration.ofMinutes(10)));
 
         LlmProvider provider = r.choice("PARLEY_LLM_PROVIDER", LlmProvider.class, LlmProvider.NONE);
         Agent agent = new Agent(
@@ -231,7 +249,14 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
 
         Oidc oidc = readOidc(r, server.publicUrl());
 
-        return new Config(server, storage, auth, socket, runs, agent, logging, oidc);
+        String keyPrefix = r.string("PARLEY_REDIS_PREFIX", "parley");
+        if (!keyPrefix.matches("[A-Za-z0-9_.:-]{1,64}")) {
+            r.problem("PARLEY_REDIS_PREFIX", "must be 1 to 64 letters, digits or _.:- characters, got '" + keyPrefix + "'");
+        }
+        Redis redis = new Redis(keyPrefix,
+                r.duration("PARLEY_REDIS_TIMEOUT", Duration.ofSeconds(2), Duration.ofMillis(50), Duration.ofMinutes(1)));
+
+        return new Config(server, storage, auth, socket, runs, agent, logging, oidc, redis);
     }
 
     private static Oidc readOidc(EnvReader r, Optional<URI> publicUrl) {

@@ -47,5 +47,7 @@ public final class LogSetup {
         context.getLogger("com.zaxxer.hikari").setLevel(Level.WARN);
         context.getLogger("org.flywaydb").setLevel(Level.WARN);
         context.getLogger("io.helidon").setLevel(Level.WARN);
+        context.getLogger("io.lettuce").setLevel(Level.WARN);
+        context.getLogger("io.netty").setLevel(Level.WARN);
     }
 }

@@ -8,6 +8,8 @@ import dev.parley.server.agent.AgentRun;
 import dev.parley.server.agent.Usage;
 import dev.parley.server.fanout.Envelope;
 import dev.parley.server.fanout.Fanout;
+import java.sql.Connection;
+import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -173,6 +175,36 @@ final class ActiveRun implements AgentRun {
         lock.lock();
         try {
             append(agentName, type, data);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Appends the run's last event inside the caller's transaction, the one that stores how the run ended, so that
+     * the two are stored together or not at all: an instance that died between them would leave a run that ended
+     * without a last event, which no follower would ever see. {@link #publishLast} sends it once committed.
+     */
+    Envelope appendLast(Connection connection, String agentName, String type, ObjectNode data) throws SQLException {
+        lock.lock();
+        try {
+            long next = seq + 1;
+            ServerEvent event = new ServerEvent(type, clock.instant(), data, threadId, runId, next, agentName);
+            Envelope envelope = Envelope.of(event);
+            store.appendEvent(connection, runId, next, type, envelope.wire(), event.timestamp());
+            seq = next;
+            return envelope;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Publishes the last event that {@link #appendLast} stored. */
+    void publishLast(Envelope envelope) {
+        lock.lock();
+        try {
+            fanout.publish(userId, envelope);
+            metrics.eventEmitted(envelope.type());
         } finally {
             lock.unlock();
         }

@@ -58,8 +58,11 @@ public final class RunService implements AutoCloseable {
     /** The {@code agent_name} of the events the run machinery emits itself (the first and the last of a run). */
     public static final String RUN_AGENT_NAME = "parley";
     static final int HISTORY_MESSAGES = 40;
-    static final Duration LEASE = Duration.ofSeconds(60);
-    static final Duration MAINTENANCE_EVERY = Duration.ofSeconds(10);
+    /** The lease a run's instance holds on it unless configured otherwise ({@code PARLEY_RUN_LEASE}). */
+    static final Duration LEASE = Config.Runs.DEFAULT_LEASE;
+    static final Duration MAX_MAINTENANCE_EVERY = Duration.ofSeconds(10);
+    /** How often the database is asked for stop requests that did not arrive over the fan-out. */
+    static final Duration STOP_POLL_EVERY = Duration.ofSeconds(1);
     private static final Duration FINAL_WRITES_WAIT = Duration.ofSeconds(5);
     private static final Logger LOG = LoggerFactory.getLogger(RunService.class);
     private static final SecureRandom RANDOM = new SecureRandom();
@@ -77,6 +80,8 @@ public final class RunService implements AutoCloseable {
     private final ScheduledExecutorService scheduler;
     private final ThreadFactory agentThreads = Thread.ofVirtual().name("parley-run-", 0).factory();
     private final Fanout.Subscription stopRequests;
+    private final Duration lease;
+    private final Duration maintenanceEvery;
     private volatile boolean accepting = true;
 
     public RunService(Sql sql, ConversationStore conversations, Agent agent, Fanout fanout, Config.Runs config,
@@ -93,7 +98,12 @@ public final class RunService implements AutoCloseable {
         this.scheduler = Executors.newSingleThreadScheduledExecutor(
                 Thread.ofPlatform().daemon().name("parley-runs").factory());
         this.stopRequests = fanout.onStopRequest(this::stopLocally);
-        scheduler.scheduleWithFixedDelay(this::quietlyMaintain, 0, MAINTENANCE_EVERY.toMillis(), TimeUnit.MILLISECONDS);
+        this.lease = config.lease();
+        Duration third = lease.dividedBy(3);
+        this.maintenanceEvery = third.compareTo(MAX_MAINTENANCE_EVERY) < 0 ? third : MAX_MAINTENANCE_EVERY;
+        scheduler.scheduleWithFixedDelay(this::quietlyMaintain, 0, maintenanceEvery.toMillis(), TimeUnit.MILLISECONDS);
+        scheduler.scheduleWithFixedDelay(this::quietlyPollStopRequests, STOP_POLL_EVERY.toMillis(),
+                STOP_POLL_EVERY.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     /**
@@ -122,7 +132,7 @@ public final class RunService implements AutoCloseable {
         String runId = UUID.randomUUID().toString();
         Instant now = clock.instant();
         ChatMessage message = sql.inTransaction(connection -> {
-            store.insertRunning(connection, runId, thread.id(), userId, now, instanceId, now.plus(LEASE));
+            store.insertRunning(connection, runId, thread.id(), userId, now, instanceId, now.plus(lease));
             ChatMessage stored = conversations.appendMessage(connection, userId, thread.id(), ChatMessage.USER, text, runId);
             store.setUserMessage(connection, runId, stored.id());
             return stored;
@@ -177,6 +187,8 @@ public final class RunService implements AutoCloseable {
         if (record.status().ended()) {
             throw runFinished();
         }
+        // The flag first: an instance that misses the fan-out's request (Redis down) still finds it.
+        store.requestStop(runId, clock.instant());
         fanout.requestStop(runId);
         LOG.info("Run {} stop requested by user {} (running elsewhere)", runId, userId);
     }
@@ -291,27 +303,33 @@ public final class RunService implements AutoCloseable {
             case COMPLETED, STOPPED -> {
                 RunStatus status = ending == ActiveRun.Ending.COMPLETED ? RunStatus.COMPLETED : RunStatus.CANCELLED;
                 String text = ending == ActiveRun.Ending.COMPLETED ? answer.text() : run.partialAnswer();
-                ChatMessage message = sql.inTransaction(connection -> {
+                long elapsed = run.elapsedMillis();
+                Envelope last = sql.inTransaction(connection -> {
                     ChatMessage stored = conversations.appendMessage(connection, run.userId, run.threadId,
                             ChatMessage.ASSISTANT, text == null ? "" : text, run.runId);
-                    store.finish(connection, run.runId, status, now, usage, stored.id(), null);
-                    return stored;
+                    requireStillRunning(store.finish(connection, run.runId, status, now, usage, stored.id(), null), run);
+                    ObjectNode data = Json.object();
+                    data.put("status", status.wire());
+                    data.put("final_response", stored.content());
+                    data.put("message_id", stored.id());
+                    data.set("usage", usageJson(usage));
+                    data.put("execution_time_ms", elapsed);
+                    return run.appendLast(connection, RUN_AGENT_NAME, EventType.AGENT_COMPLETED, data);
                 });
-                ObjectNode data = Json.object();
-                data.put("status", status.wire());
-                data.put("final_response", message.content());
-                data.put("message_id", message.id());
-                data.set("usage", usageJson(usage));
-                data.put("execution_time_ms", run.elapsedMillis());
-                run.emitOwn(RUN_AGENT_NAME, EventType.AGENT_COMPLETED, data);
+                run.publishLast(last);
                 metrics.ended(status);
                 run.done.complete(status);
                 LOG.info("Run {} {} in {} ms", run.runId, status.wire(), run.elapsedMillis());
             }
             case TIMED_OUT, FAILED, SHUTDOWN -> {
                 Failure why = failure(run, ending, failure);
-                store.finish(run.runId, RunStatus.FAILED, now, usage, why.code().code());
-                run.emitOwn(RUN_AGENT_NAME, EventType.AGENT_ERROR, errorData(why, run.elapsedMillis()));
+                long elapsed = run.elapsedMillis();
+                Envelope last = sql.inTransaction(connection -> {
+                    requireStillRunning(store.finish(connection, run.runId, RunStatus.FAILED, now, usage, null,
+                            why.code().code()), run);
+                    return run.appendLast(connection, RUN_AGENT_NAME, EventType.AGENT_ERROR, errorData(why, elapsed));
+                });
+                run.publishLast(last);
                 metrics.ended(RunStatus.FAILED);
                 run.done.complete(RunStatus.FAILED);
             }
@@ -319,6 +337,13 @@ public final class RunService implements AutoCloseable {
     }
 
     private record Failure(ErrorCode code, String message, boolean retryable, String requestId) {
+    }
+
+    /** The run's end is stored only by whoever moves it out of running; anyone else rolls back. */
+    private static void requireStillRunning(boolean finished, ActiveRun run) {
+        if (!finished) {
+            throw new IllegalStateException("run " + run.runId + " was already ended by another instance");
+        }
     }
 
     private Failure failure(ActiveRun run, ActiveRun.Ending ending, Exception failure) {
@@ -384,7 +409,7 @@ public final class RunService implements AutoCloseable {
     public void maintain() {
         Instant now = clock.instant();
         if (!active.isEmpty()) {
-            store.renewLeases(List.copyOf(active.keySet()), now.plus(LEASE));
+            store.renewLeases(List.copyOf(active.keySet()), now.plus(lease));
         }
         for (RunRecord abandoned : store.abandoned(now)) {
             if (!active.containsKey(abandoned.id())) {
@@ -404,18 +429,18 @@ public final class RunService implements AutoCloseable {
     private void endAbandoned(RunRecord run) {
         Failure why = new Failure(ErrorCode.SERVICE_RESTART,
                 "The server that ran this request stopped; send the message again.", true, null);
-        Instant now = clock.instant();
+        // The end and the last event together, as a run of this instance stores them.
         Envelope envelope = sql.inTransaction(connection -> {
-            if (!store.finish(connection, run.id(), RunStatus.FAILED, now, run.usage(), null,
+            if (!store.finish(connection, run.id(), RunStatus.FAILED, clock.instant(), run.usage(), null,
                     ErrorCode.SERVICE_RESTART.code())) {
                 return null; // another instance ended it first
             }
             long seq = store.lastSeq(connection, run.id()) + 1;
-            ServerEvent event = new ServerEvent(EventType.AGENT_ERROR, now, errorData(why, 0), run.threadId(),
-                    run.id(), seq, RUN_AGENT_NAME);
-            Envelope ending = Envelope.of(event);
-            store.appendEvent(connection, run.id(), seq, event.type(), ending.wire(), event.timestamp());
-            return ending;
+            ServerEvent event = new ServerEvent(EventType.AGENT_ERROR, clock.instant(), errorData(why, 0),
+                    run.threadId(), run.id(), seq, RUN_AGENT_NAME);
+            Envelope last = Envelope.of(event);
+            store.appendEvent(connection, run.id(), seq, event.type(), last.wire(), event.timestamp());
+            return last;
         });
         if (envelope == null) {
             return;
@@ -425,11 +450,25 @@ public final class RunService implements AutoCloseable {
         LOG.warn("Run {} of user {} was abandoned by its instance and is now failed", run.id(), run.userId());
     }
 
+    /** Stops the runs of this instance that were asked to stop through the database. */
+    private void quietlyPollStopRequests() {
+        if (active.isEmpty()) {
+            return;
+        }
+        try {
+            for (String runId : store.stopRequested(instanceId)) {
+                stopLocally(runId);
+            }
+        } catch (RuntimeException e) {
+            LOG.debug("Polling stop requests failed: {}", e.toString());
+        }
+    }
+
     private void quietlyMaintain() {
         try {
             maintain();
         } catch (RuntimeException e) {
-            LOG.warn("Run maintenance failed; will retry in {} s", MAINTENANCE_EVERY.toSeconds(), e);
+            LOG.warn("Run maintenance failed; will retry in {} ms", maintenanceEvery.toMillis(), e);
         }
     }
 

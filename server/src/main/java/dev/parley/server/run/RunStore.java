@@ -81,17 +81,23 @@ final class RunStore {
                 RunStore::run, threadId, userId);
     }
 
+    void appendEvent(Connection connection, String runId, long seq, String type, String wire, Instant createdAt)
+            throws SQLException {
+        Sql.update(connection, "INSERT INTO run_events (run_id, seq, type, body, created_at) VALUES (?, ?, ?, ?, ?)",
+                runId, seq, type, wire, createdAt);
+    }
+
+    long lastSeq(Connection connection, String runId) throws SQLException {
+        List<Long> max = Sql.query(connection, "SELECT MAX(seq) FROM run_events WHERE run_id = ?", row -> row.getLong(1),
+                runId);
+        return max.isEmpty() ? 0 : max.getFirst();
+    }
+
     void appendEvent(String runId, long seq, String type, String wire, Instant createdAt) {
         sql.withConnection(connection -> {
             appendEvent(connection, runId, seq, type, wire, createdAt);
             return null;
         });
-    }
-
-    void appendEvent(Connection connection, String runId, long seq, String type, String wire, Instant createdAt)
-            throws SQLException {
-        Sql.update(connection, "INSERT INTO run_events (run_id, seq, type, body, created_at) VALUES (?, ?, ?, ?, ?)",
-                runId, seq, type, wire, createdAt);
     }
 
     List<StoredEvent> eventsAfter(String runId, long afterSeq) {
@@ -103,12 +109,6 @@ final class RunStore {
     /** The highest {@code seq} in the run's log, 0 when it is empty. */
     long lastSeq(String runId) {
         return sql.withConnection(connection -> lastSeq(connection, runId));
-    }
-
-    long lastSeq(Connection connection, String runId) throws SQLException {
-        List<Long> last = Sql.query(connection, "SELECT MAX(seq) FROM run_events WHERE run_id = ?",
-                row -> row.getLong(1), runId);
-        return last.isEmpty() ? 0L : last.getFirst();
     }
 
     boolean hasTerminalEvent(String runId) {
@@ -129,6 +129,18 @@ final class RunStore {
             sql.update("UPDATE runs SET lease_until = ? WHERE status = ? AND id IN ("
                     + String.join(", ", java.util.Collections.nCopies(chunk.size(), "?")) + ")", params);
         }
+    }
+
+    /** Asks, through the database, for a running run to be stopped by whichever instance runs it. */
+    boolean requestStop(String runId, Instant at) {
+        return sql.update("UPDATE runs SET stop_requested_at = ? WHERE id = ? AND status = ?", at, runId,
+                RunStatus.RUNNING.wire()) > 0;
+    }
+
+    /** The running runs of an instance that someone asked to stop. */
+    List<String> stopRequested(String instanceId) {
+        return sql.query("SELECT id FROM runs WHERE status = ? AND instance_id = ? AND stop_requested_at IS NOT NULL",
+                row -> row.getString("id"), RunStatus.RUNNING.wire(), instanceId);
     }
 
     /** Running runs whose lease ran out: their instance stopped renewing it. */

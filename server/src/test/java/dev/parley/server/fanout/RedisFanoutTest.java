@@ -1,0 +1,244 @@
+package dev.parley.server.fanout;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.parley.server.redis.RedisConnections;
+import dev.parley.server.testing.Await;
+import dev.parley.server.testing.TcpProxy;
+import dev.parley.server.testing.TestRedis;
+import java.net.URI;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The fan-out contract on Redis, and what only a shared fan-out does: events cross instances once each and in order;
+ * stop requests cross instances; a lost message is fetched from the run's log; an instance cut off from Redis keeps
+ * its own subscribers served, reads the others' events from the logs meanwhile, and catches up when Redis returns;
+ * the others catch up on what it could not publish. Needs {@code PARLEY_TEST_REDIS_URL}; each test has its own
+ * key prefix, and outages are made by a TCP relay in front of Redis, so the shared Redis is never stopped.
+ */
+class RedisFanoutTest extends FanoutContract {
+    private static final Duration WAIT = Duration.ofSeconds(15);
+
+    private final String prefix = TestRedis.freshPrefix();
+    private final List<AutoCloseable> resources = new ArrayList<>();
+
+    @Override
+    protected Fanout create(RunLogFixture log) {
+        return instance(TestRedis.url()).fanout;
+    }
+
+    private record Instance(RedisConnections redis, RedisFanout fanout) {
+    }
+
+    private Instance instance(URI url) {
+        RedisConnections redis = TestRedis.connect(url, prefix, Clock.systemUTC());
+        RedisFanout fanout = new RedisFanout(redis, log.storedEvents(), Clock.systemUTC());
+        resources.add(fanout);
+        resources.add(redis);
+        return new Instance(redis, fanout);
+    }
+
+    private TcpProxy proxy() {
+        URI url = TestRedis.url();
+        TcpProxy proxy = TcpProxy.to(url.getHost(), url.getPort() < 0 ? 6379 : url.getPort());
+        resources.add(proxy);
+        return proxy;
+    }
+
+    private static URI through(TcpProxy proxy) {
+        URI url = TestRedis.url();
+        return URI.create(url.getScheme() + "://127.0.0.1:" + proxy.port() + (url.getPath() == null ? "" : url.getPath()));
+    }
+
+    @AfterEach
+    void closeInstances() throws Exception {
+        for (AutoCloseable resource : resources.reversed()) {
+            resource.close();
+        }
+    }
+
+    @Test
+    void eventsCrossInstancesOnceEachAndInOrder() {
+        Instance a = instance(TestRedis.url());
+        Instance b = instance(TestRedis.url());
+        String user = log.user();
+        Recorder onA = new Recorder();
+        Recorder onB = new Recorder();
+        try (Fanout.Subscription sa = a.fanout().subscribe(user, onA);
+             Fanout.Subscription sb = b.fanout().subscribe(user, onB)) {
+            List<String> runs = new ArrayList<>();
+            for (int r = 0; r < 5; r++) {
+                runs.add(log.run(user));
+            }
+            for (long seq = 1; seq <= 60; seq++) {
+                for (String run : runs) {
+                    a.fanout().publish(user, log.log(run, seq, seq == 60));
+                }
+            }
+            for (String run : runs) {
+                onA.awaitRun(run, 60);
+                onB.awaitRun(run, 60);
+            }
+            assertThat(onA.size()).isEqualTo(300);
+            assertThat(onB.size()).isEqualTo(300);
+            assertThat(b.fanout().recoveredEvents()).isZero();
+        }
+    }
+
+    @Test
+    void eventsNeverReachAnotherUsersSubscribersOnAnyInstance() {
+        Instance a = instance(TestRedis.url());
+        Instance b = instance(TestRedis.url());
+        String user = log.user();
+        String other = log.user();
+        Recorder mine = new Recorder();
+        Recorder theirs = new Recorder();
+        try (Fanout.Subscription s1 = b.fanout().subscribe(user, mine);
+             Fanout.Subscription s2 = b.fanout().subscribe(other, theirs)) {
+            String run = log.run(user);
+            a.fanout().publish(user, log.log(run, 1, false));
+            a.fanout().publish(user, log.log(run, 2, true));
+            mine.awaitRun(run, 2);
+            String otherRun = log.run(other);
+            a.fanout().publish(other, log.log(otherRun, 1, true));
+            theirs.awaitRun(otherRun, 1);
+            assertThat(theirs.size()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void stopRequestsReachTheOtherInstances() {
+        Instance a = instance(TestRedis.url());
+        Instance b = instance(TestRedis.url());
+        List<String> heardOnB = new CopyOnWriteArrayList<>();
+        try (Fanout.Subscription handler = b.fanout().onStopRequest(heardOnB::add)) {
+            a.fanout().requestStop("run-on-b");
+            Await.until("b hears the stop request", WAIT, () -> heardOnB.contains("run-on-b"));
+        }
+    }
+
+    @Test
+    void lostMessageIsFetchedFromTheRunLogAndOrderIsKept() {
+        Instance a = instance(TestRedis.url());
+        Instance b = instance(TestRedis.url());
+        String user = log.user();
+        Recorder onB = new Recorder();
+        try (Fanout.Subscription s = b.fanout().subscribe(user, onB)) {
+            String run = log.run(user);
+            a.fanout().publish(user, log.log(run, 1, false));
+            log.log(run, 2, false); // logged, but its message never made it onto the bus
+            log.log(run, 3, false);
+            a.fanout().publish(user, log.log(run, 4, false));
+            a.fanout().publish(user, log.log(run, 5, true));
+            onB.awaitRun(run, 5);
+            assertThat(b.fanout().recoveredEvents()).isEqualTo(2);
+        }
+    }
+
+    @Test
+    void eventsLoggedButNeverPublishedAreFoundOnceTheRunGoesQuiet() {
+        Instance a = instance(TestRedis.url());
+        Instance b = instance(TestRedis.url());
+        String user = log.user();
+        Recorder onB = new Recorder();
+        try (Fanout.Subscription s = b.fanout().subscribe(user, onB)) {
+            String run = log.run(user);
+            a.fanout().publish(user, log.log(run, 1, false));
+            a.fanout().publish(user, log.log(run, 2, false));
+            onB.awaitRun(run, 2);
+            log.log(run, 3, false); // the publishing instance died after logging these, before publishing them
+            log.log(run, 4, true);
+            onB.awaitRun(run, 4);
+            assertThat(b.fanout().recoveredEvents()).isEqualTo(2);
+        }
+    }
+
+    @Test
+    void subscriberCutOffFromRedisReadsTheLogsAndCatchesUpWhenRedisReturns() {
+        Instance a = instance(TestRedis.url());
+        TcpProxy proxy = proxy();
+        Instance b = instance(through(proxy));
+        String user = log.user();
+        Recorder onA = new Recorder();
+        Recorder onB = new Recorder();
+        try (Fanout.Subscription sa = a.fanout().subscribe(user, onA);
+             Fanout.Subscription sb = b.fanout().subscribe(user, onB)) {
+            String run = log.run(user);
+            a.fanout().publish(user, log.log(run, 1, false));
+            onB.awaitRun(run, 1);
+
+            proxy.cut();
+            Await.until("b sees Redis down", WAIT, () -> b.fanout().describe().equals("down"));
+            for (long seq = 2; seq <= 20; seq++) {
+                a.fanout().publish(user, log.log(run, seq, false));
+            }
+            onA.awaitRun(run, 20);
+            // While Redis is down, b reads the other instances' events from the logs.
+            Await.until("b gets the events from the log", WAIT, () -> onB.seqs(run).size() >= 20);
+            assertThat(b.fanout().describe()).isEqualTo("down");
+
+            proxy.restore();
+            Await.until("b sees Redis up", WAIT, () -> b.fanout().describe().equals("up"));
+            for (long seq = 21; seq <= 30; seq++) {
+                a.fanout().publish(user, log.log(run, seq, seq == 30));
+            }
+            onB.awaitRun(run, 30);
+            onA.awaitRun(run, 30);
+        }
+    }
+
+    @Test
+    void publisherCutOffFromRedisServesItsOwnSubscribersAndTheOthersCatchUpWhenItReturns() {
+        TcpProxy proxy = proxy();
+        Instance a = instance(through(proxy));
+        Instance b = instance(TestRedis.url());
+        String user = log.user();
+        Recorder onA = new Recorder();
+        Recorder onB = new Recorder();
+        try (Fanout.Subscription sa = a.fanout().subscribe(user, onA);
+             Fanout.Subscription sb = b.fanout().subscribe(user, onB)) {
+            String run = log.run(user);
+            a.fanout().publish(user, log.log(run, 1, false));
+            onB.awaitRun(run, 1);
+
+            proxy.cut();
+            Await.until("a sees Redis down", WAIT, () -> a.fanout().describe().equals("down"));
+            for (long seq = 2; seq <= 10; seq++) {
+                a.fanout().publish(user, log.log(run, seq, seq == 10));
+            }
+            onA.awaitRun(run, 10); // its own subscribers are served at once
+            assertThat(a.fanout().unpublishedEvents()).isEqualTo(9);
+
+            proxy.restore();
+            onB.awaitRun(run, 10); // b hears a's resync and reads what it missed
+            assertThat(onA.size()).isEqualTo(10);
+        }
+    }
+
+    @Test
+    void subscribingWhileRedisIsDownStillDeliversWhatIsPublishedAfterwards() {
+        Instance a = instance(TestRedis.url());
+        TcpProxy proxy = proxy();
+        Instance b = instance(through(proxy));
+        proxy.cut();
+        Await.until("b sees Redis down", WAIT, () -> b.fanout().describe().equals("down"));
+        String user = log.user();
+        Recorder onB = new Recorder();
+        try (Fanout.Subscription sb = b.fanout().subscribe(user, onB)) {
+            String run = log.run(user);
+            for (long seq = 1; seq <= 5; seq++) {
+                a.fanout().publish(user, log.log(run, seq, false));
+            }
+            proxy.restore();
+            Await.until("b sees Redis up", WAIT, () -> b.fanout().describe().equals("up"));
+            a.fanout().publish(user, log.log(run, 6, true));
+            onB.awaitRun(run, 6);
+        }
+    }
+}

@@ -1,0 +1,136 @@
+package dev.parley.server.testing;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * A TCP relay on 127.0.0.1 in front of a service (Redis, PostgreSQL) that a test can cut and restore, as a network
+ * failure or a restart of the service would: {@link #cut()} drops every relayed connection and refuses new ones
+ * (accepts and closes them at once) until {@link #restore()}. The process boundary is where this sits; the server
+ * under test talks to the real service through it.
+ */
+public final class TcpProxy implements AutoCloseable {
+    private final ServerSocket listener;
+    private final String targetHost;
+    private final int targetPort;
+    private final Set<Socket> open = ConcurrentHashMap.newKeySet();
+    private volatile boolean cut;
+    private volatile boolean closed;
+
+    private TcpProxy(ServerSocket listener, String targetHost, int targetPort) {
+        this.listener = listener;
+        this.targetHost = targetHost;
+        this.targetPort = targetPort;
+    }
+
+    public static TcpProxy to(String host, int port) {
+        try {
+            ServerSocket listener = new ServerSocket(0, 200, InetAddress.getLoopbackAddress());
+            TcpProxy proxy = new TcpProxy(listener, host, port);
+            Thread.ofVirtual().name("tcp-proxy-accept").start(proxy::acceptLoop);
+            return proxy;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    public int port() {
+        return listener.getLocalPort();
+    }
+
+    /** Drops every connection and refuses new ones. */
+    public void cut() {
+        cut = true;
+        for (Socket socket : open) {
+            quietlyClose(socket);
+        }
+        open.clear();
+    }
+
+    /** Relays again. */
+    public void restore() {
+        cut = false;
+    }
+
+    private void acceptLoop() {
+        while (!closed) {
+            Socket client;
+            try {
+                client = listener.accept();
+            } catch (IOException e) {
+                return;
+            }
+            if (cut) {
+                quietlyClose(client);
+                continue;
+            }
+            Thread.ofVirtual().start(() -> relay(client));
+        }
+    }
+
+    private void relay(Socket client) {
+        Socket server = new Socket();
+        try {
+            server.connect(new InetSocketAddress(targetHost, targetPort), 2000);
+            server.setTcpNoDelay(true);
+            client.setTcpNoDelay(true);
+        } catch (IOException e) {
+            quietlyClose(client);
+            quietlyClose(server);
+            return;
+        }
+        open.add(client);
+        open.add(server);
+        if (cut) {
+            cut();
+            return;
+        }
+        Thread.ofVirtual().start(() -> pump(client, server));
+        pump(server, client);
+    }
+
+    private void pump(Socket from, Socket to) {
+        byte[] buffer = new byte[16384];
+        try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
+            int read;
+            while ((read = in.read(buffer)) >= 0) {
+                out.write(buffer, 0, read);
+                out.flush();
+            }
+        } catch (IOException e) {
+            // one side went away: close both
+        } finally {
+            quietlyClose(from);
+            quietlyClose(to);
+            open.remove(from);
+            open.remove(to);
+        }
+    }
+
+    private static void quietlyClose(Socket socket) {
+        try {
+            socket.close();
+        } catch (IOException e) {
+            // already gone
+        }
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        cut();
+        try {
+            listener.close();
+        } catch (IOException e) {
+            // already closed
+        }
+    }
+}
