@@ -104,7 +104,8 @@ async function signInFromProvider(fragment) {
   } catch (error) {
     const unavailable = error instanceof ApiError && (error.status === 404 || error.status === 405);
     showSignIn(unavailable ? describe({ code: 'oauth_unavailable' })
-      : error.code === 'network' ? describe(error) : describe({ code: 'exchange_failed' }));
+      : error.code === 'network' || error.code === 'invalid_code' ? describe(error)
+        : describe({ code: 'exchange_failed' }));
   }
 }
 

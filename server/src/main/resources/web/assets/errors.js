@@ -49,6 +49,7 @@ const SENTENCES = {
   method_not_allowed: 'The server does not support that here.',
   oauth_unavailable: 'Signing in with an external provider is not available on this server.',
   exchange_failed: 'Signing in with the external provider did not complete. Try again.',
+  invalid_code: 'That sign-in has expired or was already used. Please sign in again.',
 };
 
 /**

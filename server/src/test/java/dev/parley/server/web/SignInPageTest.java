@@ -121,10 +121,10 @@ class SignInPageTest {
                 "Sign-in did not complete: You cancelled the sign-in."));
         assertThat(browser.driver().getCurrentUrl()).doesNotContain("#");
 
-        // This server has no provider exchange yet: the page says so instead of failing silently.
+        // A one-time code the server does not know (expired, used or made up): the page says so in words.
         page.open("#oauth_code=one-time-code");
-        browser.await("the missing exchange explained", ExpectedConditions.textToBe(ChatPage.SIGNIN_ALERT,
-                "Signing in with an external provider is not available on this server."));
+        browser.await("the refused code explained", ExpectedConditions.textToBe(ChatPage.SIGNIN_ALERT,
+                "That sign-in has expired or was already used. Please sign in again."));
         assertThat(browser.driver().getCurrentUrl()).doesNotContain("one-time-code");
     }
 
