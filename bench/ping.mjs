@@ -1,0 +1,172 @@
+// Ping round trips through Parley (authentication, JSON, routing, send queue) against a bare Helidon echo endpoint,
+// measured alternately in one run with the same client and the same connection count.
+//
+//   node bench/ping.mjs --parley http://127.0.0.1:P1 --parley-pid PID1 --echo ws://127.0.0.1:P2/ws --echo-pid PID2
+//                       [--connections 100] [--warmup 5] [--duration 10] [--rounds 3] [--clk-tck 100] [--out f.json]
+//
+// Each connection runs a closed loop: send {"type":"ping"}, wait for the answer (Parley's pong, the echo's copy),
+// send again; so one message is in flight per connection and every answer is matched to its own send. After a
+// warm-up of each target, the rounds alternate echo, parley, echo, parley, ... so that a change in the machine's
+// load hits both alike. Server CPU per message comes from /proc/<pid>/stat (user + system) over each window.
+import {
+  Samples, deadline, fmt, log, loginMany, machineBusyTicks, nowMs, num, openMany, parseArgs, printTable, procCpuTicks,
+  sleep, str, writeResult,
+} from './lib/common.mjs';
+
+const args = parseArgs(process.argv.slice(2));
+const connections = num(args, 'connections', 100);
+const warmup = num(args, 'warmup', 5);
+const duration = num(args, 'duration', 10);
+const rounds = num(args, 'rounds', 3);
+const clkTck = num(args, 'clk-tck', 100);
+const label = str(args, 'label', 'ping');
+const PING = '{"type":"ping"}';
+
+deadline(120 + connections / 10 + 2 * (warmup + 5) + 2 * rounds * (duration + 10), 'ping');
+
+const targets = [];
+if (args.echo) targets.push({ name: 'bare echo', url: str(args, 'echo'), pid: num(args, 'echo-pid'), prefix: '{"type":"ping"' });
+if (args.parley) {
+  const base = str(args, 'parley');
+  const tokens = await loginMany(base, connections, `${label}-user`);
+  targets.push({
+    name: 'parley', url: `${base.replace(/^http/, 'ws')}/ws`, pid: num(args, 'parley-pid'), tokens, prefix: '{"type":"pong"',
+  });
+}
+if (targets.length === 0) throw new Error('give --parley and/or --echo');
+
+for (const target of targets) {
+  const specs = Array.from({ length: connections }, (_, i) => ({ url: target.url, token: target.tokens?.[i] }));
+  const opened = await openMany(specs, 200);
+  if (opened.failed) throw new Error(`${target.name}: ${opened.failed} handshakes failed ${JSON.stringify(opened.failures)}`);
+  target.sockets = opened.sockets;
+  target.rounds = [];
+}
+
+/** One closed-loop window over every socket of the target; returns counts, latencies and CPU. */
+async function measure(target, seconds, record) {
+  const samples = new Samples(1 << 21);
+  let running = true;
+  let replies = 0;
+  let others = 0;
+  let inFlight = 0;
+  let drained;
+  const drainedPromise = new Promise((resolve) => {
+    drained = resolve;
+  });
+  const handlers = [];
+  for (const ws of target.sockets) {
+    let sentAt = 0;
+    const onMessage = (data) => {
+      const t = nowMs();
+      // A server heartbeat is not an answer (it only comes after a silence, so not inside a window).
+      if (data.toString('latin1', 0, 19) === '{"type":"heartbeat"') return;
+      inFlight--;
+      if (!running) {
+        if (inFlight === 0) drained();
+        return;
+      }
+      if (data.toString('latin1', 0, target.prefix.length) === target.prefix) {
+        replies++;
+        samples.add(t - sentAt);
+      } else {
+        others++;
+      }
+      sentAt = nowMs();
+      inFlight++;
+      ws.send(PING);
+    };
+    ws.on('message', onMessage);
+    handlers.push([ws, onMessage, () => {
+      sentAt = nowMs();
+      inFlight++;
+      ws.send(PING);
+    }]);
+  }
+  const cpu0 = procCpuTicks(target.pid);
+  const machine0 = machineBusyTicks();
+  const client0 = process.cpuUsage();
+  const t0 = nowMs();
+  for (const [, , start] of handlers) start();
+  await sleep(seconds * 1000);
+  running = false;
+  const t1 = nowMs();
+  const cpu1 = procCpuTicks(target.pid);
+  const machine1 = machineBusyTicks();
+  const client1 = process.cpuUsage(client0);
+  await Promise.race([drainedPromise, sleep(10_000)]);
+  for (const [ws, onMessage] of handlers) ws.off('message', onMessage);
+  if (inFlight !== 0) log(`${target.name}: ${inFlight} answers still missing 10 s after the window`);
+  const elapsed = (t1 - t0) / 1000;
+  const serverCpuSeconds = (cpu1 - cpu0) / clkTck;
+  const clientCpuSeconds = (client1.user + client1.system) / 1e6;
+  const result = {
+    replies, others, elapsed, msgsPerSecond: replies / elapsed, ...samples.summary(),
+    serverCpuPercent: (100 * serverCpuSeconds) / elapsed,
+    serverCpuMicrosPerMsg: (serverCpuSeconds * 1e6) / Math.max(1, replies),
+    clientCpuPercent: (100 * clientCpuSeconds) / elapsed,
+    // Everything else on the machine (other processes, the kernel's share not charged to these two): interference.
+    otherCpuPercent: (100 * ((machine1 - machine0) / clkTck - serverCpuSeconds - clientCpuSeconds)) / elapsed,
+    missing: inFlight,
+  };
+  if (record) {
+    log(`${target.name}: ${fmt(result.msgsPerSecond, 0)} msg/s, p50 ${fmt(result.p50, 2)} ms, p99 ${fmt(result.p99, 2)} ms, ` +
+      `server ${fmt(result.serverCpuPercent, 0)}% (${fmt(result.serverCpuMicrosPerMsg)} µs/msg), ` +
+      `client ${fmt(result.clientCpuPercent, 0)}%, rest of the machine ${fmt(result.otherCpuPercent, 0)}%` +
+      (others ? `, ${others} other frames` : ''));
+  }
+  return result;
+}
+
+for (const target of targets) {
+  log(`${target.name}: warm-up ${warmup} s`);
+  await measure(target, warmup, false);
+}
+for (let round = 0; round < rounds; round++) {
+  for (const target of targets) {
+    target.rounds.push(await measure(target, duration, true));
+  }
+}
+for (const target of targets) for (const ws of target.sockets) ws.terminate();
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+};
+const rows = [];
+const summary = {};
+for (const target of targets) {
+  const r = target.rounds;
+  const byRate = [...r].sort((a, b) => a.msgsPerSecond - b.msgsPerSecond);
+  const mid = byRate[Math.floor((byRate.length - 1) / 2)];
+  summary[target.name] = {
+    msgsPerSecond: mid.msgsPerSecond, p50: median(r.map((x) => x.p50)), p99: median(r.map((x) => x.p99)),
+    serverCpuMicrosPerMsg: median(r.map((x) => x.serverCpuMicrosPerMsg)),
+  };
+  rows.push([
+    target.name, fmt(mid.msgsPerSecond, 0), r.map((x) => fmt(x.msgsPerSecond, 0)).join(', '),
+    fmt(median(r.map((x) => x.p50)), 2), fmt(median(r.map((x) => x.p99)), 2), fmt(median(r.map((x) => x.p999)), 2),
+    fmt(median(r.map((x) => x.serverCpuPercent)), 0), fmt(median(r.map((x) => x.serverCpuMicrosPerMsg)), 1),
+    fmt(median(r.map((x) => x.clientCpuPercent)), 0), r.map((x) => fmt(x.otherCpuPercent, 0)).join(', '),
+    r.reduce((s, x) => s + x.others, 0),
+  ]);
+}
+let ratio = NaN;
+let cpuRatio = NaN;
+if (summary.parley && summary['bare echo']) {
+  ratio = summary.parley.msgsPerSecond / summary['bare echo'].msgsPerSecond;
+  cpuRatio = summary['bare echo'].serverCpuMicrosPerMsg / summary.parley.serverCpuMicrosPerMsg;
+}
+writeResult(args.out, {
+  benchmark: 'ping', label, connections, warmup, duration, rounds,
+  targets: Object.fromEntries(targets.map((t) => [t.name, t.rounds])), summary, ratio, cpuRatio,
+});
+printTable(`Ping round trips (${label}): ${connections} connections, closed loop, ${rounds} × ${duration} s after a ` +
+  `${warmup} s warm-up (medians of the rounds)`,
+  ['server', 'msg/s', 'msg/s per round', 'p50 ms', 'p99 ms', 'p99.9 ms', 'server CPU %', 'server CPU µs/msg',
+    'client CPU %', 'rest of machine CPU % per round', 'other frames'], rows);
+if (Number.isFinite(ratio)) {
+  console.log(`parley / bare echo: ${fmt(ratio, 2)}× the message rate, ${fmt(cpuRatio, 2)}× the messages per ` +
+    `server CPU second (goal ≥ 0.8× the rate: ${ratio >= 0.8 ? 'met' : 'missed'})`);
+}
+if (targets.some((t) => t.rounds.some((x) => x.others > 0 || x.missing > 0))) process.exitCode = 1;
