@@ -4,7 +4,8 @@
 #   bench/run.sh [rss|ping|latency|all] [--short] [--repeat N] [--out DIR] [--keep]
 #
 #   rss      server RSS with 10,000 authenticated idle sockets (readings at 0, 5,000 and 10,000), server on one CPU
-#            and a 512 MiB container's heap sizing; then one more run with Native Memory Tracking, for attribution
+#            and a 512 MiB container's heap sizing; then the same sockets on the bare Helidon echo server, and one
+#            more Parley run with Native Memory Tracking and a live-heap histogram, for attribution
 #   ping     {"type":"ping"} → pong round trips through Parley against a bare Helidon echo endpoint, 100 connections,
 #            closed loop, both servers on CPU 0 and the client on CPU 1, rounds alternating between the two
 #   latency  start_agent → agent_started with 1,000 users sending one message a second each (offline agent, no
@@ -275,19 +276,32 @@ keep_files() { # keep_files NAME: copies the run's JSON and logs to --out
   cp "$tmp/$1".* "$tmp/$1"-*.log "$out/" 2>/dev/null || true
 }
 
-run_rss() { # run_rss NAME [nmt]
-  local name=$1 nmt=${2:-}
+run_rss() { # run_rss NAME [nmt|echo]
+  local name=$1 variant=${2:-}
   local users=1000 steps=5000,10000 idle=5
   $short && users=100 steps=500,1000 idle=2
   extra_jvm_opts=()
-  [ -n "$nmt" ] && extra_jvm_opts=(-XX:NativeMemoryTracking=summary)
+  local attribution=()
+  if [ "$variant" = nmt ]; then
+    extra_jvm_opts=(-XX:NativeMemoryTracking=summary)
+    attribution=(--histogram)
+  fi
   note_run "$name"
-  start_parley "$name" "$server_cpus"
-  local rc=0
-  client "$name" "$client_cpus" "$bench/rss.mjs" --base "http://127.0.0.1:$server_port" --pid "$server_pid" --users "$users" \
-    --steps "$steps" --idle "$idle" --sources 127.0.0.2,127.0.0.3,127.0.0.4 --jcmd "$jcmd" --label "$name" \
-    --out "$tmp/$name.json" || rc=$?
-  stop "$server_pid"
+  local rc=0 pid
+  if [ "$variant" = echo ]; then
+    start_echo "$name" "$server_cpus"
+    pid=$echo_pid
+    client "$name" "$client_cpus" "$bench/rss.mjs" --ws "ws://127.0.0.1:$echo_port/ws" --pid "$pid" \
+      --steps "$steps" --idle "$idle" --sources 127.0.0.2,127.0.0.3,127.0.0.4 --jcmd "$jcmd" --label "$name" \
+      --out "$tmp/$name.json" || rc=$?
+  else
+    start_parley "$name" "$server_cpus"
+    pid=$server_pid
+    client "$name" "$client_cpus" "$bench/rss.mjs" --base "http://127.0.0.1:$server_port" --pid "$pid" \
+      --users "$users" --steps "$steps" --idle "$idle" --sources 127.0.0.2,127.0.0.3,127.0.0.4 --jcmd "$jcmd" \
+      --label "$name" ${attribution[@]+"${attribution[@]}"} --out "$tmp/$name.json" || rc=$?
+  fi
+  stop "$pid"
   extra_jvm_opts=()
   keep_files "$name"
   [ $rc -eq 0 ] || { echo "run.sh: $name failed ($rc)" | tee -a "$results" >&2; status=1; }
@@ -349,7 +363,12 @@ for i in $(seq 1 "$repeat"); do
   esac
 done
 case $mode in
-  rss | all) $short || run_rss "rss-nmt" nmt ;;
+  rss | all)
+    if ! $short; then
+      run_rss "rss-echo" echo # the same sockets on the bare Helidon echo server: what Helidon itself costs
+      run_rss "rss-nmt" nmt   # attribution: native memory by category and the live heap by class
+    fi
+    ;;
 esac
 
 echo
