@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # Parley's load benchmarks (method and figures: docs/benchmarks.md).
 #
-#   bench/run.sh [rss|ping|latency|all] [--short] [--repeat N] [--out DIR] [--keep]
+#   bench/run.sh [rss|ping|latency|all] [--short] [--repeat N] [--latency-users LIST] [--wait-quiet] [--postgres]
+#                [--out DIR] [--keep]
 #
 #   rss      server RSS with 10,000 authenticated idle sockets (readings at 0, 5,000 and 10,000), server on one CPU
 #            and a 512 MiB container's heap sizing; then the same sockets on the bare Helidon echo server, and one
 #            more Parley run with Native Memory Tracking and a live-heap histogram, for attribution
 #   ping     {"type":"ping"} → pong round trips through Parley against a bare Helidon echo endpoint, 100 connections,
-#            closed loop, both servers on CPU 0 and the client on CPU 1, rounds alternating between the two
+#            closed loop, both servers on CPU 0 and the client on CPU 1, 6 rounds of 5 s alternating between the
+#            two; the rate limit is raised for this one (PARLEY_WS_RATE_LIMIT=100000 per 1 s)
 #   latency  start_agent → agent_started with 1,000 users sending one message a second each (offline agent, no
 #            step delay), server and client sharing both CPUs
 #   all      the three, one after another (the default)
 #
-#   --short     small sizes that finish in about a minute in total (CI): 1,000 sockets, 20 connections for 3 s,
-#               100 users for 5 s; the figures then only show that the harness and the server work under load
+#   --short     small sizes that finish in about a minute in total (CI): 1,000 sockets, 20 connections for 2 × 2 s,
+#               100 users for 5 s; the figures then only show that the harness and the server work under load, and
+#               the exit status is 1 when a handshake, an answer or a run went missing
 #   --repeat N  run each benchmark N times (default 1; each run gets fresh servers and data directories)
 #   --out DIR   keep each run's JSON result and server log in DIR
 #   --keep      keep the temporary directory (server data and logs) instead of deleting it
@@ -309,8 +312,8 @@ run_rss() { # run_rss NAME [nmt|echo]
 
 run_ping() { # run_ping NAME
   local name=$1
-  local connections=100 warmup=5 duration=10 rounds=3
-  $short && connections=20 warmup=2 duration=3 rounds=1
+  local connections=100 warmup=5 duration=5 rounds=6
+  $short && connections=20 warmup=2 duration=2 rounds=2
   note_run "$name"
   # The rate limit (30 messages per 10 s per socket) would refuse a closed loop: raised to 100,000 a second.
   start_parley "$name" "$server_cpus" PARLEY_WS_RATE_LIMIT=100000 PARLEY_WS_RATE_WINDOW=1s PARLEY_WS_RATE_BURST=100000
