@@ -154,7 +154,9 @@ for (const target of targets) {
   const all = summarize(r);
   const clean = summarize(r.filter(isClean));
   summary[target.name] = { all, clean };
-  for (const [which, x] of [['all rounds', all], [`clean rounds (${clean.rounds})`, clean]]) {
+  const variants = clean.rounds === all.rounds ? [[`all ${all.rounds} (all clean)`, all]]
+    : [[`all ${all.rounds}`, all], [`clean ${clean.rounds}`, clean]];
+  for (const [which, x] of variants) {
     rows.push([
       target.name, which, fmt(x.msgsPerSecond, 0), fmt(x.p50, 2), fmt(x.p99, 2), fmt(x.p999, 2),
       fmt(x.serverCpuPercent, 0), fmt(x.serverCpuMicrosPerMsg, 1), fmt(x.clientCpuPercent, 0),

@@ -119,7 +119,7 @@ printTable(`RSS of the server (${label}): ${bare ? 'bare echo, no authentication
   ['sockets open', 'VmRSS MB', 'VmHWM MB', 'heap used MB', 'heap committed MB', 'platform threads', 'when'],
   readings.map((r) => [r.sockets, fmt(r.rssMb), fmt(r.hwmMb), fmt(r.heapUsedMb), fmt(r.heapCommittedMb), r.threads,
     r.note]));
-console.log(`RSS growth per socket (after sign-ins → last step): ${fmt(kbPerSocket)} KB; ` +
+console.log(`RSS growth per socket (${bare ? 'idle' : 'after the sign-ins'} → last step): ${fmt(kbPerSocket)} KB; ` +
   `failed handshakes: ${failed}; sockets closed by the server while idle: ${unexpectedCloses}; ` +
   `still open at the end: ${stillOpen}/${last.sockets}`);
 if (nmt) {

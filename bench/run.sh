@@ -30,7 +30,8 @@
 #
 # Environment: BENCH_JVM_OPTS replaces the server JVM flags (default: the container image's flags with a 512 MiB
 # memory limit: -XX:MaxRAM=512m -XX:MaxRAMPercentage=75 -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError);
-# BENCH_SERVER_CPUS / BENCH_CLIENT_CPUS (default 0 / 1) pin rss and ping; JAVA_HOME picks the JDK (21+).
+# BENCH_SERVER_CPUS / BENCH_CLIENT_CPUS (default 0 / 1) pin rss and ping; BENCH_SERVER_ENV adds settings to every
+# Parley server (space-separated NAME=VALUE, e.g. "PARLEY_DB_POOL_SIZE=30"); JAVA_HOME picks the JDK (21+).
 # It builds the server (and the echo server) when missing or stale, installs the Node client with `npm ci` when
 # needed, starts every server on 127.0.0.1 with a fresh data directory, and stops every process it started on exit.
 set -euo pipefail
@@ -194,7 +195,7 @@ start_parley() {
   fi
   env -u PARLEY_DATABASE_URL -u PARLEY_REDIS_URL -u PARLEY_JWT_SECRET \
     PORT="$server_port" PARLEY_HOST=127.0.0.1 PARLEY_DATA_DIR="$tmp/$name-data" PARLEY_DEV_LOGIN=true \
-    ${storage[@]+"${storage[@]}"} "$@" \
+    ${storage[@]+"${storage[@]}"} ${BENCH_SERVER_ENV:-} "$@" \
     ${launcher[@]+"${launcher[@]}"} "$java" "${jvm_opts[@]}" ${extra_jvm_opts[@]+"${extra_jvm_opts[@]}"} \
     -cp "$jar" dev.parley.server.Main serve >"$tmp/$name.log" 2>&1 &
   server_pid=$!
@@ -347,6 +348,7 @@ run_latency() { # run_latency NAME USERS
   echo "run.sh: mode $mode$($short && echo ' (short)'), repeat $repeat, $(nproc) CPUs, $(uname -r)"
   echo "run.sh: $("$java" -version 2>&1 | head -n 1); node $(node -v); fd limit $fd_limit"
   echo "run.sh: server JVM flags: ${jvm_opts[*]}; rss/ping server on CPU $server_cpus, client on CPU $client_cpus"
+  [ -z "${BENCH_SERVER_ENV:-}" ] || echo "run.sh: extra server settings: $BENCH_SERVER_ENV"
   echo "run.sh: database: $($postgres && echo "PostgreSQL at $pg_url (a fresh database per server)" || echo "embedded H2 (a fresh data directory per server)")"
 } | tee -a "$results" >&2
 
