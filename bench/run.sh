@@ -30,7 +30,8 @@
 #
 # Environment: BENCH_JVM_OPTS replaces the server JVM flags (default: the container image's flags with a 512 MiB
 # memory limit: -XX:MaxRAM=512m -XX:MaxRAMPercentage=75 -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError);
-# BENCH_SERVER_CPUS / BENCH_CLIENT_CPUS (default 0 / 1) pin rss and ping; BENCH_SERVER_ENV adds settings to every
+# BENCH_SERVER_CPUS / BENCH_CLIENT_CPUS (default 0 / 1) pin rss and ping, BENCH_LATENCY_SERVER_CPUS /
+# BENCH_LATENCY_CLIENT_CPUS (default unset: not pinned) pin latency; BENCH_SERVER_ENV adds settings to every
 # Parley server (space-separated NAME=VALUE, e.g. "PARLEY_DB_POOL_SIZE=30"); JAVA_HOME picks the JDK (21+).
 # It builds the server (and the echo server) when missing or stale, installs the Node client with `npm ci` when
 # needed, starts every server on 127.0.0.1 with a fresh data directory, and stops every process it started on exit.
