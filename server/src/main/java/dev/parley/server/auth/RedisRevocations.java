@@ -49,6 +49,22 @@ public final class RedisRevocations implements Revocations, RedisConnections.Lis
         this.channel = redis.key("revoked");
         this.subscription = redis.subscribe(channel, this::onMessage);
         redis.addListener(this);
+        awaitSubscribed();
+    }
+
+    /**
+     * Waits for Redis to confirm the subscription, so that a notice published once this instance is up reaches it.
+     * When Redis does not answer in time, the database look that follows its return finds what was missed.
+     */
+    private void awaitSubscribed() {
+        try {
+            subscription.ready().get(redis.timeout().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            LOG.warn("Revocation notices are not subscribed yet ({}); the database covers them until Redis answers",
+                    e.toString());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     @Override
