@@ -145,14 +145,13 @@ class ChatPageTest {
         assertThat(page.threadTitles()).containsExactly("Which model costs me the most?", "What do GPT-4o and Claude cost?");
 
         // Rename the older one through its dialog.
-        WebElement older = threadItem("What do GPT-4o and Claude cost?");
-        older.findElement(By.cssSelector(".thread-rename")).click();
+        clickInThread("What do GPT-4o and Claude cost?", ".thread-rename");
         WebElement title = browser.await("the rename dialog", ExpectedConditions.visibilityOfElementLocated(By.id("rename-input")));
         title.sendKeys(Keys.chord(Keys.CONTROL, "a"), "Price comparison", Keys.ENTER);
         browser.await("the new title in the list", driver -> page.threadTitles().contains("Price comparison"));
 
         // Delete the open one: the page falls back to a new conversation.
-        threadItem("Which model costs me the most?").findElement(By.cssSelector(".thread-delete")).click();
+        clickInThread("Which model costs me the most?", ".thread-delete");
         browser.await("the delete dialog", ExpectedConditions.visibilityOfElementLocated(By.id("delete-confirm"))).click();
         browser.await("the deleted thread to leave the list", driver -> page.threadTitles().equals(List.of("Price comparison")));
         assertThat(browser.driver().findElement(By.id("chat-title")).getText()).isEqualTo("New conversation");
@@ -225,6 +224,14 @@ class ChatPageTest {
         assertThat((Boolean) browser.script(
                 "return document.documentElement.scrollWidth <= window.innerWidth;")).isTrue();
         browser.screenshot("phone");
+    }
+
+    /** Finds the thread's button and clicks it, again if the list was re-rendered in between (a stale element). */
+    private void clickInThread(String title, String buttonSelector) {
+        browser.await("the button " + buttonSelector + " of '" + title + "' clicked", driver -> {
+            threadItem(title).findElement(By.cssSelector(buttonSelector)).click();
+            return true;
+        });
     }
 
     private WebElement threadItem(String title) {
