@@ -214,6 +214,11 @@ public final class RedisConnections implements AutoCloseable {
      * a message sent but lost on the way is not reported: subscribers detect that by their own means.
      */
     public boolean publish(String channel, String message) {
+        if (!isUp()) {
+            // Part of the link is down (or still recovering): Lettuce would queue the message until it reconnects,
+            // out of step with the catch-up from the database that the others run after an outage.
+            return false;
+        }
         try {
             async().publish(channel, message);
             return true;
