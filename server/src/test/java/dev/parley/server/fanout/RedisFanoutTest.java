@@ -41,6 +41,8 @@ class RedisFanoutTest extends FanoutContract {
         RedisFanout fanout = new RedisFanout(redis, log.storedEvents(), Clock.systemUTC());
         resources.add(fanout);
         resources.add(redis);
+        // An instance takes part once its link to Redis is up, as readiness reports it.
+        Await.until("the instance's Redis link is up", WAIT, () -> fanout.describe().equals("up"));
         return new Instance(redis, fanout);
     }
 
