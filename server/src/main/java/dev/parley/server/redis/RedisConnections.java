@@ -214,11 +214,6 @@ public final class RedisConnections implements AutoCloseable {
      * a message sent but lost on the way is not reported: subscribers detect that by their own means.
      */
     public boolean publish(String channel, String message) {
-        if (downSince != null) {
-            // An outage is under way (part of the link is down, or it is still recovering): Lettuce would queue the
-            // message until it reconnects, out of step with the catch-up from the database that follows an outage.
-            return false;
-        }
         try {
             async().publish(channel, message);
             return true;
