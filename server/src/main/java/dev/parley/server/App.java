@@ -151,6 +151,7 @@ public final class App implements AutoCloseable {
             agent = agentOverride != null ? agentOverride : Agents.create(config.agent(), usage, prices, clock);
             registerPoolGauges(metrics, database);
             fanout = shared.fanout(database, clock);
+            registerFanoutGauges(metrics, fanout);
             List<HealthCheck> checks = List.of(databaseCheck(database), fanoutCheck(fanout),
                     llmCheck(config.agent()));
             Health health = new Health(config.server().version(), config.server().revision(), lifecycle, checks, clock);
@@ -262,6 +263,17 @@ public final class App implements AutoCloseable {
         metrics.gauge("parley_db_pool_idle", "Idle database connections.", database::idleConnections);
         metrics.gauge("parley_db_pool_pending", "Threads waiting for a database connection.", database::pendingThreads);
         metrics.gauge("parley_db_pool_max", "Maximum database connections.", database::maxConnections);
+    }
+
+    private static void registerFanoutGauges(Metrics metrics, Fanout fanout) {
+        if (fanout instanceof RedisFanout shared) {
+            metrics.gauge("parley_fanout_recovered_events",
+                    "Events this instance read from the run logs because the bus did not bring them, since start.",
+                    shared::recoveredEvents);
+            metrics.gauge("parley_fanout_unpublished_events",
+                    "Events this instance could not put on the bus (Redis was down), since start.",
+                    shared::unpublishedEvents);
+        }
     }
 
     /** The agent every run uses: the offline team, or the configured language model with the same tools. */

@@ -139,7 +139,8 @@ class RedisFanoutTest extends FanoutContract {
             a.fanout().publish(user, log.log(run, 4, false));
             a.fanout().publish(user, log.log(run, 5, true));
             onB.awaitRun(run, 5);
-            assertThat(b.fanout().recoveredEvents()).isEqualTo(2);
+            // 2 and 3 come from the log; so does 5 when the read of the log finds it before its message arrives.
+            assertThat(b.fanout().recoveredEvents()).isBetween(2L, 3L);
         }
     }
 
@@ -214,8 +215,9 @@ class RedisFanoutTest extends FanoutContract {
             for (long seq = 2; seq <= 10; seq++) {
                 a.fanout().publish(user, log.log(run, seq, seq == 10));
             }
-            onA.awaitRun(run, 10); // its own subscribers are served at once
-            assertThat(a.fanout().unpublishedEvents()).isEqualTo(9);
+            onA.awaitRun(run, 10); // its own subscribers are served at once, with Redis still cut off
+            // How many of these publishes a refuses outright depends on when its command link is seen down; the rest
+            // are lost on the dead link or re-sent by Lettuce after the reconnect. b must get all of them either way.
 
             proxy.restore();
             onB.awaitRun(run, 10); // b hears a's resync and reads what it missed

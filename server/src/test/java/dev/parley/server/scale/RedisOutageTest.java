@@ -39,6 +39,12 @@ class RedisOutageTest {
         return ((com.fasterxml.jackson.databind.node.ObjectNode) response.json()).put("http_status", response.status());
     }
 
+    private static double gauge(TestApp app, String name) {
+        return app.get("/metrics", null).body().lines().filter(line -> line.startsWith(name + " "))
+                .mapToDouble(line -> Double.parseDouble(line.substring(name.length() + 1))).findFirst()
+                .orElseThrow(() -> new AssertionError(name + " is not in /metrics"));
+    }
+
     @Test
     void instancesServeTheirSocketsThroughAnOutageAndCatchUpWhenRedisReturns() {
         try (Cluster cluster = Cluster.start(Map.of("PARLEY_REVOCATION_CACHE_TTL", "60s"),
@@ -65,6 +71,7 @@ class RedisOutageTest {
                 assertThat(seqs(onOwnInstance)).isEqualTo(oneTo(13));
                 assertThat(seqs(onB.runEvents(runId))).as("the other instance reads them from the log")
                         .isEqualTo(oneTo(13));
+                assertThat(gauge(cluster.b, "parley_fanout_recovered_events")).isGreaterThanOrEqualTo(13);
 
                 assertThat(cluster.a.post("/auth/logout", "{}", leaving.accessToken()).status()).isEqualTo(200);
                 SocketClient.Close close = leavingOnB.awaitClose(Duration.ofSeconds(5));
