@@ -32,11 +32,32 @@ public final class ConversationStore {
     }
 
     public ChatThread createThread(String userId, String title) {
+        return sql.withConnection(connection -> createThread(connection, userId, title));
+    }
+
+    /** Creates a thread inside the caller's transaction. */
+    public ChatThread createThread(Connection connection, String userId, String title) throws SQLException {
         Instant now = clock.instant();
         ChatThread thread = new ChatThread(UUID.randomUUID().toString(), userId, Titles.normalize(title), now, now, 0);
-        sql.update("INSERT INTO threads (id, user_id, title, created_at, updated_at, message_count) VALUES (?, ?, ?, ?, ?, 0)",
+        Sql.update(connection,
+                "INSERT INTO threads (id, user_id, title, created_at, updated_at, message_count) VALUES (?, ?, ?, ?, ?, 0)",
                 thread.id(), userId, thread.title(), now, now);
         return thread;
+    }
+
+    /** The thread inside the caller's transaction, or {@code thread_not_found}; see {@link #requireThread}. */
+    public ChatThread requireThread(Connection connection, String userId, String threadId) throws SQLException {
+        return Sql.query(connection, "SELECT " + THREAD_COLUMNS + " FROM threads WHERE id = ? AND user_id = ?",
+                ConversationStore::thread, threadId, userId).stream().findFirst().orElseThrow(ConversationStore::threadNotFound);
+    }
+
+    /** The latest {@code limit} messages of a thread, oldest first, inside the caller's transaction. */
+    public List<ChatMessage> latestMessages(Connection connection, String threadId, int limit) throws SQLException {
+        List<ChatMessage> oldestFirst = new ArrayList<>(Sql.query(connection, "SELECT " + MESSAGE_COLUMNS
+                + " FROM messages WHERE thread_id = ? ORDER BY position DESC LIMIT ?", ConversationStore::message,
+                threadId, limit));
+        Collections.reverse(oldestFirst);
+        return oldestFirst;
     }
 
     /** The thread if it exists and belongs to the user. */

@@ -58,6 +58,17 @@ public final class Sql {
         }
     }
 
+    /** Runs one statement once per parameter row, as a JDBC batch; the rows go in one round trip where the driver can. */
+    public static void batch(Connection connection, String statement, List<Object[]> rows) throws SQLException {
+        try (PreparedStatement prepared = connection.prepareStatement(statement)) {
+            for (Object[] params : rows) {
+                bind(prepared, params);
+                prepared.addBatch();
+            }
+            prepared.executeBatch();
+        }
+    }
+
     public static <T> List<T> query(Connection connection, String statement, RowMapper<T> mapper, Object... params)
             throws SQLException {
         try (PreparedStatement prepared = connection.prepareStatement(statement)) {

@@ -53,6 +53,7 @@ final class ActiveRun implements AgentRun {
     final CompletableFuture<RunStatus> done = new CompletableFuture<>();
 
     private final RunStore store;
+    private final EventLogWriter events;
     private final Fanout fanout;
     private final Clock clock;
     private final RunMetrics metrics;
@@ -67,7 +68,8 @@ final class ActiveRun implements AgentRun {
     private volatile ScheduledFuture<?> timeout;
 
     ActiveRun(String runId, String threadId, String userId, String request, List<Turn> history,
-              Optional<Duration> stepDelay, RunStore store, Fanout fanout, Clock clock, RunMetrics metrics) {
+              Optional<Duration> stepDelay, RunStore store, EventLogWriter events, Fanout fanout, Clock clock,
+              RunMetrics metrics) {
         this.runId = runId;
         this.threadId = threadId;
         this.userId = userId;
@@ -75,6 +77,7 @@ final class ActiveRun implements AgentRun {
         this.history = List.copyOf(history);
         this.stepDelay = stepDelay;
         this.store = store;
+        this.events = events;
         this.fanout = fanout;
         this.clock = clock;
         this.metrics = metrics;
@@ -181,11 +184,12 @@ final class ActiveRun implements AgentRun {
     }
 
     /**
-     * Appends the run's last event inside the caller's transaction, the one that stores how the run ended, so that
-     * the two are stored together or not at all: an instance that died between them would leave a run that ended
-     * without a last event, which no follower would ever see. {@link #publishLast} sends it once committed.
+     * Appends an event inside the caller's transaction, so that it is stored together with what the transaction
+     * stores or not at all: the first event with the run itself, the last with how the run ended (an instance that
+     * died between two transactions would leave a run that ended without a last event, which no follower would ever
+     * see). {@link #publishStored} sends it once committed.
      */
-    Envelope appendLast(Connection connection, String agentName, String type, ObjectNode data) throws SQLException {
+    Envelope appendIn(Connection connection, String agentName, String type, ObjectNode data) throws SQLException {
         lock.lock();
         try {
             long next = seq + 1;
@@ -199,8 +203,8 @@ final class ActiveRun implements AgentRun {
         }
     }
 
-    /** Publishes the last event that {@link #appendLast} stored. */
-    void publishLast(Envelope envelope) {
+    /** Publishes an event that {@link #appendIn} stored, once its transaction has committed. */
+    void publishStored(Envelope envelope) {
         lock.lock();
         try {
             fanout.publish(userId, envelope);
@@ -214,7 +218,7 @@ final class ActiveRun implements AgentRun {
         long next = seq + 1;
         ServerEvent event = new ServerEvent(type, clock.instant(), data, threadId, runId, next, agentName);
         Envelope envelope = Envelope.of(event);
-        store.appendEvent(runId, next, type, envelope.wire(), event.timestamp());
+        events.append(runId, next, type, envelope.wire(), event.timestamp());
         seq = next;
         fanout.publish(userId, envelope);
         metrics.eventEmitted(type);

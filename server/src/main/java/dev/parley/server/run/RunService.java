@@ -69,6 +69,7 @@ public final class RunService implements AutoCloseable {
 
     private final Sql sql;
     private final RunStore store;
+    private final EventLogWriter events;
     private final ConversationStore conversations;
     private final Agent agent;
     private final Fanout fanout;
@@ -88,6 +89,7 @@ public final class RunService implements AutoCloseable {
                       Metrics metrics, Clock clock) {
         this.sql = sql;
         this.store = new RunStore(sql);
+        this.events = new EventLogWriter(sql, store);
         this.conversations = conversations;
         this.agent = agent;
         this.fanout = fanout;
@@ -126,36 +128,35 @@ public final class RunService implements AutoCloseable {
             throw new ProtocolException(ErrorCode.MESSAGE_TOO_LARGE, "The request is " + length
                     + " characters long; the limit is " + config.maxUserRequestChars() + ".");
         }
-        ChatThread thread = request.threadId() == null
-                ? conversations.createThread(userId, Titles.fromRequest(text))
-                : conversations.requireThread(userId, request.threadId());
         String runId = UUID.randomUUID().toString();
-        Instant now = clock.instant();
-        ChatMessage message = sql.inTransaction(connection -> {
+        // One transaction, so that a start that fails leaves nothing behind (no empty thread, no run without its
+        // first event) and a start costs one connection and one commit.
+        Begun begun = sql.inTransaction(connection -> {
+            Instant now = clock.instant();
+            ChatThread thread = request.threadId() == null
+                    ? conversations.createThread(connection, userId, Titles.fromRequest(text))
+                    : conversations.requireThread(connection, userId, request.threadId());
             store.insertRunning(connection, runId, thread.id(), userId, now, instanceId, now.plus(lease));
-            ChatMessage stored = conversations.appendMessage(connection, userId, thread.id(), ChatMessage.USER, text, runId);
-            store.setUserMessage(connection, runId, stored.id());
-            return stored;
-        });
-        List<AgentRun.Turn> history = new ArrayList<>();
-        for (ChatMessage earlier : conversations.messages(userId, thread.id(), HISTORY_MESSAGES, message.id())) {
-            history.add(new AgentRun.Turn(earlier.role(), earlier.content()));
-        }
-        ActiveRun run = new ActiveRun(runId, thread.id(), userId, text, history, request.stepDelay(), store, fanout,
-                clock, metrics);
-        active.put(runId, run);
-        try {
+            List<AgentRun.Turn> history = new ArrayList<>();
+            if (request.threadId() != null) {
+                for (ChatMessage earlier : conversations.latestMessages(connection, thread.id(), HISTORY_MESSAGES)) {
+                    history.add(new AgentRun.Turn(earlier.role(), earlier.content()));
+                }
+            }
+            ChatMessage message = conversations.appendMessage(connection, userId, thread.id(), ChatMessage.USER, text,
+                    runId);
+            store.setUserMessage(connection, runId, message.id());
+            ActiveRun created = new ActiveRun(runId, thread.id(), userId, text, history, request.stepDelay(), store,
+                    events, fanout, clock, metrics);
             ObjectNode data = Json.object();
             data.put("message_id", message.id());
             data.put("user_request", text);
-            run.emitOwn(RUN_AGENT_NAME, EventType.AGENT_STARTED, data);
-        } catch (RuntimeException e) {
-            active.remove(runId);
-            quietly(() -> store.finish(runId, RunStatus.FAILED, clock.instant(), Usage.ZERO, ErrorCode.INTERNAL.code()),
-                    "mark run " + runId + " failed");
-            run.done.complete(RunStatus.FAILED);
-            throw e;
-        }
+            Envelope started = created.appendIn(connection, RUN_AGENT_NAME, EventType.AGENT_STARTED, data);
+            return new Begun(created, started, message.id());
+        });
+        ActiveRun run = begun.run();
+        active.put(runId, run);
+        run.publishStored(begun.started());
         metrics.started();
         run.timeout(scheduler.schedule(() -> {
             if (run.requestEnd(ActiveRun.Ending.TIMED_OUT)) {
@@ -163,8 +164,12 @@ public final class RunService implements AutoCloseable {
             }
         }, config.timeout().toMillis(), TimeUnit.MILLISECONDS));
         agentThreads.newThread(() -> execute(run)).start();
-        LOG.info("Run {} started on thread {} for user {}", runId, thread.id(), userId);
-        return new StartedRun(runId, thread.id(), message.id());
+        LOG.info("Run {} started on thread {} for user {}", runId, run.threadId, userId);
+        return new StartedRun(runId, run.threadId, begun.messageId());
+    }
+
+    /** A run stored with its first event, not yet published. */
+    private record Begun(ActiveRun run, Envelope started, String messageId) {
     }
 
     /**
@@ -314,9 +319,9 @@ public final class RunService implements AutoCloseable {
                     data.put("message_id", stored.id());
                     data.set("usage", usageJson(usage));
                     data.put("execution_time_ms", elapsed);
-                    return run.appendLast(connection, RUN_AGENT_NAME, EventType.AGENT_COMPLETED, data);
+                    return run.appendIn(connection, RUN_AGENT_NAME, EventType.AGENT_COMPLETED, data);
                 });
-                run.publishLast(last);
+                run.publishStored(last);
                 metrics.ended(status);
                 run.done.complete(status);
                 LOG.info("Run {} {} in {} ms", run.runId, status.wire(), run.elapsedMillis());
@@ -327,9 +332,9 @@ public final class RunService implements AutoCloseable {
                 Envelope last = sql.inTransaction(connection -> {
                     requireStillRunning(store.finish(connection, run.runId, RunStatus.FAILED, now, usage, null,
                             why.code().code()), run);
-                    return run.appendLast(connection, RUN_AGENT_NAME, EventType.AGENT_ERROR, errorData(why, elapsed));
+                    return run.appendIn(connection, RUN_AGENT_NAME, EventType.AGENT_ERROR, errorData(why, elapsed));
                 });
-                run.publishLast(last);
+                run.publishStored(last);
                 metrics.ended(RunStatus.FAILED);
                 run.done.complete(RunStatus.FAILED);
             }
@@ -511,6 +516,7 @@ public final class RunService implements AutoCloseable {
         accepting = false;
         stopRequests.close();
         scheduler.shutdownNow();
+        events.close();
     }
 
     static ProtocolException runNotFound() {

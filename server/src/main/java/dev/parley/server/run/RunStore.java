@@ -87,6 +87,12 @@ final class RunStore {
                 runId, seq, type, wire, createdAt);
     }
 
+    /** Appends events inside the caller's transaction; each row is run id, seq, type, wire form, created at. */
+    static void appendEvents(Connection connection, List<Object[]> rows) throws SQLException {
+        Sql.batch(connection, "INSERT INTO run_events (run_id, seq, type, body, created_at) VALUES (?, ?, ?, ?, ?)",
+                rows);
+    }
+
     long lastSeq(Connection connection, String runId) throws SQLException {
         List<Long> max = Sql.query(connection, "SELECT MAX(seq) FROM run_events WHERE run_id = ?", row -> row.getLong(1),
                 runId);

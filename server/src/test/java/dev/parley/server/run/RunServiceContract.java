@@ -192,4 +192,69 @@ abstract class RunServiceContract {
         assertThat(left).isZero();
         assertThat(runs.find(alice, started.runId()).status()).isEqualTo(RunStatus.COMPLETED);
     }
+
+    @Test
+    void runsAtOnceLogEveryEventOnceInOrderAndPublishEachAfterItIsStored() throws Exception {
+        List<String> runIds = new java.util.ArrayList<>();
+        ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
+        try {
+            List<Future<StartedRun>> starts = new java.util.ArrayList<>();
+            for (int i = 0; i < 40; i++) {
+                starts.add(pool.submit(() -> runs.start(alice, new StartRequest(null, "deltas 12", null, null))));
+            }
+            for (Future<StartedRun> start : starts) {
+                runIds.add(start.get().runId());
+            }
+        } finally {
+            pool.shutdown();
+        }
+        for (String runId : runIds) {
+            assertThat(awaitEnd(runId)).isEqualTo(RunStatus.COMPLETED);
+            List<StoredEvent> logged = runs.log(alice, runId, 0).events();
+            assertThat(logged).extracting(StoredEvent::seq)
+                    .containsExactlyElementsOf(java.util.stream.LongStream.rangeClosed(1, 17).boxed().toList());
+            assertThat(aliceSaw.stream().filter(e -> runId.equals(e.runId())).map(Envelope::wire).toList())
+                    .containsExactlyElementsOf(logged.stream().map(StoredEvent::wire).toList());
+        }
+    }
+
+    @Test
+    void anEventWhoseSeqIsTakenFailsAloneWhileTheOthersWrittenWithItAreStored() throws Exception {
+        StartedRun started = runs.start(alice, new StartRequest(null, "deltas 1", null, null));
+        awaitEnd(started.runId());
+        long last = runs.log(alice, started.runId(), 0).events().getLast().seq();
+        try (EventLogWriter writer = new EventLogWriter(database.sql(), new RunStore(database.sql()), false)) {
+            ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
+            try {
+                List<Future<String>> appends = new java.util.ArrayList<>();
+                for (long seq = last; seq <= last + 200; seq++) { // the first one is taken
+                    long next = seq;
+                    appends.add(pool.submit(() -> {
+                        try {
+                            writer.append(started.runId(), next, EventType.PARTIAL_RESULT, "{\"seq\":" + next + "}",
+                                    clock.instant());
+                            return "stored";
+                        } catch (RuntimeException e) {
+                            return "failed";
+                        }
+                    }));
+                }
+                Await.until("all 201 appends are queued", Duration.ofSeconds(10), () -> writer.queued() == 201);
+                writer.start(); // they go in one batch, which fails on the taken seq and is written again one by one
+                List<String> outcomes = new java.util.ArrayList<>();
+                for (Future<String> append : appends) {
+                    outcomes.add(append.get());
+                }
+                assertThat(outcomes.getFirst()).isEqualTo("failed");
+                assertThat(outcomes.subList(1, outcomes.size())).containsOnly("stored");
+            } finally {
+                pool.shutdown();
+            }
+        }
+        List<StoredEvent> logged = database.sql().query("SELECT seq, type, body FROM run_events WHERE run_id = ? "
+                + "ORDER BY seq", row -> new StoredEvent(row.getLong(1), row.getString(2), row.getString(3)),
+                started.runId());
+        assertThat(logged).hasSize((int) last + 200);
+        assertThat(logged.get((int) last - 1).type()).isEqualTo(EventType.AGENT_COMPLETED);
+    }
 }
