@@ -60,12 +60,18 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
      * Agent runs: how long they may take, how long their events are kept, how large a request may be, and the lease
      * an instance holds on each of its runs (renewed while it lives; once it runs out another instance ends the run).
      */
-    public record Runs(Duration timeout, Duration eventRetention, int maxUserRequestChars, Duration lease) {
+    /**
+     * Runs: {@code maxLogDelay} is how long run events may wait to be stored before new runs are refused with
+     * {@code overloaded} (zero: never refused).
+     */
+    public record Runs(Duration timeout, Duration eventRetention, int maxUserRequestChars, Duration lease,
+                       Duration maxLogDelay) {
         public static final Duration DEFAULT_LEASE = Duration.ofSeconds(30);
+        public static final Duration DEFAULT_MAX_LOG_DELAY = Duration.ofMillis(250);
 
-        /** Runs with the default lease. */
+        /** Runs with the default lease and admission limit. */
         public Runs(Duration timeout, Duration eventRetention, int maxUserRequestChars) {
-            this(timeout, eventRetention, maxUserRequestChars, DEFAULT_LEASE);
+            this(timeout, eventRetention, maxUserRequestChars, DEFAULT_LEASE, DEFAULT_MAX_LOG_DELAY);
         }
     }
 
@@ -228,7 +234,8 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
                 r.duration("PARLEY_RUN_TIMEOUT", Duration.ofSeconds(120), Duration.ofSeconds(1), Duration.ofHours(1)),
                 r.duration("PARLEY_RUN_EVENT_RETENTION", Duration.ofMinutes(10), Duration.ofSeconds(1), Duration.ofDays(7)),
                 r.integer("PARLEY_MAX_USER_REQUEST_CHARS", 16_000, 1, 1_000_000),
-                r.duration("PARLEY_RUN_LEASE", Runs.DEFAULT_LEASE, Duration.ofSeconds(3), Duration.ofMinutes(10)));
+                r.duration("PARLEY_RUN_LEASE", Runs.DEFAULT_LEASE, Duration.ofSeconds(3), Duration.ofMinutes(10)),
+                r.duration("PARLEY_RUN_MAX_LOG_DELAY", Runs.DEFAULT_MAX_LOG_DELAY, Duration.ZERO, Duration.ofMinutes(1)));
 
         LlmProvider provider = r.choice("PARLEY_LLM_PROVIDER", LlmProvider.class, LlmProvider.NONE);
         Agent agent = new Agent(

@@ -30,7 +30,7 @@ final class EventLogWriter implements AutoCloseable {
     private static final Duration CLOSE_WAIT = Duration.ofSeconds(5);
     private static final Logger LOG = LoggerFactory.getLogger(EventLogWriter.class);
 
-    private record Pending(Object[] row, CompletableFuture<Void> stored) {
+    private record Pending(Object[] row, CompletableFuture<Void> stored, long queuedAt) {
     }
 
     private final Sql sql;
@@ -62,9 +62,16 @@ final class EventLogWriter implements AutoCloseable {
         return queue.size();
     }
 
+    /** How long the oldest event waiting for the writer has waited: how far the database is behind the runs. */
+    Duration backlog() {
+        Pending oldest = queue.peek();
+        return oldest == null ? Duration.ZERO : Duration.ofNanos(System.nanoTime() - oldest.queuedAt());
+    }
+
     /** Stores one event and returns once it is committed; throws what the insert threw. */
     void append(String runId, long seq, String type, String wire, Instant createdAt) {
-        Pending pending = new Pending(new Object[] {runId, seq, type, wire, createdAt}, new CompletableFuture<>());
+        Pending pending = new Pending(new Object[] {runId, seq, type, wire, createdAt}, new CompletableFuture<>(),
+                System.nanoTime());
         boolean queued;
         synchronized (this) {
             queued = !closed;

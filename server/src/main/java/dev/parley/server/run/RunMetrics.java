@@ -2,7 +2,7 @@ package dev.parley.server.run;
 
 import dev.parley.server.observe.Metrics;
 
-/** The run counters on /metrics: runs started, runs ended by status, events emitted by type. */
+/** The run counters on /metrics: runs started, refused for load, ended by status; events emitted by type. */
 final class RunMetrics {
     private final Metrics metrics;
 
@@ -12,6 +12,11 @@ final class RunMetrics {
 
     void started() {
         metrics.increment("parley_runs_started_total", "Agent runs started.");
+    }
+
+    void refusedOverloaded() {
+        metrics.increment("parley_runs_refused_overloaded_total",
+                "Runs refused with overloaded because run events waited too long to be stored.");
     }
 
     void ended(RunStatus status) {

@@ -27,6 +27,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -64,6 +65,8 @@ public final class RunService implements AutoCloseable {
     /** How often the database is asked for stop requests that did not arrive over the fan-out. */
     static final Duration STOP_POLL_EVERY = Duration.ofSeconds(1);
     private static final Duration FINAL_WRITES_WAIT = Duration.ofSeconds(5);
+    /** What a start refused for load asks the client to wait. */
+    static final Duration OVERLOADED_RETRY_AFTER = Duration.ofSeconds(1);
     private static final Logger LOG = LoggerFactory.getLogger(RunService.class);
     private static final SecureRandom RANDOM = new SecureRandom();
 
@@ -87,9 +90,15 @@ public final class RunService implements AutoCloseable {
 
     public RunService(Sql sql, ConversationStore conversations, Agent agent, Fanout fanout, Config.Runs config,
                       Metrics metrics, Clock clock) {
+        this(sql, conversations, agent, fanout, config, metrics, clock, true);
+    }
+
+    /** {@code writeEvents}: false leaves the event log writer idle until {@link #startEventWriter()} (for tests). */
+    RunService(Sql sql, ConversationStore conversations, Agent agent, Fanout fanout, Config.Runs config,
+               Metrics metrics, Clock clock, boolean writeEvents) {
         this.sql = sql;
         this.store = new RunStore(sql);
-        this.events = new EventLogWriter(sql, store);
+        this.events = new EventLogWriter(sql, store, writeEvents);
         this.conversations = conversations;
         this.agent = agent;
         this.fanout = fanout;
@@ -97,6 +106,9 @@ public final class RunService implements AutoCloseable {
         this.metrics = new RunMetrics(metrics);
         this.clock = clock;
         metrics.gauge("parley_runs_active", "Agent runs in progress on this instance.", active::size);
+        metrics.gauge("parley_run_event_log_delay_seconds",
+                "How long the oldest run event waiting to be stored has waited.",
+                () -> eventLogDelay().toNanos() / 1e9);
         this.scheduler = Executors.newSingleThreadScheduledExecutor(
                 Thread.ofPlatform().daemon().name("parley-runs").factory());
         this.stopRequests = fanout.onStopRequest(this::stopLocally);
@@ -118,6 +130,11 @@ public final class RunService implements AutoCloseable {
     public StartedRun start(String userId, StartRequest request) {
         if (!accepting) {
             throw new ProtocolException(ErrorCode.OVERLOADED, "The server is restarting; send the message again in a moment.");
+        }
+        if (!config.maxLogDelay().isZero() && eventLogDelay().compareTo(config.maxLogDelay()) > 0) {
+            metrics.refusedOverloaded();
+            throw new ProtocolException(ErrorCode.OVERLOADED, "The server is busy; send the message again in a moment.",
+                    Map.of("retry_after_ms", OVERLOADED_RETRY_AFTER.toMillis()));
         }
         String text = request.userRequest();
         if (text == null || text.isBlank()) {
@@ -166,6 +183,15 @@ public final class RunService implements AutoCloseable {
         agentThreads.newThread(() -> execute(run)).start();
         LOG.info("Run {} started on thread {} for user {}", runId, run.threadId, userId);
         return new StartedRun(runId, run.threadId, begun.messageId());
+    }
+
+    /** How long the oldest run event waiting to be stored has waited; what admission control looks at. */
+    Duration eventLogDelay() {
+        return events.backlog();
+    }
+
+    void startEventWriter() {
+        events.start();
     }
 
     /** A run stored with its first event, not yet published. */

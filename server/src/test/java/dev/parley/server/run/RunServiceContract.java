@@ -257,4 +257,34 @@ abstract class RunServiceContract {
         assertThat(logged).hasSize((int) last + 200);
         assertThat(logged.get((int) last - 1).type()).isEqualTo(EventType.AGENT_COMPLETED);
     }
+
+    @Test
+    void newRunsAreRefusedOverloadedWhileEventsWaitTooLongToBeStoredAndTheRunsGoingOnFinish() {
+        Config.Runs tight = new Config.Runs(Duration.ofMinutes(2), Duration.ofMinutes(10), 10_000, RunService.LEASE,
+                Duration.ofMillis(50));
+        RunService behind = new RunService(database.sql(), conversations, new ScriptedAgent(Duration.ofMillis(5)), fanout,
+                tight, new Metrics(), clock, false);
+        try {
+            StartedRun going = behind.start(alice, new StartRequest(null, "deltas 3", null, null));
+            Await.until("the run's next event has waited 50 ms to be stored", Duration.ofSeconds(10),
+                    () -> behind.eventLogDelay().toMillis() > 50);
+            assertThatThrownBy(() -> behind.start(alice, new StartRequest(null, "deltas 3", null, null)))
+                    .isInstanceOfSatisfying(ProtocolException.class, e -> {
+                        assertThat(e.code()).isEqualTo(ErrorCode.OVERLOADED);
+                        assertThat(e.details()).containsEntry("retry_after_ms", 1000L);
+                    });
+            long threads = database.sql().queryOne("SELECT COUNT(*) FROM threads WHERE user_id = ?",
+                    row -> row.getLong(1), alice).orElseThrow();
+            assertThat(threads).as("the refused start stored nothing").isEqualTo(1);
+
+            behind.startEventWriter();
+            Await.until("the run going on finishes", Duration.ofSeconds(10),
+                    () -> behind.find(alice, going.runId()).status() == RunStatus.COMPLETED);
+            assertThat(behind.eventLogDelay()).isZero();
+            assertThat(behind.start(alice, new StartRequest(null, "deltas 1", null, null))).isNotNull();
+        } finally {
+            behind.drain(Duration.ofSeconds(5));
+            behind.close();
+        }
+    }
 }
