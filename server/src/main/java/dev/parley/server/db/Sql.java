@@ -96,18 +96,32 @@ public final class Sql {
         try (Connection connection = dataSource.getConnection()) {
             boolean autoCommit = connection.getAutoCommit();
             connection.setAutoCommit(false);
+            T result;
             try {
-                T result = work.run(connection);
+                result = work.run(connection);
                 connection.commit();
-                return result;
             } catch (SQLException | RuntimeException e) {
-                connection.rollback();
+                // A connection that broke mid-transaction fails these too; the first failure is the one that counts.
+                attempt(connection::rollback, e);
+                attempt(() -> connection.setAutoCommit(autoCommit), e);
                 throw e;
-            } finally {
-                connection.setAutoCommit(autoCommit);
             }
+            connection.setAutoCommit(autoCommit);
+            return result;
         } catch (SQLException e) {
             throw translate(e);
+        }
+    }
+
+    private interface SqlAction {
+        void run() throws SQLException;
+    }
+
+    private static void attempt(SqlAction action, Exception failure) {
+        try {
+            action.run();
+        } catch (SQLException e) {
+            failure.addSuppressed(e);
         }
     }
 
