@@ -43,6 +43,9 @@ public final class Gateway implements AutoCloseable {
                 .port(server.port())
                 .shutdownHook(false)
                 .backlog(4096)
+                // Plain sockets rather than NIO channels: each NIO connection holds two 8 KB buffers for its whole
+                // life, which for thousands of idle sockets is the largest part of the heap (docs/benchmarks.md).
+                .useNio(false)
                 .maxPayloadSize(server.maxRequestBytes())
                 .shutdownGracePeriod(Duration.ofSeconds(2));
         if (sockets != null) {
