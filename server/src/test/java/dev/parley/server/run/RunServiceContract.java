@@ -79,6 +79,13 @@ abstract class RunServiceContract {
         return runs.find(alice, runId).status();
     }
 
+    /** Waits for a run's last event to be published: it goes out just after the run's end is committed. */
+    private List<Envelope> awaitPublished(String runId, long lastSeq) {
+        Await.until("run " + runId + " published up to seq " + lastSeq, Duration.ofSeconds(10),
+                () -> aliceSaw.stream().anyMatch(e -> runId.equals(e.runId()) && e.seq() == lastSeq));
+        return aliceSaw.stream().filter(e -> runId.equals(e.runId())).toList();
+    }
+
     @Test
     void aRunsEventsAreLoggedAndPublishedInSeqOrderToItsUserOnly() {
         StartedRun started = runs.start(alice, new StartRequest(null, "deltas 3", null, null));
@@ -88,7 +95,7 @@ abstract class RunServiceContract {
         assertThat(log.events()).extracting(StoredEvent::seq).containsExactly(1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L);
         assertThat(log.events().getFirst().type()).isEqualTo(EventType.AGENT_STARTED);
         assertThat(log.events().getLast().type()).isEqualTo(EventType.AGENT_COMPLETED);
-        assertThat(aliceSaw).extracting(Envelope::wire).containsExactlyElementsOf(
+        assertThat(awaitPublished(started.runId(), 8)).extracting(Envelope::wire).containsExactlyElementsOf(
                 log.events().stream().map(StoredEvent::wire).toList());
         assertThat(bobSaw).isEmpty();
         assertThat(runs.log(alice, started.runId(), 6).events()).extracting(StoredEvent::seq).containsExactly(7L, 8L);
@@ -213,7 +220,7 @@ abstract class RunServiceContract {
             List<StoredEvent> logged = runs.log(alice, runId, 0).events();
             assertThat(logged).extracting(StoredEvent::seq)
                     .containsExactlyElementsOf(java.util.stream.LongStream.rangeClosed(1, 17).boxed().toList());
-            assertThat(aliceSaw.stream().filter(e -> runId.equals(e.runId())).map(Envelope::wire).toList())
+            assertThat(awaitPublished(runId, 17)).extracting(Envelope::wire)
                     .containsExactlyElementsOf(logged.stream().map(StoredEvent::wire).toList());
         }
     }
