@@ -118,9 +118,23 @@ final class Http {
     static void error(ServerResponse response, ErrorCode code, String message, Map<String, Object> details,
                       String requestId) {
         response.status(Status.create(code.httpStatus() == 0 ? 500 : code.httpStatus()));
+        if (code.httpStatus() == 401) {
+            response.header(HeaderNames.WWW_AUTHENTICATE, challenge(code));
+        }
         response.header(HeaderNames.CONTENT_TYPE, "application/json");
         response.header(HeaderNames.CACHE_CONTROL, "no-store");
         response.send(dev.parley.protocol.ErrorBody.http(code, message, details, requestId)
                 .getBytes(StandardCharsets.UTF_8));
+    }
+
+    /**
+     * The challenge every 401 carries (RFC 7235): Bearer, and for a token that was sent but refused, RFC 6750's
+     * {@code invalid_token}; the JSON body's code says which refusal it was.
+     */
+    static String challenge(ErrorCode code) {
+        return switch (code) {
+            case INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, AUTH_FAILED -> "Bearer realm=\"parley\", error=\"invalid_token\"";
+            default -> "Bearer realm=\"parley\"";
+        };
     }
 }

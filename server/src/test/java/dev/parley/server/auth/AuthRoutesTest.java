@@ -180,6 +180,7 @@ class AuthRoutesTest {
         for (TestApp.Response response : new TestApp.Response[] {AuthFlows.logout(app, null), me(app, null)}) {
             assertThat(response.status()).isEqualTo(401);
             assertThat(errorCode(response)).isEqualTo("unauthorized");
+            assertThat(response.header("WWW-Authenticate")).isEqualTo("Bearer realm=\"parley\"");
         }
         TestApp.Response basic = app.send(app.request("/auth/me", null).header("Authorization", "Basic dXNlcjpwdw==")
                 .GET().build());

@@ -54,6 +54,7 @@ class TokenVerificationTest {
         assertThat(response.status()).as(response.body()).isEqualTo(401);
         assertThat(errorCode(response)).isEqualTo(code);
         assertThat(response.body()).doesNotContain(token);
+        assertThat(response.header("WWW-Authenticate")).isEqualTo("Bearer realm=\"parley\", error=\"invalid_token\"");
     }
 
     @Test
