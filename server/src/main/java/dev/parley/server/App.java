@@ -159,10 +159,10 @@ public final class App implements AutoCloseable {
             ConversationStore conversations = new ConversationStore(database.sql(), clock);
             runs = new RunService(database.sql(), conversations, agent, fanout, config.runs(), metrics, clock);
             List<HttpService> routes = new ArrayList<>();
-            oidc = OidcSignIn.create(config, database.sql(), auth.accounts(), metrics, clock);
+            oidc = OidcSignIn.create(config, database.sql(), auth.accounts(), shared.throttle(), metrics, clock);
             routes.add(new AuthRoutes(auth.accounts(), auth.verifier(), config.auth().trustedProxyHops(),
                     oidc.providers()));
-            routes.add(new OidcRoutes(oidc));
+            routes.add(new OidcRoutes(oidc, config.auth().trustedProxyHops()));
             routes.add(new UsageRoutes(usage, new UsageIngest(prices, clock), new SampleUsage(prices), auth.verifier(),
                     clock, config.server().maxRequestBytes()));
             routes.add(new ThreadRoutes(conversations, runs, auth.verifier(), config.server().maxRequestBytes()));

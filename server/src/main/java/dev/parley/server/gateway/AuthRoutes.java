@@ -163,10 +163,6 @@ public final class AuthRoutes implements HttpService {
     }
 
     private String clientAddress(ServerRequest request) {
-        SocketAddress peer = request.remotePeer().address();
-        String socket = peer instanceof InetSocketAddress inet && inet.getAddress() != null
-                ? inet.getAddress().getHostAddress()
-                : request.remotePeer().host();
-        return ClientAddress.resolve(request.headers().values(HeaderNames.X_FORWARDED_FOR), socket, trustedProxyHops);
+        return Http.clientAddress(request, trustedProxyHops);
     }
 }

@@ -137,4 +137,14 @@ final class Http {
             default -> "Bearer realm=\"parley\"";
         };
     }
+
+    /** The client's address: the socket's peer, or the entry {@code trustedProxyHops} from the end of X-Forwarded-For. */
+    static String clientAddress(ServerRequest request, int trustedProxyHops) {
+        java.net.SocketAddress peer = request.remotePeer().address();
+        String socket = peer instanceof java.net.InetSocketAddress inet && inet.getAddress() != null
+                ? inet.getAddress().getHostAddress()
+                : request.remotePeer().host();
+        return dev.parley.server.auth.ClientAddress.resolve(request.headers().values(HeaderNames.X_FORWARDED_FOR),
+                socket, trustedProxyHops);
+    }
 }

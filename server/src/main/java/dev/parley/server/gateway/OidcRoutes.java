@@ -44,11 +44,13 @@ public final class OidcRoutes implements HttpService {
     private static final HeaderName REFERRER_POLICY = HeaderNames.create("Referrer-Policy");
 
     private final OidcSignIn signIn;
+    private final int trustedProxyHops;
     private final String cookiePath;
     private final boolean secureCookie;
 
-    public OidcRoutes(OidcSignIn signIn) {
+    public OidcRoutes(OidcSignIn signIn, int trustedProxyHops) {
         this.signIn = signIn;
+        this.trustedProxyHops = trustedProxyHops;
         Optional<URI> redirect = signIn.redirectUri();
         this.cookiePath = redirect.map(OidcRoutes::parentPath).orElse("/");
         this.secureCookie = redirect.map(uri -> "https".equalsIgnoreCase(uri.getScheme())).orElse(false);
@@ -72,7 +74,8 @@ public final class OidcRoutes implements HttpService {
                 throw new ProtocolException(ErrorCode.INVALID_REQUEST,
                         "The parameter 'provider' is required: say which provider to sign in with.");
             }
-            OidcSignIn.Started started = signIn.start(providerId, browserKey(request));
+            OidcSignIn.Started started = signIn.start(providerId, browserKey(request),
+                    Http.clientAddress(request, trustedProxyHops));
             response.headers().addCookie(SetCookie.builder(COOKIE, started.browserKey())
                     .path(cookiePath)
                     .maxAge(OidcSignIn.LOGIN_TTL)
@@ -119,6 +122,9 @@ public final class OidcRoutes implements HttpService {
             LOG.warn("Sign-in {} failed: {}: {}", request.path().path(), e.code().code(), reason);
         }
         if (!isBrowser(request)) {
+            if (e.details().get("retry_after_s") instanceof Number seconds) {
+                response.header(HeaderNames.RETRY_AFTER, Long.toString(seconds.longValue()));
+            }
             Http.error(response, e.code(), e.getMessage(), e.details(), Http.requestId(request));
             return;
         }

@@ -9,6 +9,7 @@ import com.nimbusds.openid.connect.sdk.claims.IDTokenClaimsSet;
 import dev.parley.protocol.ErrorCode;
 import dev.parley.protocol.ProtocolException;
 import dev.parley.server.auth.Accounts;
+import dev.parley.server.auth.LoginThrottle;
 import dev.parley.server.auth.TokenPair;
 import dev.parley.server.auth.User;
 import dev.parley.server.config.Config;
@@ -60,6 +61,11 @@ import org.slf4j.LoggerFactory;
 public final class OidcSignIn implements AutoCloseable {
     /** How long a started sign-in may take at the provider. */
     public static final Duration LOGIN_TTL = Duration.ofMinutes(10);
+    /**
+     * Sign-ins one client address may start per minute: each start stores a pending login until it expires, so an
+     * unthrottled start would let anyone fill the table; a person needs a handful.
+     */
+    static final LoginThrottle.Limit STARTS_PER_ADDRESS = new LoginThrottle.Limit(30, Duration.ofMinutes(1));
     /** How long the web page has to trade the one-time code for tokens. */
     public static final Duration CODE_TTL = Duration.ofSeconds(60);
     static final Duration PURGE_EVERY = Duration.ofMinutes(10);
@@ -96,23 +102,27 @@ public final class OidcSignIn implements AutoCloseable {
     private final Optional<URI> redirectUri;
     private final OidcStore store;
     private final Accounts accounts;
+    private final LoginThrottle throttle;
     private final Metrics metrics;
     private final Clock clock;
     private final ScheduledExecutorService purger;
 
     private OidcSignIn(Map<String, OpenIdProvider> providers, Optional<URI> redirectUri, OidcStore store,
-                       Accounts accounts, Metrics metrics, Clock clock, ScheduledExecutorService purger) {
+                       Accounts accounts, LoginThrottle throttle, Metrics metrics, Clock clock,
+                       ScheduledExecutorService purger) {
         this.providers = providers;
         this.redirectUri = redirectUri;
         this.store = store;
         this.accounts = accounts;
+        this.throttle = throttle;
         this.metrics = metrics;
         this.clock = clock;
         this.purger = purger;
     }
 
     /** Builds the feature; nothing is fetched from the providers until the first sign-in needs it. */
-    public static OidcSignIn create(Config config, Sql sql, Accounts accounts, Metrics metrics, Clock clock) {
+    public static OidcSignIn create(Config config, Sql sql, Accounts accounts, LoginThrottle throttle, Metrics metrics,
+                                    Clock clock) {
         Config.Oidc oidc = config.oidc();
         Map<String, OpenIdProvider> providers = new LinkedHashMap<>();
         for (Config.OidcProvider provider : oidc.providers()) {
@@ -122,7 +132,7 @@ public final class OidcSignIn implements AutoCloseable {
         ScheduledExecutorService purger = Executors.newSingleThreadScheduledExecutor(
                 Thread.ofVirtual().name("parley-oidc-purge").factory());
         OidcSignIn signIn = new OidcSignIn(Collections.unmodifiableMap(providers), oidc.redirectUri(), store,
-                accounts, metrics, clock, purger);
+                accounts, throttle, metrics, clock, purger);
         purger.scheduleWithFixedDelay(signIn::quietlyPurge, PURGE_EVERY.toSeconds(), PURGE_EVERY.toSeconds(),
                 TimeUnit.SECONDS);
         if (!providers.isEmpty()) {
@@ -149,8 +159,18 @@ public final class OidcSignIn implements AutoCloseable {
      * @throws ProtocolException {@code unknown_provider}, or {@code upstream_unavailable} when the provider's
      *                           discovery document cannot be fetched
      */
-    public Started start(String providerId, Optional<String> browserKey) {
+    public Started start(String providerId, Optional<String> browserKey, String clientAddress) {
         OpenIdProvider provider = requireProvider(providerId);
+        String throttleKey = "oidc-start:" + clientAddress;
+        Optional<Duration> wait = throttle.retryAfter(throttleKey, STARTS_PER_ADDRESS);
+        if (wait.isPresent()) {
+            long seconds = Math.max(1, (wait.get().toMillis() + 999) / 1000);
+            count(provider.id(), "started", ErrorCode.TOO_MANY_ATTEMPTS.code());
+            throw new ProtocolException(ErrorCode.TOO_MANY_ATTEMPTS,
+                    "Too many sign-ins started from this address; try again in " + seconds + " seconds.",
+                    Map.of("retry_after_s", seconds));
+        }
+        throttle.recordFailure(throttleKey, STARTS_PER_ADDRESS); // every start counts: each one stores a pending login
         String key = browserKey.filter(value -> RANDOM_VALUE.matcher(value).matches()).orElseGet(OidcSignIn::random);
         State state = new State();
         Nonce nonce = new Nonce();

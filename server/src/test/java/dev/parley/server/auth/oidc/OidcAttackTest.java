@@ -44,6 +44,23 @@ class OidcAttackTest {
     }
 
     @Test
+    void oneAddressMayStartThirtySignInsAMinuteSinceEachStoresAPendingLogin() {
+        Browser browser = new Browser(app);
+        for (int i = 0; i < 30; i++) {
+            assertThat(browser.redirectOf(LOGIN)).as("start " + (i + 1)).doesNotStartWith("/#");
+        }
+        assertThat(Browser.fragment(browser.redirectOf(LOGIN))).containsEntry("oauth_error", "too_many_attempts");
+        TestApp.Response api = app.get(LOGIN, null);
+        assertThat(api.status()).isEqualTo(429);
+        assertThat(errorCode(api)).isEqualTo("too_many_attempts");
+        assertThat(Long.parseLong(api.header("Retry-After"))).isBetween(1L, 60L);
+
+        clock.advance(Duration.ofMinutes(1));
+        String callback = browser.consentAt(LOGIN);
+        assertThat(browser.redirectOf(callback)).startsWith("/#oauth_code=");
+    }
+
+    @Test
     void aReplayedStateIsRefused() {
         Browser browser = new Browser(app);
         String callback = browser.consentAt(LOGIN);
