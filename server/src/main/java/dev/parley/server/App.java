@@ -157,7 +157,8 @@ public final class App implements AutoCloseable {
             Health health = new Health(config.server().version(), config.server().revision(), lifecycle, checks, clock);
             auth = AuthModule.create(config, database.sql(), shared.revocations(), shared.throttle(), metrics, clock);
             ConversationStore conversations = new ConversationStore(database.sql(), clock);
-            runs = new RunService(database.sql(), conversations, agent, fanout, config.runs(), metrics, clock);
+            runs = new RunService(database.sql(), database.eventLogSql(), conversations, agent, fanout, config.runs(),
+                    metrics, clock);
             List<HttpService> routes = new ArrayList<>();
             oidc = OidcSignIn.create(config, database.sql(), auth.accounts(), shared.throttle(), metrics, clock);
             routes.add(new AuthRoutes(auth.accounts(), auth.verifier(), config.auth().trustedProxyHops(),

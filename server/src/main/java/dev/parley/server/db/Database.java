@@ -23,13 +23,17 @@ public final class Database implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Database.class);
 
     private final HikariDataSource dataSource;
+    private final HikariDataSource eventLogSource;
     private final boolean embedded;
     private final Sql sql;
+    private final Sql eventLogSql;
 
-    private Database(HikariDataSource dataSource, boolean embedded) {
+    private Database(HikariDataSource dataSource, HikariDataSource eventLogSource, boolean embedded) {
         this.dataSource = dataSource;
+        this.eventLogSource = eventLogSource;
         this.embedded = embedded;
         this.sql = new Sql(dataSource);
+        this.eventLogSql = new Sql(eventLogSource);
     }
 
     public static Database open(Config.Storage storage) {
@@ -40,27 +44,34 @@ public final class Database implements AutoCloseable {
     /** Opens a pool on a JDBC URL and migrates the schema; the URL picks embedded H2 or PostgreSQL. */
     public static Database open(String jdbcUrl, int poolSize) {
         boolean embedded = jdbcUrl.startsWith("jdbc:h2:");
-        HikariConfig hikari = new HikariConfig();
-        hikari.setJdbcUrl(jdbcUrl);
-        hikari.setPoolName("parley-db");
-        hikari.setMaximumPoolSize(poolSize);
-        hikari.setMinimumIdle(Math.min(2, poolSize));
-        hikari.setConnectionTimeout(Duration.ofSeconds(5).toMillis());
-        hikari.setValidationTimeout(Duration.ofSeconds(2).toMillis());
-        hikari.setInitializationFailTimeout(Duration.ofSeconds(10).toMillis());
-        HikariDataSource dataSource = new HikariDataSource(hikari);
+        HikariDataSource dataSource = pool(jdbcUrl, "parley-db", poolSize);
+        HikariDataSource eventLogSource;
         try {
             Flyway.configure()
                     .dataSource(dataSource)
                     .locations("classpath:db/migration")
                     .load()
                     .migrate();
+            eventLogSource = pool(jdbcUrl, "parley-db-events", 1);
         } catch (RuntimeException e) {
             dataSource.close();
             throw e;
         }
-        LOG.info("Database ready: {} (pool {})", embedded ? "embedded H2" : "PostgreSQL", poolSize);
-        return new Database(dataSource, embedded);
+        LOG.info("Database ready: {} (pool {}, and one connection for the run event log)",
+                embedded ? "embedded H2" : "PostgreSQL", poolSize);
+        return new Database(dataSource, eventLogSource, embedded);
+    }
+
+    private static HikariDataSource pool(String jdbcUrl, String name, int size) {
+        HikariConfig hikari = new HikariConfig();
+        hikari.setJdbcUrl(jdbcUrl);
+        hikari.setPoolName(name);
+        hikari.setMaximumPoolSize(size);
+        hikari.setMinimumIdle(Math.min(2, size));
+        hikari.setConnectionTimeout(Duration.ofSeconds(5).toMillis());
+        hikari.setValidationTimeout(Duration.ofSeconds(2).toMillis());
+        hikari.setInitializationFailTimeout(Duration.ofSeconds(10).toMillis());
+        return new HikariDataSource(hikari);
     }
 
     static String embeddedUrl(Path dataDir) {
@@ -79,6 +90,15 @@ public final class Database implements AutoCloseable {
 
     public Sql sql() {
         return sql;
+    }
+
+    /**
+     * The run event log's own connection (a pool of one beside the main pool): the writer that commits the running
+     * runs' events never waits behind the requests it competes with, so how far it is behind measures the
+     * database's write throughput, not the main pool's queue.
+     */
+    public Sql eventLogSql() {
+        return eventLogSql;
     }
 
     public boolean embedded() {
@@ -112,6 +132,7 @@ public final class Database implements AutoCloseable {
 
     @Override
     public void close() {
+        eventLogSource.close();
         dataSource.close();
     }
 }

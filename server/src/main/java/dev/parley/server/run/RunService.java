@@ -88,17 +88,18 @@ public final class RunService implements AutoCloseable {
     private final Duration maintenanceEvery;
     private volatile boolean accepting = true;
 
-    public RunService(Sql sql, ConversationStore conversations, Agent agent, Fanout fanout, Config.Runs config,
-                      Metrics metrics, Clock clock) {
-        this(sql, conversations, agent, fanout, config, metrics, clock, true);
+    /** {@code eventLog}: where the event log writer commits the runs' events (its own connection, in production). */
+    public RunService(Sql sql, Sql eventLog, ConversationStore conversations, Agent agent, Fanout fanout,
+                      Config.Runs config, Metrics metrics, Clock clock) {
+        this(sql, eventLog, conversations, agent, fanout, config, metrics, clock, true);
     }
 
     /** {@code writeEvents}: false leaves the event log writer idle until {@link #startEventWriter()} (for tests). */
-    RunService(Sql sql, ConversationStore conversations, Agent agent, Fanout fanout, Config.Runs config,
+    RunService(Sql sql, Sql eventLog, ConversationStore conversations, Agent agent, Fanout fanout, Config.Runs config,
                Metrics metrics, Clock clock, boolean writeEvents) {
         this.sql = sql;
         this.store = new RunStore(sql);
-        this.events = new EventLogWriter(sql, store, writeEvents);
+        this.events = new EventLogWriter(eventLog, new RunStore(eventLog), writeEvents);
         this.conversations = conversations;
         this.agent = agent;
         this.fanout = fanout;

@@ -59,7 +59,8 @@ abstract class RunServiceContract {
     }
 
     private RunService service() {
-        return new RunService(database.sql(), conversations, new ScriptedAgent(Duration.ofMillis(5)), fanout, config,
+        return new RunService(database.sql(), database.eventLogSql(), conversations,
+                new ScriptedAgent(Duration.ofMillis(5)), fanout, config,
                 new Metrics(), clock);
     }
 
@@ -269,8 +270,8 @@ abstract class RunServiceContract {
     void newRunsAreRefusedOverloadedWhileEventsWaitTooLongToBeStoredAndTheRunsGoingOnFinish() {
         Config.Runs tight = new Config.Runs(Duration.ofMinutes(2), Duration.ofMinutes(10), 10_000, RunService.LEASE,
                 Duration.ofMillis(50));
-        RunService behind = new RunService(database.sql(), conversations, new ScriptedAgent(Duration.ofMillis(5)), fanout,
-                tight, new Metrics(), clock, false);
+        RunService behind = new RunService(database.sql(), database.eventLogSql(), conversations,
+                new ScriptedAgent(Duration.ofMillis(5)), fanout, tight, new Metrics(), clock, false);
         try {
             StartedRun going = behind.start(alice, new StartRequest(null, "deltas 3", null, null));
             Await.until("the run's next event has waited 50 ms to be stored", Duration.ofSeconds(10),
