@@ -1,5 +1,7 @@
 package dev.parley.server.run;
 
+import dev.parley.protocol.ErrorCode;
+import dev.parley.protocol.ProtocolException;
 import dev.parley.server.db.Sql;
 import java.time.Duration;
 import java.time.Instant;
@@ -106,7 +108,7 @@ final class EventLogWriter implements AutoCloseable {
                 }
                 batch.add(first);
                 queue.drainTo(batch, MAX_BATCH - 1);
-                write(batch);
+                write(batch, true);
             } catch (InterruptedException e) {
                 LOG.warn("The event log writer was interrupted; it goes on until closed");
             } catch (RuntimeException e) {
@@ -118,7 +120,12 @@ final class EventLogWriter implements AutoCloseable {
         }
     }
 
-    private void write(List<Pending> batch) {
+    /**
+     * Writes a batch. {@code mayRetry}: a connection failure is tried once more at once, because the pool hands out
+     * a connection that broke while idle (the database restarted, a network path was cut) until it has been used:
+     * that first use fails, and the pool replaces the connection.
+     */
+    private void write(List<Pending> batch, boolean mayRetry) {
         try {
             if (batch.size() == 1) {
                 Object[] row = batch.getFirst().row();
@@ -131,9 +138,15 @@ final class EventLogWriter implements AutoCloseable {
             }
             batch.forEach(pending -> pending.stored().complete(null));
         } catch (RuntimeException e) {
+            if (mayRetry && e instanceof ProtocolException failure && failure.code() == ErrorCode.UPSTREAM_UNAVAILABLE) {
+                LOG.info("The event log's database connection failed ({}); trying the batch once more",
+                        e.getCause() == null ? e.getMessage() : e.getCause().toString());
+                write(batch, false);
+                return;
+            }
             if (batch.size() > 1 && Sql.isUniqueViolation(e)) {
                 for (Pending pending : batch) {
-                    write(List.of(pending));
+                    write(List.of(pending), false);
                 }
                 return;
             }
