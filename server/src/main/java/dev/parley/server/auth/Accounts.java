@@ -102,7 +102,7 @@ public final class Accounts {
         Optional<Duration> wait = longest(throttle.retryAfter(accountKey, accountLimit),
                 throttle.retryAfter(addressKey, addressLimit));
         if (wait.isPresent()) {
-            long seconds = Math.max(1, (wait.get().toMillis() + 999) / 1000);
+            long seconds = LoginThrottle.seconds(wait.get());
             metrics.increment("parley_auth_logins_total", "Password sign-in attempts.", "outcome", "throttled");
             LOG.warn("Sign-in throttled for address {} ({} s left)", clientAddress, seconds);
             throw new ProtocolException(ErrorCode.TOO_MANY_ATTEMPTS,

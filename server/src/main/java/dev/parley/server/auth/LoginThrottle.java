@@ -29,4 +29,9 @@ public interface LoginThrottle {
 
     /** Forgets the key's failures (after a successful sign-in). */
     void reset(String key);
+
+    /** A wait in whole seconds, rounded up and at least one: what {@code Retry-After} and {@code retry_after_s} say. */
+    static long seconds(Duration wait) {
+        return Math.max(1, (wait.toMillis() + 999) / 1000);
+    }
 }

@@ -58,11 +58,9 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
 
     /**
      * Agent runs: how long they may take, how long their events are kept, how large a request may be, and the lease
-     * an instance holds on each of its runs (renewed while it lives; once it runs out another instance ends the run).
-     */
-    /**
-     * Runs: {@code maxLogDelay} is how long run events may wait to be stored before new runs are refused with
-     * {@code overloaded} (zero: never refused).
+     * an instance holds on each of its runs (renewed while it lives; once it runs out another instance ends the run),
+     * and how long run events may wait to be stored before new runs are refused with {@code overloaded}
+     * ({@code maxLogDelay}; zero: never refused).
      */
     public record Runs(Duration timeout, Duration eventRetention, int maxUserRequestChars, Duration lease,
                        Duration maxLogDelay) {

@@ -47,8 +47,13 @@ public final class ConversationStore {
 
     /** The thread inside the caller's transaction, or {@code thread_not_found}; see {@link #requireThread}. */
     public ChatThread requireThread(Connection connection, String userId, String threadId) throws SQLException {
+        return findThread(connection, userId, threadId).orElseThrow(ConversationStore::threadNotFound);
+    }
+
+    private static Optional<ChatThread> findThread(Connection connection, String userId, String threadId)
+            throws SQLException {
         return Sql.query(connection, "SELECT " + THREAD_COLUMNS + " FROM threads WHERE id = ? AND user_id = ?",
-                ConversationStore::thread, threadId, userId).stream().findFirst().orElseThrow(ConversationStore::threadNotFound);
+                ConversationStore::thread, threadId, userId).stream().findFirst();
     }
 
     /** The latest {@code limit} messages of a thread, oldest first, inside the caller's transaction. */
@@ -65,8 +70,7 @@ public final class ConversationStore {
         if (threadId == null) {
             return Optional.empty();
         }
-        return sql.queryOne("SELECT " + THREAD_COLUMNS + " FROM threads WHERE id = ? AND user_id = ?",
-                ConversationStore::thread, threadId, userId);
+        return sql.withConnection(connection -> findThread(connection, userId, threadId));
     }
 
     /** The thread, or {@code thread_not_found} when it does not exist or belongs to someone else. */
@@ -133,20 +137,18 @@ public final class ConversationStore {
      */
     public List<ChatMessage> messages(String userId, String threadId, int limit, String beforeMessageId) {
         requireThread(userId, threadId);
-        List<ChatMessage> newestFirst;
         if (beforeMessageId == null) {
-            newestFirst = sql.query("SELECT " + MESSAGE_COLUMNS + " FROM messages WHERE thread_id = ? "
-                    + "ORDER BY position DESC LIMIT ?", ConversationStore::message, threadId, limit);
-        } else {
-            Optional<Long> position = sql.queryOne("SELECT position FROM messages WHERE id = ? AND thread_id = ?",
-                    row -> row.getLong(1), beforeMessageId, threadId);
-            if (position.isEmpty()) {
-                throw new ProtocolException(ErrorCode.INVALID_REQUEST,
-                        "The parameter 'before' names no message of this thread.");
-            }
-            newestFirst = sql.query("SELECT " + MESSAGE_COLUMNS + " FROM messages WHERE thread_id = ? AND position < ? "
-                    + "ORDER BY position DESC LIMIT ?", ConversationStore::message, threadId, position.get(), limit);
+            return sql.withConnection(connection -> latestMessages(connection, threadId, limit));
         }
+        Optional<Long> position = sql.queryOne("SELECT position FROM messages WHERE id = ? AND thread_id = ?",
+                row -> row.getLong(1), beforeMessageId, threadId);
+        if (position.isEmpty()) {
+            throw new ProtocolException(ErrorCode.INVALID_REQUEST,
+                    "The parameter 'before' names no message of this thread.");
+        }
+        List<ChatMessage> newestFirst = sql.query("SELECT " + MESSAGE_COLUMNS + " FROM messages WHERE thread_id = ? "
+                + "AND position < ? ORDER BY position DESC LIMIT ?", ConversationStore::message, threadId,
+                position.get(), limit);
         List<ChatMessage> oldestFirst = new ArrayList<>(newestFirst);
         Collections.reverse(oldestFirst);
         return oldestFirst;

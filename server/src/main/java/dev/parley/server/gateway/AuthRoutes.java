@@ -8,7 +8,6 @@ import dev.parley.protocol.Json;
 import dev.parley.protocol.ProtocolException;
 import dev.parley.protocol.ServerEvent;
 import dev.parley.server.auth.Accounts;
-import dev.parley.server.auth.ClientAddress;
 import dev.parley.server.auth.Principal;
 import dev.parley.server.auth.TokenPair;
 import dev.parley.server.auth.TokenVerifier;
@@ -19,8 +18,6 @@ import io.helidon.webserver.http.HttpRules;
 import io.helidon.webserver.http.HttpService;
 import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
-import java.net.InetSocketAddress;
-import java.net.SocketAddress;
 import java.util.List;
 import java.util.Optional;
 
@@ -83,7 +80,7 @@ public final class AuthRoutes implements HttpService {
         ObjectNode body = Http.jsonBody(request, MAX_BODY_BYTES);
         String email = requireNonEmpty(body, "email");
         String password = requireNonEmpty(body, "password");
-        Http.json(response, 200, pair(accounts.login(email, password, clientAddress(request))));
+        Http.json(response, 200, pair(accounts.login(email, password, Http.clientAddress(request, trustedProxyHops))));
     }
 
     private void refresh(ServerRequest request, ServerResponse response) {
@@ -160,9 +157,5 @@ public final class AuthRoutes implements HttpService {
             throw new ProtocolException(ErrorCode.INVALID_REQUEST, "The field '" + field + "' is required.");
         }
         return value;
-    }
-
-    private String clientAddress(ServerRequest request) {
-        return Http.clientAddress(request, trustedProxyHops);
     }
 }

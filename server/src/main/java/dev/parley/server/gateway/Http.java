@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.parley.protocol.ErrorCode;
 import dev.parley.protocol.Json;
 import dev.parley.protocol.ProtocolException;
+import dev.parley.server.auth.ClientAddress;
 import dev.parley.server.auth.Principal;
 import dev.parley.server.auth.TokenVerifier;
 import io.helidon.http.HeaderNames;
@@ -14,6 +15,8 @@ import io.helidon.webserver.http.ServerResponse;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.Optional;
@@ -121,6 +124,9 @@ final class Http {
         if (code.httpStatus() == 401) {
             response.header(HeaderNames.WWW_AUTHENTICATE, challenge(code));
         }
+        if (details.get("retry_after_s") instanceof Number seconds) {
+            response.header(HeaderNames.RETRY_AFTER, Long.toString(seconds.longValue()));
+        }
         response.header(HeaderNames.CONTENT_TYPE, "application/json");
         response.header(HeaderNames.CACHE_CONTROL, "no-store");
         response.send(dev.parley.protocol.ErrorBody.http(code, message, details, requestId)
@@ -140,11 +146,10 @@ final class Http {
 
     /** The client's address: the socket's peer, or the entry {@code trustedProxyHops} from the end of X-Forwarded-For. */
     static String clientAddress(ServerRequest request, int trustedProxyHops) {
-        java.net.SocketAddress peer = request.remotePeer().address();
-        String socket = peer instanceof java.net.InetSocketAddress inet && inet.getAddress() != null
+        SocketAddress peer = request.remotePeer().address();
+        String socket = peer instanceof InetSocketAddress inet && inet.getAddress() != null
                 ? inet.getAddress().getHostAddress()
                 : request.remotePeer().host();
-        return dev.parley.server.auth.ClientAddress.resolve(request.headers().values(HeaderNames.X_FORWARDED_FOR),
-                socket, trustedProxyHops);
+        return ClientAddress.resolve(request.headers().values(HeaderNames.X_FORWARDED_FOR), socket, trustedProxyHops);
     }
 }

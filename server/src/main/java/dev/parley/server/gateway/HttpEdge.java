@@ -67,9 +67,6 @@ final class HttpEdge {
             LOG.warn("request {} {} failed: dependency unavailable: {}", request.prologue().method().text(),
                     request.path().path(), e.getCause() == null ? e.getMessage() : e.getCause().toString());
         }
-        if (e.details().get("retry_after_s") instanceof Number seconds) {
-            response.header(HeaderNames.RETRY_AFTER, Long.toString(seconds.longValue()));
-        }
         Http.error(response, e.code(), e.getMessage(), e.details(), Http.requestId(request));
     }
 

@@ -122,9 +122,6 @@ public final class OidcRoutes implements HttpService {
             LOG.warn("Sign-in {} failed: {}: {}", request.path().path(), e.code().code(), reason);
         }
         if (!isBrowser(request)) {
-            if (e.details().get("retry_after_s") instanceof Number seconds) {
-                response.header(HeaderNames.RETRY_AFTER, Long.toString(seconds.longValue()));
-            }
             Http.error(response, e.code(), e.getMessage(), e.details(), Http.requestId(request));
             return;
         }

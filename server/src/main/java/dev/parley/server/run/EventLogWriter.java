@@ -41,14 +41,10 @@ final class EventLogWriter implements AutoCloseable {
     private final Thread writer;
     private volatile boolean closed;
 
-    EventLogWriter(Sql sql, RunStore store) {
-        this(sql, store, true);
-    }
-
     /** {@code start}: false leaves the writer idle until {@link #start()}, so that a test can fill a batch. */
-    EventLogWriter(Sql sql, RunStore store, boolean start) {
+    EventLogWriter(Sql sql, boolean start) {
         this.sql = sql;
-        this.store = store;
+        this.store = new RunStore(sql);
         this.writer = Thread.ofVirtual().name("parley-event-log").unstarted(this::writeLoop);
         if (start) {
             start();

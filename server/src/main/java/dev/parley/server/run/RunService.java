@@ -38,7 +38,6 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -99,7 +98,7 @@ public final class RunService implements AutoCloseable {
                Metrics metrics, Clock clock, boolean writeEvents) {
         this.sql = sql;
         this.store = new RunStore(sql);
-        this.events = new EventLogWriter(eventLog, new RunStore(eventLog), writeEvents);
+        this.events = new EventLogWriter(eventLog, writeEvents);
         this.conversations = conversations;
         this.agent = agent;
         this.fanout = fanout;
@@ -558,13 +557,5 @@ public final class RunService implements AutoCloseable {
         byte[] bytes = new byte[8];
         RANDOM.nextBytes(bytes);
         return HexFormat.of().formatHex(bytes);
-    }
-
-    private static void quietly(Supplier<?> action, String what) {
-        try {
-            action.get();
-        } catch (RuntimeException e) {
-            LOG.warn("Could not {}", what, e);
-        }
     }
 }

@@ -22,6 +22,8 @@ import java.util.Optional;
 final class RunStore {
     private static final String RUN_COLUMNS = "id, thread_id, user_id, status, user_message_id, assistant_message_id, "
             + "started_at, finished_at, input_tokens, output_tokens, cost_usd, error_code";
+    private static final String INSERT_EVENT =
+            "INSERT INTO run_events (run_id, seq, type, body, created_at) VALUES (?, ?, ?, ?, ?)";
 
     private final Sql sql;
 
@@ -83,14 +85,12 @@ final class RunStore {
 
     void appendEvent(Connection connection, String runId, long seq, String type, String wire, Instant createdAt)
             throws SQLException {
-        Sql.update(connection, "INSERT INTO run_events (run_id, seq, type, body, created_at) VALUES (?, ?, ?, ?, ?)",
-                runId, seq, type, wire, createdAt);
+        Sql.update(connection, INSERT_EVENT, runId, seq, type, wire, createdAt);
     }
 
     /** Appends events inside the caller's transaction; each row is run id, seq, type, wire form, created at. */
     static void appendEvents(Connection connection, List<Object[]> rows) throws SQLException {
-        Sql.batch(connection, "INSERT INTO run_events (run_id, seq, type, body, created_at) VALUES (?, ?, ?, ?, ?)",
-                rows);
+        Sql.batch(connection, INSERT_EVENT, rows);
     }
 
     long lastSeq(Connection connection, String runId) throws SQLException {

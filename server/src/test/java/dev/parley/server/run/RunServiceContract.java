@@ -231,7 +231,7 @@ abstract class RunServiceContract {
         StartedRun started = runs.start(alice, new StartRequest(null, "deltas 1", null, null));
         awaitEnd(started.runId());
         long last = runs.log(alice, started.runId(), 0).events().getLast().seq();
-        try (EventLogWriter writer = new EventLogWriter(database.sql(), new RunStore(database.sql()), false)) {
+        try (EventLogWriter writer = new EventLogWriter(database.eventLogSql(), false)) {
             ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
             try {
                 List<Future<String>> appends = new java.util.ArrayList<>();

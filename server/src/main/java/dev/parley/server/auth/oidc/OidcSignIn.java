@@ -164,7 +164,7 @@ public final class OidcSignIn implements AutoCloseable {
         String throttleKey = "oidc-start:" + clientAddress;
         Optional<Duration> wait = throttle.retryAfter(throttleKey, STARTS_PER_ADDRESS);
         if (wait.isPresent()) {
-            long seconds = Math.max(1, (wait.get().toMillis() + 999) / 1000);
+            long seconds = LoginThrottle.seconds(wait.get());
             count(provider.id(), "started", ErrorCode.TOO_MANY_ATTEMPTS.code());
             throw new ProtocolException(ErrorCode.TOO_MANY_ATTEMPTS,
                     "Too many sign-ins started from this address; try again in " + seconds + " seconds.",
