@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Parley's load benchmarks (method and figures: docs/benchmarks.md).
 #
-#   bench/run.sh [rss|ping|latency|all] [--short] [--repeat N] [--latency-users LIST] [--wait-quiet] [--postgres]
+#   bench/run.sh [rss|ping|latency|versus|all] [--short] [--repeat N] [--latency-users LIST] [--wait-quiet] [--postgres]
 #                [--out DIR] [--keep]
 #
 #   rss      server RSS with 10,000 authenticated idle sockets (readings at 0, 5,000 and 10,000), server on one CPU
@@ -12,10 +12,15 @@
 #            two; the rate limit is raised for this one (PARLEY_WS_RATE_LIMIT=100000 per 1 s)
 #   latency  start_agent → agent_started with 1,000 users sending one message a second each (offline agent, no
 #            step delay), server and client sharing both CPUs
-#   all      the three, one after another (the default)
+#   versus   Parley against the replaced system's stack (bench/peer: FastAPI + uvicorn + SQLite, run with Debian's
+#            python3 and its packages python3-fastapi python3-uvicorn python3-uvloop python3-httptools python3-jwt
+#            python3-websockets), one after the other with the same drivers: closed loop (bench/peer/turns.mjs,
+#            20 users × 10 s) and open loop (bench/peer/latency.mjs, 1,000 users × 1 message/s × 20 s); prints each
+#            result and Parley's ratio to the peer; the per-socket rate limit is lifted and the agent unpaced
+#   all      rss, ping and latency, one after another (the default)
 #
 #   --short     small sizes that finish in about a minute in total (CI): 1,000 sockets, 20 connections for 2 × 2 s,
-#               100 users for 5 s; the figures then only show that the harness and the server work under load, and
+#               100 users for 5 s (versus: 10 users × 3 s closed loop, 100 users × 5 s open loop); the figures then only show that the harness and the server work under load, and
 #               the exit status is 1 when a handshake, an answer or a run went missing
 #   --repeat N  run each benchmark N times (default 1; each run gets fresh servers and data directories)
 #   --out DIR   keep each run's JSON result and server log in DIR
@@ -51,7 +56,7 @@ wait_quiet=false
 latency_users=''
 while [ $# -gt 0 ]; do
   case $1 in
-    rss | ping | latency | all) mode=$1 ;;
+    rss | ping | latency | versus | all) mode=$1 ;;
     --short) short=true ;;
     --repeat) repeat=$2; shift ;;
     --out) out=$2; shift ;;
@@ -88,6 +93,11 @@ fi
 
 command -v node >/dev/null || { echo "run.sh: node (18+) is required" >&2; exit 1; }
 command -v taskset >/dev/null || { echo "run.sh: taskset (util-linux) is required" >&2; exit 1; }
+if [ "$mode" = versus ] && ! /usr/bin/python3 -c 'import fastapi, uvicorn, uvloop, httptools, jwt, websockets' 2>/dev/null; then
+  echo "run.sh: versus needs the peer's packages: apt-get install -y python3-fastapi python3-uvicorn python3-uvloop" \
+    "python3-httptools python3-jwt python3-websockets" >&2
+  exit 1
+fi
 
 # ---- build what is missing or stale ----
 stale() { # stale TARGET INPUT...: true if TARGET is missing or an input is newer
@@ -345,12 +355,62 @@ run_latency() { # run_latency NAME USERS
   [ $rc -eq 0 ] || { echo "run.sh: $name failed ($rc)" | tee -a "$results" >&2; status=1; }
 }
 
+# start_peer NAME: starts the peer (the replaced system's stack) on a fresh SQLite file; sets peer_pid and peer_port
+start_peer() {
+  local name=$1
+  peer_port=$(free_port)
+  /usr/bin/python3 "$bench/peer/fastapi_peer.py" "$peer_port" "$tmp/$name.db" >"$tmp/$name.log" 2>&1 &
+  peer_pid=$!
+  pids+=("$peer_pid")
+  wait_ready "$peer_pid" "http://127.0.0.1:$peer_port/health" "$name"
+}
+
+# ratio FIELD PARLEY_JSON PEER_JSON: Parley's FIELD over the peer's, from the drivers' one-line JSON results
+ratio() {
+  node -e 'const [f, a, b] = process.argv.slice(1); const x = JSON.parse(require("fs").readFileSync(a, "utf8"))[f];
+    const y = JSON.parse(require("fs").readFileSync(b, "utf8"))[f];
+    console.log(x == null || !y ? "n/a" : (x / y).toFixed(2) + "x");' "$@"
+}
+
+run_versus() { # run_versus NAME
+  local name=$1 users=20 secs=10 lat_users=1000 lat_secs=20 rc=0
+  $short && users=10 secs=3 lat_users=100 lat_secs=5
+  local lifted=(PARLEY_WS_RATE_LIMIT=100000 PARLEY_WS_RATE_WINDOW=1s PARLEY_WS_RATE_BURST=100000
+    PARLEY_AGENT_STEP_DELAY=0 PARLEY_SIGNUP_LIMIT=100000)
+  note_run "$name-turns-peer"
+  start_peer "$name-peer"
+  client "$name-turns-peer" "" "$bench/peer/turns.mjs" "http://127.0.0.1:$peer_port" "$users" "$secs" || rc=$?
+  stop "$peer_pid"
+  note_run "$name-turns-parley"
+  start_parley "$name-turns" "" "${lifted[@]}"
+  client "$name-turns-parley" "" "$bench/peer/turns.mjs" "http://127.0.0.1:$server_port" "$users" "$secs" || rc=$?
+  stop "$server_pid"
+  echo "run.sh: $name closed loop: Parley/peer turns/s $(ratio turnsPerSec "$tmp/$name-turns-parley.out" \
+    "$tmp/$name-turns-peer.out"), turn p99 $(ratio turnP99ms "$tmp/$name-turns-parley.out" "$tmp/$name-turns-peer.out")" \
+    | tee -a "$results" >&2
+  note_run "$name-latency-peer"
+  start_peer "$name-lpeer"
+  client "$name-latency-peer" "" "$bench/peer/latency.mjs" "http://127.0.0.1:$peer_port" "$lat_users" "$lat_secs" \
+    || rc=$?
+  stop "$peer_pid"
+  note_run "$name-latency-parley"
+  start_parley "$name-latency" "" "${lifted[@]}"
+  client "$name-latency-parley" "" "$bench/peer/latency.mjs" "http://127.0.0.1:$server_port" "$lat_users" \
+    "$lat_secs" || rc=$?
+  stop "$server_pid"
+  echo "run.sh: $name open loop: Parley/peer agent_started p99 $(ratio startedP99ms "$tmp/$name-latency-parley.out" \
+    "$tmp/$name-latency-peer.out"), completed $(ratio completed "$tmp/$name-latency-parley.out" \
+    "$tmp/$name-latency-peer.out")" | tee -a "$results" >&2
+  keep_files "$name"
+  [ $rc -eq 0 ] || { echo "run.sh: $name failed ($rc)" | tee -a "$results" >&2; status=1; }
+}
+
 {
   echo "run.sh: mode $mode$($short && echo ' (short)'), repeat $repeat, $(nproc) CPUs, $(uname -r)"
   echo "run.sh: $("$java" -version 2>&1 | head -n 1); node $(node -v); fd limit $fd_limit"
   echo "run.sh: server JVM flags: ${jvm_opts[*]}; rss/ping server on CPU $server_cpus, client on CPU $client_cpus"
   [ -z "${BENCH_SERVER_ENV:-}" ] || echo "run.sh: extra server settings: $BENCH_SERVER_ENV"
-  echo "run.sh: database: $($postgres && echo "PostgreSQL at $pg_url (a fresh database per server)" || echo "embedded H2 (a fresh data directory per server)")"
+  echo "run.sh: database: $($postgres && echo "PostgreSQL at $pg_url (a fresh database per server)" || echo "embedded (a fresh data directory per server)")"
 } | tee -a "$results" >&2
 
 for i in $(seq 1 "$repeat"); do
@@ -359,6 +419,9 @@ for i in $(seq 1 "$repeat"); do
   esac
   case $mode in
     ping | all) run_ping "ping-$i" ;;
+  esac
+  case $mode in
+    versus) run_versus "versus-$i" ;;
   esac
   case $mode in
     latency | all)
