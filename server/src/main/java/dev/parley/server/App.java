@@ -19,7 +19,6 @@ import dev.parley.server.fanout.LocalSocketCounter;
 import dev.parley.server.fanout.RedisFanout;
 import dev.parley.server.fanout.RedisSocketCounter;
 import dev.parley.server.fanout.SocketCounter;
-import dev.parley.server.fanout.StoredEvents;
 import dev.parley.server.gateway.AuthRoutes;
 import dev.parley.server.gateway.Gateway;
 import dev.parley.server.gateway.OidcRoutes;
@@ -33,6 +32,7 @@ import dev.parley.server.health.HealthCheck;
 import dev.parley.server.health.Lifecycle;
 import dev.parley.server.observe.Metrics;
 import dev.parley.server.redis.RedisConnections;
+import dev.parley.server.run.RunEventLog;
 import dev.parley.server.run.RunService;
 import dev.parley.server.usage.PriceCatalog;
 import dev.parley.server.usage.SampleUsage;
@@ -82,8 +82,8 @@ public final class App implements AutoCloseable {
                     new RedisLoginThrottle(redis, clock), new RedisSocketCounter(redis));
         }
 
-        Fanout fanout(Database database, Clock clock) {
-            return redis == null ? new LocalFanout() : new RedisFanout(redis, new StoredEvents(database.sql()), clock);
+        Fanout fanout(RunEventLog log, Clock clock) {
+            return redis == null ? new LocalFanout() : new RedisFanout(redis, log, clock);
         }
 
         void close() {
@@ -150,15 +150,16 @@ public final class App implements AutoCloseable {
             UsageStore usage = new UsageStore(database.sql(), clock);
             agent = agentOverride != null ? agentOverride : Agents.create(config.agent(), usage, prices, clock);
             registerPoolGauges(metrics, database);
-            fanout = shared.fanout(database, clock);
+            RunEventLog eventLog = new RunEventLog(database.sql());
+            fanout = shared.fanout(eventLog, clock);
             registerFanoutGauges(metrics, fanout);
             List<HealthCheck> checks = List.of(databaseCheck(database), fanoutCheck(fanout),
                     llmCheck(config.agent()));
             Health health = new Health(config.server().version(), config.server().revision(), lifecycle, checks, clock);
             auth = AuthModule.create(config, database.sql(), shared.revocations(), shared.throttle(), metrics, clock);
             ConversationStore conversations = new ConversationStore(database.sql(), clock);
-            runs = new RunService(database.sql(), database.eventLogSql(), conversations, agent, fanout, config.runs(),
-                    metrics, clock);
+            runs = new RunService(database.sql(), database.eventLogSql(), eventLog, conversations, agent, fanout,
+                    config.runs(), metrics, clock);
             List<HttpService> routes = new ArrayList<>();
             oidc = OidcSignIn.create(config, database.sql(), auth.accounts(), shared.throttle(), metrics, clock);
             routes.add(new AuthRoutes(auth.accounts(), auth.verifier(), config.auth().trustedProxyHops(),

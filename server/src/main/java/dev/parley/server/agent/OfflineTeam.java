@@ -195,19 +195,22 @@ final class OfflineTeam implements Agent {
                         ? "No usage records yet: explaining how to add them."
                         : "Writing up the figures.", step, 85);
         String markdown = Reports.write(findings, catalog);
-        StringBuilder sent = new StringBuilder();
-        // With a step delay, the answer streams at a readable pace too (a twentieth of a step per line), so that
-        // a person sees it arrive and a stop can land in the middle of it.
+        // With a step delay, the answer streams at a readable pace (a twentieth of a step per line), so that a person
+        // sees it arrive and a stop can land in the middle of it. Without one, the whole answer is ready at once and
+        // goes out as one delta: splitting it would only cost every socket more frames.
         Duration perLine = run.requestedStepDelay().orElse(stepDelay).dividedBy(20);
+        if (perLine.isZero()) {
+            RunEvents.partial(run, REPORTING, markdown);
+            return new Answer(markdown);
+        }
+        StringBuilder sent = new StringBuilder();
         for (String line : markdown.split("(?<=\n)")) {
             if (Thread.interrupted()) {
                 throw new InterruptedException("run stopped while reporting");
             }
             RunEvents.partial(run, REPORTING, line);
             sent.append(line);
-            if (!perLine.isZero()) {
-                sleeper.sleep(perLine);
-            }
+            sleeper.sleep(perLine);
         }
         return new Answer(sent.toString());
     }

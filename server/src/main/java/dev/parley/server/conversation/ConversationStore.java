@@ -37,11 +37,21 @@ public final class ConversationStore {
 
     /** Creates a thread inside the caller's transaction. */
     public ChatThread createThread(Connection connection, String userId, String title) throws SQLException {
+        return createThread(connection, userId, title, 0);
+    }
+
+    /**
+     * Creates a thread inside the caller's transaction, counting {@code messageCount} messages that the same
+     * transaction inserts with {@link #insertMessage} (one statement instead of one more per message).
+     */
+    public ChatThread createThread(Connection connection, String userId, String title, int messageCount)
+            throws SQLException {
         Instant now = clock.instant();
-        ChatThread thread = new ChatThread(UUID.randomUUID().toString(), userId, Titles.normalize(title), now, now, 0);
+        ChatThread thread = new ChatThread(UUID.randomUUID().toString(), userId, Titles.normalize(title), now, now,
+                messageCount);
         Sql.update(connection,
-                "INSERT INTO threads (id, user_id, title, created_at, updated_at, message_count) VALUES (?, ?, ?, ?, ?, 0)",
-                thread.id(), userId, thread.title(), now, now);
+                "INSERT INTO threads (id, user_id, title, created_at, updated_at, message_count) VALUES (?, ?, ?, ?, ?, ?)",
+                thread.id(), userId, thread.title(), now, now, messageCount);
         return thread;
     }
 
@@ -111,17 +121,27 @@ public final class ConversationStore {
     public ChatMessage appendMessage(Connection connection, String userId, String threadId, String role,
                                      String content, String runId) throws SQLException {
         Instant now = clock.instant();
+        countMessage(connection, userId, threadId, now);
+        return insertMessage(connection, userId, threadId, UUID.randomUUID().toString(), role, content, runId, now);
+    }
+
+    /** Counts one more message on the thread and moves its {@code updated_at}, or {@code thread_not_found}. */
+    public void countMessage(Connection connection, String userId, String threadId, Instant now) throws SQLException {
         int changed = Sql.update(connection,
                 "UPDATE threads SET message_count = message_count + 1, updated_at = ? WHERE id = ? AND user_id = ?",
                 now, threadId, userId);
         if (changed == 0) {
             throw threadNotFound();
         }
-        ChatMessage message = new ChatMessage(UUID.randomUUID().toString(), threadId, role, content, runId, now);
+    }
+
+    /** Inserts a message that the caller counted on its thread ({@link #countMessage}, or when creating it). */
+    public ChatMessage insertMessage(Connection connection, String userId, String threadId, String messageId,
+                                     String role, String content, String runId, Instant now) throws SQLException {
         Sql.update(connection,
                 "INSERT INTO messages (id, thread_id, user_id, role, content, run_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                message.id(), threadId, userId, role, content, runId, now);
-        return message;
+                messageId, threadId, userId, role, content, runId, now);
+        return new ChatMessage(messageId, threadId, role, content, runId, now);
     }
 
     public ChatMessage appendMessage(String userId, String threadId, String role, String content, String runId) {

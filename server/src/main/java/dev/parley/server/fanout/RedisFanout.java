@@ -74,7 +74,7 @@ public final class RedisFanout implements Fanout, RedisConnections.Listener {
     private static final Logger LOG = LoggerFactory.getLogger(RedisFanout.class);
 
     private final RedisConnections redis;
-    private final StoredEvents log;
+    private final EventLogReader log;
     private final Clock clock;
     private final String instanceId = UUID.randomUUID().toString();
     private final String controlChannel;
@@ -119,7 +119,7 @@ public final class RedisFanout implements Fanout, RedisConnections.Listener {
         final TreeMap<Long, Envelope> held = new TreeMap<>();
     }
 
-    public RedisFanout(RedisConnections redis, StoredEvents log, Clock clock) {
+    public RedisFanout(RedisConnections redis, EventLogReader log, Clock clock) {
         this.redis = redis;
         this.log = log;
         this.clock = clock;
@@ -456,8 +456,8 @@ public final class RedisFanout implements Fanout, RedisConnections.Listener {
             from = floor;
         }
         List<String> userIds = List.copyOf(users.keySet());
-        List<StoredEvents.Recent> recent = userIds.isEmpty() ? List.of() : log.since(userIds, from);
-        for (StoredEvents.Recent run : recent) {
+        List<EventLogReader.Recent> recent = userIds.isEmpty() ? List.of() : log.since(userIds, from);
+        for (EventLogReader.Recent run : recent) {
             UserState state = users.get(run.userId());
             if (state == null) {
                 continue;

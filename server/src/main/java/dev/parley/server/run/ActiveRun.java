@@ -7,9 +7,6 @@ import dev.parley.protocol.ServerEvent;
 import dev.parley.server.agent.AgentRun;
 import dev.parley.server.agent.Usage;
 import dev.parley.server.fanout.Envelope;
-import dev.parley.server.fanout.Fanout;
-import java.sql.Connection;
-import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -23,18 +20,18 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * A run in progress on this instance: what its agent sees ({@link AgentRun}) and the one path by which its events
- * are numbered, logged and fanned out.
+ * are numbered and handed to the {@link RunJournal}, which stores them and then publishes them.
  *
- * <p>Every event goes through {@link #append} under {@link #lock}: the next {@code seq}, the insert into the event log,
- * then the publish, in that order. Holding the lock across all three keeps the events of the run in {@code seq}
- * order on every socket, and logging before publishing is what lets a resume that subscribes first and reads the
- * log second miss nothing.
+ * <p>Every event of the agent goes through {@link #append} under {@link #lock}: the next {@code seq}, then the
+ * journal's queue, in that order, so the run's events reach the journal, and therefore the log and the sockets, in
+ * {@code seq} order. The agent does not wait for the database: the journal's writer commits and publishes behind it.
+ * The first and the last event are appended by the work that stores the run's start and end ({@link RunService}).
  *
- * <p>How the run ends is decided once, under the same lock ({@link #end}): by a stop, a timeout or a shutdown
- * ({@link #requestEnd}, which then interrupts the agent's thread), or by the agent returning. The interrupt is sent
- * only while the lock is held and the agent is not inside {@link #emit}, so it never lands in the middle of a
- * database call (an interrupted JDBC or H2 file operation can break the connection or the database file); once an
- * ending is set, further agent events are dropped. Fields marked "guarded" are read and written under {@link #lock}.
+ * <p>How the run ends is decided once, under the same lock ({@link #end}): by a stop, a timeout, a shutdown or an
+ * event that could not be stored ({@link #requestEnd}, {@link #logFailed}, which then interrupt the agent's thread),
+ * or by the agent returning. The agent's thread does no database work of its own while it may be interrupted; once an
+ * ending is set, further agent events are dropped. Fields marked "guarded" are read and written under {@link #lock};
+ * {@link #appendedSeq}, {@link #storedSeq} and {@link #logFailure} belong to the journal's writer.
  */
 final class ActiveRun implements AgentRun {
     /** How a run ends. */
@@ -52,11 +49,8 @@ final class ActiveRun implements AgentRun {
     final long startedNanos = System.nanoTime();
     final CompletableFuture<RunStatus> done = new CompletableFuture<>();
 
-    private final RunStore store;
-    private final EventLogWriter events;
-    private final Fanout fanout;
+    private final RunJournal journal;
     private final Clock clock;
-    private final RunMetrics metrics;
     private final ReentrantLock lock = new ReentrantLock();
 
     private long seq; // guarded
@@ -66,21 +60,20 @@ final class ActiveRun implements AgentRun {
     private final Map<String, OpenToolCall> openToolCalls = new LinkedHashMap<>(); // guarded
     private Usage usage = Usage.ZERO; // guarded
     private volatile ScheduledFuture<?> timeout;
+    private volatile RuntimeException logFailure; // written by the journal's writer
+    private long appendedSeq; // the journal's writer's: appended in the transaction under way
+    private long storedSeq; // the journal's writer's: committed
 
     ActiveRun(String runId, String threadId, String userId, String request, List<Turn> history,
-              Optional<Duration> stepDelay, RunStore store, EventLogWriter events, Fanout fanout, Clock clock,
-              RunMetrics metrics) {
+              Optional<Duration> stepDelay, RunJournal journal, Clock clock) {
         this.runId = runId;
         this.threadId = threadId;
         this.userId = userId;
         this.request = request;
         this.history = List.copyOf(history);
         this.stepDelay = stepDelay;
-        this.store = store;
-        this.events = events;
-        this.fanout = fanout;
+        this.journal = journal;
         this.clock = clock;
-        this.metrics = metrics;
     }
 
     @Override
@@ -183,32 +176,25 @@ final class ActiveRun implements AgentRun {
         }
     }
 
-    /**
-     * Appends an event inside the caller's transaction, so that it is stored together with what the transaction
-     * stores or not at all: the first event with the run itself, the last with how the run ended (an instance that
-     * died between two transactions would leave a run that ended without a last event, which no follower would ever
-     * see). {@link #publishStored} sends it once committed.
-     */
-    Envelope appendIn(Connection connection, String agentName, String type, ObjectNode data) throws SQLException {
+    /** The run's first event, {@code agent_started}, for the work that stores the run to append. */
+    Envelope firstEvent(ObjectNode data) {
         lock.lock();
         try {
-            long next = seq + 1;
-            ServerEvent event = new ServerEvent(type, clock.instant(), data, threadId, runId, next, agentName);
-            Envelope envelope = Envelope.of(event);
-            store.appendEvent(connection, runId, next, type, envelope.wire(), event.timestamp());
-            seq = next;
-            return envelope;
+            seq = 1;
+            return Envelope.of(new ServerEvent(EventType.AGENT_STARTED, clock.instant(), data, threadId, runId, seq,
+                    RunService.RUN_AGENT_NAME));
         } finally {
             lock.unlock();
         }
     }
 
-    /** Publishes an event that {@link #appendIn} stored, once its transaction has committed. */
-    void publishStored(Envelope envelope) {
+    /** The run's last event, numbered after everything stored for it, for the work that stores its end to append. */
+    Envelope lastEvent(long nextSeq, String type, ObjectNode data) {
         lock.lock();
         try {
-            fanout.publish(userId, envelope);
-            metrics.eventEmitted(envelope.type());
+            seq = nextSeq;
+            return Envelope.of(new ServerEvent(type, clock.instant(), data, threadId, runId, nextSeq,
+                    RunService.RUN_AGENT_NAME));
         } finally {
             lock.unlock();
         }
@@ -217,11 +203,51 @@ final class ActiveRun implements AgentRun {
     private void append(String agentName, String type, ObjectNode data) {
         long next = seq + 1;
         ServerEvent event = new ServerEvent(type, clock.instant(), data, threadId, runId, next, agentName);
-        Envelope envelope = Envelope.of(event);
-        events.append(runId, next, type, envelope.wire(), event.timestamp());
         seq = next;
-        fanout.publish(userId, envelope);
-        metrics.eventEmitted(type);
+        journal.append(this, Envelope.of(event), event.timestamp());
+    }
+
+    // ---- the journal's writer's side ----
+
+    long appendedSeq() {
+        return appendedSeq;
+    }
+
+    void appended(long seq) {
+        appendedSeq = seq;
+    }
+
+    void commitAppended() {
+        storedSeq = appendedSeq;
+    }
+
+    void rollBackAppended() {
+        appendedSeq = storedSeq;
+    }
+
+    boolean logBroken() {
+        return logFailure != null;
+    }
+
+    /** An event of the run could not be stored: the run fails with that cause, and stores nothing more but its end. */
+    void logFailed(RuntimeException failure) {
+        logFailure = failure;
+        lock.lock();
+        try {
+            if (ending == null) {
+                ending = Ending.FAILED;
+                if (thread != null) {
+                    thread.interrupt();
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Why the run's log stopped taking events, or null. */
+    RuntimeException logFailure() {
+        return logFailure;
     }
 
     /** Marks the agent's thread; false when the run already has an ending and the agent should not start. */

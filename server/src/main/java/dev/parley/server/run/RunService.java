@@ -71,7 +71,8 @@ public final class RunService implements AutoCloseable {
 
     private final Sql sql;
     private final RunStore store;
-    private final EventLogWriter events;
+    private final RunEventLog log;
+    private final RunJournal journal;
     private final ConversationStore conversations;
     private final Agent agent;
     private final Fanout fanout;
@@ -87,23 +88,27 @@ public final class RunService implements AutoCloseable {
     private final Duration maintenanceEvery;
     private volatile boolean accepting = true;
 
-    /** {@code eventLog}: where the event log writer commits the runs' events (its own connection, in production). */
-    public RunService(Sql sql, Sql eventLog, ConversationStore conversations, Agent agent, Fanout fanout,
-                      Config.Runs config, Metrics metrics, Clock clock) {
-        this(sql, eventLog, conversations, agent, fanout, config, metrics, clock, true);
+    /**
+     * {@code journal}: where the run journal's writer commits what runs store (its own connection, in production);
+     * {@code log}: the event logs, read for resume and the HTTP routes.
+     */
+    public RunService(Sql sql, Sql journal, RunEventLog log, ConversationStore conversations, Agent agent,
+                      Fanout fanout, Config.Runs config, Metrics metrics, Clock clock) {
+        this(sql, journal, log, conversations, agent, fanout, config, metrics, clock, true);
     }
 
-    /** {@code writeEvents}: false leaves the event log writer idle until {@link #startEventWriter()} (for tests). */
-    RunService(Sql sql, Sql eventLog, ConversationStore conversations, Agent agent, Fanout fanout, Config.Runs config,
-               Metrics metrics, Clock clock, boolean writeEvents) {
+    /** {@code writeEvents}: false leaves the journal's writer idle until {@link #startEventWriter()} (for tests). */
+    RunService(Sql sql, Sql journal, RunEventLog log, ConversationStore conversations, Agent agent, Fanout fanout,
+               Config.Runs config, Metrics metrics, Clock clock, boolean writeEvents) {
         this.sql = sql;
         this.store = new RunStore(sql);
-        this.events = new EventLogWriter(eventLog, writeEvents);
+        this.log = log;
         this.conversations = conversations;
         this.agent = agent;
         this.fanout = fanout;
         this.config = config;
         this.metrics = new RunMetrics(metrics);
+        this.journal = new RunJournal(journal, fanout, this.metrics, writeEvents);
         this.clock = clock;
         metrics.gauge("parley_runs_active", "Agent runs in progress on this instance.", active::size);
         metrics.gauge("parley_run_event_log_delay_seconds",
@@ -146,34 +151,34 @@ public final class RunService implements AutoCloseable {
                     + " characters long; the limit is " + config.maxUserRequestChars() + ".");
         }
         String runId = UUID.randomUUID().toString();
+        String messageId = UUID.randomUUID().toString();
         // One transaction, so that a start that fails leaves nothing behind (no empty thread, no run without its
-        // first event) and a start costs one connection and one commit.
-        Begun begun = sql.inTransaction(connection -> {
+        // first event); the journal shares its commit with whatever else is being stored at that moment.
+        ActiveRun run = journal.submit((connection, log) -> {
             Instant now = clock.instant();
-            ChatThread thread = request.threadId() == null
-                    ? conversations.createThread(connection, userId, Titles.fromRequest(text))
-                    : conversations.requireThread(connection, userId, request.threadId());
-            store.insertRunning(connection, runId, thread.id(), userId, now, instanceId, now.plus(lease));
+            ChatThread thread;
             List<AgentRun.Turn> history = new ArrayList<>();
-            if (request.threadId() != null) {
+            if (request.threadId() == null) {
+                thread = conversations.createThread(connection, userId, Titles.fromRequest(text), 1);
+            } else {
+                thread = conversations.requireThread(connection, userId, request.threadId());
                 for (ChatMessage earlier : conversations.latestMessages(connection, thread.id(), HISTORY_MESSAGES)) {
                     history.add(new AgentRun.Turn(earlier.role(), earlier.content()));
                 }
+                conversations.countMessage(connection, userId, thread.id(), now);
             }
-            ChatMessage message = conversations.appendMessage(connection, userId, thread.id(), ChatMessage.USER, text,
-                    runId);
-            store.setUserMessage(connection, runId, message.id());
-            ActiveRun created = new ActiveRun(runId, thread.id(), userId, text, history, request.stepDelay(), store,
-                    events, fanout, clock, metrics);
+            store.insertRunning(connection, runId, thread.id(), userId, messageId, now, instanceId, now.plus(lease));
+            conversations.insertMessage(connection, userId, thread.id(), messageId, ChatMessage.USER, text, runId, now);
+            ActiveRun created = new ActiveRun(runId, thread.id(), userId, text, history, request.stepDelay(), journal,
+                    clock);
             ObjectNode data = Json.object();
-            data.put("message_id", message.id());
+            data.put("message_id", messageId);
             data.put("user_request", text);
-            Envelope started = created.appendIn(connection, RUN_AGENT_NAME, EventType.AGENT_STARTED, data);
-            return new Begun(created, started, message.id());
+            Envelope started = created.firstEvent(data);
+            log.append(created, started, now);
+            return created;
         });
-        ActiveRun run = begun.run();
         active.put(runId, run);
-        run.publishStored(begun.started());
         metrics.started();
         run.timeout(scheduler.schedule(() -> {
             if (run.requestEnd(ActiveRun.Ending.TIMED_OUT)) {
@@ -182,20 +187,16 @@ public final class RunService implements AutoCloseable {
         }, config.timeout().toMillis(), TimeUnit.MILLISECONDS));
         agentThreads.newThread(() -> execute(run)).start();
         LOG.info("Run {} started on thread {} for user {}", runId, run.threadId, userId);
-        return new StartedRun(runId, run.threadId, begun.messageId());
+        return new StartedRun(runId, run.threadId, messageId);
     }
 
-    /** How long the oldest run event waiting to be stored has waited; what admission control looks at. */
+    /** How long the oldest write waiting for the run journal has waited; what admission control looks at. */
     Duration eventLogDelay() {
-        return events.backlog();
+        return journal.backlog();
     }
 
     void startEventWriter() {
-        events.start();
-    }
-
-    /** A run stored with its first event, not yet published. */
-    private record Begun(ActiveRun run, Envelope started, String messageId) {
+        journal.start();
     }
 
     /**
@@ -283,9 +284,9 @@ public final class RunService implements AutoCloseable {
             throw new ProtocolException(ErrorCode.EVENTS_EXPIRED, "The events of this run are past retention ("
                     + config.eventRetention().toSeconds() + " s after it ended); reload the thread instead.");
         }
-        List<StoredEvent> events = store.eventsAfter(runId, Math.max(0, afterSeq));
+        List<StoredEvent> events = log.read(runId, Math.max(0, afterSeq));
         boolean complete = !events.isEmpty() && EventType.isTerminal(events.getLast().type())
-                || run.status().ended() && store.hasTerminalEvent(runId);
+                || run.status().ended() && log.hasTerminalEvent(runId);
         return new RunLog(run, events, complete);
     }
 
@@ -335,7 +336,7 @@ public final class RunService implements AutoCloseable {
                 RunStatus status = ending == ActiveRun.Ending.COMPLETED ? RunStatus.COMPLETED : RunStatus.CANCELLED;
                 String text = ending == ActiveRun.Ending.COMPLETED ? answer.text() : run.partialAnswer();
                 long elapsed = run.elapsedMillis();
-                Envelope last = sql.inTransaction(connection -> {
+                journal.submit((connection, log) -> {
                     ChatMessage stored = conversations.appendMessage(connection, run.userId, run.threadId,
                             ChatMessage.ASSISTANT, text == null ? "" : text, run.runId);
                     requireStillRunning(store.finish(connection, run.runId, status, now, usage, stored.id(), null), run);
@@ -345,22 +346,23 @@ public final class RunService implements AutoCloseable {
                     data.put("message_id", stored.id());
                     data.set("usage", usageJson(usage));
                     data.put("execution_time_ms", elapsed);
-                    return run.appendIn(connection, RUN_AGENT_NAME, EventType.AGENT_COMPLETED, data);
+                    log.append(run, run.lastEvent(log.nextSeq(run), EventType.AGENT_COMPLETED, data), now);
+                    return null;
                 });
-                run.publishStored(last);
                 metrics.ended(status);
                 run.done.complete(status);
                 LOG.info("Run {} {} in {} ms", run.runId, status.wire(), run.elapsedMillis());
             }
             case TIMED_OUT, FAILED, SHUTDOWN -> {
-                Failure why = failure(run, ending, failure);
+                Failure why = failure(run, ending, failure == null ? run.logFailure() : failure);
                 long elapsed = run.elapsedMillis();
-                Envelope last = sql.inTransaction(connection -> {
+                journal.submit((connection, log) -> {
                     requireStillRunning(store.finish(connection, run.runId, RunStatus.FAILED, now, usage, null,
                             why.code().code()), run);
-                    return run.appendIn(connection, RUN_AGENT_NAME, EventType.AGENT_ERROR, errorData(why, elapsed));
+                    log.append(run, run.lastEvent(log.nextSeq(run), EventType.AGENT_ERROR, errorData(why, elapsed)),
+                            now);
+                    return null;
                 });
-                run.publishStored(last);
                 metrics.ended(RunStatus.FAILED);
                 run.done.complete(RunStatus.FAILED);
             }
@@ -447,7 +449,7 @@ public final class RunService implements AutoCloseable {
                 endAbandoned(abandoned);
             }
         }
-        int purged = store.purgeEvents(now.minus(config.eventRetention()));
+        int purged = log.purge(now.minus(config.eventRetention()));
         if (purged > 0) {
             LOG.info("Purged {} run events past retention", purged);
         }
@@ -461,22 +463,20 @@ public final class RunService implements AutoCloseable {
         Failure why = new Failure(ErrorCode.SERVICE_RESTART,
                 "The server that ran this request stopped; send the message again.", true, null);
         // The end and the last event together, as a run of this instance stores them.
-        Envelope envelope = sql.inTransaction(connection -> {
-            if (!store.finish(connection, run.id(), RunStatus.FAILED, clock.instant(), run.usage(), null,
+        boolean ended = journal.submit((connection, log) -> {
+            Instant now = clock.instant();
+            if (!store.finish(connection, run.id(), RunStatus.FAILED, now, run.usage(), null,
                     ErrorCode.SERVICE_RESTART.code())) {
-                return null; // another instance ended it first
+                return false; // another instance ended it first
             }
-            long seq = store.lastSeq(connection, run.id()) + 1;
-            ServerEvent event = new ServerEvent(EventType.AGENT_ERROR, clock.instant(), errorData(why, 0),
-                    run.threadId(), run.id(), seq, RUN_AGENT_NAME);
-            Envelope last = Envelope.of(event);
-            store.appendEvent(connection, run.id(), seq, event.type(), last.wire(), event.timestamp());
-            return last;
+            ServerEvent event = new ServerEvent(EventType.AGENT_ERROR, now, errorData(why, 0), run.threadId(),
+                    run.id(), log.nextSeq(run.id()), RUN_AGENT_NAME);
+            log.append(run.userId(), Envelope.of(event), now);
+            return true;
         });
-        if (envelope == null) {
+        if (!ended) {
             return;
         }
-        fanout.publish(run.userId(), envelope);
         metrics.ended(RunStatus.FAILED);
         LOG.warn("Run {} of user {} was abandoned by its instance and is now failed", run.id(), run.userId());
     }
@@ -542,7 +542,7 @@ public final class RunService implements AutoCloseable {
         accepting = false;
         stopRequests.close();
         scheduler.shutdownNow();
-        events.close();
+        journal.close();
     }
 
     static ProtocolException runNotFound() {

@@ -1,7 +1,6 @@
 package dev.parley.server.run;
 
 import dev.parley.protocol.ErrorCode;
-import dev.parley.protocol.EventType;
 import dev.parley.protocol.ProtocolException;
 import dev.parley.server.agent.Usage;
 import dev.parley.server.db.Sql;
@@ -22,8 +21,6 @@ import java.util.Optional;
 final class RunStore {
     private static final String RUN_COLUMNS = "id, thread_id, user_id, status, user_message_id, assistant_message_id, "
             + "started_at, finished_at, input_tokens, output_tokens, cost_usd, error_code";
-    private static final String INSERT_EVENT =
-            "INSERT INTO run_events (run_id, seq, type, body, created_at) VALUES (?, ?, ?, ?, ?)";
 
     private final Sql sql;
 
@@ -36,12 +33,13 @@ final class RunStore {
      *
      * @throws ProtocolException {@code run_in_progress} when the thread already has a running run
      */
-    void insertRunning(Connection connection, String runId, String threadId, String userId, Instant startedAt,
-                       String instanceId, Instant leaseUntil) throws SQLException {
+    void insertRunning(Connection connection, String runId, String threadId, String userId, String userMessageId,
+                       Instant startedAt, String instanceId, Instant leaseUntil) throws SQLException {
         try {
-            Sql.update(connection, "INSERT INTO runs (id, thread_id, user_id, status, started_at, instance_id, "
-                            + "lease_until, active_thread_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    runId, threadId, userId, RunStatus.RUNNING.wire(), startedAt, instanceId, leaseUntil, threadId);
+            Sql.update(connection, "INSERT INTO runs (id, thread_id, user_id, status, user_message_id, started_at, "
+                            + "instance_id, lease_until, active_thread_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    runId, threadId, userId, RunStatus.RUNNING.wire(), userMessageId, startedAt, instanceId, leaseUntil,
+                    threadId);
         } catch (SQLException e) {
             if (Sql.isUniqueViolation(e)) {
                 throw new ProtocolException(ErrorCode.RUN_IN_PROGRESS,
@@ -49,10 +47,6 @@ final class RunStore {
             }
             throw e;
         }
-    }
-
-    void setUserMessage(Connection connection, String runId, String messageId) throws SQLException {
-        Sql.update(connection, "UPDATE runs SET user_message_id = ? WHERE id = ?", messageId, runId);
     }
 
     /** Records how a run ended and frees its thread for the next run; false when it had already ended. */
@@ -81,45 +75,6 @@ final class RunStore {
     Optional<RunRecord> findRunningOnThread(String userId, String threadId) {
         return sql.queryOne("SELECT " + RUN_COLUMNS + " FROM runs WHERE active_thread_id = ? AND user_id = ?",
                 RunStore::run, threadId, userId);
-    }
-
-    void appendEvent(Connection connection, String runId, long seq, String type, String wire, Instant createdAt)
-            throws SQLException {
-        Sql.update(connection, INSERT_EVENT, runId, seq, type, wire, createdAt);
-    }
-
-    /** Appends events inside the caller's transaction; each row is run id, seq, type, wire form, created at. */
-    static void appendEvents(Connection connection, List<Object[]> rows) throws SQLException {
-        Sql.batch(connection, INSERT_EVENT, rows);
-    }
-
-    long lastSeq(Connection connection, String runId) throws SQLException {
-        List<Long> max = Sql.query(connection, "SELECT MAX(seq) FROM run_events WHERE run_id = ?", row -> row.getLong(1),
-                runId);
-        return max.isEmpty() ? 0 : max.getFirst();
-    }
-
-    void appendEvent(String runId, long seq, String type, String wire, Instant createdAt) {
-        sql.withConnection(connection -> {
-            appendEvent(connection, runId, seq, type, wire, createdAt);
-            return null;
-        });
-    }
-
-    List<StoredEvent> eventsAfter(String runId, long afterSeq) {
-        return sql.query("SELECT seq, type, body FROM run_events WHERE run_id = ? AND seq > ? ORDER BY seq",
-                row -> new StoredEvent(row.getLong("seq"), row.getString("type"), row.getString("body")),
-                runId, afterSeq);
-    }
-
-    /** The highest {@code seq} in the run's log, 0 when it is empty. */
-    long lastSeq(String runId) {
-        return sql.withConnection(connection -> lastSeq(connection, runId));
-    }
-
-    boolean hasTerminalEvent(String runId) {
-        return sql.queryOne("SELECT COUNT(*) FROM run_events WHERE run_id = ? AND type IN (?, ?)",
-                row -> row.getLong(1), runId, EventType.AGENT_COMPLETED, EventType.AGENT_ERROR).orElse(0L) > 0;
     }
 
     /** Extends the leases of the given running runs (the ones this instance is running). */
@@ -153,12 +108,6 @@ final class RunStore {
     List<RunRecord> abandoned(Instant now) {
         return sql.query("SELECT " + RUN_COLUMNS + " FROM runs WHERE status = ? AND lease_until < ?", RunStore::run,
                 RunStatus.RUNNING.wire(), now);
-    }
-
-    /** Deletes the event logs of runs that ended before {@code endedBefore}; returns how many events went. */
-    int purgeEvents(Instant endedBefore) {
-        return sql.update("DELETE FROM run_events WHERE run_id IN (SELECT id FROM runs WHERE finished_at < ?)",
-                endedBefore);
     }
 
     private static RunRecord run(ResultSet row) throws SQLException {

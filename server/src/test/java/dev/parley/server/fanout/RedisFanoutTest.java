@@ -38,7 +38,7 @@ class RedisFanoutTest extends FanoutContract {
 
     private Instance instance(URI url) {
         RedisConnections redis = TestRedis.connect(url, prefix, Clock.systemUTC());
-        RedisFanout fanout = new RedisFanout(redis, log.storedEvents(), Clock.systemUTC());
+        RedisFanout fanout = new RedisFanout(redis, log.eventLog(), Clock.systemUTC());
         resources.add(fanout);
         resources.add(redis);
         // An instance takes part once its link to Redis is up, as readiness reports it.

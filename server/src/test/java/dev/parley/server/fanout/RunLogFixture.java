@@ -3,6 +3,7 @@ package dev.parley.server.fanout;
 import dev.parley.protocol.EventType;
 import dev.parley.server.config.Config;
 import dev.parley.server.db.Database;
+import dev.parley.server.run.RunEventLog;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -33,8 +34,8 @@ final class RunLogFixture implements AutoCloseable {
         }
     }
 
-    StoredEvents storedEvents() {
-        return new StoredEvents(database.sql());
+    EventLogReader eventLog() {
+        return new RunEventLog(database.sql());
     }
 
     String user() {

@@ -59,9 +59,12 @@ abstract class RunServiceContract {
     }
 
     private RunService service() {
-        return new RunService(database.sql(), database.eventLogSql(), conversations,
-                new ScriptedAgent(Duration.ofMillis(5)), fanout, config,
-                new Metrics(), clock);
+        return service(clock);
+    }
+
+    private RunService service(java.time.Clock at) {
+        return new RunService(database.sql(), database.eventLogSql(), new RunEventLog(database.sql()), conversations,
+                new ScriptedAgent(Duration.ofMillis(5)), fanout, config, new Metrics(), at);
     }
 
     @AfterEach
@@ -227,70 +230,67 @@ abstract class RunServiceContract {
     }
 
     @Test
-    void anEventWhoseSeqIsTakenFailsAloneWhileTheOthersWrittenWithItAreStored() throws Exception {
-        StartedRun started = runs.start(alice, new StartRequest(null, "deltas 1", null, null));
-        awaitEnd(started.runId());
-        long last = runs.log(alice, started.runId(), 0).events().getLast().seq();
-        try (EventLogWriter writer = new EventLogWriter(database.eventLogSql(), false)) {
-            ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
-            try {
-                List<Future<String>> appends = new java.util.ArrayList<>();
-                for (long seq = last; seq <= last + 200; seq++) { // the first one is taken
-                    long next = seq;
-                    appends.add(pool.submit(() -> {
-                        try {
-                            writer.append(started.runId(), next, EventType.PARTIAL_RESULT, "{\"seq\":" + next + "}",
-                                    clock.instant());
-                            return "stored";
-                        } catch (RuntimeException e) {
-                            return "failed";
-                        }
-                    }));
-                }
-                Await.until("all 201 appends are queued", Duration.ofSeconds(10), () -> writer.queued() == 201);
-                writer.start(); // they go in one batch, which fails on the taken seq and is written again one by one
-                List<String> outcomes = new java.util.ArrayList<>();
-                for (Future<String> append : appends) {
-                    outcomes.add(append.get());
-                }
-                assertThat(outcomes.getFirst()).isEqualTo("failed");
-                assertThat(outcomes.subList(1, outcomes.size())).containsOnly("stored");
-            } finally {
-                pool.shutdown();
-            }
+    void aRunEndedByAnotherInstanceStoresAndPublishesNothingMoreAndOtherRunsGoOn() throws Exception {
+        StartedRun endless = runs.start(alice, new StartRequest(null, "endless", null, null));
+        Await.until("the endless run has published a few deltas", Duration.ofSeconds(5),
+                () -> aliceSaw.stream().filter(e -> endless.runId().equals(e.runId())).count() >= 4);
+        // Another instance whose clock is past this one's lease takes the run for abandoned and ends it.
+        RunService other = service(new MutableClock(clock.instant().plus(Duration.ofMinutes(5))));
+        try {
+            other.maintain();
+        } finally {
+            other.close();
         }
-        List<StoredEvent> logged = database.sql().query("SELECT seq, type, body FROM run_events WHERE run_id = ? "
-                + "ORDER BY seq", row -> new StoredEvent(row.getLong(1), row.getString(2), row.getString(3)),
-                started.runId());
-        assertThat(logged).hasSize((int) last + 200);
-        assertThat(logged.get((int) last - 1).type()).isEqualTo(EventType.AGENT_COMPLETED);
+        StartedRun alongside = runs.start(alice, new StartRequest(null, "deltas 12", null, null));
+        assertThat(awaitEnd(alongside.runId())).isEqualTo(RunStatus.COMPLETED);
+        assertThat(awaitPublished(alongside.runId(), 17)).hasSize(17);
+
+        RunRecord ended = runs.find(alice, endless.runId());
+        assertThat(ended.status()).isEqualTo(RunStatus.FAILED);
+        assertThat(ended.errorCode()).isEqualTo(ErrorCode.SERVICE_RESTART.code());
+        List<StoredEvent> logged = runs.log(alice, endless.runId(), 0).events();
+        long last = logged.getLast().seq();
+        assertThat(logged).extracting(StoredEvent::seq)
+                .containsExactlyElementsOf(java.util.stream.LongStream.rangeClosed(1, last).boxed().toList());
+        assertThat(logged.getLast().type()).isEqualTo(EventType.AGENT_ERROR);
+        Await.until("this instance's run has given up", Duration.ofSeconds(5), () -> runs.activeRuns() == 0);
+        // Every seq a socket saw names the event the log holds under it: nothing of this instance's after the end.
+        List<Envelope> seen = aliceSaw.stream().filter(e -> endless.runId().equals(e.runId())).toList();
+        assertThat(seen).allSatisfy(e -> assertThat(e.seq()).isLessThanOrEqualTo(last));
+        for (Envelope event : seen) {
+            assertThat(event.wire()).isEqualTo(logged.get((int) event.seq() - 1).wire());
+        }
     }
 
     @Test
-    void newRunsAreRefusedOverloadedWhileEventsWaitTooLongToBeStoredAndTheRunsGoingOnFinish() {
+    void newRunsAreRefusedOverloadedWhileWritesWaitTooLongToBeStoredAndTheRunsGoingOnFinish() throws Exception {
         Config.Runs tight = new Config.Runs(Duration.ofMinutes(2), Duration.ofMinutes(10), 10_000, RunService.LEASE,
                 Duration.ofMillis(50));
-        RunService behind = new RunService(database.sql(), database.eventLogSql(), conversations,
-                new ScriptedAgent(Duration.ofMillis(5)), fanout, tight, new Metrics(), clock, false);
+        RunService behind = new RunService(database.sql(), database.eventLogSql(), new RunEventLog(database.sql()),
+                conversations, new ScriptedAgent(Duration.ofMillis(5)), fanout, tight, new Metrics(), clock, false);
+        ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
         try {
-            StartedRun going = behind.start(alice, new StartRequest(null, "deltas 3", null, null));
-            Await.until("the run's next event has waited 50 ms to be stored", Duration.ofSeconds(10),
+            Future<StartedRun> going = pool.submit(() -> behind.start(alice, new StartRequest(null, "deltas 3", null,
+                    null)));
+            Await.until("the first start has waited 50 ms to be stored", Duration.ofSeconds(10),
                     () -> behind.eventLogDelay().toMillis() > 50);
             assertThatThrownBy(() -> behind.start(alice, new StartRequest(null, "deltas 3", null, null)))
                     .isInstanceOfSatisfying(ProtocolException.class, e -> {
                         assertThat(e.code()).isEqualTo(ErrorCode.OVERLOADED);
                         assertThat(e.details()).containsEntry("retry_after_ms", 1000L);
                     });
+
+            behind.startEventWriter();
+            String runId = going.get(10, java.util.concurrent.TimeUnit.SECONDS).runId();
+            Await.until("the run going on finishes", Duration.ofSeconds(10),
+                    () -> behind.find(alice, runId).status() == RunStatus.COMPLETED);
             long threads = database.sql().queryOne("SELECT COUNT(*) FROM threads WHERE user_id = ?",
                     row -> row.getLong(1), alice).orElseThrow();
             assertThat(threads).as("the refused start stored nothing").isEqualTo(1);
-
-            behind.startEventWriter();
-            Await.until("the run going on finishes", Duration.ofSeconds(10),
-                    () -> behind.find(alice, going.runId()).status() == RunStatus.COMPLETED);
             assertThat(behind.eventLogDelay()).isZero();
             assertThat(behind.start(alice, new StartRequest(null, "deltas 1", null, null))).isNotNull();
         } finally {
+            pool.shutdown();
             behind.drain(Duration.ofSeconds(5));
             behind.close();
         }

@@ -1,0 +1,311 @@
+package dev.parley.server.run;
+
+import dev.parley.protocol.ErrorCode;
+import dev.parley.protocol.ProtocolException;
+import dev.parley.server.db.Sql;
+import dev.parley.server.fanout.Envelope;
+import dev.parley.server.fanout.Fanout;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.SQLTransientConnectionException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The one appender of the run event logs, and the writer of everything a run stores: its start (thread, run, user
+ * message and {@code agent_started}), its events, and its end (assistant message, outcome and last event). Every
+ * event is committed before it is published, so the log is always ahead of every socket: a resume on any instance
+ * replays exactly what is missing, and an instance that ends a run of a dead one numbers its last event after
+ * everything any socket saw.
+ *
+ * <p>What runs queue is written by one writer thread in shared transactions (group commit): it takes up to
+ * {@link #MAX_BATCH} queued units, runs them in one transaction on its own connection, commits, then publishes their
+ * events in queue order and completes their futures. An agent that emits an event does not wait for any of this
+ * ({@link #append}); a start or an end waits for its own commit ({@link #submit}). Events of one run are queued in
+ * {@code seq} order by that run, so they are stored and published in that order.
+ *
+ * <p>A batch that fails is written again one unit per transaction, so that only the unit at fault fails (a taken
+ * {@code seq}, a thread that is gone, a run already ended elsewhere); a connection failure is tried once more first.
+ * An event that cannot be stored fails its run ({@link ActiveRun#logFailed}); the run's later events are then not
+ * stored, so its log never has a gap, and its last event is numbered after what was stored.
+ *
+ * <p>Threads: {@link #queue} is shared; the units, the runs' {@code appendedSeq}/{@code storedSeq}/{@code logBroken}
+ * fields and the connection are the writer's, or the caller's once the journal is closed.
+ */
+final class RunJournal implements AutoCloseable {
+    static final int MAX_BATCH = 256;
+    private static final Duration CLOSE_WAIT = Duration.ofSeconds(5);
+    private static final Logger LOG = LoggerFactory.getLogger(RunJournal.class);
+
+    /** Work a unit does inside its batch's transaction; events it appends are published after the commit. */
+    @FunctionalInterface
+    interface Work<T> {
+        T run(Connection connection, Appender log) throws SQLException;
+    }
+
+    /** How work appends events to run logs inside its transaction. */
+    interface Appender {
+        /** The {@code seq} the run's next event takes, after everything stored and appended for it so far. */
+        long nextSeq(ActiveRun run);
+
+        /** The next {@code seq} of a run of no instance here (an abandoned one), read from its log. */
+        long nextSeq(String runId) throws SQLException;
+
+        /** Appends an event of a run of this instance. */
+        void append(ActiveRun run, Envelope event, Instant at) throws SQLException;
+
+        /** Appends an event of a run of no instance here, to be published to {@code userId}'s sockets. */
+        void append(String userId, Envelope event, Instant at) throws SQLException;
+    }
+
+    private static final class Unit<T> {
+        final ActiveRun run; // an agent's event: its run; null for work
+        final Envelope event;
+        final Instant at;
+        final Work<T> work;
+        final CompletableFuture<T> done;
+        final long queuedAt = System.nanoTime();
+        final List<Published> published = new ArrayList<>(1);
+        T result;
+
+        Unit(ActiveRun run, Envelope event, Instant at, Work<T> work, CompletableFuture<T> done) {
+            this.run = run;
+            this.event = event;
+            this.at = at;
+            this.work = work;
+            this.done = done;
+        }
+    }
+
+    private record Published(String userId, Envelope event) {
+    }
+
+    private final Sql sql;
+    private final Fanout fanout;
+    private final RunMetrics metrics;
+    private final LinkedBlockingQueue<Unit<?>> queue = new LinkedBlockingQueue<>();
+    private final Thread writer;
+    private volatile boolean closed;
+
+    /** {@code start}: false leaves the writer idle until {@link #start()}, so that a test can fill a batch. */
+    RunJournal(Sql sql, Fanout fanout, RunMetrics metrics, boolean start) {
+        this.sql = sql;
+        this.fanout = fanout;
+        this.metrics = metrics;
+        this.writer = Thread.ofPlatform().daemon().name("parley-run-journal").unstarted(this::writeLoop);
+        if (start) {
+            start();
+        }
+    }
+
+    void start() {
+        writer.start();
+    }
+
+    /** Units waiting for the writer. */
+    int queued() {
+        return queue.size();
+    }
+
+    /** How long the oldest unit waiting for the writer has waited: how far the database is behind the runs. */
+    Duration backlog() {
+        Unit<?> oldest = queue.peek();
+        return oldest == null ? Duration.ZERO : Duration.ofNanos(System.nanoTime() - oldest.queuedAt);
+    }
+
+    /**
+     * Queues an event the run's agent emitted and returns at once; it is published once stored. When it cannot be
+     * stored, the run is failed through {@link ActiveRun#logFailed}.
+     */
+    void append(ActiveRun run, Envelope event, Instant at) {
+        enqueue(new Unit<>(run, event, at, null, null));
+    }
+
+    /** Queues work and returns its result once committed and its events published; throws what the work threw. */
+    <T> T submit(Work<T> work) {
+        CompletableFuture<T> done = new CompletableFuture<>();
+        enqueue(new Unit<>(null, null, null, work, done));
+        try {
+            return done.join(); // not interruptible: once queued, the work may be committed either way
+        } catch (java.util.concurrent.CompletionException e) {
+            if (e.getCause() instanceof RuntimeException failure) {
+                throw failure;
+            }
+            throw e;
+        }
+    }
+
+    private void enqueue(Unit<?> unit) {
+        boolean queued;
+        synchronized (this) {
+            queued = !closed;
+            if (queued) {
+                queue.add(unit);
+            }
+        }
+        if (!queued) {
+            write(List.of(unit), true); // closed: the caller writes its own unit
+        }
+    }
+
+    private void writeLoop() {
+        List<Unit<?>> batch = new ArrayList<>(MAX_BATCH);
+        while (true) {
+            try {
+                Unit<?> first = queue.poll(100, TimeUnit.MILLISECONDS);
+                if (first == null) {
+                    if (closed && queue.isEmpty()) {
+                        return; // nothing is queued once closed is set: enqueue checks it under the same lock
+                    }
+                    continue;
+                }
+                batch.add(first);
+                queue.drainTo(batch, MAX_BATCH - 1);
+                write(batch, true);
+            } catch (InterruptedException e) {
+                LOG.warn("The run journal's writer was interrupted; it goes on until closed");
+            } catch (RuntimeException e) {
+                LOG.error("The run journal's writer failed on a batch of {} unit(s)", batch.size(), e);
+                batch.forEach(unit -> fail(unit, e));
+            } finally {
+                batch.clear();
+            }
+        }
+    }
+
+    /**
+     * Writes a batch in one transaction, then publishes and completes it. {@code mayRetry}: a connection failure is
+     * tried once more at once, because the pool hands out a connection that broke while idle (the database
+     * restarted, a network path was cut) until it has been used: that first use fails, and the pool replaces it.
+     */
+    private void write(List<Unit<?>> batch, boolean mayRetry) {
+        Set<ActiveRun> touched = new LinkedHashSet<>();
+        try {
+            sql.inTransaction(connection -> {
+                run(connection, batch, touched);
+                return null;
+            });
+        } catch (RuntimeException e) {
+            touched.forEach(ActiveRun::rollBackAppended);
+            batch.forEach(unit -> unit.published.clear());
+            if (mayRetry && e instanceof ProtocolException failure && failure.code() == ErrorCode.UPSTREAM_UNAVAILABLE
+                    && !(failure.getCause() instanceof SQLTransientConnectionException)) {
+                LOG.info("The run journal's database connection failed ({}); trying the batch once more",
+                        e.getCause() == null ? e.getMessage() : e.getCause().toString());
+                write(batch, false);
+                return;
+            }
+            if (batch.size() > 1) {
+                for (Unit<?> unit : batch) {
+                    write(List.of(unit), false);
+                }
+                return;
+            }
+            fail(batch.getFirst(), e);
+            return;
+        }
+        touched.forEach(ActiveRun::commitAppended);
+        for (Unit<?> unit : batch) {
+            for (Published published : unit.published) {
+                fanout.publish(published.userId(), published.event());
+                metrics.eventEmitted(published.event().type());
+            }
+            complete(unit);
+        }
+    }
+
+    private void run(Connection connection, List<Unit<?>> batch, Set<ActiveRun> touched) throws SQLException {
+        try (RunEventLog.Inserts inserts = new RunEventLog.Inserts(connection)) {
+            for (Unit<?> unit : batch) {
+                Appender log = appender(connection, inserts, unit, touched);
+                if (unit.work == null) {
+                    if (!unit.run.logBroken()) {
+                        log.append(unit.run, unit.event, unit.at);
+                    }
+                } else {
+                    inserts.flush(); // the work may read what the batch wrote so far
+                    runWork(connection, log, unit);
+                }
+            }
+            inserts.flush();
+        }
+    }
+
+    private static <T> void runWork(Connection connection, Appender log, Unit<T> unit) throws SQLException {
+        unit.result = unit.work.run(connection, log);
+    }
+
+    private static Appender appender(Connection connection, RunEventLog.Inserts inserts, Unit<?> unit,
+                                     Set<ActiveRun> touched) {
+        return new Appender() {
+            @Override
+            public long nextSeq(ActiveRun run) {
+                return run.appendedSeq() + 1;
+            }
+
+            @Override
+            public long nextSeq(String runId) throws SQLException {
+                inserts.flush();
+                return RunEventLog.lastSeq(connection, runId) + 1;
+            }
+
+            @Override
+            public void append(ActiveRun run, Envelope event, Instant at) throws SQLException {
+                inserts.add(event, at);
+                run.appended(event.seq());
+                touched.add(run);
+                unit.published.add(new Published(run.userId, event));
+            }
+
+            @Override
+            public void append(String userId, Envelope event, Instant at) throws SQLException {
+                inserts.add(event, at);
+                unit.published.add(new Published(userId, event));
+            }
+        };
+    }
+
+    private static <T> void complete(Unit<T> unit) {
+        if (unit.done != null) {
+            unit.done.complete(unit.result);
+        }
+    }
+
+    private static void fail(Unit<?> unit, RuntimeException failure) {
+        if (unit.done != null) {
+            unit.done.completeExceptionally(failure);
+        } else if (!unit.run.logBroken()) {
+            unit.run.logFailed(failure);
+        }
+    }
+
+    /** Writes what is queued, then stops; later units are written by their callers directly. */
+    @Override
+    public void close() {
+        synchronized (this) {
+            closed = true;
+        }
+        if (writer.getState() == Thread.State.NEW) {
+            List<Unit<?>> left = new ArrayList<>();
+            queue.drainTo(left);
+            left.forEach(unit -> write(List.of(unit), true)); // never started (a test): what was queued is written here
+            return;
+        }
+        try {
+            if (!writer.join(CLOSE_WAIT)) {
+                LOG.warn("The run journal's writer did not finish within {} ms", CLOSE_WAIT.toMillis());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
