@@ -41,8 +41,11 @@ class SlowConsumerTest {
     @Test
     void aClientThatDoesNotReadIsClosedWith1013AndDelaysNobodyElse() {
         TestUsers.User user = TestUsers.register(app);
+        // A fixed receive buffer keeps the kernel from growing it while nobody reads. It stays above the loopback
+        // MSS (64 KiB): with less, the client never advertises a full segment of window once it reads again, and
+        // the server's kernel only sends zero-window probes, minutes apart.
         try (RawSocket stalled = RawSocket.upgrade(app.app().port(), "/ws",
-                Map.of("Authorization", "Bearer " + user.accessToken()), 4096);
+                Map.of("Authorization", "Bearer " + user.accessToken()), 131_072);
              SocketClient reader = SocketClient.open(app, user.accessToken())) {
             assertThat(stalled.handshake().status()).isEqualTo(101);
             assertThat(reader.next().path("type").asText()).isEqualTo("connection_established");
