@@ -117,10 +117,10 @@ rm -rf "$rootfs"
 mkdir -p "$rootfs" "$work"
 rootfs=$(cd "$rootfs" && pwd -P)
 
-# Modules: what jdeps finds in the server and every library, minus java.desktop (AWT and Swing: only H2's
-# GUI console and PostgreSQL's PGpoint <-> java.awt.Point conversion use it, and it costs 15 MB), plus
+# Modules: what jdeps finds in the server and every library, minus java.desktop (AWT and Swing: only
+# PostgreSQL's PGpoint <-> java.awt.Point conversion uses it, and it costs 15 MB), plus
 # modules that libraries reach only by reflection or a service lookup, which jdeps cannot see:
-# jdk.unsupported (sun.misc.Unsafe, probed by H2 and Nimbus) and jdk.zipfs (Helidon's metadata reader opens
+# jdk.unsupported (sun.misc.Unsafe, probed by Nimbus) and jdk.zipfs (Helidon's metadata reader opens
 # jars as file systems). TLS (PostgreSQL, Redis, LLM providers over HTTPS) needs nothing beyond java.base
 # (JSSE, and elliptic curves since Java 22, when jdk.crypto.ec became an empty module) and java.net.http,
 # which jdeps finds once an HTTP client uses it.

@@ -14,7 +14,7 @@ import java.util.UUID;
 
 /**
  * Accounts, token families and refresh tokens in the relational database (the V1 tables {@code users},
- * {@code token_families}, {@code refresh_tokens}), through plain JDBC that both PostgreSQL and the embedded H2 accept.
+ * {@code token_families}, {@code refresh_tokens}), through plain JDBC that both PostgreSQL and the embedded SQLite accept.
  *
  * <p>A token family is one sign-in: every access and refresh token issued from it carries the family id, and
  * revoking the family ({@code revoked_at}) revokes all of them. Refresh tokens are single use: rotation marks the
@@ -125,7 +125,7 @@ final class AccountStore {
     Rotation rotate(String familyId, String userId, String presentedId, String nextId, Instant now, Instant expiresAt) {
         return sql.inTransaction(connection -> {
             List<Boolean> revoked = Sql.query(connection,
-                    "SELECT revoked_at FROM token_families WHERE id = ? AND user_id = ? FOR UPDATE",
+                    "SELECT revoked_at FROM token_families WHERE id = ? AND user_id = ?" + sql.forUpdate(),
                     row -> row.getTimestamp("revoked_at") != null, familyId, userId);
             if (revoked.isEmpty()) {
                 return new Rotation.Unknown();

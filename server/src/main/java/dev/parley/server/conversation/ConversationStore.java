@@ -15,7 +15,7 @@ import java.util.Optional;
 import java.util.UUID;
 
 /**
- * Threads and their messages, in the relational database (embedded H2 or PostgreSQL: the same SQL runs on both).
+ * Threads and their messages, in the relational database (embedded SQLite or PostgreSQL: the same SQL runs on both).
  * Every read and write is scoped to the owning user: a thread of someone else is indistinguishable from one that
  * does not exist, so callers answer {@code thread_not_found} / 404 for both. Stateless and thread-safe.
  */

@@ -16,11 +16,18 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The relational database: an embedded H2 file in the data directory (PostgreSQL compatibility mode), or PostgreSQL
- * when a URL is configured. Owns the connection pool and applies the Flyway migrations at start.
+ * The relational database: an embedded SQLite file in the data directory (write-ahead log, so that readers never wait
+ * for the writer), or PostgreSQL when a URL is configured. Owns the connection pools and applies the Flyway
+ * migrations at start: db/migration for PostgreSQL, db/sqlite for SQLite (the same schema in SQLite's terms).
+ *
+ * <p>SQLite takes one writer at a time: every transaction begins {@code IMMEDIATE} (it takes the write lock at once,
+ * so two transactions never deadlock on upgrading a read lock), and a writer that finds the lock taken waits for it
+ * up to {@link #SQLITE_BUSY_TIMEOUT}. A commit writes the log without waiting for the disk ({@code synchronous=NORMAL}):
+ * what was committed survives the process being killed; the last commits before a power loss may not.
  */
 public final class Database implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Database.class);
+    static final Duration SQLITE_BUSY_TIMEOUT = Duration.ofSeconds(10);
 
     private final HikariDataSource dataSource;
     private final HikariDataSource eventLogSource;
@@ -32,8 +39,8 @@ public final class Database implements AutoCloseable {
         this.dataSource = dataSource;
         this.eventLogSource = eventLogSource;
         this.embedded = embedded;
-        this.sql = new Sql(dataSource);
-        this.eventLogSql = new Sql(eventLogSource);
+        this.sql = new Sql(dataSource, !embedded);
+        this.eventLogSql = new Sql(eventLogSource, !embedded);
     }
 
     public static Database open(Config.Storage storage) {
@@ -41,15 +48,15 @@ public final class Database implements AutoCloseable {
         return open(url, storage.poolSize());
     }
 
-    /** Opens a pool on a JDBC URL and migrates the schema; the URL picks embedded H2 or PostgreSQL. */
+    /** Opens a pool on a JDBC URL and migrates the schema; the URL picks embedded SQLite or PostgreSQL. */
     public static Database open(String jdbcUrl, int poolSize) {
-        boolean embedded = jdbcUrl.startsWith("jdbc:h2:");
+        boolean embedded = jdbcUrl.startsWith("jdbc:sqlite:");
         HikariDataSource dataSource = pool(jdbcUrl, "parley-db", poolSize);
         HikariDataSource eventLogSource;
         try {
             Flyway.configure()
                     .dataSource(dataSource)
-                    .locations("classpath:db/migration")
+                    .locations(embedded ? "classpath:db/sqlite" : "classpath:db/migration")
                     .load()
                     .migrate();
             eventLogSource = pool(jdbcUrl, "parley-db-events", 1);
@@ -58,7 +65,7 @@ public final class Database implements AutoCloseable {
             throw e;
         }
         LOG.info("Database ready: {} (pool {}, and one connection for the run event log)",
-                embedded ? "embedded H2" : "PostgreSQL", poolSize);
+                embedded ? "embedded SQLite" : "PostgreSQL", poolSize);
         return new Database(dataSource, eventLogSource, embedded);
     }
 
@@ -80,8 +87,13 @@ public final class Database implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create the data directory " + dataDir.toAbsolutePath(), e);
         }
-        return "jdbc:h2:file:" + dataDir.toAbsolutePath().normalize().resolve("parley")
-                + ";MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH;DB_CLOSE_ON_EXIT=FALSE";
+        return sqliteUrl(dataDir.toAbsolutePath().normalize().resolve("parley.db"));
+    }
+
+    /** The JDBC URL of a SQLite file with the settings every connection to it needs. */
+    public static String sqliteUrl(Path file) {
+        return "jdbc:sqlite:" + file + "?journal_mode=WAL&synchronous=NORMAL&foreign_keys=true"
+                + "&transaction_mode=IMMEDIATE&busy_timeout=" + SQLITE_BUSY_TIMEOUT.toMillis();
     }
 
     public DataSource dataSource() {

@@ -3,6 +3,7 @@ package dev.parley.server.db;
 import dev.parley.protocol.ErrorCode;
 import dev.parley.protocol.ProtocolException;
 import java.math.BigDecimal;
+import java.math.RoundingMode;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -16,16 +17,50 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import javax.sql.DataSource;
+import org.sqlite.SQLiteErrorCode;
+import org.sqlite.SQLiteException;
 
 /**
  * Thin JDBC helpers over the pool: parameter binding, row mapping and transactions. A connection failure becomes
  * {@link ErrorCode#UPSTREAM_UNAVAILABLE}; any other SQL failure is our bug and surfaces as {@link IllegalStateException}.
  */
 public final class Sql {
-    private final DataSource dataSource;
+    /** The decimal places kept of an amount of money (the {@code NUMERIC(18, 8)} of the PostgreSQL schema). */
+    public static final int MONEY_SCALE = 8;
 
-    Sql(DataSource dataSource) {
+    private final DataSource dataSource;
+    private final boolean rowLocks;
+
+    /** {@code rowLocks}: whether the database locks rows ({@code SELECT ... FOR UPDATE}); SQLite locks the whole file. */
+    Sql(DataSource dataSource, boolean rowLocks) {
         this.dataSource = dataSource;
+        this.rowLocks = rowLocks;
+    }
+
+    /**
+     * A sum of money as this database stores it: a {@code NUMERIC} in PostgreSQL; in SQLite, which has no exact
+     * decimal type and whose floating-point sums drift, a whole number of {@link #MONEY_SCALE 10^-8} dollars.
+     */
+    public Object money(BigDecimal usd) {
+        return rowLocks ? usd : usd.setScale(MONEY_SCALE, RoundingMode.HALF_EVEN).unscaledValue().longValueExact();
+    }
+
+    /** A sum of money that {@link #money(BigDecimal)} stored (or a {@code SUM} of such), zero for NULL. */
+    public BigDecimal money(ResultSet row, String column) throws SQLException {
+        if (rowLocks) {
+            BigDecimal value = row.getBigDecimal(column);
+            return value == null ? BigDecimal.ZERO : value;
+        }
+        long units = row.getLong(column);
+        return row.wasNull() ? BigDecimal.ZERO : BigDecimal.valueOf(units, MONEY_SCALE);
+    }
+
+    /**
+     * What ends a {@code SELECT} that locks the rows it reads until the transaction ends: {@code FOR UPDATE}, or
+     * nothing where every write transaction holds the database's one write lock from its start (SQLite).
+     */
+    public String forUpdate() {
+        return rowLocks ? " FOR UPDATE" : "";
     }
 
     @FunctionalInterface
@@ -148,9 +183,13 @@ public final class Sql {
         return timestamp == null ? null : timestamp.toInstant();
     }
 
-    /** Whether the failure is a unique-key violation (SQLState 23505 in both PostgreSQL and H2). */
+    /** Whether the failure is a unique-key violation (SQLState 23505 in PostgreSQL, a constraint code in SQLite). */
     public static boolean isUniqueViolation(Throwable failure) {
         for (Throwable t = failure; t != null; t = t.getCause()) {
+            if (t instanceof SQLiteException sqlite && (sqlite.getResultCode() == SQLiteErrorCode.SQLITE_CONSTRAINT_UNIQUE
+                    || sqlite.getResultCode() == SQLiteErrorCode.SQLITE_CONSTRAINT_PRIMARYKEY)) {
+                return true;
+            }
             if (t instanceof SQLException sql && "23505".equals(sql.getSQLState())) {
                 return true;
             }

@@ -4,7 +4,6 @@ import dev.parley.protocol.ErrorCode;
 import dev.parley.protocol.ProtocolException;
 import dev.parley.server.agent.Usage;
 import dev.parley.server.db.Sql;
-import java.math.BigDecimal;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -13,7 +12,7 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * Runs and their event logs in the relational database (the same SQL on H2 and PostgreSQL). A running run holds
+ * Runs in the relational database (the same SQL on SQLite and PostgreSQL). A running run holds
  * its thread in {@code active_thread_id}, which a unique index keeps to one run per thread on every instance; it
  * also names the instance that runs it and a lease that instance renews, so that the runs of a vanished instance can
  * be told apart and ended. Stateless and thread-safe.
@@ -55,7 +54,7 @@ final class RunStore {
         return Sql.update(connection, "UPDATE runs SET status = ?, finished_at = ?, input_tokens = ?, output_tokens = ?, "
                         + "cost_usd = ?, assistant_message_id = ?, error_code = ?, active_thread_id = NULL, "
                         + "lease_until = NULL WHERE id = ? AND status = ?",
-                status.wire(), finishedAt, usage.inputTokens(), usage.outputTokens(), usage.costUsd(),
+                status.wire(), finishedAt, usage.inputTokens(), usage.outputTokens(), sql.money(usage.costUsd()),
                 assistantMessageId, errorCode, runId, RunStatus.RUNNING.wire()) > 0;
     }
 
@@ -68,13 +67,13 @@ final class RunStore {
         if (runId == null) {
             return Optional.empty();
         }
-        return sql.queryOne("SELECT " + RUN_COLUMNS + " FROM runs WHERE id = ? AND user_id = ?", RunStore::run,
+        return sql.queryOne("SELECT " + RUN_COLUMNS + " FROM runs WHERE id = ? AND user_id = ?", this::run,
                 runId, userId);
     }
 
     Optional<RunRecord> findRunningOnThread(String userId, String threadId) {
         return sql.queryOne("SELECT " + RUN_COLUMNS + " FROM runs WHERE active_thread_id = ? AND user_id = ?",
-                RunStore::run, threadId, userId);
+                this::run, threadId, userId);
     }
 
     /** Extends the leases of the given running runs (the ones this instance is running). */
@@ -106,14 +105,12 @@ final class RunStore {
 
     /** Running runs whose lease ran out: their instance stopped renewing it. */
     List<RunRecord> abandoned(Instant now) {
-        return sql.query("SELECT " + RUN_COLUMNS + " FROM runs WHERE status = ? AND lease_until < ?", RunStore::run,
+        return sql.query("SELECT " + RUN_COLUMNS + " FROM runs WHERE status = ? AND lease_until < ?", this::run,
                 RunStatus.RUNNING.wire(), now);
     }
 
-    private static RunRecord run(ResultSet row) throws SQLException {
-        BigDecimal cost = row.getBigDecimal("cost_usd");
-        Usage usage = new Usage(row.getLong("input_tokens"), row.getLong("output_tokens"),
-                cost == null ? BigDecimal.ZERO : cost);
+    private RunRecord run(ResultSet row) throws SQLException {
+        Usage usage = new Usage(row.getLong("input_tokens"), row.getLong("output_tokens"), sql.money(row, "cost_usd"));
         return new RunRecord(row.getString("id"), row.getString("thread_id"), row.getString("user_id"),
                 RunStatus.fromWire(row.getString("status")), row.getString("user_message_id"),
                 row.getString("assistant_message_id"), Sql.instant(row, "started_at"), Sql.instant(row, "finished_at"),

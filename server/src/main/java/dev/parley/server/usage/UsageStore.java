@@ -21,7 +21,7 @@ import java.util.UUID;
 
 /**
  * The {@code usage_events} table: users' LLM usage records and the aggregates the spend optimizer reads. Every query
- * is scoped to one user. Plain SQL that embedded H2 (PostgreSQL mode) and PostgreSQL both accept.
+ * is scoped to one user. Plain SQL that embedded SQLite and PostgreSQL both accept.
  */
 public final class UsageStore {
     /** Where a record came from: the user's own upload or the generated sample. */
@@ -90,7 +90,7 @@ public final class UsageStore {
                 } else {
                     statement.setInt(10, row.latencyMs());
                 }
-                statement.setBigDecimal(11, row.costUsd());
+                statement.setObject(11, sql.money(row.costUsd()));
                 statement.setString(12, source.column());
                 statement.setTimestamp(13, now);
                 statement.addBatch();
@@ -120,14 +120,20 @@ public final class UsageStore {
         String where = where(userId, filter, params);
         String aggregates = "COUNT(*) AS requests, SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, "
                 + "SUM(cost_usd) AS cost_usd";
-        Percentiles overall = percentiles(where, params, null).getOrDefault("", Percentiles.NONE);
-        UsageSummary.Totals totals = sql.queryOne(
+        UsageSummary.Totals counted = sql.queryOne(
                 "SELECT " + aggregates + ", MIN(occurred_day) AS first_day, MAX(occurred_day) AS last_day "
                         + "FROM usage_events " + where,
                 row -> new UsageSummary.Totals(row.getLong("requests"), row.getLong("input_tokens"),
-                        row.getLong("output_tokens"), money(row), overall.p50(), overall.p95(),
+                        row.getLong("output_tokens"), money(row), null, null,
                         dayText(row, "first_day"), dayText(row, "last_day")),
                 params.toArray()).orElseThrow();
+        if (counted.empty()) {
+            return new UsageSummary(grouping, counted, List.of()); // nothing to rank or group: one query, not four
+        }
+        Percentiles overall = percentiles(where, params, null).getOrDefault("", Percentiles.NONE);
+        UsageSummary.Totals totals = new UsageSummary.Totals(counted.requests(), counted.inputTokens(),
+                counted.outputTokens(), counted.costUsd(), overall.p50(), overall.p95(), counted.firstDay(),
+                counted.lastDay());
         String key = key(grouping);
         Map<String, Percentiles> latency = percentiles(where, params, grouping);
         String order = grouping == Grouping.DAY ? "occurred_day" : "cost_usd DESC, " + key;
@@ -220,9 +226,8 @@ public final class UsageStore {
         };
     }
 
-    private static BigDecimal money(ResultSet row) throws SQLException {
-        BigDecimal value = row.getBigDecimal("cost_usd");
-        return value == null ? BigDecimal.ZERO : value;
+    private BigDecimal money(ResultSet row) throws SQLException {
+        return sql.money(row, "cost_usd");
     }
 
     private static Long longOrNull(ResultSet row, String column) throws SQLException {

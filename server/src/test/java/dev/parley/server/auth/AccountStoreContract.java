@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * What {@link AccountStore} does on every database it runs on. Each subclass opens a fresh, migrated database of
- * one kind (the embedded H2, PostgreSQL), and the same cases run against it.
+ * one kind (the embedded SQLite, PostgreSQL), and the same cases run against it.
  */
 abstract class AccountStoreContract {
     private static final Instant NOW = Instant.parse("2030-01-01T12:00:00.123Z");

@@ -6,7 +6,7 @@ import java.nio.file.Path;
 import java.util.Optional;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The account store on the embedded H2 database, in a fresh data directory per test. */
+/** The account store on the embedded SQLite database, in a fresh data directory per test. */
 class EmbeddedAccountStoreTest extends AccountStoreContract {
     @TempDir
     Path dataDir;

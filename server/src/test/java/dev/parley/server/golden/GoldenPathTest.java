@@ -36,8 +36,8 @@ class GoldenPathTest {
     @BeforeAll
     static void start() {
         app = TestApp.start();
-        sameDatabase = Database.open("jdbc:h2:file:" + app.dataDir().toAbsolutePath().normalize().resolve("parley")
-                + ";MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH;DB_CLOSE_ON_EXIT=FALSE", 2);
+        sameDatabase = Database.open(Database.sqliteUrl(app.dataDir().toAbsolutePath().normalize().resolve("parley.db")),
+                2);
     }
 
     @AfterAll

@@ -13,7 +13,7 @@ import java.util.Optional;
 import java.util.UUID;
 
 /**
- * Databases and users for usage and agent tests: the product's embedded H2 database in a fresh data directory, or a
+ * Databases and users for usage and agent tests: the product's embedded SQLite database in a fresh data directory, or a
  * fresh PostgreSQL schema, and plain-SQL reads of a user's records so that tests compute expected figures on their
  * own rather than through the code under test.
  */
@@ -50,7 +50,7 @@ public final class UsageTestData {
         return database.sql().query("SELECT provider, model, feature, input_tokens, output_tokens, latency_ms, cost_usd, "
                         + "occurred_day FROM usage_events WHERE user_id = ?",
                 row -> new StoredRow(row.getString(1), row.getString(2), row.getString(3), row.getLong(4),
-                        row.getLong(5), (Integer) row.getObject(6), row.getBigDecimal(7), row.getString(8)),
+                        row.getLong(5), (Integer) row.getObject(6), database.sql().money(row, "cost_usd"), row.getString(8)),
                 userId);
     }
 
