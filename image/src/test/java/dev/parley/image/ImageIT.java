@@ -162,7 +162,7 @@ class ImageIT {
                         .contains("Using AOT-linked classes: true")
                         .doesNotContain("[warning]").doesNotContain("[error]");
             }
-            assertThat(OciImage.output("stat", "-c", "%u", root.rootfs().resolve("data/parley.mv.db").toString()).trim())
+            assertThat(OciImage.output("stat", "-c", "%u", root.rootfs().resolve("data/parley.db").toString()).trim())
                     .as("the embedded database belongs to the image's user").isEqualTo("65532");
 
             long signalled = System.nanoTime();
