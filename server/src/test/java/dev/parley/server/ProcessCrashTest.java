@@ -64,6 +64,9 @@ class ProcessCrashTest {
                 }
                 seen.computeIfAbsent(runId, id -> new HashMap<>()).put(frame.path("seq").asLong(), frame);
             }
+            assertThat(seen.values()).as("runs still going when the process is killed")
+                    .anySatisfy(events -> assertThat(events.values()).noneSatisfy(event -> assertThat(
+                            event.path("type").asText()).isIn(EventType.AGENT_COMPLETED, EventType.AGENT_ERROR)));
             first.kill(); // mid-run: the agents are between steps, events are queued, nothing is drained
             socket.close();
         }

@@ -39,8 +39,8 @@ public final class Database implements AutoCloseable {
         this.dataSource = dataSource;
         this.eventLogSource = eventLogSource;
         this.embedded = embedded;
-        this.sql = new Sql(dataSource, !embedded);
-        this.eventLogSql = new Sql(eventLogSource, !embedded);
+        this.sql = new Sql(dataSource, embedded);
+        this.eventLogSql = new Sql(eventLogSource, embedded);
     }
 
     public static Database open(Config.Storage storage) {

@@ -29,12 +29,12 @@ public final class Sql {
     public static final int MONEY_SCALE = 8;
 
     private final DataSource dataSource;
-    private final boolean rowLocks;
+    private final boolean sqlite;
 
-    /** {@code rowLocks}: whether the database locks rows ({@code SELECT ... FOR UPDATE}); SQLite locks the whole file. */
-    Sql(DataSource dataSource, boolean rowLocks) {
+    /** {@code sqlite}: the database is SQLite (else PostgreSQL); it decides how money and row locks are written. */
+    Sql(DataSource dataSource, boolean sqlite) {
         this.dataSource = dataSource;
-        this.rowLocks = rowLocks;
+        this.sqlite = sqlite;
     }
 
     /**
@@ -42,17 +42,17 @@ public final class Sql {
      * decimal type and whose floating-point sums drift, a whole number of {@link #MONEY_SCALE 10^-8} dollars.
      */
     public Object money(BigDecimal usd) {
-        return rowLocks ? usd : usd.setScale(MONEY_SCALE, RoundingMode.HALF_EVEN).unscaledValue().longValueExact();
+        return sqlite ? usd.setScale(MONEY_SCALE, RoundingMode.HALF_EVEN).unscaledValue().longValueExact() : usd;
     }
 
     /** A sum of money that {@link #money(BigDecimal)} stored (or a {@code SUM} of such), zero for NULL. */
     public BigDecimal money(ResultSet row, String column) throws SQLException {
-        if (rowLocks) {
-            BigDecimal value = row.getBigDecimal(column);
-            return value == null ? BigDecimal.ZERO : value;
+        if (sqlite) {
+            long units = row.getLong(column);
+            return row.wasNull() ? BigDecimal.ZERO : BigDecimal.valueOf(units, MONEY_SCALE);
         }
-        long units = row.getLong(column);
-        return row.wasNull() ? BigDecimal.ZERO : BigDecimal.valueOf(units, MONEY_SCALE);
+        BigDecimal value = row.getBigDecimal(column);
+        return value == null ? BigDecimal.ZERO : value;
     }
 
     /**
@@ -60,7 +60,7 @@ public final class Sql {
      * nothing where every write transaction holds the database's one write lock from its start (SQLite).
      */
     public String forUpdate() {
-        return rowLocks ? " FOR UPDATE" : "";
+        return sqlite ? "" : " FOR UPDATE";
     }
 
     @FunctionalInterface
