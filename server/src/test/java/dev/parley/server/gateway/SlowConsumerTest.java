@@ -24,13 +24,13 @@ import org.junit.jupiter.api.Test;
  * sockets of the same user get every event on time meanwhile.
  */
 class SlowConsumerTest {
-    private static final int QUEUE_BYTES = 262_144;
+    private static final int QUEUE_BYTES = 1_048_576;
     private static TestApp app;
 
     @BeforeAll
     static void start() {
         app = TestApp.start(Map.of("PARLEY_WS_SEND_QUEUE_BYTES", Integer.toString(QUEUE_BYTES),
-                "PARLEY_SHUTDOWN_GRACE", "0"), Clock.systemUTC(), new ScriptedAgent(Duration.ofMillis(1)));
+                "PARLEY_SHUTDOWN_GRACE", "0"), Clock.systemUTC(), new ScriptedAgent(Duration.ofMillis(2)));
     }
 
     @AfterAll
@@ -50,15 +50,16 @@ class SlowConsumerTest {
             assertThat(stalled.handshake().status()).isEqualTo(101);
             assertThat(reader.next().path("type").asText()).isEqualTo("connection_established");
 
-            // 1000 events of 8 KB, about one a millisecond: far more than the stalled client's queue and both
-            // ends' socket buffers hold, at a pace a reading client keeps up with.
+            // 1500 events of 8 KB, one every 2 ms: 12 MB, far more than the stalled client's queue (1 MiB) and both
+            // ends' socket buffers (at most 4 MiB + 128 KiB) hold. The reading client's queue holds 128 events, a
+            // quarter of a second of stall on a busy machine before it would be closed as well.
             long started = System.nanoTime();
-            reader.send("start_agent", payload("user_request", "paced 1000 8000"));
+            reader.send("start_agent", payload("user_request", "paced 1500 8000"));
             String runId = reader.await("agent_started").path("run_id").asText();
             List<JsonNode> events = reader.runEvents(runId);
             Duration took = Duration.ofNanos(System.nanoTime() - started);
             assertThat(events.getLast().path("data").path("status").asText()).isEqualTo("completed");
-            assertThat(events).hasSize(1 + 3 + 1000);
+            assertThat(events).hasSize(1 + 3 + 1500);
             for (int i = 1; i < events.size(); i++) {
                 assertThat(events.get(i).path("seq").asLong()).isEqualTo(events.get(i - 1).path("seq").asLong() + 1);
             }
