@@ -1,7 +1,10 @@
 package dev.parley.protocol;
 
 import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.core.util.JsonRecyclerPools;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -10,14 +13,30 @@ import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
-/** The protocol's one JSON mapper: snake_case fields, no failure on unknown fields, ISO timestamps. */
+/**
+ * The protocol's one JSON mapper: snake_case fields, no failure on unknown fields, ISO timestamps, and deliberate
+ * limits on what it reads ({@link #MAX_DEPTH}, {@link #MAX_NUMBER_CHARS}, {@link #MAX_STRING_CHARS}); a document past a
+ * limit is refused as {@link ErrorCode#INVALID_JSON} like any other malformed one.
+ */
 public final class Json {
+    /** Nesting of arrays and objects: our messages and the providers' replies need fewer than ten levels. */
+    public static final int MAX_DEPTH = 64;
+    /** Characters of one number: a 64-bit integer has 20, a double fewer than 30. */
+    public static final int MAX_NUMBER_CHARS = 100;
+    /** Characters of one string; socket frames and request bodies have smaller limits of their own. */
+    public static final int MAX_STRING_CHARS = 8 * 1024 * 1024;
+
     /**
      * One buffer pool for every thread: the default pool keeps a buffer set per thread, which with a virtual thread
      * per connection costs several KB per idle socket.
      */
     public static final ObjectMapper MAPPER = new ObjectMapper(JsonFactory.builder()
             .recyclerPool(JsonRecyclerPools.sharedConcurrentDequePool())
+            .streamReadConstraints(StreamReadConstraints.builder()
+                    .maxNestingDepth(MAX_DEPTH)
+                    .maxNumberLength(MAX_NUMBER_CHARS)
+                    .maxStringLength(MAX_STRING_CHARS)
+                    .build())
             .build())
             .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
             .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false)
@@ -43,10 +62,14 @@ public final class Json {
                 throw new ProtocolException(ErrorCode.INVALID_JSON, "The body is empty.");
             }
             return node;
+        } catch (StreamConstraintsException e) {
+            throw new ProtocolException(ErrorCode.INVALID_JSON, "The JSON is past a limit: nesting deeper than "
+                    + MAX_DEPTH + " levels, a number longer than " + MAX_NUMBER_CHARS + " characters or a string longer"
+                    + " than " + MAX_STRING_CHARS + " characters.");
         } catch (JsonProcessingException e) {
-            throw new ProtocolException(ErrorCode.INVALID_JSON,
-                    "The body is not valid JSON (line " + e.getLocation().getLineNr() + ", column "
-                            + e.getLocation().getColumnNr() + ").");
+            JsonLocation at = e.getLocation();
+            throw new ProtocolException(ErrorCode.INVALID_JSON, at == null ? "The body is not valid JSON."
+                    : "The body is not valid JSON (line " + at.getLineNr() + ", column " + at.getColumnNr() + ").");
         }
     }
 

@@ -43,7 +43,8 @@ public final class AuthModule implements AutoCloseable {
                                     Metrics metrics, Clock clock) {
         Config.Auth auth = config.auth();
         byte[] secret = JwtSecret.resolve(auth.jwtSecret(), config.storage().dataDir());
-        JwtTokens tokens = new JwtTokens(secret, auth.issuer(), auth.audience(), auth.accessTokenTtl(), clock);
+        JwtTokens tokens = new JwtTokens(secret, auth.issuer(), auth.audience(), auth.accessTokenTtl(),
+                auth.refreshTokenTtl(), clock);
         AccountStore store = new AccountStore(sql);
         JwtTokenVerifier verifier = new JwtTokenVerifier(tokens, store, revocations, clock, auth.revocationCacheTtl());
         Accounts accounts = new Accounts(auth, store, PasswordHasher.standard(), tokens, revocations, throttle,

@@ -38,8 +38,8 @@ final class JwtTokens {
 
     /** Our tokens are a few hundred characters; anything far larger is refused before parsing. */
     private static final int MAX_TOKEN_CHARS = 8192;
-    /** How far in the future {@code iat} may be, for instances whose clocks differ slightly. */
-    private static final Duration ISSUED_AT_SKEW = Duration.ofSeconds(60);
+    /** How far in the future {@code iat} and {@code nbf} may be, for instances whose clocks differ slightly. */
+    private static final Duration CLOCK_SKEW = Duration.ofSeconds(60);
 
     /** What a valid token says. {@code email} is null in refresh tokens. */
     record Claims(String subject, String email, String tokenId, String familyId, Instant issuedAt, Instant expiresAt) {
@@ -58,9 +58,10 @@ final class JwtTokens {
     private final String issuer;
     private final String audience;
     private final Duration accessTtl;
+    private final Duration refreshTtl;
     private final Clock clock;
 
-    JwtTokens(byte[] secret, String issuer, String audience, Duration accessTtl, Clock clock) {
+    JwtTokens(byte[] secret, String issuer, String audience, Duration accessTtl, Duration refreshTtl, Clock clock) {
         try {
             this.signer = new MACSigner(secret);
             this.verifier = new MACVerifier(secret);
@@ -70,6 +71,7 @@ final class JwtTokens {
         this.issuer = issuer;
         this.audience = audience;
         this.accessTtl = accessTtl;
+        this.refreshTtl = refreshTtl;
         this.clock = clock;
     }
 
@@ -117,7 +119,9 @@ final class JwtTokens {
     }
 
     /**
-     * Checks algorithm, signature, issuer, audience, type, required claims and expiry.
+     * Checks algorithm, signature, issuer, audience, type, required claims, {@code nbf}, expiry, and that the token's
+     * lifetime ({@code exp - iat}) is no longer than the configured one for its type: a token that claims to live
+     * longer was not issued by this configuration, whoever holds the secret.
      *
      * @throws ProtocolException {@link ErrorCode#INVALID_TOKEN} for anything but a well-formed token of the expected
      *                           type that we signed, {@link ErrorCode#TOKEN_EXPIRED} for such a token past its expiry
@@ -170,8 +174,21 @@ final class JwtTokens {
             throw invalid("The token lacks a required claim.");
         }
         Instant now = clock.instant();
-        if (issuedAt.isAfter(now.plus(ISSUED_AT_SKEW))) {
+        if (issuedAt.isAfter(now.plus(CLOCK_SKEW))) {
             throw invalid("The token was issued in the future.");
+        }
+        if (claims.getClaim("nbf") != null) {
+            Instant notBefore = date(claims, "nbf");
+            if (notBefore == null) {
+                throw invalid("The token's nbf claim is not a date.");
+            }
+            if (notBefore.isAfter(now.plus(CLOCK_SKEW))) {
+                throw invalid("The token is not valid yet.");
+            }
+        }
+        Duration lifetime = ACCESS.equals(expectedType) ? accessTtl : refreshTtl;
+        if (Duration.between(issuedAt, expiresAt).compareTo(lifetime.plusSeconds(1)) > 0) {
+            throw invalid("The token's lifetime is longer than this server issues.");
         }
         if (!now.isBefore(expiresAt)) {
             throw new ProtocolException(ErrorCode.TOKEN_EXPIRED, "The token has expired.");

@@ -15,9 +15,7 @@ import dev.parley.server.conversation.ChatMessage;
 import dev.parley.server.conversation.ConversationStore;
 import dev.parley.server.run.RunService;
 import dev.parley.server.run.StartRequest;
-import java.security.SecureRandom;
 import java.time.Clock;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -34,7 +32,6 @@ final class ClientMessages {
     static final int HISTORY_DEFAULT_LIMIT = 50;
     static final int HISTORY_MAX_LIMIT = 100;
     private static final Logger LOG = LoggerFactory.getLogger(ClientMessages.class);
-    private static final SecureRandom RANDOM = new SecureRandom();
 
     private final RunService runs;
     private final ConversationStore conversations;
@@ -89,7 +86,7 @@ final class ClientMessages {
         } catch (ProtocolException e) {
             session.sendError(e.code(), e.getMessage(), e.details(), inReplyTo);
         } catch (RuntimeException e) {
-            String requestId = newRequestId();
+            String requestId = RequestId.next().value();
             LOG.error("Socket {} message {} failed [request_id={}]", session.connectionId, typeName, requestId, e);
             session.sendError(ErrorCode.INTERNAL, "Something went wrong on our side; quote the request id if you report it.",
                     Map.of("request_id", requestId), inReplyTo);
@@ -318,11 +315,5 @@ final class ClientMessages {
 
     private static ProtocolException invalid(String message) {
         return new ProtocolException(ErrorCode.INVALID_MESSAGE, message);
-    }
-
-    private static String newRequestId() {
-        byte[] bytes = new byte[8];
-        RANDOM.nextBytes(bytes);
-        return HexFormat.of().formatHex(bytes);
     }
 }

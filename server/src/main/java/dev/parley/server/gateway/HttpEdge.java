@@ -52,7 +52,7 @@ final class HttpEdge {
             chain.proceed();
         } finally {
             String route = request.matchingPattern().orElse("unmatched");
-            String method = request.prologue().method().text();
+            String method = methodLabel(request.prologue().method().text());
             String status = Integer.toString(response.status().code());
             metrics.increment("parley_http_requests_total", "HTTP requests served.",
                     "method", method, "route", route, "status", status);
@@ -60,6 +60,14 @@ final class HttpEdge {
                     (System.nanoTime() - started) / 1e9, "method", method, "route", route);
             MDC.remove("request_id");
         }
+    }
+
+    /** The method as a metric label: a client may send any token as a method, and each would be a new series. */
+    static String methodLabel(String method) {
+        return switch (method) {
+            case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS" -> method;
+            default -> "other";
+        };
     }
 
     private void protocolError(ServerRequest request, ServerResponse response, ProtocolException e) {

@@ -39,7 +39,11 @@ final class SocketListener implements io.helidon.websocket.WsListener {
     @Override
     public void onMessage(WsSession ws, String text, boolean last) {
         if (session != null) {
-            session.onText(text, last);
+            try {
+                session.onText(text, last);
+            } catch (RuntimeException e) {
+                session.failed(e);
+            }
         }
     }
 

@@ -186,10 +186,25 @@ final class SocketSession {
     /** The client closed the socket (Helidon answers the close frame itself). */
     void onPeerClose(int code, String reason) {
         if (closing.compareAndSet(false, true)) {
-            closeReason = "client_" + code;
+            closeReason = switch (code) {
+                // The codes a client may send are many; each would be a new metric series.
+                case 1000, 1001, 1002, 1003, 1007, 1008, 1009, 1011 -> "client_" + code;
+                default -> "client_other";
+            };
         }
         queue.shutDown();
         release();
+    }
+
+    /**
+     * Handling a frame threw what no layer answered: the socket is closed with 1011 {@code internal}, and the request
+     * id in the close reason names the logged stack trace. Never a silent drop.
+     */
+    void failed(RuntimeException failure) {
+        String requestId = RequestId.next().value();
+        LOG.error("Socket {} of user {} failed on a frame [request_id={}]", connectionId, userId(), requestId, failure);
+        closeWith(ErrorCode.INTERNAL.closeCode(), ErrorCode.INTERNAL.code(), ErrorCode.INTERNAL.code() + " " + requestId,
+                false, CLOSE_GRACE);
     }
 
     void onError(Throwable failure) {
@@ -470,14 +485,19 @@ final class SocketSession {
     }
 
     private boolean closeWith(int code, String reason, boolean dropQueued, Duration grace) {
+        return closeWith(code, reason, reason, dropQueued, grace);
+    }
+
+    /** {@code reason} is a code from a known set (metrics count closes by it); {@code wireReason} goes to the client. */
+    private boolean closeWith(int code, String reason, String wireReason, boolean dropQueued, Duration grace) {
         if (!closing.compareAndSet(false, true)) {
             return false;
         }
         closeReason = reason;
         if (dropQueued) {
-            queue.abort(code, reason);
+            queue.abort(code, wireReason);
         } else {
-            queue.closeAfterPending(code, reason);
+            queue.closeAfterPending(code, wireReason);
         }
         release();
         runtime.scheduler().schedule(this::forceCloseIfOpen, grace.toMillis(), TimeUnit.MILLISECONDS);

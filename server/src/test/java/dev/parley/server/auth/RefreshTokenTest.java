@@ -143,6 +143,12 @@ class RefreshTokenTest {
         TestApp.Response unknown = refresh(app, forged);
         assertThat(unknown.status()).isEqualTo(401);
         assertThat(errorCode(unknown)).isEqualTo("invalid_token");
+        String longLived = AuthFlows.hmacSigned(AuthFlows.header("HS256"),
+                part(pair.path("refresh_token").asText(), 1).put("exp", 4_102_444_800L), "HmacSHA256",
+                AuthFlows.testSecret());
+        TestApp.Response tooLong = refresh(app, longLived);
+        assertThat(tooLong.status()).isEqualTo(401);
+        assertThat(errorCode(tooLong)).isEqualTo("invalid_token");
         // The refused attempts did not spend the real token.
         assertThat(refresh(app, pair.path("refresh_token").asText()).status()).isEqualTo(200);
     }

@@ -141,6 +141,31 @@ class TokenVerificationTest {
     }
 
     @Test
+    void tokenNotValidYetIsRefused() {
+        long iat = claims.path("iat").asLong();
+        assertRefused(hmacSigned(header("HS256"), claims.deepCopy().put("nbf", iat + 3600), "HmacSHA256", secret()),
+                "invalid_token");
+        assertRefused(hmacSigned(header("HS256"), claims.deepCopy().put("nbf", "tomorrow"), "HmacSHA256", secret()),
+                "invalid_token");
+        // Within the clock skew allowed between instances, and in the past: accepted.
+        assertThat(me(app, hmacSigned(header("HS256"), claims.deepCopy().put("nbf", iat + 30), "HmacSHA256", secret()))
+                .status()).isEqualTo(200);
+        assertThat(me(app, hmacSigned(header("HS256"), claims.deepCopy().put("nbf", iat - 30), "HmacSHA256", secret()))
+                .status()).isEqualTo(200);
+    }
+
+    @Test
+    void tokenThatLivesLongerThanTheConfiguredLifetimeIsRefused() {
+        long iat = claims.path("iat").asLong();
+        assertRefused(hmacSigned(header("HS256"), claims.deepCopy().put("exp", 4_102_444_800L), "HmacSHA256",
+                secret()), "invalid_token");
+        assertRefused(hmacSigned(header("HS256"), claims.deepCopy().put("exp", iat + 15 * 60 + 60), "HmacSHA256",
+                secret()), "invalid_token");
+        assertThat(me(app, hmacSigned(header("HS256"), claims.deepCopy().put("exp", iat + 15 * 60), "HmacSHA256",
+                secret())).status()).isEqualTo(200);
+    }
+
+    @Test
     void garbageIsRefused() {
         for (String garbage : new String[] {"garbage", "a.b.c", "....", "eyJhbGciOiJIUzI1NiJ9", "x".repeat(10_000)}) {
             TestApp.Response response = me(app, garbage);
