@@ -206,6 +206,7 @@ start_parley() {
   fi
   env -u PARLEY_DATABASE_URL -u PARLEY_REDIS_URL -u PARLEY_JWT_SECRET \
     PORT="$server_port" PARLEY_HOST=127.0.0.1 PARLEY_DATA_DIR="$tmp/$name-data" PARLEY_DEV_LOGIN=true \
+    PARLEY_SIGNUP_LIMIT=100000000 \
     ${storage[@]+"${storage[@]}"} ${BENCH_SERVER_ENV:-} "$@" \
     ${launcher[@]+"${launcher[@]}"} "$java" "${jvm_opts[@]}" ${extra_jvm_opts[@]+"${extra_jvm_opts[@]}"} \
     -cp "$jar" dev.parley.server.Main serve >"$tmp/$name.log" 2>&1 &

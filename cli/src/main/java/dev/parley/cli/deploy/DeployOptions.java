@@ -61,7 +61,8 @@ record DeployOptions(String project, String region, String service, Optional<Str
                                         PARLEY_JWT_SECRET=parley-jwt-secret, PARLEY_DATABASE_URL=parley-database-url,
                                         PARLEY_REDIS_URL=parley-redis-url, and with --llm-provider openai,
                                         anthropic or gemini PARLEY_LLM_API_KEY=parley-llm-api-key
-              --env KEY=VALUE           a plain environment variable; repeatable (PARLEY_LOG_FORMAT=json is set)
+              --env KEY=VALUE           a plain environment variable; repeatable (PARLEY_LOG_FORMAT=json and
+                                        PARLEY_TRUSTED_PROXY_HOPS=1 are set)
               --llm-provider NAME       openai, anthropic, gemini or ollama (sets PARLEY_LLM_PROVIDER)
               --report-dir DIR          where the validation report is written (default: the working directory)
               --ready-timeout DURATION  how long the new revision may take to become Ready (default 5m)
@@ -173,6 +174,8 @@ record DeployOptions(String project, String region, String service, Optional<Str
 
         Map<String, String> env = new LinkedHashMap<>();
         env.put("PARLEY_LOG_FORMAT", "json");
+        // Cloud Run's front end appends the address it saw to X-Forwarded-For: that entry is the client.
+        env.put("PARLEY_TRUSTED_PROXY_HOPS", "1");
         provider.ifPresent(p -> env.put("PARLEY_LLM_PROVIDER", p));
         for (String entry : args.values("--env")) {
             int eq = entry.indexOf('=');

@@ -42,7 +42,8 @@ class DeployCommandTest {
                 "--region", "us-central1", "--platform", "managed", "--image", image, "--port", "8080", "--cpu", "1",
                 "--memory", "512Mi", "--timeout", "3600", "--concurrency", "1000", "--min-instances", "1",
                 "--max-instances", "10", "--session-affinity", "--cpu-boost", "--no-cpu-throttling",
-                "--execution-environment", "gen2", "--set-env-vars", "PARLEY_LOG_FORMAT=json", "--set-secrets",
+                "--execution-environment", "gen2",
+                "--set-env-vars", "PARLEY_LOG_FORMAT=json,PARLEY_TRUSTED_PROXY_HOPS=1", "--set-secrets",
                 "PARLEY_JWT_SECRET=parley-jwt-secret:latest,PARLEY_DATABASE_URL=parley-database-url:latest,"
                         + "PARLEY_REDIS_URL=parley-redis-url:latest",
                 "--startup-probe", "httpGet.path=/health/ready,httpGet.port=8080,timeoutSeconds=2,periodSeconds=3,failureThreshold=40",
@@ -396,7 +397,7 @@ class DeployCommandTest {
                 .isZero();
         List<String> deployCall = cloud.gcloudCalls().stream().filter(c -> c.get(1).equals("deploy")).findFirst().orElseThrow();
         assertThat(deployCall).containsSequence("--set-env-vars",
-                        "PARLEY_LOG_FORMAT=json,PARLEY_LLM_PROVIDER=openai,PARLEY_PUBLIC_URL=https://chat.example.com")
+                        "PARLEY_LOG_FORMAT=json,PARLEY_TRUSTED_PROXY_HOPS=1,PARLEY_LLM_PROVIDER=openai,PARLEY_PUBLIC_URL=https://chat.example.com")
                 .anyMatch(arg -> arg.endsWith(",PARLEY_LLM_API_KEY=parley-llm-api-key:latest"));
     }
 }

@@ -33,6 +33,8 @@ public final class Accounts {
     static final int MAX_PASSWORD_CHARS = 1024;
     static final int MAX_NAME_CHARS = 200;
     static final String DEV_EMAIL = "dev@parley.local";
+    /** The window of {@code PARLEY_SIGNUP_LIMIT}. */
+    static final Duration SIGNUP_WINDOW = Duration.ofHours(1);
 
     /** What GET /auth/config reports. */
     public record Settings(boolean devLogin, boolean registrationOpen, long accessTokenTtlSeconds) {
@@ -46,6 +48,7 @@ public final class Accounts {
     private final LoginThrottle throttle;
     private final LoginThrottle.Limit accountLimit;
     private final LoginThrottle.Limit addressLimit;
+    private final LoginThrottle.Limit signupLimit;
     private final Metrics metrics;
     private final Clock clock;
 
@@ -59,6 +62,7 @@ public final class Accounts {
         this.throttle = throttle;
         this.accountLimit = new LoginThrottle.Limit(config.loginMaxAttempts(), config.loginWindow());
         this.addressLimit = new LoginThrottle.Limit(config.loginMaxAttemptsPerAddress(), config.loginWindow());
+        this.signupLimit = new LoginThrottle.Limit(config.signupLimit(), SIGNUP_WINDOW);
         this.metrics = metrics;
         this.clock = clock;
     }
@@ -73,10 +77,21 @@ public final class Accounts {
      * @throws ProtocolException {@code registration_closed}, {@code invalid_email}, {@code weak_password},
      *                           {@code invalid_request} (a bad name) or {@code email_taken}
      */
-    public TokenPair register(String email, String password, Optional<String> name) {
+    public TokenPair register(String email, String password, Optional<String> name, String clientAddress) {
         if (!config.registrationOpen()) {
             throw new ProtocolException(ErrorCode.REGISTRATION_CLOSED,
                     "This server does not accept new accounts; ask its operator for one.");
+        }
+        String signupKey = "signup:" + clientAddress;
+        Optional<Duration> wait = throttle.retryAfter(signupKey, signupLimit);
+        if (wait.isPresent()) {
+            long seconds = LoginThrottle.seconds(wait.get());
+            metrics.increment("parley_auth_registrations_refused_total", "Sign-ups refused by the per-address limit.");
+            LOG.warn("Sign-up refused for address {}: {} accounts in the hour ({} s left)", clientAddress,
+                    config.signupLimit(), seconds);
+            throw new ProtocolException(ErrorCode.RATE_LIMITED,
+                    "Too many accounts created from this address; try again in " + seconds + " seconds.",
+                    Map.of("retry_after_s", seconds));
         }
         String normalized = EmailAddresses.requireValid(email);
         requireStrongPassword(password);
@@ -85,6 +100,7 @@ public final class Accounts {
             throw new ProtocolException(ErrorCode.EMAIL_TAKEN, "An account with this email already exists.");
         }
         User user = store.createUser(normalized, displayName, passwords.hash(password), clock.instant());
+        throttle.recordFailure(signupKey, signupLimit);
         metrics.increment("parley_auth_registrations_total", "Accounts created.");
         LOG.info("Account {} registered", user.id());
         return openFamily(user);

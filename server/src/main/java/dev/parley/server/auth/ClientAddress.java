@@ -8,11 +8,10 @@ import java.util.Locale;
  * Which address a request came from, for per-client limits. Behind Cloud Run (or any proxy) the socket's peer is the
  * proxy, and the client is named in {@code X-Forwarded-For}.
  *
- * <p>With {@code trustedProxyHops = 0} the first (leftmost) entry of {@code X-Forwarded-For} is taken, as the
- * contract reads it. That entry is whatever the client chose to send when the proxy appends rather than replaces,
- * so a deployment that knows it sits behind N proxies that each append one entry should set N: the N-th entry from
- * the right is then the address the outermost proxy saw, which a client cannot forge. Without the header, or when
- * the chosen entry is missing, the socket's remote address is used.
+ * <p>With {@code trustedProxyHops = 0} (no proxy in front) the header is ignored: whatever it holds, the client wrote
+ * it, and per-address limits keyed on it would let a client pick a fresh address for every attempt. Behind N proxies
+ * that each append one entry, the N-th entry from the right is the address the outermost proxy saw, which a client
+ * cannot forge (Cloud Run: 1). When that entry is missing, the socket's remote address is used.
  */
 public final class ClientAddress {
     private static final int MAX_LENGTH = 64;
@@ -23,9 +22,12 @@ public final class ClientAddress {
     /**
      * @param forwardedFor    every {@code X-Forwarded-For} header value, in the order received (may be empty)
      * @param socketAddress   the peer address of the connection
-     * @param trustedProxyHops 0 for the leftmost entry, N for the N-th entry from the right
+     * @param trustedProxyHops 0 to ignore the header, N for the N-th entry from the right
      */
     public static String resolve(List<String> forwardedFor, String socketAddress, int trustedProxyHops) {
+        if (trustedProxyHops == 0) {
+            return clean(socketAddress);
+        }
         List<String> hops = new ArrayList<>();
         for (String value : forwardedFor) {
             for (String entry : value.split(",")) {
@@ -37,9 +39,6 @@ public final class ClientAddress {
         }
         if (hops.isEmpty()) {
             return clean(socketAddress);
-        }
-        if (trustedProxyHops == 0) {
-            return hops.getFirst();
         }
         return hops.size() >= trustedProxyHops ? hops.get(hops.size() - trustedProxyHops) : clean(socketAddress);
     }

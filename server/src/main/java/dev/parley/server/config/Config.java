@@ -40,15 +40,16 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
 
     /**
      * Accounts and tokens. {@code jwtSecret} is empty when the embedded mode should generate and keep one.
-     * {@code trustedProxyHops} says which X-Forwarded-For entry is the client: 0 takes the first (leftmost) one, N
-     * takes the N-th from the right, the address that the outermost of N appending proxies saw.
+     * {@code trustedProxyHops} says which X-Forwarded-For entry is the client: 0 ignores the header (the connection's
+     * peer is the client), N takes the N-th from the right, the address that the outermost of N appending proxies saw.
+     * {@code signupLimit} is how many accounts one client address may create per hour.
      * {@code revocationCacheTtl} bounds how long this instance may trust a "not revoked" answer for a token family
      * without asking the database again (zero: ask every time); revocations seen by this instance end it at once.
      */
     public record Auth(Optional<byte[]> jwtSecret, String issuer, String audience, Duration accessTokenTtl,
                        Duration refreshTokenTtl, boolean devLogin, boolean registrationOpen,
                        int loginMaxAttempts, Duration loginWindow, int loginMaxAttemptsPerAddress,
-                       int trustedProxyHops, Duration revocationCacheTtl) {
+                       int trustedProxyHops, Duration revocationCacheTtl, int signupLimit) {
     }
 
     /** WebSocket limits and liveness. */
@@ -217,7 +218,8 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
                 r.duration("PARLEY_LOGIN_WINDOW", Duration.ofMinutes(15), Duration.ofSeconds(1), Duration.ofDays(1)),
                 r.integer("PARLEY_LOGIN_MAX_ATTEMPTS_PER_ADDRESS", loginMaxAttempts, 1, 100_000),
                 r.integer("PARLEY_TRUSTED_PROXY_HOPS", 0, 0, 10),
-                r.duration("PARLEY_REVOCATION_CACHE_TTL", Duration.ofSeconds(1), Duration.ZERO, Duration.ofSeconds(60)));
+                r.duration("PARLEY_REVOCATION_CACHE_TTL", Duration.ofSeconds(1), Duration.ZERO, Duration.ofSeconds(60)),
+                r.integer("PARLEY_SIGNUP_LIMIT", 20, 1, 100_000_000));
 
         Socket socket = new Socket(
                 r.integer("PARLEY_WS_MAX_FRAME_BYTES", 65_536, 1024, 16 * 1_048_576),

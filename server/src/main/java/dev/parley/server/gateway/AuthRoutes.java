@@ -73,7 +73,8 @@ public final class AuthRoutes implements HttpService {
         String email = Http.requireText(body, "email");
         String password = Http.requireText(body, "password");
         Optional<String> name = Http.optionalText(body, "name");
-        Http.json(response, 201, pair(accounts.register(email, password, name)));
+        Http.json(response, 201, pair(accounts.register(email, password, name,
+                Http.clientAddress(request, trustedProxyHops))));
     }
 
     private void login(ServerRequest request, ServerResponse response) {

@@ -24,7 +24,7 @@ class LoginThrottlingTest {
     @BeforeEach
     void start() {
         app = TestApp.start(Map.of("PARLEY_LOGIN_MAX_ATTEMPTS", "3", "PARLEY_LOGIN_WINDOW", "10m",
-                "PARLEY_LOGIN_MAX_ATTEMPTS_PER_ADDRESS", "5"), clock);
+                "PARLEY_LOGIN_MAX_ATTEMPTS_PER_ADDRESS", "5", "PARLEY_TRUSTED_PROXY_HOPS", "1"), clock);
     }
 
     @AfterEach
@@ -70,7 +70,9 @@ class LoginThrottlingTest {
     void clientAddressIsThrottledAcrossAccounts() {
         String address = "192.0.2.10";
         for (int i = 0; i < 5; i++) {
-            assertThat(login(app, uniqueEmail(), "wrong password", address + ", 10.0.0.1").status()).isEqualTo(401);
+            // Behind one trusted proxy, the entry it appended (the rightmost) is the client, whatever precedes it.
+            assertThat(login(app, uniqueEmail(), "wrong password", "10.0.0." + i + ", " + address).status())
+                    .isEqualTo(401);
         }
         String email = uniqueEmail();
         register(app, email, PASSWORD);
@@ -85,6 +87,16 @@ class LoginThrottlingTest {
         }
         assertThrottled(login(app, uniqueEmail(), "wrong password"), 600);
         assertThat(login(app, uniqueEmail(), "wrong password", "192.0.2.200").status()).isEqualTo(401);
+    }
+
+    @Test
+    void withoutTrustedProxiesAForgedForwardedForDoesNotEscapeTheAddressLimit() {
+        try (TestApp direct = TestApp.start(Map.of("PARLEY_LOGIN_MAX_ATTEMPTS_PER_ADDRESS", "5"), clock)) {
+            for (int i = 0; i < 5; i++) {
+                assertThat(login(direct, uniqueEmail(), "wrong password", "198.18.0." + i).status()).isEqualTo(401);
+            }
+            assertThrottled(login(direct, uniqueEmail(), "wrong password", "198.18.1.1"), 900);
+        }
     }
 
     @Test

@@ -68,6 +68,8 @@ public final class TestApp implements AutoCloseable {
         env.put("PARLEY_HOST", "127.0.0.1");
         env.put("PARLEY_DATA_DIR", dataDir.toString());
         env.put("PARLEY_JWT_SECRET", SECRET);
+        // Every test user signs up from 127.0.0.1.
+        env.put("PARLEY_SIGNUP_LIMIT", "1000000");
         env.putAll(overrides);
         env.values().removeIf(value -> value == null || value.isEmpty());
         Config config = Config.from(env);

@@ -123,6 +123,7 @@ final class DrillCluster implements AutoCloseable {
         env.put("PARLEY_JWT_SECRET", SECRET);
         env.put("PARLEY_DEV_LOGIN", "true");
         env.put("PARLEY_WS_RATE_LIMIT", "100000");
+        env.put("PARLEY_SIGNUP_LIMIT", "1000000");
         env.put("PARLEY_WS_RATE_BURST", "100000");
         env.put("PARLEY_WS_RATE_WINDOW", "1s");
         env.put("PARLEY_LOG_FORMAT", "text");
