@@ -4,8 +4,11 @@ import dev.parley.server.config.Config;
 import dev.parley.server.health.Health;
 import dev.parley.server.health.Lifecycle;
 import dev.parley.server.observe.Metrics;
+import io.helidon.http.DirectHandler;
+import io.helidon.webserver.ErrorHandling;
 import io.helidon.webserver.WebServer;
 import io.helidon.webserver.WebServerConfig;
+import io.helidon.webserver.http.DirectHandlers;
 import io.helidon.webserver.http.HttpRouting;
 import io.helidon.webserver.http.HttpService;
 import java.time.Duration;
@@ -51,9 +54,15 @@ public final class Gateway implements AutoCloseable {
                 .connectionOptions(options -> options.tcpNoDelay(true))
                 .maxPayloadSize(server.maxRequestBytes())
                 .shutdownGracePeriod(Duration.ofSeconds(2));
+        DirectHandlers.Builder direct = DirectHandlers.builder();
+        TransportErrors.addTo(direct);
         if (sockets != null) {
             sockets.install(routing, builder);
+            direct.addHandler(DirectHandler.EventType.FORBIDDEN, sockets.forbiddenOriginHandler());
         }
+        // Helidon's message reaches the handlers, which use it to tell oversized headers apart; it is never sent.
+        builder.errorHandling(ErrorHandling.builder().includeEntity(true).build())
+                .directHandlers(direct.build());
         WebServer webServer = builder.routing(routing).build().start();
         return new Gateway(webServer);
     }

@@ -51,7 +51,24 @@ final class Http {
             return new String(bytes, StandardCharsets.UTF_8);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        } catch (ProtocolException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            // The web server's entity reader fails on broken framing (a chunk size that is not hex, a chunk shorter
+            // than it said) with whatever exception its parser throws. What follows on the connection cannot be
+            // trusted to start a request: it is closed after the answer.
+            request.context().register(CloseAfterResponse.INSTANCE);
+            throw new ProtocolException(ErrorCode.INVALID_REQUEST, "The request body's framing is not valid.");
         }
+    }
+
+    /** Marks a request whose connection must close once it is answered. */
+    enum CloseAfterResponse {
+        INSTANCE
+    }
+
+    static boolean closesAfterResponse(ServerRequest request) {
+        return request.context().get(CloseAfterResponse.class).isPresent();
     }
 
     static Optional<String> bearer(ServerRequest request) {

@@ -5,7 +5,9 @@ import dev.parley.protocol.ProtocolException;
 import dev.parley.server.observe.Metrics;
 import io.helidon.http.HeaderName;
 import io.helidon.http.HeaderNames;
+import io.helidon.http.HeaderValues;
 import io.helidon.http.HttpException;
+import io.helidon.webserver.CloseConnectionException;
 import io.helidon.webserver.http.FilterChain;
 import io.helidon.webserver.http.HttpRouting;
 import io.helidon.webserver.http.RoutingRequest;
@@ -60,6 +62,12 @@ final class HttpEdge {
                     (System.nanoTime() - started) / 1e9, "method", method, "route", route);
             MDC.remove("request_id");
         }
+        // The response says "Connection: close" (RFC 9112 §9.6: the server closes after it), but Helidon 4.5 goes
+        // on reading requests from the connection. Ending the connection loop here closes it.
+        if (response.isSent() && (request.headers().containsToken(HeaderValues.CONNECTION_CLOSE)
+                || response.headers().containsToken(HeaderValues.CONNECTION_CLOSE))) {
+            throw new CloseConnectionException("the client asked to close the connection");
+        }
     }
 
     /** The method as a metric label: a client may send any token as a method, and each would be a new series. */
@@ -74,6 +82,9 @@ final class HttpEdge {
         if (e.code() == ErrorCode.UPSTREAM_UNAVAILABLE) {
             LOG.warn("request {} {} failed: dependency unavailable: {}", request.prologue().method().text(),
                     request.path().path(), e.getCause() == null ? e.getMessage() : e.getCause().toString());
+        }
+        if (Http.closesAfterResponse(request)) {
+            response.header(HeaderValues.CONNECTION_CLOSE);
         }
         Http.error(response, e.code(), e.getMessage(), e.details(), Http.requestId(request));
     }

@@ -15,7 +15,6 @@ import dev.parley.server.run.RunService;
 import io.helidon.http.DirectHandler;
 import io.helidon.http.HeaderNames;
 import io.helidon.webserver.WebServerConfig;
-import io.helidon.webserver.http.DirectHandlers;
 import io.helidon.webserver.http.HttpRouting;
 import io.helidon.webserver.websocket.WsConfig;
 import io.helidon.webserver.websocket.WsRouting;
@@ -94,21 +93,22 @@ public final class SocketEndpoint implements AutoCloseable {
                 .maxFrameLength(helidonFrameLimit(config.socket().maxFrameBytes()))
                 .origins(origins.configured())
                 .build());
-        // Helidon checks the Origin before routing and answers 403 itself: give that answer the contract's body.
-        server.directHandlers(DirectHandlers.builder()
-                .addHandler(DirectHandler.EventType.FORBIDDEN, (request, type, status, headers, message) -> {
-                    metrics.refused(ErrorCode.FORBIDDEN_ORIGIN.code());
-                    return DirectHandler.TransportResponse.builder()
-                            .status(status)
-                            .header(HeaderNames.CONTENT_TYPE, "application/json")
-                            .header(HeaderNames.CACHE_CONTROL, "no-store")
-                            .entity(SocketHandshake.forbiddenOriginBody())
-                            .build();
-                })
-                .build());
         // A socket is idle for Helidon when the client sends nothing; the heartbeat timeout decides that, not Helidon.
         Duration idle = config.socket().heartbeatInterval().multipliedBy(4);
         server.idleConnectionTimeout(idle.compareTo(Duration.ofMinutes(5)) > 0 ? idle : Duration.ofMinutes(5));
+    }
+
+    /** Helidon checks the Origin before routing and answers 403 itself: this gives that answer the contract's body. */
+    DirectHandler forbiddenOriginHandler() {
+        return (request, type, status, headers, message) -> {
+            metrics.refused(ErrorCode.FORBIDDEN_ORIGIN.code());
+            return DirectHandler.TransportResponse.builder()
+                    .status(status)
+                    .header(HeaderNames.CONTENT_TYPE, "application/json")
+                    .header(HeaderNames.CACHE_CONTROL, "no-store")
+                    .entity(SocketHandshake.forbiddenOriginBody())
+                    .build();
+        };
     }
 
     /**
