@@ -22,6 +22,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
@@ -46,6 +47,10 @@ final class SocketSession {
     static final Duration EXPIRY_WARNING = Duration.ofSeconds(60);
     static final Duration CLOSE_GRACE = Duration.ofSeconds(5);
     static final Duration SLOW_CONSUMER_GRACE = Duration.ofSeconds(10);
+    /** The socket whose connection this thread reads (each connection has its own virtual thread). */
+    private static final ThreadLocal<SocketSession> ON_THIS_THREAD = new ThreadLocal<>();
+    /** The close reason (and metric label) of a frame that breaks RFC 6455. */
+    static final String PROTOCOL_ERROR = "protocol_error";
     static final Duration REPLAY_WAIT = Duration.ofSeconds(10);
     private static final Logger LOG = LoggerFactory.getLogger(SocketSession.class);
 
@@ -100,8 +105,16 @@ final class SocketSession {
         this.lastHeartbeatMillis = now;
     }
 
+    /** The socket whose connection the calling thread reads, if it reads one. */
+    static Optional<SocketSession> onThisThread() {
+        return Optional.ofNullable(ON_THIS_THREAD.get());
+    }
+
     /** Sends {@code connection_established}, starts the writer, and subscribes to the user's events. */
     void open() {
+        if (Thread.currentThread() == reader) {
+            ON_THIS_THREAD.set(this);
+        }
         ObjectNode data = Json.object();
         data.put("connection_id", connectionId);
         data.put("user_id", principal.userId());
@@ -183,8 +196,53 @@ final class SocketSession {
         lastInboundMillis = runtime.clock().millis();
     }
 
-    /** The client closed the socket (Helidon answers the close frame itself). */
+    /**
+     * The client closed the socket. Helidon echoes 1000 whatever the client sent; a close code that RFC 6455 does not
+     * allow on the wire, or a reason that is not UTF-8, is answered here first with 1002 or 1007, and Helidon then
+     * sends nothing more.
+     */
     void onPeerClose(int code, String reason) {
+        boolean validCode = code >= 1000 && code <= 1014 && code != 1004 && code != 1005 && code != 1006
+                || code >= 3000 && code <= 4999;
+        if (!validCode || reason != null && reason.indexOf('\uFFFD') >= 0) {
+            closing.set(true);
+            closeReason = validCode ? ErrorCode.INVALID_UTF8.code() : PROTOCOL_ERROR;
+            queue.shutDown();
+            awaitWriter();
+            release();
+            ws.close(validCode ? CloseCodes.INVALID_PAYLOAD : CloseCodes.PROTOCOL_ERROR, closeReason);
+            return;
+        }
+        onPeerCloseValid(code);
+    }
+
+    /**
+     * The client broke the WebSocket protocol in a way the web server does not answer with a close frame (a reserved
+     * opcode makes Helidon 4.5 fail the connection as an HTTP request): close 1002 now, then end the TCP connection,
+     * so that nothing else is written to it. Runs on the connection's thread.
+     */
+    void protocolError(String detail) {
+        if (closeWith(CloseCodes.PROTOCOL_ERROR, PROTOCOL_ERROR, true, CLOSE_GRACE)) {
+            LOG.info("Socket {} of user {} broke the WebSocket protocol: {}", connectionId, userId(), detail);
+        }
+        awaitWriter();
+        forceCloseIfOpen();
+    }
+
+    /** Waits a little for the writer to send what it was given last (a close frame). */
+    private void awaitWriter() {
+        Thread current = writer;
+        if (current == null || current == Thread.currentThread()) {
+            return;
+        }
+        try {
+            current.join(Duration.ofSeconds(1));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void onPeerCloseValid(int code) {
         if (closing.compareAndSet(false, true)) {
             closeReason = switch (code) {
                 // The codes a client may send are many; each would be a new metric series.

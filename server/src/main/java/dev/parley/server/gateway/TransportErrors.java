@@ -9,6 +9,7 @@ import io.helidon.http.Status;
 import io.helidon.webserver.http.DirectHandlers;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
+import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -20,7 +21,8 @@ import org.slf4j.LoggerFactory;
  * <p>Helidon passes its own message for the failure (the listener's error handling includes it); the message decides
  * only between statuses, it is never sent. A request whose request line could not be parsed at all reaches us as an
  * internal error without a method (Helidon 4.5 lets the {@code IllegalArgumentException} of a method like {@code G@T}
- * escape); that is the client's malformed request, answered 400.
+ * escape); that is the client's malformed request, answered 400. On a connection already upgraded to a WebSocket
+ * (Helidon 4.5 fails a frame with a reserved opcode this way) the socket is closed with 1002 instead.
  */
 final class TransportErrors implements DirectHandler {
     private static final Logger LOG = LoggerFactory.getLogger(TransportErrors.class);
@@ -40,6 +42,12 @@ final class TransportErrors implements DirectHandler {
     @Override
     public TransportResponse handle(TransportRequest request, EventType eventType, Status defaultStatus,
                                     ServerResponseHeaders responseHeaders, String message) {
+        Optional<SocketSession> socket = SocketSession.onThisThread();
+        if (socket.isPresent()) {
+            // The connection is a WebSocket: an HTTP answer would be garbage in it. The socket is closed with 1002 and
+            // the connection ended, so the response built below is never written.
+            socket.get().protocolError(message == null ? eventType.name() : message);
+        }
         Answer answer = answer(request, eventType, defaultStatus, message);
         String requestId = RequestId.next().value();
         if (answer.code() == ErrorCode.INTERNAL) {
