@@ -205,4 +205,29 @@ class SocketFramesTest {
             assertThat(socket.await(RawSocket.PONG).text()).isEqualTo("ab");
         }
     }
+
+    @Test
+    void pinnedHelidonReadsAStrayContinuationAfterATextMessageAsANewMessage() {
+        try (RawSocket socket = open()) {
+            socket.sendFrame(RawSocket.CONTINUATION, true, "{}".getBytes(StandardCharsets.UTF_8));
+            assertThat(socket.awaitClose().closeCode()).isEqualTo(1002);
+        }
+        try (RawSocket socket = open()) {
+            socket.sendText("{\"type\":\"heartbeat\"}");
+            assertThat(socket.readFrame().text()).contains("heartbeat_ack");
+            socket.sendFrame(RawSocket.CONTINUATION, true, "{\"type\":\"heartbeat\"}".getBytes(StandardCharsets.UTF_8));
+            assertThat(socket.readFrame().text()).contains("heartbeat_ack");
+        }
+    }
+
+    @Test
+    void pinnedHelidonDecodesEachFragmentOnItsOwnSoACharacterSplitAcrossFragmentsIsInvalidUtf8() {
+        try (RawSocket socket = open()) {
+            byte[] message = "{\"type\":\"ping\",\"x\":\"\u00e9\"}".getBytes(StandardCharsets.UTF_8);
+            int split = message.length - 3; // between the two bytes of the é
+            socket.sendFrame(RawSocket.TEXT, false, java.util.Arrays.copyOfRange(message, 0, split));
+            socket.sendFrame(RawSocket.CONTINUATION, true, java.util.Arrays.copyOfRange(message, split, message.length));
+            assertThat(socket.awaitClose().closeCode()).isEqualTo(1007);
+        }
+    }
 }

@@ -21,6 +21,7 @@ import java.util.Map;
  * client that never reads.
  */
 public final class RawSocket implements AutoCloseable {
+    public static final int CONTINUATION = 0x0;
     public static final int TEXT = 0x1;
     public static final int BINARY = 0x2;
     public static final int CLOSE = 0x8;
@@ -235,6 +236,11 @@ public final class RawSocket implements AutoCloseable {
 
     public InputStream input() {
         return in;
+    }
+
+    /** The raw connection, for frames this class does not build (unmasked, reserved bits, several at once). */
+    public OutputStream output() {
+        return out;
     }
 
     @Override
