@@ -1,18 +1,30 @@
 package dev.parley.cli.validate;
 
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * The options of {@code parley validate}, parsed once and checked together: every problem is reported, one line
  * each, naming the option.
  */
-record Options(URI url, Credentials credentials, int users, Path report, Path json, Duration timeout) {
+record Options(URI url, Credentials credentials, int users, Path report, Path json, Duration timeout,
+               List<String> warnings) {
+    /** Where a password or token comes from when it is not on the command line (which {@code ps} shows to all). */
+    static final String PASSWORD_ENV = "PARLEY_VALIDATE_PASSWORD";
+    static final String TOKEN_ENV = "PARLEY_VALIDATE_TOKEN";
+
     static final int DEFAULT_USERS = 5;
     static final int MAX_USERS = 200;
     static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(30);
@@ -38,16 +50,21 @@ record Options(URI url, Credentials credentials, int users, Path report, Path js
     }
 
     static final String USAGE = """
-            Usage: parley validate --url URL [--email E --password P | --token T | --register]
+            Usage: parley validate --url URL [--email E [--password-file F] | --token-file F | --register]
                                    [--users N] [--report FILE.md] [--json FILE.json] [--timeout S]
 
             Checks a running Parley server against the wire contract and reports what it measured.
 
               --url URL          the server's base URL (http://host:port or https://host)
               --register         register a fresh user with a generated email (the default)
-              --email E --password P
-                                 log in as an existing user
-              --token T          use this access token for the first user
+              --email E          log in as an existing user; the password comes from
+                                 PARLEY_VALIDATE_PASSWORD or --password-file
+              --password-file F  read the password from the first line of F ('-' for stdin)
+              --token-file F     use the access token on the first line of F ('-' for stdin) for the
+                                 first user; PARLEY_VALIDATE_TOKEN set (without --email or --register)
+                                 does the same
+              --password P, --token T
+                                 accepted, with a warning: every user of the machine sees them in ps
               --users N          users for the concurrent_users check (default 5; 0 skips it)
               --report FILE.md   write the report as Markdown
               --json FILE.json   write the report as JSON
@@ -77,7 +94,15 @@ record Options(URI url, Credentials credentials, int users, Path report, Path js
     }
 
     static Options parse(String[] args) throws UsageException, HelpRequested {
+        return parse(args, Map.of(), InputStream.nullInputStream());
+    }
+
+    static Options parse(String[] args, Map<String, String> env, InputStream stdin)
+            throws UsageException, HelpRequested {
         List<String> problems = new ArrayList<>();
+        List<String> warnings = new ArrayList<>();
+        String passwordFile = null;
+        String tokenFile = null;
         String url = null;
         String email = null;
         String password = null;
@@ -104,7 +129,8 @@ record Options(URI url, Credentials credentials, int users, Path report, Path js
                     }
                     register = true;
                 }
-                case "--url", "--email", "--password", "--token", "--users", "--report", "--json", "--timeout" -> {
+                case "--url", "--email", "--password", "--token", "--users", "--report", "--json", "--timeout",
+                     "--password-file", "--token-file" -> {
                     if (value == null) {
                         if (i + 1 >= args.length || args[i + 1].startsWith("--")) {
                             problems.add(name + " needs a value");
@@ -115,8 +141,18 @@ record Options(URI url, Credentials credentials, int users, Path report, Path js
                     switch (name) {
                         case "--url" -> url = value;
                         case "--email" -> email = value;
-                        case "--password" -> password = value;
-                        case "--token" -> token = value;
+                        case "--password" -> {
+                            password = value;
+                            warnings.add("--password on the command line is visible to every user of this machine"
+                                    + " (ps); use " + PASSWORD_ENV + " or --password-file");
+                        }
+                        case "--token" -> {
+                            token = value;
+                            warnings.add("--token on the command line is visible to every user of this machine (ps);"
+                                    + " use " + TOKEN_ENV + " or --token-file");
+                        }
+                        case "--password-file" -> passwordFile = value;
+                        case "--token-file" -> tokenFile = value;
                         case "--users" -> users = value;
                         case "--report" -> report = value;
                         case "--json" -> json = value;
@@ -134,12 +170,30 @@ record Options(URI url, Credentials credentials, int users, Path report, Path js
             base = parseUrl(url, problems);
         }
 
+        if (passwordFile != null) {
+            if (password != null) {
+                problems.add("choose one of --password and --password-file");
+            }
+            password = firstLine(passwordFile, "--password-file", stdin, problems);
+        } else if (password == null && email != null) {
+            password = blankToNull(env.get(PASSWORD_ENV));
+        }
+        if (tokenFile != null) {
+            if (token != null) {
+                problems.add("choose one of --token and --token-file");
+            }
+            token = firstLine(tokenFile, "--token-file", stdin, problems);
+        } else if (token == null && email == null && !register) {
+            token = blankToNull(env.get(TOKEN_ENV));
+        }
+
         int modes = (register ? 1 : 0) + (token != null ? 1 : 0) + (email != null || password != null ? 1 : 0);
         if (modes > 1) {
             problems.add("choose one of --register, --token, or --email with --password");
         }
         if ((email == null) != (password == null)) {
-            problems.add(email == null ? "--password needs --email" : "--email needs --password");
+            problems.add(email == null ? "a password needs --email"
+                    : "--email needs a password: " + PASSWORD_ENV + " or --password-file");
         }
         if (token != null && token.isBlank()) {
             problems.add("--token must not be empty");
@@ -185,7 +239,27 @@ record Options(URI url, Credentials credentials, int users, Path report, Path js
             throw new UsageException(String.join("\n", problems));
         }
         return new Options(base, credentials, userCount, report == null ? null : Path.of(report),
-                json == null ? null : Path.of(json), wait);
+                json == null ? null : Path.of(json), wait, List.copyOf(warnings));
+    }
+
+    private static String blankToNull(String value) {
+        return value == null || value.isBlank() ? null : value.strip();
+    }
+
+    /** The first line of a file, or of stdin for {@code -}, stripped; a problem when it cannot be read or is empty. */
+    private static String firstLine(String file, String option, InputStream stdin, List<String> problems) {
+        try (BufferedReader reader = file.equals("-")
+                ? new BufferedReader(new InputStreamReader(stdin, StandardCharsets.UTF_8))
+                : Files.newBufferedReader(Path.of(file), StandardCharsets.UTF_8)) {
+            String line = blankToNull(reader.readLine());
+            if (line == null) {
+                problems.add(option + " " + file + " is empty");
+            }
+            return line;
+        } catch (IOException | RuntimeException e) {
+            problems.add(option + " " + file + " cannot be read: " + e.getMessage());
+            return null;
+        }
     }
 
     /** Accepts http(s) and, for convenience, ws(s) URLs of the server's base; ws becomes http, wss https. */

@@ -5,6 +5,7 @@ import dev.parley.cli.Command;
 
 import dev.parley.protocol.Json;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -12,6 +13,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * {@code parley validate}: checks a running server against the wire contract (docs/protocol.md) and reports what it
@@ -30,7 +32,7 @@ public final class ValidateCommand implements Command {
 
     @Override
     public int run(List<String> args, Cli cli) {
-        return run(args.toArray(String[]::new), cli.out(), cli.err());
+        return run(args.toArray(String[]::new), cli.env(), System.in, cli.out(), cli.err());
     }
 
     public static final int EXIT_PASSED = 0;
@@ -40,9 +42,14 @@ public final class ValidateCommand implements Command {
     public static final int EXIT_REPORT_UNWRITTEN = 4;
 
     public static int run(String[] args, PrintStream out, PrintStream err) {
+        return run(args, Map.of(), InputStream.nullInputStream(), out, err);
+    }
+
+    /** {@code env} and {@code in} supply a password or token kept off the command line. */
+    public static int run(String[] args, Map<String, String> env, InputStream in, PrintStream out, PrintStream err) {
         Options options;
         try {
-            options = Options.parse(args);
+            options = Options.parse(args, env, in);
         } catch (Options.HelpRequested help) {
             out.print(Options.USAGE);
             return EXIT_PASSED;
@@ -53,6 +60,7 @@ public final class ValidateCommand implements Command {
             err.println("Run 'parley validate --help' for the options.");
             return EXIT_USAGE;
         }
+        options.warnings().forEach(line -> err.println("parley validate: warning: " + line));
         List<String> unwritable = new ArrayList<>();
         requireWritableParent(options.report(), "--report", unwritable);
         requireWritableParent(options.json(), "--json", unwritable);

@@ -3,11 +3,17 @@ package dev.parley.cli.validate;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
+import java.io.InputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The command line of {@code parley validate}: options, usage errors (exit 2) and help (exit 0). */
 class ValidateCommandLineTest {
@@ -56,9 +62,41 @@ class ValidateCommandLineTest {
 
         assertThat(run.code()).isEqualTo(ValidateCommand.EXIT_USAGE);
         assertThat(run.err()).contains("unknown option '--bogus'", "--url is required",
-                "choose one of --register, --token, or --email with --password", "--email needs --password",
+                "choose one of --register, --token, or --email with --password",
+                "--email needs a password: PARLEY_VALIDATE_PASSWORD or --password-file",
                 "--users must be a whole number", "--timeout must be more than 0");
         assertThat(run.out()).isEmpty();
+    }
+
+    @Test
+    void secretsComeFromTheEnvironmentAFileOrStdinAndOnTheCommandLineOnlyWithAWarning(@TempDir Path dir)
+            throws Exception {
+        Map<String, String> env = Map.of("PARLEY_VALIDATE_PASSWORD", "from-env", "PARLEY_VALIDATE_TOKEN", "env-token");
+        assertThat(Options.parse(new String[] {"--url", "http://h:1", "--email", "a@example.com"}, env,
+                InputStream.nullInputStream()).credentials())
+                .isEqualTo(new Options.Credentials.Login("a@example.com", "from-env"));
+        assertThat(Options.parse(new String[] {"--url", "http://h:1"}, env, InputStream.nullInputStream())
+                .credentials()).isEqualTo(new Options.Credentials.Token("env-token"));
+        assertThat(Options.parse(new String[] {"--url", "http://h:1", "--register"}, env,
+                InputStream.nullInputStream()).credentials()).isEqualTo(new Options.Credentials.Register());
+
+        Path file = dir.resolve("password");
+        Files.writeString(file, "from-file\nignored\n");
+        Options fromFile = Options.parse(new String[] {"--url", "http://h:1", "--email", "a@example.com",
+            "--password-file", file.toString()}, env, InputStream.nullInputStream());
+        assertThat(fromFile.credentials()).isEqualTo(new Options.Credentials.Login("a@example.com", "from-file"));
+        assertThat(fromFile.warnings()).isEmpty();
+        InputStream stdin = new ByteArrayInputStream("stdin-token\n".getBytes(StandardCharsets.UTF_8));
+        assertThat(Options.parse(new String[] {"--url", "http://h:1", "--token-file", "-"}, Map.of(), stdin)
+                .credentials()).isEqualTo(new Options.Credentials.Token("stdin-token"));
+
+        assertThat(Options.parse(new String[] {"--url", "http://h:1", "--token", "t"}).warnings())
+                .singleElement().asString().contains("visible to every user", "PARLEY_VALIDATE_TOKEN");
+        assertThatThrownBy(() -> Options.parse(new String[] {"--url", "http://h:1", "--token-file",
+            dir.resolve("missing").toString()})).hasMessageContaining("--token-file").hasMessageContaining("cannot be read");
+        Files.writeString(file, "\n");
+        assertThatThrownBy(() -> Options.parse(new String[] {"--url", "http://h:1", "--email", "a@example.com",
+            "--password-file", file.toString()})).hasMessageContaining("is empty");
     }
 
     @Test

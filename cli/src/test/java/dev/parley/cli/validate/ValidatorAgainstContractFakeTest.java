@@ -7,6 +7,7 @@ import dev.parley.cli.validate.ContractFake.Defect;
 import dev.parley.protocol.Json;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.PrintStream;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
@@ -64,14 +65,18 @@ class ValidatorAgainstContractFakeTest {
     }
 
     private Result validate(String... args) throws IOException {
+        return validate(Map.of(), args);
+    }
+
+    private Result validate(Map<String, String> env, String... args) throws IOException {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         Path json = dir.resolve("report.json");
         Path markdown = dir.resolve("report.md");
         List<String> all = new ArrayList<>(List.of(args));
         all.addAll(List.of("--json", json.toString(), "--report", markdown.toString()));
-        int code = ValidateCommand.run(all.toArray(String[]::new), new PrintStream(out, true, StandardCharsets.UTF_8),
-                new PrintStream(err, true, StandardCharsets.UTF_8));
+        int code = ValidateCommand.run(all.toArray(String[]::new), env, InputStream.nullInputStream(),
+                new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
         return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8),
                 Files.exists(json) ? Json.parse(Files.readString(json)) : Json.object(),
                 Files.exists(markdown) ? Files.readString(markdown) : "");
@@ -260,21 +265,23 @@ class ValidatorAgainstContractFakeTest {
 
             String token = new dev.parley.client.ParleyHttp(fake.base(), Duration.ofSeconds(5))
                     .register(existing.email(), existing.password(), "Existing").json().path("access_token").asText();
-            Result result = validate("--url", fake.base().toString(), "--email", existing.email(),
-                    "--password", existing.password(), "--users", "1", "--timeout", "10");
+            Result result = validate(Map.of("PARLEY_VALIDATE_PASSWORD", existing.password()), "--url",
+                    fake.base().toString(), "--email", existing.email(), "--users", "1", "--timeout", "10");
 
             assertThat(result.exitCode()).as(result.out()).isZero();
             assertThat(result.check("auth.register").path("result").asText()).isEqualTo("skip");
             assertThat(result.check("auth.login").path("result").asText()).isEqualTo("pass");
             assertThat(result.json().path("options").path("credentials").asText()).isEqualTo("login");
-            assertThat(result.markdown() + result.out()).doesNotContain(existing.password());
+            assertThat(result.markdown() + result.out() + result.err() + Json.write(result.json()))
+                    .doesNotContain(existing.password());
 
-            Result byToken = validate("--url", fake.base().toString(), "--token", token, "--users", "1",
-                    "--timeout", "10");
+            Result byToken = validate(Map.of("PARLEY_VALIDATE_TOKEN", token), "--url", fake.base().toString(),
+                    "--users", "1", "--timeout", "10");
 
             assertThat(byToken.exitCode()).as(byToken.out()).isZero();
             assertThat(byToken.withStatus("skip")).isEqualTo(Set.of("auth.register", "auth.login"));
-            assertThat(byToken.markdown() + byToken.out() + Json.write(byToken.json())).doesNotContain(token);
+            assertThat(byToken.markdown() + byToken.out() + byToken.err() + Json.write(byToken.json()))
+                    .doesNotContain(token);
         }
     }
 
