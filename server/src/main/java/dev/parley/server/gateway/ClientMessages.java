@@ -19,6 +19,7 @@ import java.time.Clock;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -191,7 +192,27 @@ final class ClientMessages {
                         + StartRequest.MAX_STEP_DELAY_MS + ".");
             }
         }
-        runs.start(session.userId(), new StartRequest(threadId, text, context, settings));
+        // The start is stored by the run journal; the reader goes on with the socket's next frames meanwhile.
+        runs.startAsync(session.userId(), new StartRequest(threadId, text, context, settings))
+                .whenComplete((started, failure) -> {
+                    if (failure != null) {
+                        refused(session, message, failure instanceof CompletionException wrapped
+                                && wrapped.getCause() != null ? wrapped.getCause() : failure);
+                    }
+                });
+    }
+
+    /** A start that the database refused or failed: the client hears it as an error answering its message. */
+    private void refused(SocketSession session, Envelope message, Throwable failure) {
+        if (failure instanceof ProtocolException e) {
+            session.sendError(e.code(), e.getMessage(), e.details(), message.inReplyTo());
+            return;
+        }
+        String requestId = RequestId.next().value();
+        LOG.error("Socket {} message {} failed [request_id={}]", session.connectionId, message.typeName(), requestId,
+                failure);
+        session.sendError(ErrorCode.INTERNAL, "Something went wrong on our side; quote the request id if you report it.",
+                Map.of("request_id", requestId), message.inReplyTo());
     }
 
     private void history(SocketSession session, ObjectNode p) {

@@ -130,10 +130,19 @@ final class RunJournal implements AutoCloseable {
         enqueue(new Unit<>(run, event, at, null, null));
     }
 
-    /** Queues work and returns its result once committed and its events published; throws what the work threw. */
-    <T> T submit(Work<T> work) {
+    /**
+     * Queues work and returns at once; the future completes once it is committed and its events published (on the
+     * journal's thread, so dependent stages must be quick), or fails with what the work threw.
+     */
+    <T> CompletableFuture<T> submitAsync(Work<T> work) {
         CompletableFuture<T> done = new CompletableFuture<>();
         enqueue(new Unit<>(null, null, null, work, done));
+        return done;
+    }
+
+    /** Queues work and returns its result once committed and its events published; throws what the work threw. */
+    <T> T submit(Work<T> work) {
+        CompletableFuture<T> done = submitAsync(work);
         try {
             return done.join(); // not interruptible: once queued, the work may be committed either way
         } catch (java.util.concurrent.CompletionException e) {

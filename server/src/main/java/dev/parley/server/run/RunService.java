@@ -31,6 +31,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
@@ -133,6 +134,22 @@ public final class RunService implements AutoCloseable {
      *                           {@code invalid_message}, or {@code overloaded} while the server shuts down
      */
     public StartedRun start(String userId, StartRequest request) {
+        try {
+            return startAsync(userId, request).join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof RuntimeException failure) {
+                throw failure;
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Starts a run without waiting for its first commit: a request that is refused outright throws here; the rest
+     * completes the future once the thread, the user message, the run and {@code agent_started} are stored (and the
+     * agent is running), or fails it with what refused the start. The socket's reader never waits for the database.
+     */
+    public CompletableFuture<StartedRun> startAsync(String userId, StartRequest request) {
         if (!accepting) {
             throw new ProtocolException(ErrorCode.OVERLOADED, "The server is restarting; send the message again in a moment.");
         }
@@ -154,7 +171,7 @@ public final class RunService implements AutoCloseable {
         String messageId = UUID.randomUUID().toString();
         // One transaction, so that a start that fails leaves nothing behind (no empty thread, no run without its
         // first event); the journal shares its commit with whatever else is being stored at that moment.
-        ActiveRun run = journal.submit((connection, log) -> {
+        return journal.submitAsync((connection, log) -> {
             Instant now = clock.instant();
             ChatThread thread;
             List<AgentRun.Turn> history = new ArrayList<>();
@@ -177,17 +194,18 @@ public final class RunService implements AutoCloseable {
             Envelope started = created.firstEvent(data);
             log.append(created, started, now);
             return created;
+        }).thenApply(run -> {
+            active.put(runId, run);
+            metrics.started();
+            run.timeout(scheduler.schedule(() -> {
+                if (run.requestEnd(ActiveRun.Ending.TIMED_OUT)) {
+                    LOG.info("Run {} of user {} timed out after {}", runId, userId, config.timeout());
+                }
+            }, config.timeout().toMillis(), TimeUnit.MILLISECONDS));
+            agentThreads.newThread(() -> execute(run)).start();
+            LOG.info("Run {} started on thread {} for user {}", runId, run.threadId, userId);
+            return new StartedRun(runId, run.threadId, messageId);
         });
-        active.put(runId, run);
-        metrics.started();
-        run.timeout(scheduler.schedule(() -> {
-            if (run.requestEnd(ActiveRun.Ending.TIMED_OUT)) {
-                LOG.info("Run {} of user {} timed out after {}", runId, userId, config.timeout());
-            }
-        }, config.timeout().toMillis(), TimeUnit.MILLISECONDS));
-        agentThreads.newThread(() -> execute(run)).start();
-        LOG.info("Run {} started on thread {} for user {}", runId, run.threadId, userId);
-        return new StartedRun(runId, run.threadId, messageId);
     }
 
     /** How long the oldest write waiting for the run journal has waited; what admission control looks at. */
