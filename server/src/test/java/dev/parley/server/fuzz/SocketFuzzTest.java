@@ -20,7 +20,7 @@ class SocketFuzzTest {
 
     @Test
     void theSocketSurvivesMutatedFramesWithCodedAnswersOnly() throws Exception {
-        try (ServerProcess server = ServerProcess.start(data, SocketFuzzer.SERVER_ENV)) {
+        try (ServerProcess server = ServerProcess.start(data, SocketFuzzer.SERVER_ENV, SocketFuzzer.IMAGE_JVM_FLAGS)) {
             assertThat(server.awaitReady()).as(server.log()).isTrue();
             SocketFuzzer.Report report = SocketFuzzer.run(new SocketFuzzer.Options(SEED, FRAMES, 8, 4), server);
             System.out.print(report.summary());

@@ -70,7 +70,7 @@ public final class SocketFuzzer {
     /** What one run saw. {@code violations} counts every broken expectation; {@code examples} keeps the first few. */
     public record Report(long frames, long seconds, long reconnects, Map<String, Long> outcomes,
                          Map<String, Long> closes, long violations, List<String> examples,
-                         long rssBeforeKb, long rssAfterKb, long fdsBefore, long fdsAfter,
+                         long rssBeforeKb, long rssHalfwayKb, long rssAfterKb, long fdsBefore, long fdsAfter,
                          long seriesBefore, long seriesAfter) {
         public String summary() {
             StringBuilder text = new StringBuilder()
@@ -78,7 +78,8 @@ public final class SocketFuzzer {
                     .append(reconnects).append('\n')
                     .append("closes by code: ").append(closes).append('\n')
                     .append("answers: ").append(outcomes).append('\n')
-                    .append("server RSS ").append(rssBeforeKb / 1024).append(" MB -> ").append(rssAfterKb / 1024)
+                    .append("server RSS ").append(rssBeforeKb / 1024).append(" MB -> ").append(rssHalfwayKb / 1024)
+                    .append(" MB halfway -> ").append(rssAfterKb / 1024)
                     .append(" MB, file descriptors ").append(fdsBefore).append(" -> ").append(fdsAfter)
                     .append(", /metrics series ").append(seriesBefore).append(" -> ").append(seriesAfter).append('\n')
                     .append("violations: ").append(violations).append('\n');
@@ -96,6 +97,7 @@ public final class SocketFuzzer {
     private final AtomicLong violations = new AtomicLong();
     private final List<String> examples = Collections.synchronizedList(new ArrayList<>());
     private final AtomicLong sent = new AtomicLong();
+    private volatile long rssHalfwayKb = -1;
     private final AtomicLong reconnects = new AtomicLong();
     private final AtomicLong sentinel = new AtomicLong(1_000_000_000_000L);
 
@@ -136,7 +138,8 @@ public final class SocketFuzzer {
         // Closed sockets are released a moment after their close: let the counts settle before reading them.
         Thread.sleep(2000);
         return new Report(sent.get(), seconds, reconnects.get(), snapshot(outcomes), snapshot(closes),
-                violations.get(), List.copyOf(examples), rssBefore, rssKb(pid), fdsBefore, fds(pid), seriesBefore,
+                violations.get(), List.copyOf(examples), rssBefore, rssHalfwayKb, rssKb(pid), fdsBefore, fds(pid),
+                seriesBefore,
                 metricSeries());
     }
 
@@ -193,7 +196,9 @@ public final class SocketFuzzer {
                 connect();
                 for (long i = 0; i < frames; i++) {
                     Shot shot = next();
-                    sent.incrementAndGet();
+                    if (sent.incrementAndGet() == options.frames() / 2) {
+                        rssHalfwayKb = rssKb(server.process().pid());
+                    }
                     shoot(shot, i);
                 }
             } catch (RuntimeException e) {
@@ -704,6 +709,10 @@ public final class SocketFuzzer {
         }
     }
 
+    /** The image's JVM flags with Cloud Run's 512 MiB (bin/image.sh), so that RSS reads as it would there. */
+    static final List<String> IMAGE_JVM_FLAGS = List.of("-XX:MaxRAM=512m", "-XX:MaxRAMPercentage=65",
+            "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError");
+
     /** {@code bin/fuzz}: starts a server process on a fresh data directory and prints the report. */
     public static void main(String[] args) throws Exception {
         long seed = 1;
@@ -718,7 +727,7 @@ public final class SocketFuzzer {
             }
         }
         Path data = Files.createTempDirectory("parley-fuzz");
-        try (ServerProcess server = ServerProcess.start(data, SERVER_ENV)) {
+        try (ServerProcess server = ServerProcess.start(data, SERVER_ENV, IMAGE_JVM_FLAGS)) {
             if (!server.awaitReady()) {
                 throw new IllegalStateException("the server did not become ready:\n" + server.log());
             }

@@ -9,6 +9,7 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -32,13 +33,21 @@ public final class ServerProcess implements AutoCloseable {
 
     /** Starts the server on a free port with {@code env} added to this environment (less any shared services). */
     public static ServerProcess start(Path dataDir, Map<String, String> env) throws IOException {
+        return start(dataDir, env, List.of());
+    }
+
+    /** The same, with JVM options (the image's memory flags, for instance) before the main class. */
+    public static ServerProcess start(Path dataDir, Map<String, String> env, List<String> jvmOptions)
+            throws IOException {
         int port;
         try (ServerSocket probe = new ServerSocket(0)) {
             port = probe.getLocalPort();
         }
         String java = ProcessHandle.current().info().command().orElse("java");
-        ProcessBuilder builder = new ProcessBuilder(List.of(java, "-cp", System.getProperty("java.class.path"),
-                "dev.parley.server.Main", "serve"));
+        List<String> command = new ArrayList<>(List.of(java));
+        command.addAll(jvmOptions);
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), "dev.parley.server.Main", "serve"));
+        ProcessBuilder builder = new ProcessBuilder(command);
         builder.environment().remove("PARLEY_DATABASE_URL");
         builder.environment().remove("PARLEY_REDIS_URL");
         builder.environment().put("PORT", Integer.toString(port));

@@ -4,11 +4,9 @@ import com.nimbusds.jose.JOSEException;
 import com.nimbusds.jose.JWSAlgorithm;
 import com.nimbusds.jose.KeySourceException;
 import com.nimbusds.jose.jwk.source.JWKSource;
-import com.nimbusds.jose.jwk.source.JWKSourceBuilder;
 import com.nimbusds.jose.proc.BadJOSEException;
 import com.nimbusds.jose.proc.JWSVerificationKeySelector;
 import com.nimbusds.jose.proc.SecurityContext;
-import com.nimbusds.jose.util.DefaultResourceRetriever;
 import com.nimbusds.jwt.JWT;
 import com.nimbusds.oauth2.sdk.AuthorizationCode;
 import com.nimbusds.oauth2.sdk.AuthorizationCodeGrant;
@@ -42,7 +40,6 @@ import dev.parley.protocol.ErrorCode;
 import dev.parley.protocol.ProtocolException;
 import dev.parley.server.config.Config;
 import java.io.IOException;
-import java.net.MalformedURLException;
 import java.net.URI;
 import java.time.Clock;
 import java.time.Duration;
@@ -58,7 +55,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * One OpenID provider as this server talks to it: its discovery document (fetched from
  * {@code <issuer>/.well-known/openid-configuration} when first needed, kept for {@link #METADATA_TTL}), the
  * authorization request with PKCE, the token request, and the verification of ID tokens against the provider's keys
- * (fetched from its {@code jwks_uri}, cached, and fetched again when a token names a key the cache does not hold).
+ * (fetched from its {@code jwks_uri}, kept for the provider's {@code max-age}, and fetched again when a token names a key
+ * the kept set does not hold: {@link ProviderKeys}).
  *
  * <p>Failures come out as {@link ProtocolException}s whose message is a sentence for the person signing in and whose
  * cause says what went wrong, for the log: {@code upstream_unavailable} when the provider cannot be reached or
@@ -66,8 +64,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * does not verify.
  *
  * <p>The cached metadata is replaced as a whole (an atomic reference); everything else is immutable, so the class is
- * thread-safe. The expiry of the metadata follows the passed-in clock; the expiry of ID tokens and of the key cache
- * follow the system clock, which is what the token library reads.
+ * thread-safe. The expiry of the metadata and of the kept keys follows the passed-in clock; the expiry of ID tokens
+ * follows the system clock, which is what the token library reads.
  */
 final class OpenIdProvider {
     /** How long a fetched discovery document is used before it is fetched again. */
@@ -75,7 +73,6 @@ final class OpenIdProvider {
     /** How far an ID token's {@code exp} and {@code iat} may be off, for a provider whose clock differs slightly. */
     static final int MAX_CLOCK_SKEW_SECONDS = 60;
     private static final Scope SCOPE = new Scope("openid", "email", "profile");
-    private static final int MAX_KEY_SET_BYTES = 256 * 1024;
     /** Only public-key signatures: an HMAC-signed ID token would be keyed with our client secret. */
     private static final Set<JWSAlgorithm> ASYMMETRIC = asymmetric();
 
@@ -229,7 +226,7 @@ final class OpenIdProvider {
         }
     }
 
-    private IDTokenValidator validator(OIDCProviderMetadata metadata) throws MalformedURLException {
+    private IDTokenValidator validator(OIDCProviderMetadata metadata) {
         Set<JWSAlgorithm> algorithms = new LinkedHashSet<>();
         List<JWSAlgorithm> advertised = metadata.getIDTokenJWSAlgs();
         if (advertised != null) {
@@ -238,10 +235,7 @@ final class OpenIdProvider {
         if (algorithms.isEmpty()) {
             algorithms.add(JWSAlgorithm.RS256);
         }
-        JWKSource<SecurityContext> keys = JWKSourceBuilder
-                .create(metadata.getJWKSetURI().toURL(),
-                        new DefaultResourceRetriever(timeoutMillis, timeoutMillis, MAX_KEY_SET_BYTES))
-                .build();
+        JWKSource<SecurityContext> keys = new ProviderKeys(metadata.getJWKSetURI(), timeoutMillis, clock);
         IDTokenValidator validator = new IDTokenValidator(issuer, clientId,
                 new JWSVerificationKeySelector<>(algorithms, keys), null);
         validator.setMaxClockSkew(MAX_CLOCK_SKEW_SECONDS);

@@ -6,10 +6,14 @@ import com.nimbusds.jose.JOSEException;
 import com.nimbusds.jose.JOSEObjectType;
 import com.nimbusds.jose.JWSAlgorithm;
 import com.nimbusds.jose.JWSHeader;
+import com.nimbusds.jose.crypto.ECDSASigner;
 import com.nimbusds.jose.crypto.MACSigner;
 import com.nimbusds.jose.crypto.RSASSASigner;
+import com.nimbusds.jose.jwk.Curve;
+import com.nimbusds.jose.jwk.ECKey;
 import com.nimbusds.jose.jwk.JWKSet;
 import com.nimbusds.jose.jwk.RSAKey;
+import com.nimbusds.jose.jwk.gen.ECKeyGenerator;
 import com.nimbusds.jose.jwk.gen.RSAKeyGenerator;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.PlainJWT;
@@ -77,6 +81,9 @@ final class FakeOpenIdProvider implements AutoCloseable {
     private final AtomicInteger tokenRequests = new AtomicInteger();
     private final AtomicInteger pkceFailures = new AtomicInteger();
     private volatile RSAKey signingKey;
+    /** When set, ID tokens are signed ES256 with it (published beside the RSA key). */
+    private volatile ECKey ecKey;
+    private volatile String keysCacheControl;
     private volatile Person next;
     private volatile String nextError;
     private volatile Consumer<JWTClaimsSet.Builder> tamper = builder -> { };
@@ -167,6 +174,20 @@ final class FakeOpenIdProvider implements AutoCloseable {
     }
 
     /** Replaces the signing key with a new one under a new key id, publishing only the new one. */
+    /** Signs from now on with a new P-256 key (ES256) under a new key id; called again, rotates it. */
+    void signWithNewEcKey() {
+        try {
+            this.ecKey = new ECKeyGenerator(Curve.P_256).keyID(UUID.randomUUID().toString()).generate();
+        } catch (JOSEException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The Cache-Control header of the key set from now on (none by default). */
+    void cacheKeysFor(String cacheControl) {
+        this.keysCacheControl = cacheControl;
+    }
+
     void rotateKey() {
         this.signingKey = newKey();
     }
@@ -231,7 +252,7 @@ final class FakeOpenIdProvider implements AutoCloseable {
                 .put("jwks_uri", issuer + "/jwks");
         document.putArray("response_types_supported").add("code");
         document.putArray("subject_types_supported").add("public");
-        document.putArray("id_token_signing_alg_values_supported").add("RS256");
+        document.putArray("id_token_signing_alg_values_supported").add("RS256").add("ES256");
         document.putArray("code_challenge_methods_supported").add("S256");
         document.putArray("scopes_supported").add("openid").add("email").add("profile");
         ArrayNode methods = document.putArray("token_endpoint_auth_methods_supported");
@@ -291,7 +312,13 @@ final class FakeOpenIdProvider implements AutoCloseable {
 
     private void keys(HttpExchange exchange) throws IOException {
         keyRequests.incrementAndGet();
-        respond(exchange, 200, new JWKSet(signingKey.toPublicJWK()).toString());
+        ECKey ec = ecKey;
+        JWKSet keys = ec == null ? new JWKSet(signingKey.toPublicJWK())
+                : new JWKSet(List.of(signingKey.toPublicJWK(), ec.toPublicJWK()));
+        if (keysCacheControl != null) {
+            exchange.getResponseHeaders().set("Cache-Control", keysCacheControl);
+        }
+        respond(exchange, 200, keys.toString());
     }
 
     private String idToken(Grant grant) {
@@ -318,6 +345,17 @@ final class FakeOpenIdProvider implements AutoCloseable {
             SignedJWT jwt = new SignedJWT(new JWSHeader(JWSAlgorithm.HS256), claims.build());
             try {
                 jwt.sign(new MACSigner(CLIENT_SECRET.getBytes(StandardCharsets.UTF_8)));
+            } catch (JOSEException e) {
+                throw new IllegalStateException(e);
+            }
+            return jwt.serialize();
+        }
+        ECKey ec = ecKey;
+        if (ec != null && forgedKey == null) {
+            SignedJWT jwt = new SignedJWT(new JWSHeader.Builder(JWSAlgorithm.ES256).keyID(ec.getKeyID())
+                    .type(JOSEObjectType.JWT).build(), claims.build());
+            try {
+                jwt.sign(new ECDSASigner(ec));
             } catch (JOSEException e) {
                 throw new IllegalStateException(e);
             }
@@ -392,7 +430,9 @@ final class FakeOpenIdProvider implements AutoCloseable {
     private static void respond(HttpExchange exchange, int status, String body) throws IOException {
         byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
         exchange.getResponseHeaders().add("Content-Type", "application/json");
-        exchange.getResponseHeaders().add("Cache-Control", "no-store");
+        if (!exchange.getResponseHeaders().containsKey("Cache-Control")) {
+            exchange.getResponseHeaders().add("Cache-Control", "no-store");
+        }
         exchange.sendResponseHeaders(status, bytes.length);
         exchange.getResponseBody().write(bytes);
         exchange.close();

@@ -7,8 +7,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.parley.protocol.Json;
+import dev.parley.server.testing.MutableClock;
 import dev.parley.server.testing.TestApp;
 import java.net.URI;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -169,6 +172,41 @@ class OidcSignInTest {
 
         assertThat(pair.path("user").path("email").asText()).isEqualTo("after@example.org");
         assertThat(provider.keyRequests()).isEqualTo(2);
+    }
+
+    @Test
+    void es256IdTokensVerifyAgainstThePublishedKeyAndItsRotation() {
+        provider.nextSignIn(FakeOpenIdProvider.Person.verified("rsa@example.org"));
+        signIn(app, new Browser(app));
+        int fetched = provider.keyRequests();
+        provider.signWithNewEcKey();
+        provider.nextSignIn(FakeOpenIdProvider.Person.verified("ec@example.org"));
+        assertThat(signIn(app, new Browser(app)).path("user").path("email").asText()).isEqualTo("ec@example.org");
+        provider.signWithNewEcKey();
+        provider.nextSignIn(FakeOpenIdProvider.Person.verified("ec-rotated@example.org"));
+        assertThat(signIn(app, new Browser(app)).path("user").path("email").asText())
+                .isEqualTo("ec-rotated@example.org");
+        // Each new key id made the server fetch the key set again, once.
+        assertThat(provider.keyRequests()).isEqualTo(fetched + 2);
+    }
+
+    @Test
+    void keysAreKeptForTheMaxAgeTheProviderGives() {
+        MutableClock clock = new MutableClock(Instant.now());
+        provider.cacheKeysFor("public, max-age=120, must-revalidate");
+        try (TestApp timed = TestApp.start(OidcFlows.env(provider), clock)) {
+            provider.nextSignIn(FakeOpenIdProvider.Person.verified("first@example.org"));
+            signIn(timed, new Browser(timed));
+            int fetched = provider.keyRequests();
+            clock.advance(Duration.ofSeconds(119));
+            provider.nextSignIn(FakeOpenIdProvider.Person.verified("kept@example.org"));
+            signIn(timed, new Browser(timed));
+            assertThat(provider.keyRequests()).isEqualTo(fetched);
+            clock.advance(Duration.ofSeconds(2));
+            provider.nextSignIn(FakeOpenIdProvider.Person.verified("refetched@example.org"));
+            signIn(timed, new Browser(timed));
+            assertThat(provider.keyRequests()).isEqualTo(fetched + 1);
+        }
     }
 
     @Test
