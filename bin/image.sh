@@ -167,6 +167,27 @@ if [ "$(id -u)" = 0 ]; then
 fi
 cp "$jar" "$rootfs/app/parley-server.jar"
 cp "$libs"/*.jar "$rootfs/app/libs/"
+# sqlite-jdbc carries its native library for 24 platforms (21 MB unpacked); the image runs on one, Linux with
+# glibc on this machine's architecture. The rest is dropped from the image's copy of the jar, under the same name.
+slim_sqlite_jar() {
+  local jar=$1 arch work
+  case $(uname -m) in
+    x86_64) arch=x86_64 ;;
+    aarch64 | arm64) arch=aarch64 ;;
+    *) return 0 ;;
+  esac
+  work=$(mktemp -d)
+  (cd "$work" && "$jdk/bin/jar" xf "$jar")
+  [ -f "$work/org/sqlite/native/Linux/$arch/libsqlitejdbc.so" ] || fail "$jar has no Linux/$arch native library"
+  find "$work/org/sqlite/native" -mindepth 1 -maxdepth 1 ! -name Linux -exec rm -rf {} +
+  find "$work/org/sqlite/native/Linux" -mindepth 1 -maxdepth 1 ! -name "$arch" -exec rm -rf {} +
+  rm "$jar"
+  "$jdk/bin/jar" --create --file "$jar" --manifest "$work/META-INF/MANIFEST.MF" -C "$work" .
+  rm -rf "$work"
+}
+for sqlite_jar in "$rootfs"/app/libs/sqlite-jdbc-*.jar; do
+  slim_sqlite_jar "$sqlite_jar"
+done
 # Jib gives every file it adds this modification time; the AOT cache records the jars' times and refuses
 # to load against different ones, so the training run must see the same.
 find "$rootfs" -exec touch -h -d @1 {} +

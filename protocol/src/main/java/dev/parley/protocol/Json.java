@@ -23,8 +23,11 @@ public final class Json {
     public static final int MAX_DEPTH = 64;
     /** Characters of one number: a 64-bit integer has 20, a double fewer than 30. */
     public static final int MAX_NUMBER_CHARS = 100;
-    /** Characters of one string; socket frames and request bodies have smaller limits of their own. */
-    public static final int MAX_STRING_CHARS = 8 * 1024 * 1024;
+    /**
+     * Characters of one string. Client input is held to much less by the frame and body limits; this bound is for
+     * what the server reads back of its own (a stored event holding a whole long answer) and for providers' replies.
+     */
+    public static final int MAX_STRING_CHARS = 64 * 1024 * 1024;
 
     /**
      * One buffer pool for every thread: the default pool keeps a buffer set per thread, which with a virtual thread

@@ -9,6 +9,7 @@ import dev.parley.server.auth.ClientAddress;
 import dev.parley.server.auth.Principal;
 import dev.parley.server.auth.TokenVerifier;
 import io.helidon.http.HeaderNames;
+import io.helidon.http.RequestException;
 import io.helidon.http.Status;
 import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
@@ -51,7 +52,9 @@ final class Http {
             return new String(bytes, StandardCharsets.UTF_8);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
-        } catch (ProtocolException e) {
+        } catch (ProtocolException | RequestException e) {
+            // A RequestException is the web server's own answer (413 for a chunked body over the limit), which its
+            // direct handlers turn into the JSON error body.
             throw e;
         } catch (RuntimeException e) {
             // The web server's entity reader fails on broken framing (a chunk size that is not hex, a chunk shorter
