@@ -56,7 +56,10 @@ public final class ServerProcess implements AutoCloseable {
         builder.environment().putAll(env);
         builder.redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(
                 dataDir.resolve("server.log").toFile()));
-        return new ServerProcess(builder.start(), dataDir, port);
+        Process process = builder.start();
+        // A test JVM that is stopped (a timeout, Ctrl-C) does not leave the server running.
+        Runtime.getRuntime().addShutdownHook(new Thread(process::destroyForcibly));
+        return new ServerProcess(process, dataDir, port);
     }
 
     public Process process() {
