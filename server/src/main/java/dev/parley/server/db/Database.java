@@ -34,13 +34,21 @@ public final class Database implements AutoCloseable {
     private final boolean embedded;
     private final Sql sql;
     private final Sql eventLogSql;
+    private final DatabaseHealth health;
 
-    private Database(HikariDataSource dataSource, HikariDataSource eventLogSource, boolean embedded) {
+    private Database(HikariDataSource dataSource, HikariDataSource eventLogSource, boolean embedded,
+                     DatabaseHealth health) {
         this.dataSource = dataSource;
         this.eventLogSource = eventLogSource;
         this.embedded = embedded;
-        this.sql = new Sql(dataSource, embedded);
-        this.eventLogSql = new Sql(eventLogSource, embedded);
+        this.health = health;
+        this.sql = new Sql(dataSource, embedded, health);
+        this.eventLogSql = new Sql(eventLogSource, embedded, health);
+        health.onRecovered(() -> {
+            // Connections the outage broke would fail the first requests after it.
+            evict(dataSource);
+            evict(eventLogSource);
+        });
     }
 
     public static Database open(Config.Storage storage) {
@@ -66,7 +74,7 @@ public final class Database implements AutoCloseable {
         }
         LOG.info("Database ready: {} (pool {}, and one connection for the run event log)",
                 embedded ? "embedded SQLite" : "PostgreSQL", poolSize);
-        return new Database(dataSource, eventLogSource, embedded);
+        return new Database(dataSource, eventLogSource, embedded, DatabaseHealth.start(jdbcUrl, embedded));
     }
 
     private static HikariDataSource pool(String jdbcUrl, String name, int size) {
@@ -78,7 +86,19 @@ public final class Database implements AutoCloseable {
         hikari.setConnectionTimeout(Duration.ofSeconds(5).toMillis());
         hikari.setValidationTimeout(Duration.ofSeconds(2).toMillis());
         hikari.setInitializationFailTimeout(Duration.ofSeconds(10).toMillis());
+        if (jdbcUrl.startsWith("jdbc:postgresql:")) {
+            // A server that accepts connections and never answers must not hold a statement forever; URL
+            // parameters of the same names win over these.
+            hikari.addDataSourceProperty("connectTimeout", "5");
+            hikari.addDataSourceProperty("socketTimeout", "30");
+        }
         return new HikariDataSource(hikari);
+    }
+
+    private static void evict(HikariDataSource pool) {
+        if (pool.getHikariPoolMXBean() != null) {
+            pool.getHikariPoolMXBean().softEvictConnections();
+        }
     }
 
     static String embeddedUrl(Path dataDir) {
@@ -117,8 +137,14 @@ public final class Database implements AutoCloseable {
         return embedded;
     }
 
-    /** Whether a connection can be had and answers within the timeout. */
+    /**
+     * Whether the database serves: for PostgreSQL the shared signal (kept by a probe, so that readiness answers at
+     * once during an outage); for the embedded file, whether a connection can be had and answers.
+     */
     public boolean isUp() {
+        if (!embedded) {
+            return !health.isDown();
+        }
         try (Connection connection = dataSource.getConnection()) {
             return connection.isValid(2);
         } catch (SQLException e) {
@@ -144,6 +170,7 @@ public final class Database implements AutoCloseable {
 
     @Override
     public void close() {
+        health.close();
         eventLogSource.close();
         dataSource.close();
     }

@@ -14,7 +14,6 @@ import java.sql.Types;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import javax.sql.DataSource;
 import org.sqlite.SQLiteErrorCode;
@@ -22,7 +21,9 @@ import org.sqlite.SQLiteException;
 
 /**
  * Thin JDBC helpers over the pool: parameter binding, row mapping and transactions. A connection failure becomes
- * {@link ErrorCode#UPSTREAM_UNAVAILABLE}; any other SQL failure is our bug and surfaces as {@link IllegalStateException}.
+ * {@link ErrorCode#UPSTREAM_UNAVAILABLE} and marks the database down ({@link DatabaseHealth}); while it is down, work is
+ * refused the same way at once, without waiting for a connection. Any other SQL failure is our bug and surfaces as
+ * {@link IllegalStateException}.
  */
 public final class Sql {
     /** The decimal places kept of an amount of money (the {@code NUMERIC(18, 8)} of the PostgreSQL schema). */
@@ -30,11 +31,22 @@ public final class Sql {
 
     private final DataSource dataSource;
     private final boolean sqlite;
+    private final DatabaseHealth health;
 
     /** {@code sqlite}: the database is SQLite (else PostgreSQL); it decides how money and row locks are written. */
     Sql(DataSource dataSource, boolean sqlite) {
+        this(dataSource, sqlite, DatabaseHealth.alwaysUp());
+    }
+
+    Sql(DataSource dataSource, boolean sqlite, DatabaseHealth health) {
         this.dataSource = dataSource;
         this.sqlite = sqlite;
+        this.health = health;
+    }
+
+    /** The database's shared up/down signal. */
+    public DatabaseHealth health() {
+        return health;
     }
 
     /**
@@ -119,6 +131,7 @@ public final class Sql {
     }
 
     public <T> T withConnection(Work<T> work) {
+        health.requireUp();
         try (Connection connection = dataSource.getConnection()) {
             return work.run(connection);
         } catch (SQLException e) {
@@ -128,6 +141,7 @@ public final class Sql {
 
     /** Runs the work in one transaction: committed when it returns, rolled back when it throws. */
     public <T> T inTransaction(Work<T> work) {
+        health.requireUp();
         try (Connection connection = dataSource.getConnection()) {
             boolean autoCommit = connection.getAutoCommit();
             connection.setAutoCommit(false);
@@ -197,11 +211,18 @@ public final class Sql {
         return false;
     }
 
-    static RuntimeException translate(SQLException e) {
+    private RuntimeException translate(SQLException e) {
         String state = e.getSQLState();
-        if (e instanceof SQLTransientConnectionException || (state != null && state.startsWith("08"))) {
-            return new ProtocolException(ErrorCode.UPSTREAM_UNAVAILABLE,
-                    "The database is unavailable; try again shortly.", Map.of(), e);
+        boolean connectionFailed = state != null && state.startsWith("08");
+        // The pool's timeout carries the last connection failure as its cause; without one, the pool was only busy.
+        if (e instanceof SQLTransientConnectionException && e.getCause() != null) {
+            connectionFailed = true;
+        }
+        if (connectionFailed) {
+            health.markDown(e);
+        }
+        if (connectionFailed || e instanceof SQLTransientConnectionException) {
+            return DatabaseHealth.unavailable(e);
         }
         return new IllegalStateException("database statement failed (SQLState " + state + ")", e);
     }

@@ -146,6 +146,8 @@ final class Http {
         }
         if (details.get("retry_after_s") instanceof Number seconds) {
             response.header(HeaderNames.RETRY_AFTER, Long.toString(seconds.longValue()));
+        } else if (details.get("retry_after_ms") instanceof Number millis) {
+            response.header(HeaderNames.RETRY_AFTER, Long.toString(Math.max(1, (millis.longValue() + 999) / 1000)));
         }
         response.header(HeaderNames.CONTENT_TYPE, "application/json");
         response.header(HeaderNames.CACHE_CONTROL, "no-store");

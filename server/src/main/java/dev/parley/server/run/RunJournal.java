@@ -135,6 +135,8 @@ final class RunJournal implements AutoCloseable {
      * journal's thread, so dependent stages must be quick), or fails with what the work threw.
      */
     <T> CompletableFuture<T> submitAsync(Work<T> work) {
+        // While the database is known to be down, refuse at once rather than queue behind a batch that waits for it.
+        sql.health().requireUp();
         CompletableFuture<T> done = new CompletableFuture<>();
         enqueue(new Unit<>(null, null, null, work, done));
         return done;

@@ -34,6 +34,8 @@ class DatabaseOutageTest {
                 socket.runEvents(first.path("run_id").asText());
 
                 proxy.cut();
+                Await.until("readiness turns 503", Duration.ofSeconds(1),
+                        () -> app.get("/health/ready", null).status() == 503);
                 TestApp.Response ready = app.get("/health/ready", null);
                 assertThat(ready.status()).isEqualTo(503);
                 assertThat(ready.json().path("checks").path("database").asText()).isEqualTo("down");

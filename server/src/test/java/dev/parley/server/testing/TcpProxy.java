@@ -23,6 +23,7 @@ public final class TcpProxy implements AutoCloseable {
     private final int targetPort;
     private final Set<Socket> open = ConcurrentHashMap.newKeySet();
     private volatile boolean cut;
+    private volatile boolean silent;
     private volatile boolean closed;
 
     private TcpProxy(ServerSocket listener, String targetHost, int targetPort) {
@@ -55,8 +56,23 @@ public final class TcpProxy implements AutoCloseable {
         open.clear();
     }
 
-    /** Relays again. */
+    /**
+     * Goes silent, as a database host that vanished behind a firewall: open connections stay open but carry nothing
+     * more, new ones are accepted and never answered.
+     */
+    public void blackHole() {
+        silent = true;
+    }
+
+    /** Relays again (connections held while silent are dropped: their protocol state is lost). */
     public void restore() {
+        if (silent) {
+            silent = false;
+            for (Socket socket : open) {
+                quietlyClose(socket);
+            }
+            open.clear();
+        }
         cut = false;
     }
 
@@ -70,6 +86,10 @@ public final class TcpProxy implements AutoCloseable {
             }
             if (cut) {
                 quietlyClose(client);
+                continue;
+            }
+            if (silent) {
+                open.add(client);
                 continue;
             }
             Thread.ofVirtual().start(() -> relay(client));
@@ -102,6 +122,9 @@ public final class TcpProxy implements AutoCloseable {
         try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
             int read;
             while ((read = in.read(buffer)) >= 0) {
+                if (silent) {
+                    continue; // swallowed
+                }
                 out.write(buffer, 0, read);
                 out.flush();
             }
