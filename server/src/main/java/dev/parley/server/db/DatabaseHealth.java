@@ -8,7 +8,9 @@ import java.sql.SQLException;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -40,6 +42,7 @@ public final class DatabaseHealth implements AutoCloseable {
     private volatile boolean down;
     private volatile boolean closed;
     private volatile Runnable onRecovered = () -> { };
+    private final Set<Connection> inUse = ConcurrentHashMap.newKeySet();
     private Connection probe;
     private CompletableFuture<Boolean> check;
 
@@ -85,13 +88,37 @@ public final class DatabaseHealth implements AutoCloseable {
                 Map.of("retry_after_ms", RETRY_AFTER.toMillis()), cause);
     }
 
-    /** A connection could not be had or broke: down until a probe says otherwise. */
+    /** A pooled connection in use by a caller; {@link #markDown} aborts it rather than let it wait. */
+    void track(Connection connection) {
+        if (probed) {
+            inUse.add(connection);
+        }
+    }
+
+    void untrack(Connection connection) {
+        if (probed) {
+            inUse.remove(connection);
+        }
+    }
+
+    /**
+     * A connection could not be had or broke: down until a probe says otherwise. The connections in use are aborted:
+     * a statement waiting on a database that went silent fails now, and its transaction can no longer commit behind
+     * the back of a caller that was told it failed.
+     */
     void markDown(Throwable cause) {
         if (!probed || down) {
             return;
         }
         down = true;
         LOG.warn("Database marked down: {}", cause == null ? "probe failed" : cause.toString());
+        for (Connection connection : inUse) {
+            try {
+                connection.abort(Runnable::run);
+            } catch (SQLException | RuntimeException e) {
+                LOG.debug("Aborting a connection in use failed: {}", e.toString());
+            }
+        }
     }
 
     private void probeLoop() {

@@ -133,7 +133,12 @@ public final class Sql {
     public <T> T withConnection(Work<T> work) {
         health.requireUp();
         try (Connection connection = dataSource.getConnection()) {
-            return work.run(connection);
+            health.track(connection);
+            try {
+                return work.run(connection);
+            } finally {
+                health.untrack(connection);
+            }
         } catch (SQLException e) {
             throw translate(e);
         }
@@ -143,23 +148,32 @@ public final class Sql {
     public <T> T inTransaction(Work<T> work) {
         health.requireUp();
         try (Connection connection = dataSource.getConnection()) {
-            boolean autoCommit = connection.getAutoCommit();
-            connection.setAutoCommit(false);
-            T result;
+            health.track(connection);
             try {
-                result = work.run(connection);
-                connection.commit();
-            } catch (SQLException | RuntimeException e) {
-                // A connection that broke mid-transaction fails these too; the first failure is the one that counts.
-                attempt(connection::rollback, e);
-                attempt(() -> connection.setAutoCommit(autoCommit), e);
-                throw e;
+                return inTransaction(connection, work);
+            } finally {
+                health.untrack(connection);
             }
-            connection.setAutoCommit(autoCommit);
-            return result;
         } catch (SQLException e) {
             throw translate(e);
         }
+    }
+
+    private static <T> T inTransaction(Connection connection, Work<T> work) throws SQLException {
+        boolean autoCommit = connection.getAutoCommit();
+        connection.setAutoCommit(false);
+        T result;
+        try {
+            result = work.run(connection);
+            connection.commit();
+        } catch (SQLException | RuntimeException e) {
+            // A connection that broke mid-transaction fails these too; the first failure is the one that counts.
+            attempt(connection::rollback, e);
+            attempt(() -> connection.setAutoCommit(autoCommit), e);
+            throw e;
+        }
+        connection.setAutoCommit(autoCommit);
+        return result;
     }
 
     private interface SqlAction {

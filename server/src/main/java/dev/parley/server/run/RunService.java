@@ -153,6 +153,8 @@ public final class RunService implements AutoCloseable {
         if (!accepting) {
             throw new ProtocolException(ErrorCode.OVERLOADED, "The server is restarting; send the message again in a moment.");
         }
+        // A database known to be down is the reason to give, not the backlog it causes.
+        sql.health().requireUp();
         if (!config.maxLogDelay().isZero() && eventLogDelay().compareTo(config.maxLogDelay()) > 0) {
             metrics.refusedOverloaded();
             throw new ProtocolException(ErrorCode.OVERLOADED, "The server is busy; send the message again in a moment.",

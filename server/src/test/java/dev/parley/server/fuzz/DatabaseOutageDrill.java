@@ -1,0 +1,233 @@
+package dev.parley.server.fuzz;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.parley.protocol.Json;
+import dev.parley.server.testing.ServerProcess;
+import dev.parley.server.testing.SocketClient;
+import dev.parley.server.testing.TcpProxy;
+import dev.parley.server.testing.TestDatabases;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * PostgreSQL cut under load, as an operator's bad day goes: 20 users each send a start_agent every 0.5 s over their
+ * socket to a server process whose database sits behind a proxy; the proxy refuses connections (or goes silent) for
+ * a while and comes back, with no restart. Prints the answers by code before, during and after the cut, the answer
+ * times during it, messages unanswered after 10 s, readiness going down and up, and whether every message that got
+ * {@code agent_started} is stored.
+ *
+ * <p>{@code bin/fuzz --outage [refused|silent] [SECONDS]} runs it (30 s cut by default); DatabaseOutageDrillTest runs
+ * a short form in the build.
+ */
+public final class DatabaseOutageDrill {
+    static final int USERS = 20;
+    static final Duration EVERY = Duration.ofMillis(500);
+
+    public record Report(String mode, Duration cut, Map<String, Map<String, Long>> answers, long unansweredAfter10s,
+                         List<Long> answerMillisDuringCut, long notReadyAfterMillis, long readyAgainAfterMillis,
+                         long acknowledged, long acknowledgedButNotStored, boolean serverAlive) {
+        long percentile(double p) {
+            if (answerMillisDuringCut.isEmpty()) {
+                return -1;
+            }
+            List<Long> sorted = new ArrayList<>(answerMillisDuringCut);
+            Collections.sort(sorted);
+            return sorted.get((int) Math.min(sorted.size() - 1, Math.ceil(p * sorted.size()) - 1));
+        }
+
+        public String summary() {
+            return "outage drill (" + mode + ", " + cut.toSeconds() + " s): answers by phase and code " + answers + '\n'
+                    + "answer time during the cut: p50 " + percentile(0.5) + " ms, p99 " + percentile(0.99)
+                    + " ms, max " + percentile(1.0) + " ms over " + answerMillisDuringCut.size() + " messages\n"
+                    + "unanswered after 10 s: " + unansweredAfter10s + "; readiness 503 " + notReadyAfterMillis
+                    + " ms after the cut, 200 again " + readyAgainAfterMillis + " ms after the restore\n"
+                    + "acknowledged (agent_started): " + acknowledged + ", of them not stored: "
+                    + acknowledgedButNotStored + "; server alive: " + serverAlive + '\n';
+        }
+    }
+
+    private record Sent(long at, String phase) {
+    }
+
+    private final Map<String, Sent> sent = new ConcurrentHashMap<>();
+    private final Map<String, Long> answeredAt = new ConcurrentHashMap<>();
+    private final Map<String, String> answerCode = new ConcurrentHashMap<>();
+    private volatile String phase = "before";
+
+    public static Report run(boolean silent, Duration before, Duration cut, Duration after) throws Exception {
+        return new DatabaseOutageDrill().drill(silent, before, cut, after);
+    }
+
+    private Report drill(boolean silent, Duration before, Duration cut, Duration after) throws Exception {
+        String url = TestDatabases.freshPostgresSchema();
+        URI parsed = URI.create(url.substring("jdbc:".length()));
+        Path data = Files.createTempDirectory("parley-outage");
+        try (TcpProxy proxy = TcpProxy.to(parsed.getHost(), parsed.getPort());
+             ServerProcess server = ServerProcess.start(data, Map.of("PARLEY_DATABASE_URL",
+                     "jdbc:postgresql://127.0.0.1:" + proxy.port() + parsed.getRawPath() + "?" + parsed.getRawQuery(),
+                     "PARLEY_JWT_SECRET", "an-outage-drill-secret-of-at-least-32-bytes!!", "PARLEY_SIGNUP_LIMIT",
+                     "1000"), SocketFuzzer.IMAGE_JVM_FLAGS);
+             HttpClient http = HttpClient.newHttpClient()) {
+            if (!server.awaitReady()) {
+                throw new IllegalStateException("the server did not become ready:\n" + server.log());
+            }
+            List<SocketClient> sockets = new ArrayList<>();
+            for (int k = 0; k < USERS; k++) {
+                String token = Json.parse(http.send(HttpRequest.newBuilder(server.uri("/auth/register"))
+                        .header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString("{\"email\":\"outage-" + UUID.randomUUID()
+                                + "@example.org\",\"password\":\"correct horse battery\"}")).build(),
+                        HttpResponse.BodyHandlers.ofString()).body()).path("access_token").asText();
+                SocketClient socket = SocketClient.connect(http, server.wsUri("/ws"),
+                        Map.of("Authorization", "Bearer " + token), List.of());
+                socket.next();
+                sockets.add(socket);
+            }
+            List<Thread> threads = new ArrayList<>();
+            long end = System.nanoTime() + before.plus(cut).plus(after).toNanos();
+            for (int k = 0; k < USERS; k++) {
+                SocketClient socket = sockets.get(k);
+                int user = k;
+                threads.add(Thread.ofPlatform().start(() -> send(socket, user, end)));
+                threads.add(Thread.ofPlatform().start(() -> read(socket, end)));
+            }
+            Thread.sleep(before.toMillis());
+            long cutAt = System.nanoTime();
+            phase = "during";
+            if (silent) {
+                proxy.blackHole();
+            } else {
+                proxy.cut();
+            }
+            long notReady = awaitReadiness(server, 503, cutAt);
+            Thread.sleep(Math.max(0, cut.toMillis() - (System.nanoTime() - cutAt) / 1_000_000));
+            long restoredAt = System.nanoTime();
+            proxy.restore();
+            phase = "after";
+            long ready = awaitReadiness(server, 200, restoredAt);
+            for (Thread thread : threads) {
+                thread.join();
+            }
+            Thread.sleep(2000);
+            sockets.forEach(SocketClient::close);
+
+            Map<String, Map<String, Long>> answers = new TreeMap<>();
+            List<Long> duringMillis = new ArrayList<>();
+            long unanswered = 0;
+            List<String> acknowledged = new ArrayList<>();
+            for (Map.Entry<String, Sent> entry : sent.entrySet()) {
+                String code = answerCode.getOrDefault(entry.getKey(), "unanswered");
+                answers.computeIfAbsent(entry.getValue().phase(), p -> new TreeMap<>()).merge(code, 1L, Long::sum);
+                Long at = answeredAt.get(entry.getKey());
+                long waited = at == null ? Long.MAX_VALUE : (at - entry.getValue().at()) / 1_000_000;
+                if (waited > 10_000) {
+                    unanswered++;
+                }
+                if (entry.getValue().phase().equals("during") && at != null) {
+                    duringMillis.add(waited);
+                }
+                if (code.equals("agent_started")) {
+                    acknowledged.add(entry.getKey());
+                }
+            }
+            return new Report(silent ? "silent" : "refused", cut, answers, unanswered, duringMillis, notReady, ready,
+                    acknowledged.size(), notStored(url, acknowledged), server.process().isAlive());
+        }
+    }
+
+    private void send(SocketClient socket, int user, long end) {
+        for (int n = 0; System.nanoTime() < end; n++) {
+            String request = "u" + user + "-" + n;
+            sent.put(request, new Sent(System.nanoTime(), phase));
+            socket.send("start_agent", Json.object().put("user_request", request), request);
+            try {
+                Thread.sleep(EVERY.toMillis());
+            } catch (InterruptedException e) {
+                return;
+            }
+        }
+    }
+
+    private void read(SocketClient socket, long end) {
+        long stop = end + TimeUnit.SECONDS.toNanos(12);
+        while (System.nanoTime() < stop && !socket.isClosed()) {
+            JsonNode frame;
+            try {
+                frame = socket.next(Duration.ofMillis(500));
+            } catch (AssertionError timeout) {
+                continue;
+            }
+            String type = frame.path("type").asText();
+            JsonNode data = frame.path("data");
+            String key = null;
+            String code = null;
+            if (type.equals("agent_started")) {
+                key = data.path("user_request").asText();
+                code = type;
+            } else if (type.equals("error")) {
+                key = data.path("in_reply_to").asText();
+                code = data.path("error").path("code").asText();
+            }
+            if (key != null && answeredAt.putIfAbsent(key, System.nanoTime()) == null) {
+                answerCode.put(key, code);
+            }
+        }
+    }
+
+    private static long awaitReadiness(ServerProcess server, int status, long since) throws InterruptedException {
+        while (ServerProcess.status(server.uri("/health/ready")) != status) {
+            if (System.nanoTime() - since > TimeUnit.SECONDS.toNanos(60)) {
+                return -1;
+            }
+            Thread.sleep(20);
+        }
+        return (System.nanoTime() - since) / 1_000_000;
+    }
+
+    private static long notStored(String url, List<String> acknowledged) throws Exception {
+        long missing = 0;
+        try (Connection connection = DriverManager.getConnection(url);
+             PreparedStatement query = connection.prepareStatement(
+                     "SELECT COUNT(*) FROM messages WHERE role = 'user' AND content = ?")) {
+            for (String request : acknowledged) {
+                query.setString(1, request);
+                try (ResultSet row = query.executeQuery()) {
+                    row.next();
+                    if (row.getLong(1) != 1) {
+                        missing++;
+                    }
+                }
+            }
+        }
+        return missing;
+    }
+
+    /** {@code bin/fuzz --outage [refused|silent] [SECONDS]}. */
+    public static void main(String[] args) throws Exception {
+        boolean silent = args.length > 0 && args[0].equals("silent");
+        Duration cut = Duration.ofSeconds(args.length > 1 ? Long.parseLong(args[1]) : 30);
+        Report report = run(silent, Duration.ofSeconds(10), cut, Duration.ofSeconds(10));
+        System.out.print(report.summary());
+        if (report.acknowledgedButNotStored() > 0 || !report.serverAlive() || report.unansweredAfter10s() > 0) {
+            System.out.println("outage drill: FAILED");
+            System.exit(1);
+        }
+    }
+}

@@ -1,0 +1,28 @@
+package dev.parley.server.fuzz;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+
+/** The short form of {@code bin/fuzz --outage}: a 3 s cut of PostgreSQL under 20 users sending twice a second. */
+class DatabaseOutageDrillTest {
+    @Test
+    void aCutDatabaseIsAnsweredAtOnceAndNothingAcknowledgedIsLost() throws Exception {
+        for (boolean silent : new boolean[] {false, true}) {
+            DatabaseOutageDrill.Report report = DatabaseOutageDrill.run(silent, Duration.ofSeconds(2),
+                    Duration.ofSeconds(3), Duration.ofSeconds(3));
+            System.out.print(report.summary());
+            assertThat(report.serverAlive()).isTrue();
+            assertThat(report.acknowledged()).isPositive();
+            assertThat(report.acknowledgedButNotStored()).as(report.summary()).isZero();
+            assertThat(report.unansweredAfter10s()).as(report.summary()).isZero();
+            assertThat(report.percentile(0.99)).as(report.summary()).isLessThan(1000);
+            assertThat(report.answers().values()).as(report.summary())
+                    .allSatisfy(codes -> assertThat(codes).doesNotContainKey("rate_limited"));
+            assertThat(report.answers().get("during")).as(report.summary()).containsKey("upstream_unavailable");
+            assertThat(report.notReadyAfterMillis()).as(report.summary()).isBetween(0L, 1000L);
+            assertThat(report.readyAgainAfterMillis()).as(report.summary()).isBetween(0L, 2000L);
+        }
+    }
+}
