@@ -37,7 +37,8 @@ class DatabaseFailFastTest {
         URI parsed = URI.create(url.substring("jdbc:".length()));
         try (TcpProxy proxy = TcpProxy.to(parsed.getHost(), parsed.getPort());
              TestApp app = TestApp.start(Map.of("PARLEY_DATABASE_URL", "jdbc:postgresql://127.0.0.1:" + proxy.port()
-                     + parsed.getRawPath() + "?" + parsed.getRawQuery(), "PARLEY_REVOCATION_CACHE_TTL", "60s", "PARLEY_WS_RATE_LIMIT", "1000"))) {
+                     + parsed.getRawPath() + "?" + parsed.getRawQuery(), "PARLEY_REVOCATION_CACHE_TTL", "60s",
+                     "PARLEY_WS_RATE_LIMIT", "1000", "PARLEY_WS_RATE_BURST", "1000"))) {
             TestUsers.User user = TestUsers.register(app);
             try (SocketClient socket = Cluster.connect(app, user)) {
                 JsonNode first = Cluster.start(socket, "How much did we spend?");
