@@ -91,6 +91,9 @@ public final class Database implements AutoCloseable {
             // parameters of the same names win over these.
             hikari.addDataSourceProperty("connectTimeout", "5");
             hikari.addDataSourceProperty("socketTimeout", "30");
+            // Without it the driver quotes a failed batch's statements with their values (users' text) in the
+            // exception, which the pool then logs.
+            hikari.addDataSourceProperty("logServerErrorDetail", "false");
         }
         return new HikariDataSource(hikari);
     }

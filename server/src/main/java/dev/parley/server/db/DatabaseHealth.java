@@ -111,7 +111,7 @@ public final class DatabaseHealth implements AutoCloseable {
             return;
         }
         down = true;
-        LOG.warn("Database marked down: {}", cause == null ? "probe failed" : cause.toString());
+        LOG.warn("Database marked down: {}", describe(cause));
         for (Connection connection : inUse) {
             try {
                 connection.abort(Runnable::run);
@@ -119,6 +119,16 @@ public final class DatabaseHealth implements AutoCloseable {
                 LOG.debug("Aborting a connection in use failed: {}", e.toString());
             }
         }
+    }
+
+    /** The failure without its message: a driver's message can quote the statement, and with it a user's text. */
+    private static String describe(Throwable cause) {
+        if (cause == null) {
+            return "the probe got no answer";
+        }
+        return cause instanceof SQLException sql && sql.getSQLState() != null
+                ? cause.getClass().getSimpleName() + " (SQLState " + sql.getSQLState() + ")"
+                : cause.getClass().getSimpleName();
     }
 
     private void probeLoop() {

@@ -210,8 +210,9 @@ final class RunJournal implements AutoCloseable {
             batch.forEach(unit -> unit.published.clear());
             if (mayRetry && e instanceof ProtocolException failure && failure.code() == ErrorCode.UPSTREAM_UNAVAILABLE
                     && !(failure.getCause() instanceof SQLTransientConnectionException)) {
+                // The driver's message is left out: for a batch it quotes the statement with its values.
                 LOG.info("The run journal's database connection failed ({}); trying the batch once more",
-                        e.getCause() == null ? e.getMessage() : e.getCause().toString());
+                        e.getCause() == null ? e.getMessage() : e.getCause().getClass().getSimpleName());
                 write(batch, false);
                 return;
             }

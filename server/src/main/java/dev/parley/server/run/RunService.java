@@ -82,6 +82,8 @@ public final class RunService implements AutoCloseable {
     private final Clock clock;
     private final String instanceId = UUID.randomUUID().toString();
     private final ConcurrentHashMap<String, ActiveRun> active = new ConcurrentHashMap<>();
+    /** Runs of this instance that ended while the database was down: run id to user id, until their end is stored. */
+    private final ConcurrentHashMap<String, String> unrecordedEnds = new ConcurrentHashMap<>();
     private final ScheduledExecutorService scheduler;
     private final ThreadFactory agentThreads = Thread.ofVirtual().name("parley-run-", 0).factory();
     private final Fanout.Subscription stopRequests;
@@ -331,6 +333,16 @@ public final class RunService implements AutoCloseable {
                     ? ActiveRun.Ending.COMPLETED : ActiveRun.Ending.FAILED);
             try {
                 finish(run, ending, answer, failure);
+            } catch (ProtocolException e) {
+                if (e.code() != ErrorCode.UPSTREAM_UNAVAILABLE) {
+                    throw e;
+                }
+                // Its lease is kept, and the next maintenance pass after the database is back ends it with the code
+                // that says what happened; another instance never ends it as abandoned meanwhile.
+                unrecordedEnds.put(run.runId, run.userId);
+                LOG.warn("Run {} ended while the database is unavailable; it will be recorded as {} once it is back",
+                        run.runId, ErrorCode.UPSTREAM_UNAVAILABLE.code());
+                run.done.complete(RunStatus.FAILED);
             } catch (RuntimeException e) {
                 LOG.error("Run {} could not record its end; its lease will run out and it will be ended as failed",
                         run.runId, e);
@@ -461,12 +473,21 @@ public final class RunService implements AutoCloseable {
      */
     public void maintain() {
         Instant now = clock.instant();
-        if (!active.isEmpty()) {
-            store.renewLeases(List.copyOf(active.keySet()), now.plus(lease));
+        List<String> ours = new ArrayList<>(active.keySet());
+        ours.addAll(unrecordedEnds.keySet());
+        if (!ours.isEmpty()) {
+            store.renewLeases(ours, now.plus(lease));
+        }
+        for (Map.Entry<String, String> unrecorded : List.copyOf(unrecordedEnds.entrySet())) {
+            store.find(unrecorded.getValue(), unrecorded.getKey()).ifPresent(run -> end(run, new Failure(
+                    ErrorCode.UPSTREAM_UNAVAILABLE, "The database was unavailable while this request ran; send the"
+                    + " message again.", true, null)));
+            unrecordedEnds.remove(unrecorded.getKey());
         }
         for (RunRecord abandoned : store.abandoned(now)) {
-            if (!active.containsKey(abandoned.id())) {
-                endAbandoned(abandoned);
+            if (!active.containsKey(abandoned.id()) && !unrecordedEnds.containsKey(abandoned.id())) {
+                end(abandoned, new Failure(ErrorCode.SERVICE_RESTART,
+                        "The server that ran this request stopped; send the message again.", true, null));
             }
         }
         int purged = log.purge(now.minus(config.eventRetention()));
@@ -476,17 +497,15 @@ public final class RunService implements AutoCloseable {
     }
 
     /**
-     * Ends a run whose instance is gone: marks it failed and appends its {@code agent_error} in one transaction, so
-     * that nobody sees the run failed without its last event, and only one instance ends it.
+     * Ends a run that no agent is running any more (its instance is gone, or it ended while the database was down):
+     * marks it failed and appends its {@code agent_error} after its last stored event in one transaction, so that
+     * nobody sees the run failed without its last event, and only one instance ends it.
      */
-    private void endAbandoned(RunRecord run) {
-        Failure why = new Failure(ErrorCode.SERVICE_RESTART,
-                "The server that ran this request stopped; send the message again.", true, null);
+    private void end(RunRecord run, Failure why) {
         // The end and the last event together, as a run of this instance stores them.
         boolean ended = journal.submit((connection, log) -> {
             Instant now = clock.instant();
-            if (!store.finish(connection, run.id(), RunStatus.FAILED, now, run.usage(), null,
-                    ErrorCode.SERVICE_RESTART.code())) {
+            if (!store.finish(connection, run.id(), RunStatus.FAILED, now, run.usage(), null, why.code().code())) {
                 return false; // another instance ended it first
             }
             ServerEvent event = new ServerEvent(EventType.AGENT_ERROR, now, errorData(why, 0), run.threadId(),
@@ -498,7 +517,7 @@ public final class RunService implements AutoCloseable {
             return;
         }
         metrics.ended(RunStatus.FAILED);
-        LOG.warn("Run {} of user {} was abandoned by its instance and is now failed", run.id(), run.userId());
+        LOG.warn("Run {} of user {} is now failed: {}", run.id(), run.userId(), why.code().code());
     }
 
     /** Stops the runs of this instance that were asked to stop through the database. */
