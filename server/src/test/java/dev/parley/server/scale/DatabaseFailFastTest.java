@@ -6,13 +6,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.parley.server.testing.SocketClient;
 import dev.parley.server.testing.TcpProxy;
 import dev.parley.server.testing.TestApp;
-import dev.parley.server.testing.TestDatabases;
 import dev.parley.server.testing.TestUsers;
-import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 
@@ -33,12 +30,9 @@ class DatabaseFailFastTest {
     }
 
     private static void outage(Consumer<TcpProxy> cut) throws Exception {
-        String url = TestDatabases.freshPostgresSchema();
-        URI parsed = URI.create(url.substring("jdbc:".length()));
-        try (TcpProxy proxy = TcpProxy.to(parsed.getHost(), parsed.getPort());
-             TestApp app = TestApp.start(Map.of("PARLEY_DATABASE_URL", "jdbc:postgresql://127.0.0.1:" + proxy.port()
-                     + parsed.getRawPath() + "?" + parsed.getRawQuery(), "PARLEY_REVOCATION_CACHE_TTL", "60s",
-                     "PARLEY_WS_RATE_LIMIT", "1000", "PARLEY_WS_RATE_BURST", "1000"))) {
+        try (ProxiedPostgres database = ProxiedPostgres.start();
+             TestApp app = TestApp.start(database.env("PARLEY_WS_RATE_LIMIT", "1000", "PARLEY_WS_RATE_BURST", "1000"))) {
+            TcpProxy proxy = database.proxy();
             TestUsers.User user = TestUsers.register(app);
             try (SocketClient socket = Cluster.connect(app, user)) {
                 JsonNode first = Cluster.start(socket, "How much did we spend?");

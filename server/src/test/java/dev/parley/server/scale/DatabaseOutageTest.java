@@ -7,11 +7,8 @@ import dev.parley.server.testing.Await;
 import dev.parley.server.testing.SocketClient;
 import dev.parley.server.testing.TcpProxy;
 import dev.parley.server.testing.TestApp;
-import dev.parley.server.testing.TestDatabases;
 import dev.parley.server.testing.TestUsers;
-import java.net.URI;
 import java.time.Duration;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -22,11 +19,8 @@ import org.junit.jupiter.api.Test;
 class DatabaseOutageTest {
     @Test
     void withoutTheDatabaseNothingIsAcknowledgedAndEverythingWorksOnceItIsBack() {
-        String url = TestDatabases.freshPostgresSchema();
-        URI parsed = URI.create(url.substring("jdbc:".length()));
-        try (TcpProxy proxy = TcpProxy.to(parsed.getHost(), parsed.getPort());
-             TestApp app = TestApp.start(Map.of("PARLEY_DATABASE_URL", "jdbc:postgresql://127.0.0.1:" + proxy.port()
-                     + parsed.getRawPath() + "?" + parsed.getRawQuery(), "PARLEY_REVOCATION_CACHE_TTL", "60s"))) {
+        try (ProxiedPostgres database = ProxiedPostgres.start(); TestApp app = TestApp.start(database.env())) {
+            TcpProxy proxy = database.proxy();
             TestUsers.User user = TestUsers.register(app);
             try (SocketClient socket = Cluster.connect(app, user)) {
                 JsonNode first = Cluster.start(socket, "How much did we spend?");

@@ -8,13 +8,10 @@ import dev.parley.server.testing.ScriptedAgent;
 import dev.parley.server.testing.SocketClient;
 import dev.parley.server.testing.TcpProxy;
 import dev.parley.server.testing.TestApp;
-import dev.parley.server.testing.TestDatabases;
 import dev.parley.server.testing.TestUsers;
-import java.net.URI;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -24,12 +21,10 @@ import org.junit.jupiter.api.Test;
 class RunInFlightOutageTest {
     @Test
     void aRunCutOffByTheDatabaseEndsAsUpstreamUnavailableOnceItIsBack() {
-        String url = TestDatabases.freshPostgresSchema();
-        URI parsed = URI.create(url.substring("jdbc:".length()));
-        try (TcpProxy proxy = TcpProxy.to(parsed.getHost(), parsed.getPort());
-             TestApp app = TestApp.start(Map.of("PARLEY_DATABASE_URL", "jdbc:postgresql://127.0.0.1:" + proxy.port()
-                     + parsed.getRawPath() + "?" + parsed.getRawQuery(), "PARLEY_REVOCATION_CACHE_TTL", "60s",
-                     "PARLEY_RUN_LEASE", "3s"), Clock.systemUTC(), new ScriptedAgent(Duration.ofMillis(100)))) {
+        try (ProxiedPostgres database = ProxiedPostgres.start();
+             TestApp app = TestApp.start(database.env("PARLEY_RUN_LEASE", "3s"), Clock.systemUTC(),
+                     new ScriptedAgent(Duration.ofMillis(100)))) {
+            TcpProxy proxy = database.proxy();
             TestUsers.User user = TestUsers.register(app);
             try (SocketClient socket = Cluster.connect(app, user)) {
                 JsonNode started = Cluster.start(socket, "slow 40");
