@@ -709,9 +709,20 @@ public final class SocketFuzzer {
         }
     }
 
-    /** The image's JVM flags with Cloud Run's 512 MiB (bin/image.sh), so that RSS reads as it would there. */
-    static final List<String> IMAGE_JVM_FLAGS = List.of("-XX:MaxRAM=512m", "-XX:MaxRAMPercentage=65",
-            "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError");
+    /**
+     * The image's JVM flags with Cloud Run's 512 MiB (bin/image.sh), so that RSS reads as it would there;
+     * {@code PARLEY_FUZZ_SERVER_JVM_OPTS} (space-separated) replaces them, to compare other settings.
+     */
+    static final List<String> IMAGE_JVM_FLAGS = serverJvmFlags();
+
+    private static List<String> serverJvmFlags() {
+        String configured = System.getenv("PARLEY_FUZZ_SERVER_JVM_OPTS");
+        if (configured != null && !configured.isBlank()) {
+            return List.of(configured.trim().split("\\s+"));
+        }
+        return List.of("-XX:MaxRAM=512m", "-XX:MaxRAMPercentage=65", "-XX:+UseSerialGC",
+                "-XX:+ExitOnOutOfMemoryError");
+    }
 
     /** {@code bin/fuzz}: starts a server process on a fresh data directory and prints the report. */
     public static void main(String[] args) throws Exception {
