@@ -31,6 +31,7 @@ public final class Main {
         LogSetup.configure(config.logging());
         Logger log = LoggerFactory.getLogger(Main.class);
         log.info("Starting Parley: {}", config.summary());
+        Config.unknownVariables(System.getenv()).forEach(warning -> log.warn("Setting: {}", warning));
         App app;
         try {
             app = App.start(config, Clock.systemUTC());

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.regex.Pattern;
 
 /**
@@ -129,6 +130,62 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
             throw new ConfigException(reader.problems());
         }
         return config;
+    }
+
+    /** Variables of the command-line tools around the server (bin/parley, bin/image.sh), not of the server. */
+    private static final Set<String> TOOL_VARIABLES = Set.of("PARLEY_HOME", "PARLEY_JAVA_OPTS",
+            "PARLEY_JDK_SEARCH_PATH", "PARLEY_AOT_PORT");
+    /** Prefixes of the tests', drills' and tools' own variables. */
+    private static final List<String> TOOL_PREFIXES = List.of("PARLEY_TEST_", "PARLEY_DRILL_", "PARLEY_FUZZ_",
+            "PARLEY_VALIDATE_", "PARLEY_IMAGE_");
+
+    /**
+     * The {@code PARLEY_*} variables in {@code env} that the server does not read: most likely a typo, which would
+     * otherwise leave a setting at its default without a word. Each comes with the closest known name when there is
+     * one a few letters away. Variables of the tools around the server are not counted.
+     */
+    public static List<String> unknownVariables(Map<String, String> env) {
+        EnvReader reader = new EnvReader(env);
+        read(reader);
+        Set<String> known = reader.names();
+        List<String> unknown = new ArrayList<>();
+        for (String name : new TreeSet<>(env.keySet())) {
+            if (!name.startsWith("PARLEY_") || known.contains(name) || TOOL_VARIABLES.contains(name)
+                    || TOOL_PREFIXES.stream().anyMatch(name::startsWith)) {
+                continue;
+            }
+            String closest = null;
+            int best = 4;
+            for (String candidate : known) {
+                int distance = editDistance(name, candidate);
+                if (distance < best) {
+                    best = distance;
+                    closest = candidate;
+                }
+            }
+            unknown.add(name + " is not a setting of the server and is ignored"
+                    + (closest == null ? "" : " (did you mean " + closest + "?)"));
+        }
+        return unknown;
+    }
+
+    private static int editDistance(String a, String b) {
+        int[] previous = new int[b.length() + 1];
+        int[] current = new int[b.length() + 1];
+        for (int j = 0; j <= b.length(); j++) {
+            previous[j] = j;
+        }
+        for (int i = 1; i <= a.length(); i++) {
+            current[0] = i;
+            for (int j = 1; j <= b.length(); j++) {
+                int substitution = previous[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
+                current[j] = Math.min(substitution, Math.min(previous[j], current[j - 1]) + 1);
+            }
+            int[] swap = previous;
+            previous = current;
+            current = swap;
+        }
+        return previous[b.length()];
     }
 
     /**

@@ -136,4 +136,24 @@ class ConfigTest {
                         "PARLEY_REVOCATION_CACHE_TTL: must be between 0ms and 1m, got 5m",
                         "PARLEY_LOGIN_MAX_ATTEMPTS: must be a whole number, got 'zero'"));
     }
+
+    @Test
+    void unknownParleyVariablesAreNamedWithTheClosestSetting() {
+        Map<String, String> env = new java.util.HashMap<>(Map.of(
+                "PARLEY_SINGUP_LIMIT", "5",
+                "PARLEY_SOMETHING_ELSE", "x",
+                "PARLEY_LOG_FORMAT", "json",
+                "PARLEY_TEST_DATABASE_URL", "jdbc:postgresql://x/y",
+                "PARLEY_JAVA_OPTS", "-Xmx1g",
+                "PARLEY_OIDC_PROVIDERS", "corp",
+                "PARLEY_OIDC_CORP_ISSUER", "https://id.example.com",
+                "PARLEY_OIDC_OTHER_ISSUER", "https://id.example.org",
+                "PATH", "/usr/bin"));
+        assertThat(Config.unknownVariables(env)).containsExactly(
+                // A provider that PARLEY_OIDC_PROVIDERS does not list is not configured.
+                "PARLEY_OIDC_OTHER_ISSUER is not a setting of the server and is ignored",
+                "PARLEY_SINGUP_LIMIT is not a setting of the server and is ignored (did you mean PARLEY_SIGNUP_LIMIT?)",
+                "PARLEY_SOMETHING_ELSE is not a setting of the server and is ignored");
+        assertThat(Config.unknownVariables(Map.of("PARLEY_LOG_FORMAT", "json"))).isEmpty();
+    }
 }
