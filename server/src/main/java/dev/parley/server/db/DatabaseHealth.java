@@ -61,11 +61,6 @@ public final class DatabaseHealth implements AutoCloseable {
         return health;
     }
 
-    /** A signal that is always up, for a pool without a database behind it worth probing. */
-    public static DatabaseHealth alwaysUp() {
-        return new DatabaseHealth(null, false);
-    }
-
     /** Runs when the database answers again after being down (the pools drop the connections the outage broke). */
     void onRecovered(Runnable action) {
         this.onRecovered = action;

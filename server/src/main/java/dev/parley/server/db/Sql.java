@@ -33,11 +33,10 @@ public final class Sql {
     private final boolean sqlite;
     private final DatabaseHealth health;
 
-    /** {@code sqlite}: the database is SQLite (else PostgreSQL); it decides how money and row locks are written. */
-    Sql(DataSource dataSource, boolean sqlite) {
-        this(dataSource, sqlite, DatabaseHealth.alwaysUp());
-    }
-
+    /**
+     * {@code sqlite}: the database is SQLite (else PostgreSQL); it decides how money and row locks are written.
+     * {@code health}: the database's shared up/down signal, which every pool's user checks and feeds.
+     */
     Sql(DataSource dataSource, boolean sqlite, DatabaseHealth health) {
         this.dataSource = dataSource;
         this.sqlite = sqlite;

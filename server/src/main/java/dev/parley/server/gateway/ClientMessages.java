@@ -84,14 +84,24 @@ final class ClientMessages {
             Envelope envelope = read(node, typeName, messageId);
             metrics.received(envelope.type().wireName());
             dispatch(session, envelope);
-        } catch (ProtocolException e) {
-            session.sendError(e.code(), e.getMessage(), e.details(), inReplyTo);
         } catch (RuntimeException e) {
-            String requestId = RequestId.next().value();
-            LOG.error("Socket {} message {} failed [request_id={}]", session.connectionId, typeName, requestId, e);
-            session.sendError(ErrorCode.INTERNAL, "Something went wrong on our side; quote the request id if you report it.",
-                    Map.of("request_id", requestId), inReplyTo);
+            answerFailure(session, typeName, inReplyTo, e);
         }
+    }
+
+    /**
+     * A message that failed, now or later (a start the database refused): its code for a {@link ProtocolException},
+     * else {@code internal} with a request id that names the logged stack trace. The socket stays open.
+     */
+    private static void answerFailure(SocketSession session, String typeName, String inReplyTo, Throwable failure) {
+        if (failure instanceof ProtocolException e) {
+            session.sendError(e.code(), e.getMessage(), e.details(), inReplyTo);
+            return;
+        }
+        String requestId = RequestId.next().value();
+        LOG.error("Socket {} message {} failed [request_id={}]", session.connectionId, typeName, requestId, failure);
+        session.sendError(ErrorCode.INTERNAL, "Something went wrong on our side; quote the request id if you report it.",
+                Map.of("request_id", requestId), inReplyTo);
     }
 
     private static void rateLimited(SocketSession session, String inReplyTo, long retryAfterMillis) {
@@ -196,23 +206,11 @@ final class ClientMessages {
         runs.startAsync(session.userId(), new StartRequest(threadId, text, context, settings))
                 .whenComplete((started, failure) -> {
                     if (failure != null) {
-                        refused(session, message, failure instanceof CompletionException wrapped
-                                && wrapped.getCause() != null ? wrapped.getCause() : failure);
+                        answerFailure(session, message.typeName(), message.inReplyTo(),
+                                failure instanceof CompletionException wrapped && wrapped.getCause() != null
+                                        ? wrapped.getCause() : failure);
                     }
                 });
-    }
-
-    /** A start that the database refused or failed: the client hears it as an error answering its message. */
-    private void refused(SocketSession session, Envelope message, Throwable failure) {
-        if (failure instanceof ProtocolException e) {
-            session.sendError(e.code(), e.getMessage(), e.details(), message.inReplyTo());
-            return;
-        }
-        String requestId = RequestId.next().value();
-        LOG.error("Socket {} message {} failed [request_id={}]", session.connectionId, message.typeName(), requestId,
-                failure);
-        session.sendError(ErrorCode.INTERNAL, "Something went wrong on our side; quote the request id if you report it.",
-                Map.of("request_id", requestId), message.inReplyTo());
     }
 
     private void history(SocketSession session, ObjectNode p) {

@@ -26,7 +26,7 @@ import org.slf4j.MDC;
 final class HttpEdge {
     private static final Logger LOG = LoggerFactory.getLogger(HttpEdge.class);
 
-    private static final HeaderName X_REQUEST_ID = HeaderNames.create("X-Request-Id");
+    static final HeaderName X_REQUEST_ID = HeaderNames.create("X-Request-Id");
 
     private final Metrics metrics;
 

@@ -62,7 +62,7 @@ final class TransportErrors implements DirectHandler {
                 .headers(responseHeaders)
                 .header(HeaderNames.CONTENT_TYPE, "application/json")
                 .header(HeaderNames.CACHE_CONTROL, "no-store")
-                .header(HeaderNames.create("X-Request-Id"), requestId)
+                .header(HttpEdge.X_REQUEST_ID, requestId)
                 .entity(ErrorBody.http(answer.code(), answer.message(), Map.of(), requestId)
                         .getBytes(StandardCharsets.UTF_8))
                 .build();

@@ -144,7 +144,11 @@ final class RunJournal implements AutoCloseable {
 
     /** Queues work and returns its result once committed and its events published; throws what the work threw. */
     <T> T submit(Work<T> work) {
-        CompletableFuture<T> done = submitAsync(work);
+        return join(submitAsync(work));
+    }
+
+    /** Waits for a journal future; a failure comes out as what the work threw, not wrapped. */
+    static <T> T join(CompletableFuture<T> done) {
         try {
             return done.join(); // not interruptible: once queued, the work may be committed either way
         } catch (java.util.concurrent.CompletionException e) {

@@ -31,7 +31,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
@@ -136,14 +135,7 @@ public final class RunService implements AutoCloseable {
      *                           {@code invalid_message}, or {@code overloaded} while the server shuts down
      */
     public StartedRun start(String userId, StartRequest request) {
-        try {
-            return startAsync(userId, request).join();
-        } catch (CompletionException e) {
-            if (e.getCause() instanceof RuntimeException failure) {
-                throw failure;
-            }
-            throw e;
-        }
+        return RunJournal.join(startAsync(userId, request));
     }
 
     /**
