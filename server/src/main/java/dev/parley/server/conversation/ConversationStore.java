@@ -2,6 +2,7 @@ package dev.parley.server.conversation;
 
 import dev.parley.protocol.ErrorCode;
 import dev.parley.protocol.ProtocolException;
+import dev.parley.server.db.Ids;
 import dev.parley.server.db.Sql;
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -12,7 +13,6 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
-import java.util.UUID;
 
 /**
  * Threads and their messages, in the relational database (embedded SQLite or PostgreSQL: the same SQL runs on both).
@@ -47,7 +47,7 @@ public final class ConversationStore {
     public ChatThread createThread(Connection connection, String userId, String title, int messageCount)
             throws SQLException {
         Instant now = clock.instant();
-        ChatThread thread = new ChatThread(UUID.randomUUID().toString(), userId, Titles.normalize(title), now, now,
+        ChatThread thread = new ChatThread(Ids.timeOrdered(), userId, Titles.normalize(title), now, now,
                 messageCount);
         Sql.update(connection,
                 "INSERT INTO threads (id, user_id, title, created_at, updated_at, message_count) VALUES (?, ?, ?, ?, ?, ?)",
@@ -122,7 +122,7 @@ public final class ConversationStore {
                                      String content, String runId) throws SQLException {
         Instant now = clock.instant();
         countMessage(connection, userId, threadId, now);
-        return insertMessage(connection, userId, threadId, UUID.randomUUID().toString(), role, content, runId, now);
+        return insertMessage(connection, userId, threadId, Ids.timeOrdered(), role, content, runId, now);
     }
 
     /** Counts one more message on the thread and moves its {@code updated_at}, or {@code thread_not_found}. */

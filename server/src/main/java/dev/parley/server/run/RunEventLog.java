@@ -1,6 +1,7 @@
 package dev.parley.server.run;
 
 import dev.parley.protocol.EventType;
+import dev.parley.protocol.ServerEvent;
 import dev.parley.server.db.Sql;
 import dev.parley.server.fanout.Envelope;
 import dev.parley.server.fanout.EventLogReader;
@@ -43,7 +44,7 @@ public final class RunEventLog implements EventLogReader {
             statement.setString(1, event.runId());
             statement.setLong(2, event.seq());
             statement.setString(3, event.type());
-            statement.setString(4, event.wire());
+            statement.setString(4, event.logged());
             statement.setTimestamp(5, Timestamp.from(createdAt));
             statement.addBatch();
             pending++;
@@ -73,7 +74,8 @@ public final class RunEventLog implements EventLogReader {
     /** The run's events after {@code afterSeq}, in order. */
     List<StoredEvent> read(String runId, long afterSeq) {
         return sql.query("SELECT seq, type, body FROM run_events WHERE run_id = ? AND seq > ? ORDER BY seq",
-                row -> new StoredEvent(row.getLong("seq"), row.getString("type"), row.getString("body")),
+                row -> new StoredEvent(row.getLong("seq"), row.getString("type"),
+                        ServerEvent.wireFromCompact(row.getString("body"))),
                 runId, afterSeq);
     }
 
@@ -92,7 +94,8 @@ public final class RunEventLog implements EventLogReader {
     public List<Envelope> after(String runId, long afterSeq) {
         return sql.query("SELECT seq, type, body FROM run_events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT "
                         + MAX_EVENTS_PER_READ,
-                row -> new Envelope(row.getString("type"), runId, row.getLong("seq"), row.getString("body")),
+                row -> new Envelope(row.getString("type"), runId, row.getLong("seq"),
+                        ServerEvent.wireFromCompact(row.getString("body"))),
                 runId, afterSeq);
     }
 

@@ -16,6 +16,7 @@ import dev.parley.server.conversation.ChatMessage;
 import dev.parley.server.conversation.ChatThread;
 import dev.parley.server.conversation.ConversationStore;
 import dev.parley.server.conversation.Titles;
+import dev.parley.server.db.Ids;
 import dev.parley.server.db.Sql;
 import dev.parley.server.fanout.Envelope;
 import dev.parley.server.fanout.Fanout;
@@ -163,8 +164,8 @@ public final class RunService implements AutoCloseable {
             throw new ProtocolException(ErrorCode.MESSAGE_TOO_LARGE, "The request is " + length
                     + " characters long; the limit is " + config.maxUserRequestChars() + ".");
         }
-        String runId = UUID.randomUUID().toString();
-        String messageId = UUID.randomUUID().toString();
+        String runId = Ids.timeOrdered();
+        String messageId = Ids.timeOrdered();
         // One transaction, so that a start that fails leaves nothing behind (no empty thread, no run without its
         // first event); the journal shares its commit with whatever else is being stored at that moment.
         return journal.submitAsync((connection, log) -> {
