@@ -13,9 +13,15 @@ import java.sql.Timestamp;
 import java.sql.Types;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import javax.sql.DataSource;
+import org.sqlite.SQLiteConnection;
 import org.sqlite.SQLiteErrorCode;
 import org.sqlite.SQLiteException;
 
@@ -98,26 +104,33 @@ public final class Sql {
     }
 
     public static int update(Connection connection, String statement, Object... params) throws SQLException {
-        try (PreparedStatement prepared = connection.prepareStatement(statement)) {
+        PreparedStatement prepared = prepare(connection, statement);
+        try {
             bind(prepared, params);
             return prepared.executeUpdate();
+        } finally {
+            release(prepared);
         }
     }
 
     /** Runs one statement once per parameter row, as a JDBC batch; the rows go in one round trip where the driver can. */
     public static void batch(Connection connection, String statement, List<Object[]> rows) throws SQLException {
-        try (PreparedStatement prepared = connection.prepareStatement(statement)) {
+        PreparedStatement prepared = prepare(connection, statement);
+        try {
             for (Object[] params : rows) {
                 bind(prepared, params);
                 prepared.addBatch();
             }
             prepared.executeBatch();
+        } finally {
+            release(prepared);
         }
     }
 
     public static <T> List<T> query(Connection connection, String statement, RowMapper<T> mapper, Object... params)
             throws SQLException {
-        try (PreparedStatement prepared = connection.prepareStatement(statement)) {
+        PreparedStatement prepared = prepare(connection, statement);
+        try {
             bind(prepared, params);
             try (ResultSet rows = prepared.executeQuery()) {
                 List<T> result = new ArrayList<>();
@@ -126,6 +139,88 @@ public final class Sql {
                 }
                 return result;
             }
+        } finally {
+            release(prepared);
+        }
+    }
+
+    /**
+     * Keeps the SQLite statements this thread prepares, from now until {@link #dropStatements()}, across
+     * transactions: for a thread that runs the same few statements all the time on a connection of its own (the run
+     * journal's writer), so that each is compiled once, not once per use. PostgreSQL's driver keeps its own.
+     */
+    public static void keepStatements() {
+        if (KEPT.get() == null) {
+            KEPT.set(new StatementCache());
+        }
+    }
+
+    /** Closes the statements this thread kept ({@link #keepStatements()}); it keeps new ones from then on. */
+    public static void dropStatements() {
+        StatementCache cache = KEPT.get();
+        if (cache != null) {
+            cache.clear();
+        }
+    }
+
+    /** A statement to run on the connection: a kept one when this thread keeps them, else a new one. */
+    public static PreparedStatement prepare(Connection connection, String statement) throws SQLException {
+        StatementCache cache = KEPT.get();
+        return cache == null ? connection.prepareStatement(statement) : cache.prepare(connection, statement);
+    }
+
+    /** Done with a statement from {@link #prepare}: closed, unless it is kept. */
+    public static void release(PreparedStatement prepared) throws SQLException {
+        StatementCache cache = KEPT.get();
+        if (cache == null || !cache.keeps(prepared)) {
+            prepared.close();
+        } else {
+            prepared.clearParameters();
+        }
+    }
+
+    private static final ThreadLocal<StatementCache> KEPT = new ThreadLocal<>();
+
+    /** One thread's kept statements, for one SQLite connection at a time (a new connection starts it afresh). */
+    private static final class StatementCache {
+        private final Map<String, PreparedStatement> statements = new HashMap<>();
+        private final Set<PreparedStatement> kept = Collections.newSetFromMap(new IdentityHashMap<>());
+        private Connection owner;
+
+        PreparedStatement prepare(Connection connection, String statement) throws SQLException {
+            if (!connection.isWrapperFor(SQLiteConnection.class)) {
+                return connection.prepareStatement(statement);
+            }
+            // Prepared on the driver's own connection: the pool's proxy closes what it handed out when it is returned.
+            Connection raw = connection.unwrap(SQLiteConnection.class);
+            if (raw != owner) {
+                clear();
+                owner = raw;
+            }
+            PreparedStatement prepared = statements.get(statement);
+            if (prepared == null) {
+                prepared = raw.prepareStatement(statement);
+                statements.put(statement, prepared);
+                kept.add(prepared);
+            }
+            return prepared;
+        }
+
+        boolean keeps(PreparedStatement prepared) {
+            return kept.contains(prepared);
+        }
+
+        void clear() {
+            for (PreparedStatement prepared : statements.values()) {
+                try {
+                    prepared.close();
+                } catch (SQLException e) {
+                    // closing a statement of a connection that broke: nothing is left to free
+                }
+            }
+            statements.clear();
+            kept.clear();
+            owner = null;
         }
     }
 

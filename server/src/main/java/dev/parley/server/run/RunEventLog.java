@@ -37,7 +37,7 @@ public final class RunEventLog implements EventLogReader {
         private int pending;
 
         Inserts(Connection connection) throws SQLException {
-            this.statement = connection.prepareStatement(INSERT);
+            this.statement = Sql.prepare(connection, INSERT);
         }
 
         void add(Envelope event, Instant createdAt) throws SQLException {
@@ -60,7 +60,7 @@ public final class RunEventLog implements EventLogReader {
 
         @Override
         public void close() throws SQLException {
-            statement.close();
+            Sql.release(statement);
         }
     }
 
