@@ -14,12 +14,13 @@ import java.sql.Types;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.HashMap;
 import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import javax.sql.DataSource;
 import org.sqlite.SQLiteConnection;
 import org.sqlite.SQLiteErrorCode;
@@ -105,12 +106,16 @@ public final class Sql {
 
     public static int update(Connection connection, String statement, Object... params) throws SQLException {
         PreparedStatement prepared = prepare(connection, statement);
+        int changed;
         try {
             bind(prepared, params);
-            return prepared.executeUpdate();
-        } finally {
-            release(prepared);
+            changed = prepared.executeUpdate();
+        } catch (SQLException | RuntimeException e) {
+            discard(prepared);
+            throw e;
         }
+        release(prepared);
+        return changed;
     }
 
     /** Runs one statement once per parameter row, as a JDBC batch; the rows go in one round trip where the driver can. */
@@ -122,105 +127,144 @@ public final class Sql {
                 prepared.addBatch();
             }
             prepared.executeBatch();
-        } finally {
-            release(prepared);
+        } catch (SQLException | RuntimeException e) {
+            discard(prepared);
+            throw e;
         }
+        release(prepared);
     }
 
     public static <T> List<T> query(Connection connection, String statement, RowMapper<T> mapper, Object... params)
             throws SQLException {
         PreparedStatement prepared = prepare(connection, statement);
+        List<T> result = new ArrayList<>();
         try {
             bind(prepared, params);
             try (ResultSet rows = prepared.executeQuery()) {
-                List<T> result = new ArrayList<>();
                 while (rows.next()) {
                     result.add(mapper.map(rows));
                 }
-                return result;
             }
-        } finally {
-            release(prepared);
+        } catch (SQLException | RuntimeException e) {
+            discard(prepared);
+            throw e;
         }
+        release(prepared);
+        return result;
     }
 
     /**
-     * Keeps the SQLite statements this thread prepares, from now until {@link #dropStatements()}, across
-     * transactions: for a thread that runs the same few statements all the time on a connection of its own (the run
-     * journal's writer), so that each is compiled once, not once per use. PostgreSQL's driver keeps its own.
+     * A statement to run on the connection, to hand back with {@link #release} (not to close). On SQLite it is kept
+     * with its connection and handed out again for the same text: compiling a statement costs SQLite more than
+     * running the small ones Parley runs on every turn. PostgreSQL's driver keeps its own server-side statements.
      */
-    public static void keepStatements() {
-        if (KEPT.get() == null) {
-            KEPT.set(new StatementCache());
-        }
-    }
-
-    /** Closes the statements this thread kept ({@link #keepStatements()}); it keeps new ones from then on. */
-    public static void dropStatements() {
-        StatementCache cache = KEPT.get();
-        if (cache != null) {
-            cache.clear();
-        }
-    }
-
-    /** A statement to run on the connection: a kept one when this thread keeps them, else a new one. */
     public static PreparedStatement prepare(Connection connection, String statement) throws SQLException {
-        StatementCache cache = KEPT.get();
-        return cache == null ? connection.prepareStatement(statement) : cache.prepare(connection, statement);
+        if (!connection.isWrapperFor(SQLiteConnection.class)) {
+            return connection.prepareStatement(statement);
+        }
+        // Kept on the driver's own connection: the pool's proxy closes what it handed out when it is returned.
+        SQLiteConnection raw = connection.unwrap(SQLiteConnection.class);
+        KeptStatements kept = KEPT.get(raw);
+        if (kept == null) {
+            KEPT.values().removeIf(KeptStatements::closed); // a new connection: forget the ones the pool closed
+            kept = new KeptStatements(raw);
+            KEPT.put(raw, kept);
+        }
+        return kept.prepare(statement);
     }
 
-    /** Done with a statement from {@link #prepare}: closed, unless it is kept. */
+    /** Hands back a statement from {@link #prepare}: closed, unless its connection keeps it. */
     public static void release(PreparedStatement prepared) throws SQLException {
-        StatementCache cache = KEPT.get();
-        if (cache == null || !cache.keeps(prepared)) {
+        KeptStatements kept = keeperOf(prepared);
+        if (kept == null || !kept.release(prepared)) {
             prepared.close();
-        } else {
-            prepared.clearParameters();
         }
     }
 
-    private static final ThreadLocal<StatementCache> KEPT = new ThreadLocal<>();
+    /** Hands back a statement from {@link #prepare} that failed: closed, and not handed out again. */
+    public static void discard(PreparedStatement prepared) {
+        KeptStatements kept = keeperOf(prepared);
+        if (kept != null) {
+            kept.forget(prepared);
+        }
+        try {
+            prepared.close();
+        } catch (SQLException e) {
+            // a statement of a broken connection: nothing is left to free
+        }
+    }
 
-    /** One thread's kept statements, for one SQLite connection at a time (a new connection starts it afresh). */
-    private static final class StatementCache {
-        private final Map<String, PreparedStatement> statements = new HashMap<>();
-        private final Set<PreparedStatement> kept = Collections.newSetFromMap(new IdentityHashMap<>());
-        private Connection owner;
+    private static KeptStatements keeperOf(PreparedStatement prepared) {
+        try {
+            return prepared.getConnection() instanceof SQLiteConnection raw ? KEPT.get(raw) : null;
+        } catch (SQLException e) {
+            return null;
+        }
+    }
 
-        PreparedStatement prepare(Connection connection, String statement) throws SQLException {
-            if (!connection.isWrapperFor(SQLiteConnection.class)) {
-                return connection.prepareStatement(statement);
-            }
-            // Prepared on the driver's own connection: the pool's proxy closes what it handed out when it is returned.
-            Connection raw = connection.unwrap(SQLiteConnection.class);
-            if (raw != owner) {
-                clear();
-                owner = raw;
-            }
+    /** The statements kept per SQLite connection (by identity); a connection is used by one thread at a time. */
+    private static final Map<SQLiteConnection, KeptStatements> KEPT = new ConcurrentHashMap<>();
+
+    /**
+     * One connection's statements, the most recently used {@link #MAX_KEPT} of them. A statement is handed out to
+     * one user at a time: the same text asked for while its statement is in use gets a statement of its own.
+     */
+    private static final class KeptStatements {
+        static final int MAX_KEPT = 64;
+        private final SQLiteConnection connection;
+        private final LinkedHashMap<String, PreparedStatement> statements = new LinkedHashMap<>(16, 0.75f, true);
+        private final Set<PreparedStatement> inUse = Collections.newSetFromMap(new IdentityHashMap<>());
+
+        KeptStatements(SQLiteConnection connection) {
+            this.connection = connection;
+        }
+
+        PreparedStatement prepare(String statement) throws SQLException {
             PreparedStatement prepared = statements.get(statement);
-            if (prepared == null) {
-                prepared = raw.prepareStatement(statement);
-                statements.put(statement, prepared);
-                kept.add(prepared);
+            if (prepared != null && inUse.contains(prepared)) {
+                return connection.prepareStatement(statement); // not kept: closed when released
             }
+            if (prepared == null) {
+                prepared = connection.prepareStatement(statement);
+                statements.put(statement, prepared);
+                evictBeyondLimit();
+            }
+            inUse.add(prepared);
             return prepared;
         }
 
-        boolean keeps(PreparedStatement prepared) {
-            return kept.contains(prepared);
+        /** True when the statement is kept (and is now free for the next use); false when the caller closes it. */
+        boolean release(PreparedStatement prepared) throws SQLException {
+            if (!inUse.remove(prepared)) {
+                return false;
+            }
+            prepared.clearParameters();
+            prepared.clearBatch();
+            return true;
         }
 
-        void clear() {
-            for (PreparedStatement prepared : statements.values()) {
-                try {
-                    prepared.close();
-                } catch (SQLException e) {
-                    // closing a statement of a connection that broke: nothing is left to free
+        void forget(PreparedStatement prepared) {
+            inUse.remove(prepared);
+            statements.values().remove(prepared);
+        }
+
+        private void evictBeyondLimit() throws SQLException {
+            var entries = statements.entrySet().iterator();
+            while (statements.size() > MAX_KEPT && entries.hasNext()) {
+                PreparedStatement eldest = entries.next().getValue();
+                if (!inUse.contains(eldest)) {
+                    entries.remove();
+                    eldest.close();
                 }
             }
-            statements.clear();
-            kept.clear();
-            owner = null;
+        }
+
+        boolean closed() {
+            try {
+                return connection.isClosed();
+            } catch (SQLException e) {
+                return true;
+            }
         }
     }
 

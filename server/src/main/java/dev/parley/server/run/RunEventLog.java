@@ -35,6 +35,7 @@ public final class RunEventLog implements EventLogReader {
     static final class Inserts implements AutoCloseable {
         private final PreparedStatement statement;
         private int pending;
+        private boolean failed;
 
         Inserts(Connection connection) throws SQLException {
             this.statement = Sql.prepare(connection, INSERT);
@@ -54,13 +55,19 @@ public final class RunEventLog implements EventLogReader {
         void flush() throws SQLException {
             if (pending > 0) {
                 pending = 0;
+                failed = true;
                 statement.executeBatch();
+                failed = false;
             }
         }
 
         @Override
         public void close() throws SQLException {
-            Sql.release(statement);
+            if (failed || pending > 0) {
+                Sql.discard(statement);
+            } else {
+                Sql.release(statement);
+            }
         }
     }
 

@@ -38,9 +38,6 @@ import org.slf4j.LoggerFactory;
  * An event that cannot be stored fails its run ({@link ActiveRun#logFailed}); the run's later events are then not
  * stored, so its log never has a gap, and its last event is numbered after what was stored.
  *
- * <p>The writer keeps its SQLite statements prepared across batches ({@link Sql#keepStatements()}): a batch runs
- * the same dozen statements every time.
- *
  * <p>Threads: {@link #queue} is shared; the units, the runs' {@code appendedSeq}/{@code storedSeq}/{@code logBroken}
  * fields and the connection are the writer's, or the caller's once the journal is closed.
  */
@@ -176,14 +173,12 @@ final class RunJournal implements AutoCloseable {
     }
 
     private void writeLoop() {
-        Sql.keepStatements();
         List<Unit<?>> batch = new ArrayList<>(MAX_BATCH);
         while (true) {
             try {
                 Unit<?> first = queue.poll(100, TimeUnit.MILLISECONDS);
                 if (first == null) {
                     if (closed && queue.isEmpty()) {
-                        Sql.dropStatements();
                         return; // nothing is queued once closed is set: enqueue checks it under the same lock
                     }
                     continue;
@@ -215,7 +210,6 @@ final class RunJournal implements AutoCloseable {
                 return null;
             });
         } catch (RuntimeException e) {
-            Sql.dropStatements(); // a statement that failed may be left mid-step; the next batch prepares afresh
             touched.forEach(ActiveRun::rollBackAppended);
             batch.forEach(unit -> unit.published.clear());
             if (mayRetry && e instanceof ProtocolException failure && failure.code() == ErrorCode.UPSTREAM_UNAVAILABLE

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.file.Path;
+import java.sql.PreparedStatement;
+import java.time.Instant;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -12,70 +14,80 @@ import org.junit.jupiter.api.io.TempDir;
 
 class KeptStatementsTest {
     private static final String INSERT = "INSERT INTO users (id, email, name, created_at) VALUES (?, ?, ?, ?)";
+    private static final String IDS = "SELECT id FROM users ORDER BY id";
 
     @TempDir
     Path dir;
     private Database database;
+    private Sql single; // a pool of one connection
 
     @BeforeEach
     void open() {
         database = Database.open(Database.sqliteUrl(dir.resolve("parley.db")), 4);
-        Sql.keepStatements();
+        single = database.eventLogSql();
     }
 
     @AfterEach
     void close() {
-        Sql.dropStatements();
         database.close();
     }
 
     private void insert(String id) {
-        database.sql().inTransaction(connection -> Sql.update(connection, INSERT, id, id + "@example.com", id,
-                java.time.Instant.EPOCH));
+        single.inTransaction(connection -> Sql.update(connection, INSERT, id, id + "@example.com", id, Instant.EPOCH));
     }
 
     private List<String> ids() {
-        return database.sql().withConnection(connection -> Sql.query(connection, "SELECT id FROM users ORDER BY id",
-                row -> row.getString(1)));
+        return single.withConnection(connection -> Sql.query(connection, IDS, row -> row.getString(1)));
+    }
+
+    private PreparedStatement preparedAndReleased(String statement) {
+        return single.withConnection(connection -> {
+            PreparedStatement prepared = Sql.prepare(connection, statement);
+            Sql.release(prepared);
+            return prepared;
+        });
     }
 
     @Test
-    void aKeptStatementRunsAgainInLaterTransactionsWithItsNewParameters() {
+    void aConnectionHandsOutTheSameStatementAgainWithItsNewParameters() throws Exception {
+        PreparedStatement first = preparedAndReleased(INSERT);
         insert("a");
         insert("b");
         insert("c");
 
+        assertThat(preparedAndReleased(INSERT)).isSameAs(first);
+        assertThat(first.isClosed()).isFalse();
         assertThat(ids()).containsExactly("a", "b", "c");
         assertThat(ids()).containsExactly("a", "b", "c");
     }
 
     @Test
-    void theSameStatementIsHandedOutAgainOnTheSameConnectionUntilDropped() {
-        Sql single = database.eventLogSql(); // a pool of one connection
-        var first = single.withConnection(connection -> Sql.prepare(connection, INSERT));
-        var again = single.withConnection(connection -> Sql.prepare(connection, INSERT));
-        Sql.dropStatements();
-        var afterDrop = single.withConnection(connection -> Sql.prepare(connection, INSERT));
-
-        assertThat(again).isSameAs(first);
-        assertThat(afterDrop).isNotSameAs(first);
-    }
-
-    @Test
-    void afterAFailedStatementAndADropTheNextOnesRun() {
+    void theSameTextAskedForWhileItsStatementIsInUseGetsOneOfItsOwn() {
         insert("a");
+        insert("b");
+
+        List<String> pairs = single.withConnection(connection -> Sql.query(connection, IDS,
+                row -> row.getString(1) + Sql.query(connection, IDS, inner -> inner.getString(1))));
+
+        assertThat(pairs).containsExactly("a[a, b]", "b[a, b]");
+    }
+
+    @Test
+    void aStatementThatFailedIsNotHandedOutAgainAndTheNextOnesRun() throws Exception {
+        insert("a");
+        PreparedStatement before = preparedAndReleased(INSERT);
         assertThatThrownBy(() -> insert("a")).isInstanceOf(IllegalStateException.class);
-        Sql.dropStatements();
 
         insert("b");
 
+        assertThat(before.isClosed()).isTrue();
         assertThat(ids()).containsExactly("a", "b");
     }
 
     @Test
     void aRolledBackTransactionLeavesNothingAndTheStatementsStillRun() {
-        assertThatThrownBy(() -> database.sql().inTransaction(connection -> {
-            Sql.update(connection, INSERT, "x", "x@example.com", "x", java.time.Instant.EPOCH);
+        assertThatThrownBy(() -> single.inTransaction(connection -> {
+            Sql.update(connection, INSERT, "x", "x@example.com", "x", Instant.EPOCH);
             throw new IllegalArgumentException("refused after the insert");
         })).isInstanceOf(IllegalArgumentException.class);
 
