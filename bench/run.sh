@@ -34,7 +34,8 @@
 #               dropped afterwards
 #
 # Environment: BENCH_JVM_OPTS replaces the server JVM flags (default: the container image's flags with a 512 MiB
-# memory limit: -XX:MaxRAM=512m -XX:MaxRAMPercentage=65 -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError);
+# memory limit: -XX:MaxRAM=512m -XX:MaxRAMPercentage=65 -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError), and on JDK 25+
+# Parley starts from an AOT cache as the image does (trained by the server's `train` workload; BENCH_AOT=0: none);
 # BENCH_SERVER_CPUS / BENCH_CLIENT_CPUS (default 0 / 1) pin rss and ping, BENCH_LATENCY_SERVER_CPUS /
 # BENCH_LATENCY_CLIENT_CPUS (default unset: not pinned) pin latency; BENCH_SERVER_ENV adds settings to every
 # Parley server (space-separated NAME=VALUE, e.g. "PARLEY_DB_POOL_SIZE=30"); JAVA_HOME picks the JDK (21+).
@@ -116,6 +117,33 @@ if stale "$echo_classes/EchoServer.class" "$echo_src" "$jar"; then
   mkdir -p "$echo_classes"
   "$JDK_HOME/bin/javac" -d "$echo_classes" -cp "$jar:$libs/*" "$echo_src"
 fi
+# ---- the AOT cache: Parley's servers start from one, as the image's entrypoint does ----
+# Trained by the server's own training workload (`train`, what bin/parley and bin/image.sh run) under the same
+# JVM flags (a JFR recording left out), again whenever the jar or the flags change. BENCH_AOT=0 leaves it out.
+aot_opts=()
+aot_note='none'
+if [ "$JDK_FEATURE" -ge 25 ] && [ "${BENCH_AOT:-1}" != 0 ]; then
+  aot_cache=$bench/target/parley.aot
+  train_flags=()
+  for flag in "${jvm_opts[@]}"; do
+    case $flag in -XX:StartFlightRecording* | -XX:FlightRecorderOptions*) ;; *) train_flags+=("$flag") ;; esac
+  done
+  mkdir -p "$bench/target"
+  if stale "$aot_cache" "$jar" || [ "$(cat "$aot_cache.flags" 2>/dev/null)" != "${train_flags[*]}" ]; then
+    echo "run.sh: training the AOT cache (about 15 s)..." >&2
+    rm -f "$aot_cache"
+    if ! "$java" "${train_flags[@]}" -XX:+UnlockDiagnosticVMOptions -XX:-AOTAdapterCaching \
+      -XX:AOTCacheOutput="$aot_cache" -cp "$jar" dev.parley.server.Main train >"$bench/target/aot-training.log" 2>&1 \
+      || [ ! -s "$aot_cache" ]; then
+      echo "run.sh: AOT training failed; see $bench/target/aot-training.log" >&2
+      exit 1
+    fi
+    printf '%s' "${train_flags[*]}" >"$aot_cache.flags"
+  fi
+  aot_opts=(-XX:AOTCache="$aot_cache")
+  aot_note="$aot_cache (trained by the server's training workload)"
+fi
+
 if [ ! -d "$bench/node_modules/ws" ]; then
   (cd "$bench" && npm ci --no-audit --no-fund --loglevel=error)
 fi
@@ -208,7 +236,8 @@ start_parley() {
     PORT="$server_port" PARLEY_HOST=127.0.0.1 PARLEY_DATA_DIR="$tmp/$name-data" PARLEY_DEV_LOGIN=true \
     PARLEY_SIGNUP_LIMIT=100000000 \
     ${storage[@]+"${storage[@]}"} ${BENCH_SERVER_ENV:-} "$@" \
-    ${launcher[@]+"${launcher[@]}"} "$java" "${jvm_opts[@]}" ${extra_jvm_opts[@]+"${extra_jvm_opts[@]}"} \
+    ${launcher[@]+"${launcher[@]}"} "$java" "${jvm_opts[@]}" ${aot_opts[@]+"${aot_opts[@]}"} \
+    ${extra_jvm_opts[@]+"${extra_jvm_opts[@]}"} \
     -cp "$jar" dev.parley.server.Main serve >"$tmp/$name.log" 2>&1 &
   server_pid=$!
   pids+=("$server_pid")
@@ -410,6 +439,7 @@ run_versus() { # run_versus NAME
   echo "run.sh: mode $mode$($short && echo ' (short)'), repeat $repeat, $(nproc) CPUs, $(uname -r)"
   echo "run.sh: $("$java" -version 2>&1 | head -n 1); node $(node -v); fd limit $fd_limit"
   echo "run.sh: server JVM flags: ${jvm_opts[*]}; rss/ping server on CPU $server_cpus, client on CPU $client_cpus"
+  echo "run.sh: Parley's AOT cache: $aot_note"
   [ -z "${BENCH_SERVER_ENV:-}" ] || echo "run.sh: extra server settings: $BENCH_SERVER_ENV"
   echo "run.sh: database: $($postgres && echo "PostgreSQL at $pg_url (a fresh database per server)" || echo "embedded (a fresh data directory per server)")"
 } | tee -a "$results" >&2

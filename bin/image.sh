@@ -193,92 +193,27 @@ done
 find "$rootfs" -exec touch -h -d @1 {} +
 
 # --- the AOT cache ------------------------------------------------------------------------------------
-# Sends GET PATH to 127.0.0.1:PORT with bash's own TCP support (the Docker build stage has no curl), reads
-# the response by its Content-Length and prints the status code. (The server keeps the connection open
-# after answering "Connection: close", so reading to the end of the stream would wait for its idle timeout.)
-# One HTTP/1.1 request over bash's /dev/tcp (the training run needs no curl): METHOD PATH [BODY [TOKEN]].
-# Prints the status on the first line and the body after it.
-http_request() {
-  local port=$1 method=$2 path=$3 body=${4-} token=${5-} line status length=0 headers response=''
-  exec 3<>"/dev/tcp/127.0.0.1/$port" || return 1
-  headers="$method $path HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-  [ -z "$token" ] || headers+="Authorization: Bearer $token\r\n"
-  [ -z "$body" ] || headers+="Content-Type: application/json\r\nContent-Length: ${#body}\r\n"
-  printf '%b\r\n%s' "$headers" "$body" >&3
-  IFS= read -r -t 10 line <&3 || line=''
-  status=${line#* }
-  status=${status%% *}
-  while IFS= read -r -t 10 line <&3; do
-    line=${line%$'\r'}
-    [ -n "$line" ] || break
-    case ${line,,} in
-      content-length:*) length=${line#*:} length=${length//[!0-9]/} ;;
-    esac
-  done
-  [ "${length:-0}" -eq 0 ] || LC_ALL=C IFS= read -r -t 10 -N "$length" response <&3 || true
-  exec 3<&- 3>&-
-  printf '%s\n%s\n' "$status" "$response"
-}
-
-http_get() {
-  local answer
-  answer=$(http_request "$1" GET "$2") || return 1
-  printf '%s\n' "${answer%%$'\n'*}"
-}
-
-# What the training run does once the server is up: the requests a fresh instance serves first, so that
-# their classes are loaded, linked and profiled in the cache.
-train_requests() {
-  local port=$1 path status
-  status=$(http_get "$port" /health/ready)
-  [ "$status" = 200 ] || fail "the training run answered /health/ready with ${status:-nothing}, not 200"
-  for path in /health/live /health /api/health /metrics /no-such-route /health/ready; do
-    http_get "$port" "$path" >/dev/null
-  done
-  # Sign-up and sign-in, the first requests of a new user. (Every class the cache holds is image size; loading
-  # usage data as well made the cache about 20 MB larger for no gain in the time to readiness.)
-  local account token
-  account='{"email":"aot-training@parley.local","password":"training-password"}'
-  http_request "$port" POST /auth/register "$account" >/dev/null
-  token=$(http_request "$port" POST /auth/login "$account" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
-  [ -n "$token" ] || fail "the training run could not log in"
-  http_request "$port" GET /auth/me '' "$token" >/dev/null
-}
-
+# `parley-server.jar train` is the training workload: a real server on a free port and a scratch data directory,
+# and clients that sign up, sign in, open sockets and run a few thousand turns through it over HTTP and WebSocket
+# (Training.java). Run under the image's own runtime and flags, so that the cache holds the classes, and the
+# method profiles, of a fresh instance's first requests and turns.
 train() {
-  local scratch pid port=''
+  local scratch
   scratch=$(mktemp -d)
-  log "training the AOT cache (a real start, a few requests, then SIGTERM)"
+  log "training the AOT cache (the server's training workload, then exit)"
   local flags=("${JAVA_FLAGS[@]}" -XX:MaxRAM=512m)
   if [ "$feature" -eq 25 ]; then
     # Java 25 can store two method adapters under one hash and then warns on every start (JDK-8364929,
     # fixed in 26); leaving adapters out of the cache avoids that.
     flags+=(-XX:+UnlockDiagnosticVMOptions -XX:-AOTAdapterCaching)
   fi
-  env -i PATH=/usr/bin:/bin HOME="$scratch" PORT=0 PARLEY_DATA_DIR="$scratch/data" PARLEY_LOG_FORMAT=json \
+  if ! env -i PATH=/usr/bin:/bin HOME="$scratch" TMPDIR="$scratch" \
     "$rootfs/opt/java/bin/java" "${flags[@]}" -XX:AOTCacheOutput="$rootfs/app/parley.aot" \
-    -jar "$rootfs/app/parley-server.jar" serve >"$work/training.log" 2>&1 &
-  pid=$!
-  # shellcheck disable=SC2064 # the pid is meant to be expanded now
-  trap "kill -KILL $pid 2>/dev/null || true" EXIT
-  for _ in $(seq 1 600); do
-    port=$(sed -n 's/.*Parley ready on port \([0-9][0-9]*\).*/\1/p' "$work/training.log" | head -n 1)
-    [ -z "$port" ] || break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if [ -z "$port" ]; then
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    -jar "$rootfs/app/parley-server.jar" train >"$work/training.log" 2>&1; then
     cat "$work/training.log" >&2
     rm -rf "$scratch"
-    fail "the training run did not start (log above, also in $work/training.log)"
+    fail "the training run failed (log above, also in $work/training.log)"
   fi
-  train_requests "$port"
-  kill -TERM "$pid"
-  # The JVM writes the cache as it exits.
-  wait "$pid" || true
-  trap - EXIT
   rm -rf "$scratch"
   [ -s "$rootfs/app/parley.aot" ] || { cat "$work/training.log" >&2; fail "the training run wrote no AOT cache"; }
   touch -d @1 "$rootfs/app/parley.aot"

@@ -4,19 +4,27 @@ import dev.parley.server.config.Config;
 import dev.parley.server.config.ConfigException;
 import dev.parley.server.logging.LogSetup;
 import java.lang.management.ManagementFactory;
+import java.nio.file.Path;
 import java.time.Clock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Starts the server from the environment; stops it gracefully on SIGTERM or SIGINT. */
+/**
+ * Starts the server from the environment; stops it gracefully on SIGTERM or SIGINT. {@code train [TURNS]} runs the
+ * workload that trains the JDK's AOT cache instead ({@link Training}) and exits.
+ */
 public final class Main {
     private Main() {
     }
 
     public static void main(String[] args) {
         String command = args.length == 0 ? "serve" : args[0];
+        if (command.equals("train")) {
+            train(args);
+            return;
+        }
         if (!command.equals("serve")) {
-            System.err.println("parley: unknown command '" + command + "' (the server knows: serve)");
+            System.err.println("parley: unknown command '" + command + "' (the server knows: serve, train [TURNS])");
             System.exit(2);
         }
         Config config;
@@ -44,4 +52,26 @@ public final class Main {
         long uptime = ManagementFactory.getRuntimeMXBean().getUptime();
         log.info("Parley ready on port {} ({} ms after JVM start)", app.port(), uptime);
     }
+
+    private static void train(String[] args) {
+        int turns;
+        try {
+            turns = args.length > 1 ? Integer.parseInt(args[1]) : DEFAULT_TRAINING_TURNS;
+        } catch (NumberFormatException e) {
+            turns = -1;
+        }
+        if (turns < 1) {
+            System.err.println("parley: train takes a number of turns per client (1 or more), got '" + args[1] + "'");
+            System.exit(2);
+        }
+        LogSetup.configure(Config.from(Training.settings(Path.of("."))).logging());
+        long started = System.nanoTime();
+        int done = new Training(turns).run();
+        System.err.println("parley: training ran " + done + " turns in " + (System.nanoTime() - started) / 1_000_000
+                + " ms");
+        System.exit(0);
+    }
+
+    /** Turns per training client: enough for the JIT's profiles of the turn's path to settle. */
+    static final int DEFAULT_TRAINING_TURNS = 500;
 }
