@@ -39,7 +39,7 @@ EOF
 # The image's JVM flags (before the optional AOT cache flag): heap from the container's memory limit,
 # the serial collector (one vCPU; no GC threads competing with requests), and exit instead of limping on
 # after an OutOfMemoryError so that the platform restarts the instance.
-JAVA_FLAGS=(-XX:MaxRAMPercentage=65 -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError)
+JAVA_FLAGS=(-XX:MaxRAMPercentage=65 -XX:+UseSerialGC -XX:NewSize=24m -XX:+ExitOnOutOfMemoryError)
 AOT_FLAG=-XX:AOTCache=/app/parley.aot
 APP_ARGS=(-jar /app/parley-server.jar serve)
 # The image's user; /data belongs to it.

@@ -720,7 +720,7 @@ public final class SocketFuzzer {
         if (configured != null && !configured.isBlank()) {
             return List.of(configured.trim().split("\\s+"));
         }
-        return List.of("-XX:MaxRAM=512m", "-XX:MaxRAMPercentage=65", "-XX:+UseSerialGC",
+        return List.of("-XX:MaxRAM=512m", "-XX:MaxRAMPercentage=65", "-XX:+UseSerialGC", "-XX:NewSize=24m",
                 "-XX:+ExitOnOutOfMemoryError");
     }
 
