@@ -4,6 +4,7 @@ import dev.parley.protocol.ErrorCode;
 import dev.parley.protocol.ProtocolException;
 import dev.parley.server.db.Ids;
 import dev.parley.server.db.Sql;
+import dev.parley.server.db.Writes;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -22,6 +23,13 @@ import java.util.Optional;
 public final class ConversationStore {
     private static final String THREAD_COLUMNS = "id, user_id, title, created_at, updated_at, message_count";
     private static final String MESSAGE_COLUMNS = "id, thread_id, role, content, run_id, created_at";
+    /** The writes of a turn, for a {@link Writes} that runs them in batches: parents first. */
+    public static final String INSERT_THREAD =
+            "INSERT INTO threads (id, user_id, title, created_at, updated_at, message_count) VALUES (?, ?, ?, ?, ?, ?)";
+    public static final String COUNT_MESSAGE =
+            "UPDATE threads SET message_count = message_count + 1, updated_at = ? WHERE id = ? AND user_id = ?";
+    public static final String INSERT_MESSAGE =
+            "INSERT INTO messages (id, thread_id, user_id, role, content, run_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)";
 
     private final Sql sql;
     private final Clock clock;
@@ -46,12 +54,18 @@ public final class ConversationStore {
      */
     public ChatThread createThread(Connection connection, String userId, String title, int messageCount)
             throws SQLException {
+        Writes writes = new Writes(List.of());
+        ChatThread thread = createThread(writes, userId, title, messageCount);
+        writes.flush(connection);
+        return thread;
+    }
+
+    /** Queues a new thread; see {@link #createThread(Connection, String, String, int)}. */
+    public ChatThread createThread(Writes writes, String userId, String title, int messageCount) {
         Instant now = clock.instant();
         ChatThread thread = new ChatThread(Ids.timeOrdered(), userId, Titles.normalize(title), now, now,
                 messageCount);
-        Sql.update(connection,
-                "INSERT INTO threads (id, user_id, title, created_at, updated_at, message_count) VALUES (?, ?, ?, ?, ?, ?)",
-                thread.id(), userId, thread.title(), now, now, messageCount);
+        writes.add(INSERT_THREAD, thread.id(), userId, thread.title(), now, now, messageCount);
         return thread;
     }
 
@@ -120,27 +134,29 @@ public final class ConversationStore {
      */
     public ChatMessage appendMessage(Connection connection, String userId, String threadId, String role,
                                      String content, String runId) throws SQLException {
+        Writes writes = new Writes(List.of(COUNT_MESSAGE, INSERT_MESSAGE));
+        ChatMessage message = appendMessage(writes, userId, threadId, role, content, runId);
+        writes.flush(connection);
+        return message;
+    }
+
+    /** Queues a message and its count on the thread; the flush throws {@code thread_not_found} when it is gone. */
+    public ChatMessage appendMessage(Writes writes, String userId, String threadId, String role, String content,
+                                     String runId) {
         Instant now = clock.instant();
-        countMessage(connection, userId, threadId, now);
-        return insertMessage(connection, userId, threadId, Ids.timeOrdered(), role, content, runId, now);
+        countMessage(writes, userId, threadId, now);
+        return insertMessage(writes, userId, threadId, Ids.timeOrdered(), role, content, runId, now);
     }
 
-    /** Counts one more message on the thread and moves its {@code updated_at}, or {@code thread_not_found}. */
-    public void countMessage(Connection connection, String userId, String threadId, Instant now) throws SQLException {
-        int changed = Sql.update(connection,
-                "UPDATE threads SET message_count = message_count + 1, updated_at = ? WHERE id = ? AND user_id = ?",
-                now, threadId, userId);
-        if (changed == 0) {
-            throw threadNotFound();
-        }
+    /** Queues one more message on the thread and the move of its {@code updated_at}, or {@code thread_not_found}. */
+    public void countMessage(Writes writes, String userId, String threadId, Instant now) {
+        writes.expectOneRow(COUNT_MESSAGE, ConversationStore::threadNotFound, now, threadId, userId);
     }
 
-    /** Inserts a message that the caller counted on its thread ({@link #countMessage}, or when creating it). */
-    public ChatMessage insertMessage(Connection connection, String userId, String threadId, String messageId,
-                                     String role, String content, String runId, Instant now) throws SQLException {
-        Sql.update(connection,
-                "INSERT INTO messages (id, thread_id, user_id, role, content, run_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                messageId, threadId, userId, role, content, runId, now);
+    /** Queues a message that the caller counted on its thread ({@link #countMessage}, or when creating it). */
+    public ChatMessage insertMessage(Writes writes, String userId, String threadId, String messageId, String role,
+                                     String content, String runId, Instant now) {
+        writes.add(INSERT_MESSAGE, messageId, threadId, userId, role, content, runId, now);
         return new ChatMessage(messageId, threadId, role, content, runId, now);
     }
 

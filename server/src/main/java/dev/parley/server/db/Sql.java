@@ -326,7 +326,7 @@ public final class Sql {
         }
     }
 
-    private static void bind(PreparedStatement prepared, Object... params) throws SQLException {
+    static void bind(PreparedStatement prepared, Object... params) throws SQLException {
         for (int i = 0; i < params.length; i++) {
             Object value = params[i];
             int index = i + 1;

@@ -3,6 +3,7 @@ package dev.parley.server.run;
 import dev.parley.protocol.ErrorCode;
 import dev.parley.protocol.ProtocolException;
 import dev.parley.server.db.Sql;
+import dev.parley.server.db.Writes;
 import dev.parley.server.fanout.Envelope;
 import dev.parley.server.fanout.Fanout;
 import java.sql.Connection;
@@ -29,7 +30,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>What runs queue is written by one writer thread in shared transactions (group commit): it takes up to
  * {@link #MAX_BATCH} queued units, runs them in one transaction on its own connection, commits, then publishes their
- * events in queue order and completes their futures. An agent that emits an event does not wait for any of this
+ * events in queue order and completes their futures. The units' row writes ({@link Appender#writes()}) and events
+ * are written as one batch per statement, in {@code writeOrder} (parents first), so that a batch of many turns costs
+ * a few round trips to PostgreSQL, not a few per turn; work that reads the database first has what is queued
+ * before it written ({@link #submitAsync} as opposed to {@link #submitWritesAsync}). An agent that emits an event does not wait for any of this
  * ({@link #append}); a start or an end waits for its own commit ({@link #submit}). Events of one run are queued in
  * {@code seq} order by that run, so they are stored and published in that order.
  *
@@ -52,8 +56,11 @@ final class RunJournal implements AutoCloseable {
         T run(Connection connection, Appender log) throws SQLException;
     }
 
-    /** How work appends events to run logs inside its transaction. */
+    /** How work appends events to run logs, and queues its writes, inside its transaction. */
     interface Appender {
+        /** Where the work queues its row writes; they run in batches with those of the other units. */
+        Writes writes();
+
         /** The {@code seq} the run's next event takes, after everything stored and appended for it so far. */
         long nextSeq(ActiveRun run);
 
@@ -72,16 +79,18 @@ final class RunJournal implements AutoCloseable {
         final Envelope event;
         final Instant at;
         final Work<T> work;
+        final boolean reads; // the work reads the database: what the batch queued so far is written first
         final CompletableFuture<T> done;
         final long queuedAt = System.nanoTime();
         final List<Published> published = new ArrayList<>(1);
         T result;
 
-        Unit(ActiveRun run, Envelope event, Instant at, Work<T> work, CompletableFuture<T> done) {
+        Unit(ActiveRun run, Envelope event, Instant at, Work<T> work, boolean reads, CompletableFuture<T> done) {
             this.run = run;
             this.event = event;
             this.at = at;
             this.work = work;
+            this.reads = reads;
             this.done = done;
         }
     }
@@ -90,6 +99,7 @@ final class RunJournal implements AutoCloseable {
     }
 
     private final Sql sql;
+    private final List<String> writeOrder;
     private final Fanout fanout;
     private final RunMetrics metrics;
     private final LinkedBlockingQueue<Unit<?>> queue = new LinkedBlockingQueue<>();
@@ -97,8 +107,9 @@ final class RunJournal implements AutoCloseable {
     private volatile boolean closed;
 
     /** {@code start}: false leaves the writer idle until {@link #start()}, so that a test can fill a batch. */
-    RunJournal(Sql sql, Fanout fanout, RunMetrics metrics, boolean start) {
+    RunJournal(Sql sql, List<String> writeOrder, Fanout fanout, RunMetrics metrics, boolean start) {
         this.sql = sql;
+        this.writeOrder = List.copyOf(writeOrder);
         this.fanout = fanout;
         this.metrics = metrics;
         this.writer = Thread.ofPlatform().daemon().name("parley-run-journal").unstarted(this::writeLoop);
@@ -127,7 +138,7 @@ final class RunJournal implements AutoCloseable {
      * stored, the run is failed through {@link ActiveRun#logFailed}.
      */
     void append(ActiveRun run, Envelope event, Instant at) {
-        enqueue(new Unit<>(run, event, at, null, null));
+        enqueue(new Unit<>(run, event, at, null, false, null));
     }
 
     /**
@@ -135,16 +146,33 @@ final class RunJournal implements AutoCloseable {
      * journal's thread, so dependent stages must be quick), or fails with what the work threw.
      */
     <T> CompletableFuture<T> submitAsync(Work<T> work) {
+        return submitAsync(work, true);
+    }
+
+    /**
+     * As {@link #submitAsync(Work)}, for work that only writes, through {@link Appender#writes()}, and does not touch
+     * the connection: its writes are batched with those of the units around it.
+     */
+    <T> CompletableFuture<T> submitWritesAsync(Work<T> work) {
+        return submitAsync(work, false);
+    }
+
+    private <T> CompletableFuture<T> submitAsync(Work<T> work, boolean reads) {
         // While the database is known to be down, refuse at once rather than queue behind a batch that waits for it.
         sql.health().requireUp();
         CompletableFuture<T> done = new CompletableFuture<>();
-        enqueue(new Unit<>(null, null, null, work, done));
+        enqueue(new Unit<>(null, null, null, work, reads, done));
         return done;
     }
 
     /** Queues work and returns its result once committed and its events published; throws what the work threw. */
     <T> T submit(Work<T> work) {
         return join(submitAsync(work));
+    }
+
+    /** As {@link #submit}, for work that only writes ({@link #submitWritesAsync}). */
+    <T> T submitWrites(Work<T> work) {
+        return join(submitWritesAsync(work));
     }
 
     /** Waits for a journal future; a failure comes out as what the work threw, not wrapped. */
@@ -240,29 +268,43 @@ final class RunJournal implements AutoCloseable {
     }
 
     private void run(Connection connection, List<Unit<?>> batch, Set<ActiveRun> touched) throws SQLException {
+        Writes writes = new Writes(writeOrder);
         try (RunEventLog.Inserts inserts = new RunEventLog.Inserts(connection)) {
             for (Unit<?> unit : batch) {
-                Appender log = appender(connection, inserts, unit, touched);
+                Appender log = appender(connection, writes, inserts, unit, touched);
                 if (unit.work == null) {
                     if (!unit.run.logBroken()) {
                         log.append(unit.run, unit.event, unit.at);
                     }
                 } else {
-                    inserts.flush(); // the work may read what the batch wrote so far
+                    if (unit.reads) {
+                        flush(connection, writes, inserts); // the work may read what the batch wrote so far
+                    }
                     runWork(connection, log, unit);
                 }
             }
-            inserts.flush();
+            flush(connection, writes, inserts);
         }
+    }
+
+    /** Writes what the batch queued: rows first, then the events that may refer to them. */
+    private static void flush(Connection connection, Writes writes, RunEventLog.Inserts inserts) throws SQLException {
+        writes.flush(connection);
+        inserts.flush();
     }
 
     private static <T> void runWork(Connection connection, Appender log, Unit<T> unit) throws SQLException {
         unit.result = unit.work.run(connection, log);
     }
 
-    private static Appender appender(Connection connection, RunEventLog.Inserts inserts, Unit<?> unit,
+    private static Appender appender(Connection connection, Writes writes, RunEventLog.Inserts inserts, Unit<?> unit,
                                      Set<ActiveRun> touched) {
         return new Appender() {
+            @Override
+            public Writes writes() {
+                return writes;
+            }
+
             @Override
             public long nextSeq(ActiveRun run) {
                 return run.appendedSeq() + 1;
@@ -270,7 +312,7 @@ final class RunJournal implements AutoCloseable {
 
             @Override
             public long nextSeq(String runId) throws SQLException {
-                inserts.flush();
+                flush(connection, writes, inserts);
                 return RunEventLog.lastSeq(connection, runId) + 1;
             }
 

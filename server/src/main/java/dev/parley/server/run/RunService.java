@@ -39,6 +39,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -69,6 +70,9 @@ public final class RunService implements AutoCloseable {
     static final Duration OVERLOADED_RETRY_AFTER = Duration.ofSeconds(1);
     private static final Logger LOG = LoggerFactory.getLogger(RunService.class);
     private static final SecureRandom RANDOM = new SecureRandom();
+    /** The order in which the journal writes a batch's rows: every parent before its children. */
+    private static final List<String> WRITE_ORDER = List.of(ConversationStore.INSERT_THREAD,
+            ConversationStore.COUNT_MESSAGE, RunStore.INSERT_RUN, ConversationStore.INSERT_MESSAGE, RunStore.FINISH_RUN);
 
     private final Sql sql;
     private final RunStore store;
@@ -111,7 +115,7 @@ public final class RunService implements AutoCloseable {
         this.fanout = fanout;
         this.config = config;
         this.metrics = new RunMetrics(metrics);
-        this.journal = new RunJournal(journal, fanout, this.metrics, writeEvents);
+        this.journal = new RunJournal(journal, WRITE_ORDER, fanout, this.metrics, writeEvents);
         this.clock = clock;
         metrics.gauge("parley_runs_active", "Agent runs in progress on this instance.", active::size);
         metrics.gauge("parley_run_event_log_delay_seconds",
@@ -167,22 +171,24 @@ public final class RunService implements AutoCloseable {
         String runId = Ids.timeOrdered();
         String messageId = Ids.timeOrdered();
         // One transaction, so that a start that fails leaves nothing behind (no empty thread, no run without its
-        // first event); the journal shares its commit with whatever else is being stored at that moment.
-        return journal.submitAsync((connection, log) -> {
+        // first event); the journal shares its commit with whatever else is being stored at that moment. A start in a
+        // new thread only writes, so its rows join the journal's batches; one in an existing thread reads it first.
+        RunJournal.Work<ActiveRun> work = (connection, log) -> {
             Instant now = clock.instant();
             ChatThread thread;
             List<AgentRun.Turn> history = new ArrayList<>();
             if (request.threadId() == null) {
-                thread = conversations.createThread(connection, userId, Titles.fromRequest(text), 1);
+                thread = conversations.createThread(log.writes(), userId, Titles.fromRequest(text), 1);
             } else {
                 thread = conversations.requireThread(connection, userId, request.threadId());
                 for (ChatMessage earlier : conversations.latestMessages(connection, thread.id(), HISTORY_MESSAGES)) {
                     history.add(new AgentRun.Turn(earlier.role(), earlier.content()));
                 }
-                conversations.countMessage(connection, userId, thread.id(), now);
+                conversations.countMessage(log.writes(), userId, thread.id(), now);
             }
-            store.insertRunning(connection, runId, thread.id(), userId, messageId, now, instanceId, now.plus(lease));
-            conversations.insertMessage(connection, userId, thread.id(), messageId, ChatMessage.USER, text, runId, now);
+            store.insertRunning(log.writes(), runId, thread.id(), userId, messageId, now, instanceId, now.plus(lease));
+            conversations.insertMessage(log.writes(), userId, thread.id(), messageId, ChatMessage.USER, text, runId,
+                    now);
             ActiveRun created = new ActiveRun(runId, thread.id(), userId, text, history, request.stepDelay(), journal,
                     clock);
             ObjectNode data = Json.object();
@@ -191,7 +197,10 @@ public final class RunService implements AutoCloseable {
             Envelope started = created.firstEvent(data);
             log.append(created, started, now);
             return created;
-        }).thenApply(run -> {
+        };
+        CompletableFuture<ActiveRun> stored = request.threadId() == null
+                ? journal.submitWritesAsync(work) : journal.submitAsync(work);
+        return stored.thenApply(run -> {
             active.put(runId, run);
             metrics.started();
             run.timeout(scheduler.schedule(() -> {
@@ -361,10 +370,10 @@ public final class RunService implements AutoCloseable {
                 RunStatus status = ending == ActiveRun.Ending.COMPLETED ? RunStatus.COMPLETED : RunStatus.CANCELLED;
                 String text = ending == ActiveRun.Ending.COMPLETED ? answer.text() : run.partialAnswer();
                 long elapsed = run.elapsedMillis();
-                journal.submit((connection, log) -> {
-                    ChatMessage stored = conversations.appendMessage(connection, run.userId, run.threadId,
+                journal.submitWrites((connection, log) -> {
+                    ChatMessage stored = conversations.appendMessage(log.writes(), run.userId, run.threadId,
                             ChatMessage.ASSISTANT, text == null ? "" : text, run.runId);
-                    requireStillRunning(store.finish(connection, run.runId, status, now, usage, stored.id(), null), run);
+                    store.finish(log.writes(), run.runId, status, now, usage, stored.id(), null, endedElsewhere(run));
                     ObjectNode data = Json.object();
                     data.put("status", status.wire());
                     data.put("final_response", stored.content());
@@ -381,9 +390,9 @@ public final class RunService implements AutoCloseable {
             case TIMED_OUT, FAILED, SHUTDOWN -> {
                 Failure why = failure(run, ending, failure == null ? run.logFailure() : failure);
                 long elapsed = run.elapsedMillis();
-                journal.submit((connection, log) -> {
-                    requireStillRunning(store.finish(connection, run.runId, RunStatus.FAILED, now, usage, null,
-                            why.code().code()), run);
+                journal.submitWrites((connection, log) -> {
+                    store.finish(log.writes(), run.runId, RunStatus.FAILED, now, usage, null, why.code().code(),
+                            endedElsewhere(run));
                     log.append(run, run.lastEvent(log.nextSeq(run), EventType.AGENT_ERROR, errorData(why, elapsed)),
                             now);
                     return null;
@@ -397,11 +406,9 @@ public final class RunService implements AutoCloseable {
     private record Failure(ErrorCode code, String message, boolean retryable, String requestId) {
     }
 
-    /** The run's end is stored only by whoever moves it out of running; anyone else rolls back. */
-    private static void requireStillRunning(boolean finished, ActiveRun run) {
-        if (!finished) {
-            throw new IllegalStateException("run " + run.runId + " was already ended by another instance");
-        }
+    /** The run's end is stored only by whoever moves it out of running; anyone else rolls back with this. */
+    private static Supplier<IllegalStateException> endedElsewhere(ActiveRun run) {
+        return () -> new IllegalStateException("run " + run.runId + " was already ended by another instance");
     }
 
     private Failure failure(ActiveRun run, ActiveRun.Ending ending, Exception failure) {

@@ -4,12 +4,14 @@ import dev.parley.protocol.ErrorCode;
 import dev.parley.protocol.ProtocolException;
 import dev.parley.server.agent.Usage;
 import dev.parley.server.db.Sql;
+import dev.parley.server.db.Writes;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Supplier;
 
 /**
  * Runs in the relational database (the same SQL on SQLite and PostgreSQL). A running run holds
@@ -27,35 +29,43 @@ final class RunStore {
         this.sql = sql;
     }
 
+    /** A run's writes, for a {@link Writes} that runs them in batches: the insert after its thread's. */
+    static final String INSERT_RUN = "INSERT INTO runs (id, thread_id, user_id, status, user_message_id, started_at, "
+            + "instance_id, lease_until, active_thread_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    static final String FINISH_RUN = "UPDATE runs SET status = ?, finished_at = ?, input_tokens = ?, output_tokens = ?, "
+            + "cost_usd = ?, assistant_message_id = ?, error_code = ?, active_thread_id = NULL, "
+            + "lease_until = NULL WHERE id = ? AND status = ?";
+
     /**
-     * Inserts a running run inside the caller's transaction.
-     *
-     * @throws ProtocolException {@code run_in_progress} when the thread already has a running run
+     * Queues a running run; the flush throws {@code run_in_progress} when the thread already has a running run.
      */
-    void insertRunning(Connection connection, String runId, String threadId, String userId, String userMessageId,
-                       Instant startedAt, String instanceId, Instant leaseUntil) throws SQLException {
-        try {
-            Sql.update(connection, "INSERT INTO runs (id, thread_id, user_id, status, user_message_id, started_at, "
-                            + "instance_id, lease_until, active_thread_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    runId, threadId, userId, RunStatus.RUNNING.wire(), userMessageId, startedAt, instanceId, leaseUntil,
-                    threadId);
-        } catch (SQLException e) {
-            if (Sql.isUniqueViolation(e)) {
-                throw new ProtocolException(ErrorCode.RUN_IN_PROGRESS,
-                        "A run is already in progress on this thread; stop it or wait for it to finish.");
-            }
-            throw e;
-        }
+    void insertRunning(Writes writes, String runId, String threadId, String userId, String userMessageId,
+                       Instant startedAt, String instanceId, Instant leaseUntil) {
+        writes.add(INSERT_RUN, failure -> Sql.isUniqueViolation(failure) ? new ProtocolException(
+                        ErrorCode.RUN_IN_PROGRESS, "A run is already in progress on this thread; stop it or wait for it "
+                        + "to finish.") : null,
+                runId, threadId, userId, RunStatus.RUNNING.wire(), userMessageId, startedAt, instanceId, leaseUntil,
+                threadId);
     }
 
     /** Records how a run ended and frees its thread for the next run; false when it had already ended. */
     boolean finish(Connection connection, String runId, RunStatus status, Instant finishedAt, Usage usage,
                    String assistantMessageId, String errorCode) throws SQLException {
-        return Sql.update(connection, "UPDATE runs SET status = ?, finished_at = ?, input_tokens = ?, output_tokens = ?, "
-                        + "cost_usd = ?, assistant_message_id = ?, error_code = ?, active_thread_id = NULL, "
-                        + "lease_until = NULL WHERE id = ? AND status = ?",
-                status.wire(), finishedAt, usage.inputTokens(), usage.outputTokens(), sql.money(usage.costUsd()),
-                assistantMessageId, errorCode, runId, RunStatus.RUNNING.wire()) > 0;
+        return Sql.update(connection, FINISH_RUN, finishParams(runId, status, finishedAt, usage, assistantMessageId,
+                errorCode)) > 0;
+    }
+
+    /** Queues the end of a run; the flush throws what {@code alreadyEnded} supplies when it had already ended. */
+    void finish(Writes writes, String runId, RunStatus status, Instant finishedAt, Usage usage,
+                String assistantMessageId, String errorCode, Supplier<? extends RuntimeException> alreadyEnded) {
+        writes.expectOneRow(FINISH_RUN, alreadyEnded, finishParams(runId, status, finishedAt, usage,
+                assistantMessageId, errorCode));
+    }
+
+    private Object[] finishParams(String runId, RunStatus status, Instant finishedAt, Usage usage,
+                                  String assistantMessageId, String errorCode) {
+        return new Object[] {status.wire(), finishedAt, usage.inputTokens(), usage.outputTokens(),
+                sql.money(usage.costUsd()), assistantMessageId, errorCode, runId, RunStatus.RUNNING.wire()};
     }
 
     boolean finish(String runId, RunStatus status, Instant finishedAt, Usage usage, String errorCode) {
