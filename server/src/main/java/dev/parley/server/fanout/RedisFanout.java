@@ -487,6 +487,12 @@ public final class RedisFanout implements Fanout, RedisConnections.Listener {
                         if (cursor.filling || cursor.held.isEmpty()) {
                             continue;
                         }
+                        if (cursor.lastSeq == 0 && cursor.held.firstKey() > 1) {
+                            // A run first seen during the outage that the catch-up's query did not return: what it
+                            // published before the first event held here reached no one here. Read it from its log.
+                            startFill(state, entry.getKey(), cursor);
+                            continue;
+                        }
                         Envelope first = cursor.held.pollFirstEntry().getValue();
                         accept(state, first, false);
                     }
