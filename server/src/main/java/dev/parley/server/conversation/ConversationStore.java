@@ -62,9 +62,13 @@ public final class ConversationStore {
 
     /** Queues a new thread; see {@link #createThread(Connection, String, String, int)}. */
     public ChatThread createThread(Writes writes, String userId, String title, int messageCount) {
+        return createThread(writes, Ids.timeOrdered(), userId, title, messageCount);
+    }
+
+    /** Queues a new thread with the given id (a new {@link Ids#timeOrdered()} one). */
+    public ChatThread createThread(Writes writes, String threadId, String userId, String title, int messageCount) {
         Instant now = clock.instant();
-        ChatThread thread = new ChatThread(Ids.timeOrdered(), userId, Titles.normalize(title), now, now,
-                messageCount);
+        ChatThread thread = new ChatThread(threadId, userId, Titles.normalize(title), now, now, messageCount);
         writes.add(INSERT_THREAD, thread.id(), userId, thread.title(), now, now, messageCount);
         return thread;
     }

@@ -44,7 +44,8 @@ final class ActiveRun implements AgentRun {
     final String threadId;
     final String userId;
     final String request;
-    final List<Turn> history;
+    final boolean continuesThread;
+    private volatile List<Turn> history = List.of(); // set by the agent's thread before the agent runs
     private final Optional<Duration> stepDelay;
     final long startedNanos = System.nanoTime();
     final CompletableFuture<RunStatus> done = new CompletableFuture<>();
@@ -61,16 +62,17 @@ final class ActiveRun implements AgentRun {
     private Usage usage = Usage.ZERO; // guarded
     private volatile ScheduledFuture<?> timeout;
     private volatile RuntimeException logFailure; // written by the journal's writer
+    private volatile boolean startFailed; // written by the journal's writer
     private long appendedSeq; // the journal's writer's: appended in the transaction under way
     private long storedSeq; // the journal's writer's: committed
 
-    ActiveRun(String runId, String threadId, String userId, String request, List<Turn> history,
+    ActiveRun(String runId, String threadId, String userId, String request, boolean continuesThread,
               Optional<Duration> stepDelay, RunJournal journal, Clock clock) {
         this.runId = runId;
         this.threadId = threadId;
         this.userId = userId;
         this.request = request;
-        this.history = List.copyOf(history);
+        this.continuesThread = continuesThread;
         this.stepDelay = stepDelay;
         this.journal = journal;
         this.clock = clock;
@@ -99,6 +101,11 @@ final class ActiveRun implements AgentRun {
     @Override
     public List<Turn> history() {
         return history;
+    }
+
+    /** The thread's earlier messages, oldest first, for the agent; set on the agent's thread before it runs. */
+    void useHistory(List<Turn> earlier) {
+        history = List.copyOf(earlier);
     }
 
     @Override
@@ -243,6 +250,19 @@ final class ActiveRun implements AgentRun {
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * The run's start could not be stored (its agent starts before that commit): the run does not exist, so nothing
+     * more of it is stored, not even its end, and its agent is stopped.
+     */
+    void startFailed(RuntimeException failure) {
+        startFailed = true;
+        logFailed(failure);
+    }
+
+    boolean startFailed() {
+        return startFailed;
     }
 
     /** Why the run's log stopped taking events, or null. */

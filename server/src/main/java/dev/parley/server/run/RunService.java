@@ -170,47 +170,48 @@ public final class RunService implements AutoCloseable {
         }
         String runId = Ids.timeOrdered();
         String messageId = Ids.timeOrdered();
+        boolean continuesThread = request.threadId() != null;
+        String threadId = continuesThread ? request.threadId() : Ids.timeOrdered();
+        ActiveRun run = new ActiveRun(runId, threadId, userId, text, continuesThread, request.stepDelay(), journal,
+                clock);
+        ObjectNode data = Json.object();
+        data.put("message_id", messageId);
+        data.put("user_request", text);
+        Envelope started = run.firstEvent(data);
+        Instant now = clock.instant();
         // One transaction, so that a start that fails leaves nothing behind (no empty thread, no run without its
-        // first event); the journal shares its commit with whatever else is being stored at that moment. A start in a
-        // new thread only writes, so its rows join the journal's batches; one in an existing thread reads it first.
-        RunJournal.Work<ActiveRun> work = (connection, log) -> {
-            Instant now = clock.instant();
-            ChatThread thread;
-            List<AgentRun.Turn> history = new ArrayList<>();
-            if (request.threadId() == null) {
-                thread = conversations.createThread(log.writes(), userId, Titles.fromRequest(text), 1);
+        // first event); it only writes, so its rows join the batches of whatever else the journal stores meanwhile.
+        // A thread that is not the user's changes no row when counted, which fails the start with thread_not_found.
+        CompletableFuture<ActiveRun> stored = journal.submitWritesAsync((connection, log) -> {
+            if (continuesThread) {
+                conversations.countMessage(log.writes(), userId, threadId, now);
             } else {
-                thread = conversations.requireThread(connection, userId, request.threadId());
-                for (ChatMessage earlier : conversations.latestMessages(connection, thread.id(), HISTORY_MESSAGES)) {
-                    history.add(new AgentRun.Turn(earlier.role(), earlier.content()));
-                }
-                conversations.countMessage(log.writes(), userId, thread.id(), now);
+                conversations.createThread(log.writes(), threadId, userId, Titles.fromRequest(text), 1);
             }
-            store.insertRunning(log.writes(), runId, thread.id(), userId, messageId, now, instanceId, now.plus(lease));
-            conversations.insertMessage(log.writes(), userId, thread.id(), messageId, ChatMessage.USER, text, runId,
-                    now);
-            ActiveRun created = new ActiveRun(runId, thread.id(), userId, text, history, request.stepDelay(), journal,
-                    clock);
-            ObjectNode data = Json.object();
-            data.put("message_id", messageId);
-            data.put("user_request", text);
-            Envelope started = created.firstEvent(data);
-            log.append(created, started, now);
-            return created;
-        };
-        CompletableFuture<ActiveRun> stored = request.threadId() == null
-                ? journal.submitWritesAsync(work) : journal.submitAsync(work);
-        return stored.thenApply(run -> {
-            active.put(runId, run);
+            store.insertRunning(log.writes(), runId, threadId, userId, messageId, now, instanceId, now.plus(lease));
+            conversations.insertMessage(log.writes(), userId, threadId, messageId, ChatMessage.USER, text, runId, now);
+            log.append(run, started, now);
+            return run;
+        });
+        // The agent starts now, not after that commit: its events queue behind the start, so they are stored and
+        // published after agent_started in any case, and the turn does not wait a commit for its agent. A start that
+        // fails stops the agent before anything of it is stored (ActiveRun#startFailed); runs of the journal's thread.
+        stored.whenComplete((ignored, failure) -> {
+            if (failure != null) {
+                run.startFailed(failure instanceof RuntimeException e ? e : new IllegalStateException(failure));
+            }
+        });
+        active.put(runId, run);
+        run.timeout(scheduler.schedule(() -> {
+            if (run.requestEnd(ActiveRun.Ending.TIMED_OUT)) {
+                LOG.info("Run {} of user {} timed out after {}", runId, userId, config.timeout());
+            }
+        }, config.timeout().toMillis(), TimeUnit.MILLISECONDS));
+        agentThreads.newThread(() -> execute(run)).start();
+        return stored.thenApply(committed -> {
             metrics.started();
-            run.timeout(scheduler.schedule(() -> {
-                if (run.requestEnd(ActiveRun.Ending.TIMED_OUT)) {
-                    LOG.info("Run {} of user {} timed out after {}", runId, userId, config.timeout());
-                }
-            }, config.timeout().toMillis(), TimeUnit.MILLISECONDS));
-            agentThreads.newThread(() -> execute(run)).start();
-            LOG.info("Run {} started on thread {} for user {}", runId, run.threadId, userId);
-            return new StartedRun(runId, run.threadId, messageId);
+            LOG.info("Run {} started on thread {} for user {}", runId, threadId, userId);
+            return new StartedRun(runId, threadId, messageId);
         });
     }
 
@@ -323,6 +324,13 @@ public final class RunService implements AutoCloseable {
         Answer answer = null;
         Exception failure = null;
         try {
+            if (run.continuesThread) {
+                // Read here, not in the start's transaction, so that the agent starts at once; by the user, so that
+                // a thread of someone else gives nothing (and its start fails).
+                run.useHistory(conversations.messages(run.userId, run.threadId, HISTORY_MESSAGES, null).stream()
+                        .filter(message -> !run.runId.equals(message.runId())) // its own request, once stored
+                        .map(message -> new AgentRun.Turn(message.role(), message.content())).toList());
+            }
             if (run.attach(Thread.currentThread())) {
                 answer = agent.run(run);
             }
@@ -357,6 +365,10 @@ public final class RunService implements AutoCloseable {
     }
 
     private void finish(ActiveRun run, ActiveRun.Ending ending, Answer answer, Exception failure) {
+        if (run.startFailed()) {
+            run.done.complete(RunStatus.FAILED); // the run was never stored: there is nothing to end
+            return;
+        }
         run.settleOpenToolCalls(switch (ending) {
             case STOPPED -> "cancelled";
             case TIMED_OUT -> "timeout";
@@ -370,7 +382,10 @@ public final class RunService implements AutoCloseable {
                 RunStatus status = ending == ActiveRun.Ending.COMPLETED ? RunStatus.COMPLETED : RunStatus.CANCELLED;
                 String text = ending == ActiveRun.Ending.COMPLETED ? answer.text() : run.partialAnswer();
                 long elapsed = run.elapsedMillis();
-                journal.submitWrites((connection, log) -> {
+                boolean recorded = journal.submitWrites((connection, log) -> {
+                    if (run.startFailed()) {
+                        return false; // the start, queued before this, was not stored
+                    }
                     ChatMessage stored = conversations.appendMessage(log.writes(), run.userId, run.threadId,
                             ChatMessage.ASSISTANT, text == null ? "" : text, run.runId);
                     store.finish(log.writes(), run.runId, status, now, usage, stored.id(), null, endedElsewhere(run));
@@ -381,8 +396,12 @@ public final class RunService implements AutoCloseable {
                     data.set("usage", usageJson(usage));
                     data.put("execution_time_ms", elapsed);
                     log.append(run, run.lastEvent(log.nextSeq(run), EventType.AGENT_COMPLETED, data), now);
-                    return null;
+                    return true;
                 });
+                if (!recorded) {
+                    run.done.complete(RunStatus.FAILED); // the run was never stored
+                    return;
+                }
                 metrics.ended(status);
                 run.done.complete(status);
                 LOG.info("Run {} {} in {} ms", run.runId, status.wire(), run.elapsedMillis());
@@ -390,14 +409,19 @@ public final class RunService implements AutoCloseable {
             case TIMED_OUT, FAILED, SHUTDOWN -> {
                 Failure why = failure(run, ending, failure == null ? run.logFailure() : failure);
                 long elapsed = run.elapsedMillis();
-                journal.submitWrites((connection, log) -> {
+                boolean recorded = journal.submitWrites((connection, log) -> {
+                    if (run.startFailed()) {
+                        return false;
+                    }
                     store.finish(log.writes(), run.runId, RunStatus.FAILED, now, usage, null, why.code().code(),
                             endedElsewhere(run));
                     log.append(run, run.lastEvent(log.nextSeq(run), EventType.AGENT_ERROR, errorData(why, elapsed)),
                             now);
-                    return null;
+                    return true;
                 });
-                metrics.ended(RunStatus.FAILED);
+                if (recorded) {
+                    metrics.ended(RunStatus.FAILED);
+                }
                 run.done.complete(RunStatus.FAILED);
             }
         }

@@ -135,6 +135,12 @@ abstract class RunServiceContract {
             StartedRun winner = (StartedRun) outcomes.stream().filter(StartedRun.class::isInstance).findFirst().orElseThrow();
             runs.stop(alice, winner.runId());
             assertThat(awaitEnd(winner.runId())).isEqualTo(RunStatus.CANCELLED);
+            // The refused starts' agents started before the refusal: nothing of theirs was stored or published.
+            assertThat(database.sql().query("SELECT id FROM runs WHERE thread_id = ?", row -> row.getString(1),
+                    threadId)).containsExactly(winner.runId());
+            assertThat(database.sql().query("SELECT DISTINCT run_id FROM run_events", row -> row.getString(1)))
+                    .containsExactly(winner.runId());
+            assertThat(aliceSaw).extracting(Envelope::runId).containsOnly(winner.runId());
             assertThat(runs.start(alice, new StartRequest(threadId, "deltas 1", null, null))).isNotNull();
         } finally {
             pool.shutdownNow();
