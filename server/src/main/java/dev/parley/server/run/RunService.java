@@ -86,6 +86,8 @@ public final class RunService implements AutoCloseable {
     private final Clock clock;
     private final String instanceId = UUID.randomUUID().toString();
     private final ConcurrentHashMap<String, ActiveRun> active = new ConcurrentHashMap<>();
+    /** The threads of {@link #active}'s runs, until each run's end is stored: a second start there is refused here. */
+    private final ConcurrentHashMap<String, ActiveRun> busyThreads = new ConcurrentHashMap<>();
     /** Runs of this instance that ended while the database was down: run id to user id, until their end is stored. */
     private final ConcurrentHashMap<String, String> unrecordedEnds = new ConcurrentHashMap<>();
     private final ScheduledExecutorService scheduler;
@@ -174,6 +176,13 @@ public final class RunService implements AutoCloseable {
         String threadId = continuesThread ? request.threadId() : Ids.timeOrdered();
         ActiveRun run = new ActiveRun(runId, threadId, userId, text, continuesThread, request.stepDelay(), journal,
                 clock);
+        // A thread of the user's with a run of this instance is refused before anything starts (no agent, no model
+        // call); the database decides for runs of other instances and for threads that are not the user's (which
+        // it answers thread_not_found, not revealing that someone else's thread is busy).
+        ActiveRun busy = busyThreads.putIfAbsent(threadId, run);
+        if (busy != null && busy.userId.equals(userId)) {
+            throw RunStore.runInProgress();
+        }
         ObjectNode data = Json.object();
         data.put("message_id", messageId);
         data.put("user_request", text);
@@ -182,17 +191,24 @@ public final class RunService implements AutoCloseable {
         // One transaction, so that a start that fails leaves nothing behind (no empty thread, no run without its
         // first event); it only writes, so its rows join the batches of whatever else the journal stores meanwhile.
         // A thread that is not the user's changes no row when counted, which fails the start with thread_not_found.
-        CompletableFuture<ActiveRun> stored = journal.submitWritesAsync((connection, log) -> {
-            if (continuesThread) {
-                conversations.countMessage(log.writes(), userId, threadId, now);
-            } else {
-                conversations.createThread(log.writes(), threadId, userId, Titles.fromRequest(text), 1);
-            }
-            store.insertRunning(log.writes(), runId, threadId, userId, messageId, now, instanceId, now.plus(lease));
-            conversations.insertMessage(log.writes(), userId, threadId, messageId, ChatMessage.USER, text, runId, now);
-            log.append(run, started, now);
-            return run;
-        });
+        CompletableFuture<ActiveRun> stored;
+        try {
+            stored = journal.submitWritesAsync((connection, log) -> {
+                if (continuesThread) {
+                    conversations.countMessage(log.writes(), userId, threadId, now);
+                } else {
+                    conversations.createThread(log.writes(), threadId, userId, Titles.fromRequest(text), 1);
+                }
+                store.insertRunning(log.writes(), runId, threadId, userId, messageId, now, instanceId, now.plus(lease));
+                conversations.insertMessage(log.writes(), userId, threadId, messageId, ChatMessage.USER, text, runId,
+                        now);
+                log.append(run, started, now);
+                return run;
+            });
+        } catch (RuntimeException e) {
+            busyThreads.remove(threadId, run); // refused outright (the database is down): nothing was queued
+            throw e;
+        }
         // The agent starts now, not after that commit: its events queue behind the start, so they are stored and
         // published after agent_started in any case, and the turn does not wait a commit for its agent. A start that
         // fails stops the agent before anything of it is stored (ActiveRun#startFailed); runs of the journal's thread.
@@ -360,6 +376,7 @@ public final class RunService implements AutoCloseable {
             } finally {
                 run.cancelTimeout();
                 active.remove(run.runId, run);
+                busyThreads.remove(run.threadId, run);
             }
         }
     }
@@ -396,6 +413,7 @@ public final class RunService implements AutoCloseable {
                     data.set("usage", usageJson(usage));
                     data.put("execution_time_ms", elapsed);
                     log.append(run, run.lastEvent(log.nextSeq(run), EventType.AGENT_COMPLETED, data), now);
+                    busyThreads.remove(run.threadId, run); // before the last event is out: the next start may follow
                     return true;
                 });
                 if (!recorded) {
@@ -417,6 +435,7 @@ public final class RunService implements AutoCloseable {
                             endedElsewhere(run));
                     log.append(run, run.lastEvent(log.nextSeq(run), EventType.AGENT_ERROR, errorData(why, elapsed)),
                             now);
+                    busyThreads.remove(run.threadId, run);
                     return true;
                 });
                 if (recorded) {

@@ -41,11 +41,14 @@ final class RunStore {
      */
     void insertRunning(Writes writes, String runId, String threadId, String userId, String userMessageId,
                        Instant startedAt, String instanceId, Instant leaseUntil) {
-        writes.add(INSERT_RUN, failure -> Sql.isUniqueViolation(failure) ? new ProtocolException(
-                        ErrorCode.RUN_IN_PROGRESS, "A run is already in progress on this thread; stop it or wait for it "
-                        + "to finish.") : null,
+        writes.add(INSERT_RUN, failure -> Sql.isUniqueViolation(failure) ? runInProgress() : null,
                 runId, threadId, userId, RunStatus.RUNNING.wire(), userMessageId, startedAt, instanceId, leaseUntil,
                 threadId);
+    }
+
+    static ProtocolException runInProgress() {
+        return new ProtocolException(ErrorCode.RUN_IN_PROGRESS,
+                "A run is already in progress on this thread; stop it or wait for it to finish.");
     }
 
     /** Records how a run ended and frees its thread for the next run; false when it had already ended. */

@@ -37,6 +37,7 @@ abstract class RunServiceContract {
     private final MutableClock clock = new MutableClock(Instant.parse("2030-01-01T00:00:00Z"));
     private final Config.Runs config = new Config.Runs(Duration.ofMinutes(2), Duration.ofMinutes(10), 10_000);
     private Database database;
+    private final ScriptedAgent agent = new ScriptedAgent(Duration.ofMillis(5));
     private LocalFanout fanout;
     private ConversationStore conversations;
     private RunService runs;
@@ -64,7 +65,7 @@ abstract class RunServiceContract {
 
     private RunService service(java.time.Clock at) {
         return new RunService(database.sql(), database.eventLogSql(), new RunEventLog(database.sql()), conversations,
-                new ScriptedAgent(Duration.ofMillis(5)), fanout, config, new Metrics(), at);
+                agent, fanout, config, new Metrics(), at);
     }
 
     @AfterEach
@@ -135,7 +136,8 @@ abstract class RunServiceContract {
             StartedRun winner = (StartedRun) outcomes.stream().filter(StartedRun.class::isInstance).findFirst().orElseThrow();
             runs.stop(alice, winner.runId());
             assertThat(awaitEnd(winner.runId())).isEqualTo(RunStatus.CANCELLED);
-            // The refused starts' agents started before the refusal: nothing of theirs was stored or published.
+            // A start on a thread busy with a run here is refused before its agent starts, and stores nothing.
+            assertThat(agent.runs()).isEqualTo(1);
             assertThat(database.sql().query("SELECT id FROM runs WHERE thread_id = ?", row -> row.getString(1),
                     threadId)).containsExactly(winner.runId());
             assertThat(database.sql().query("SELECT DISTINCT run_id FROM run_events", row -> row.getString(1)))
