@@ -1,7 +1,6 @@
 package dev.parley.server.db;
 
 import dev.parley.protocol.ErrorCode;
-import dev.parley.protocol.ProtocolException;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
 import java.sql.Connection;

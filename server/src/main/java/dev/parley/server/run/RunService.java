@@ -13,7 +13,6 @@ import dev.parley.server.agent.Answer;
 import dev.parley.server.agent.Usage;
 import dev.parley.server.config.Config;
 import dev.parley.server.conversation.ChatMessage;
-import dev.parley.server.conversation.ChatThread;
 import dev.parley.server.conversation.ConversationStore;
 import dev.parley.server.conversation.Titles;
 import dev.parley.server.db.Ids;
