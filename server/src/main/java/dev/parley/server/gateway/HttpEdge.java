@@ -3,6 +3,7 @@ package dev.parley.server.gateway;
 import dev.parley.protocol.ErrorCode;
 import dev.parley.protocol.ProtocolException;
 import dev.parley.server.observe.Metrics;
+import dev.parley.server.observe.ThrottledWarning;
 import io.helidon.http.HeaderName;
 import io.helidon.http.HeaderNames;
 import io.helidon.http.HeaderValues;
@@ -14,6 +15,7 @@ import io.helidon.webserver.http.RoutingRequest;
 import io.helidon.webserver.http.RoutingResponse;
 import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
+import java.time.Duration;
 import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -25,6 +27,9 @@ import org.slf4j.MDC;
  */
 final class HttpEdge {
     private static final Logger LOG = LoggerFactory.getLogger(HttpEdge.class);
+    /** While a dependency is down every request fails the same way: one line per 10 s says so, with the count. */
+    private static final ThrottledWarning UNAVAILABLE = new ThrottledWarning(LOG,
+            "requests failed: a dependency is unavailable", Duration.ofSeconds(10));
 
     static final HeaderName X_REQUEST_ID = HeaderNames.create("X-Request-Id");
 
@@ -80,8 +85,8 @@ final class HttpEdge {
 
     private void protocolError(ServerRequest request, ServerResponse response, ProtocolException e) {
         if (e.code() == ErrorCode.UPSTREAM_UNAVAILABLE) {
-            LOG.warn("request {} {} failed: dependency unavailable: {}", request.prologue().method().text(),
-                    request.path().path(), e.getCause() == null ? e.getMessage() : e.getCause().toString());
+            UNAVAILABLE.warn(request.prologue().method().text() + " " + request.path().path() + ": "
+                    + (e.getCause() == null ? e.getMessage() : e.getCause().toString()));
         }
         if (Http.closesAfterResponse(request)) {
             response.header(HeaderValues.CONNECTION_CLOSE);
