@@ -73,6 +73,8 @@ done
 
 # shellcheck source=bin/lib/jdk.sh
 . "$root/bin/lib/jdk.sh"
+# shellcheck source=bin/lib/aot.sh
+. "$root/bin/lib/aot.sh"
 require_jdk 21 || exit 1
 java=$JDK_HOME/bin/java
 jcmd=$JDK_HOME/bin/jcmd
@@ -132,7 +134,9 @@ if [ "$JDK_FEATURE" -ge 25 ] && [ "${BENCH_AOT:-1}" != 0 ]; then
   if stale "$aot_cache" "$jar" || [ "$(cat "$aot_cache.flags" 2>/dev/null)" != "${train_flags[*]}" ]; then
     echo "run.sh: training the AOT cache (about 15 s)..." >&2
     rm -f "$aot_cache"
-    if ! "$java" "${train_flags[@]}" -XX:+UnlockDiagnosticVMOptions -XX:-AOTAdapterCaching \
+    # shellcheck disable=SC2207 # one flag per line, none with spaces
+    training_only=($(aot_training_flags "$JDK_FEATURE"))
+    if ! "$java" "${train_flags[@]}" ${training_only[@]+"${training_only[@]}"} \
       -XX:AOTCacheOutput="$aot_cache" -cp "$jar" dev.parley.server.Main train >"$bench/target/aot-training.log" 2>&1 \
       || [ ! -s "$aot_cache" ]; then
       echo "run.sh: AOT training failed; see $bench/target/aot-training.log" >&2

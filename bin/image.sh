@@ -192,6 +192,9 @@ done
 # to load against different ones, so the training run must see the same.
 find "$rootfs" -exec touch -h -d @1 {} +
 
+# shellcheck source=lib/aot.sh
+. "$root/bin/lib/aot.sh"
+
 # --- the AOT cache ------------------------------------------------------------------------------------
 # `parley-server.jar train` is the training workload: a real server on a free port and a scratch data directory,
 # and clients that sign up, sign in, open sockets and run a few thousand turns through it over HTTP and WebSocket
@@ -202,12 +205,9 @@ train() {
   scratch=$(mktemp -d)
   log "training the AOT cache (the server's training workload, then exit)"
   local flags=("${JAVA_FLAGS[@]}" -XX:MaxRAM=512m)
-  if [ "$feature" -eq 25 ]; then
-    # Java 25 can store two method adapters under one hash and then warns on every start (JDK-8364929,
-    # fixed in 26); leaving adapters out of the cache avoids that.
-    flags+=(-XX:+UnlockDiagnosticVMOptions -XX:-AOTAdapterCaching)
-  fi
-  if ! env -i PATH=/usr/bin:/bin HOME="$scratch" TMPDIR="$scratch" \
+  # shellcheck disable=SC2207 # one flag per line, none with spaces
+  flags+=($(aot_training_flags "$feature"))
+  if ! env -i PATH=/usr/bin:/bin HOME="$scratch" \
     "$rootfs/opt/java/bin/java" "${flags[@]}" -XX:AOTCacheOutput="$rootfs/app/parley.aot" \
     -jar "$rootfs/app/parley-server.jar" train >"$work/training.log" 2>&1; then
     cat "$work/training.log" >&2

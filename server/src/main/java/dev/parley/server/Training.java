@@ -42,7 +42,7 @@ final class Training {
         this.turnsPerClient = turnsPerClient;
     }
 
-    /** Starts a server, runs the workload against it, stops it; returns the number of turns completed. */
+    /** Starts a server, runs the workload against it, stops it; returns the number of turns that completed. */
     int run() {
         Path data = temporaryDirectory();
         App app = App.start(Config.from(settings(data)), Clock.systemUTC());
@@ -82,6 +82,7 @@ final class Training {
         frames.next("pong");
         String threadId = null;
         String runId = null;
+        int completed = 0;
         for (int turn = 0; turn < turnsPerClient; turn++) {
             var payload = Json.object().put("user_request", "What did my AI usage cost by model last month?");
             if (threadId != null && turn % 4 != 0) {
@@ -91,14 +92,16 @@ final class Training {
             JsonNode started = frames.next("agent_started");
             threadId = started.path("thread_id").asText();
             runId = started.path("run_id").asText();
-            frames.next("agent_completed");
+            if (frames.next("agent_completed").path("run_id").asText().equals(runId)) {
+                completed++;
+            }
         }
         get(http, base + "/api/runs/" + runId + "/events", token);
         get(http, base + "/api/threads/" + threadId + "/messages", token);
         send(socket, "resume", Json.object().put("run_id", runId).put("last_seq", 1));
         frames.next("resumed");
         socket.sendClose(WebSocket.NORMAL_CLOSURE, "done").join();
-        return turnsPerClient;
+        return completed;
     }
 
     private static void send(WebSocket socket, String type, JsonNode payload) {

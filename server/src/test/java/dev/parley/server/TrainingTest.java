@@ -7,7 +7,7 @@ import org.junit.jupiter.api.Test;
 class TrainingTest {
     @Test
     void theTrainingWorkloadRunsEveryTurnOfEveryClientAgainstARealServer() {
-        // Each turn waits for its agent_completed and fails on an error frame, so the count is what completed.
+        // Counted from the agent_completed frames of each turn's own run; an error frame or a missing one fails the run.
         assertThat(new Training(3).run()).isEqualTo(3 * Training.CLIENTS);
     }
 }
