@@ -301,6 +301,11 @@ public final class App implements AutoCloseable {
         return gateway.port();
     }
 
+    /** Every HTTP route served, as {@code METHOD /path/{param}} (what the published OpenAPI document must list). */
+    public List<String> routes() {
+        return gateway.routes();
+    }
+
     public Config config() {
         return config;
     }

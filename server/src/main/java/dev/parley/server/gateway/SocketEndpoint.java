@@ -16,6 +16,7 @@ import io.helidon.http.DirectHandler;
 import io.helidon.http.HeaderNames;
 import io.helidon.webserver.WebServerConfig;
 import io.helidon.webserver.http.HttpRouting;
+import io.helidon.webserver.http.HttpRules;
 import io.helidon.webserver.websocket.WsConfig;
 import io.helidon.webserver.websocket.WsRouting;
 import io.helidon.websocket.WsSession;
@@ -80,9 +81,9 @@ public final class SocketEndpoint implements AutoCloseable {
     }
 
     /** Adds the handshake filter, the ticket route, the socket routes and the WebSocket settings to the server. */
-    void install(HttpRouting.Builder routing, WebServerConfig.Builder server) {
+    void install(HttpRouting.Builder routing, HttpRules routes, WebServerConfig.Builder server) {
         routing.addFilter(handshake::filter);
-        routing.register(new TicketRoutes(tickets, verifier, config.server()));
+        routes.register(new TicketRoutes(tickets, verifier, config.server()));
         WsRouting.Builder sockets = WsRouting.builder();
         for (String path : SocketHandshake.PATHS) {
             sockets.endpoint(path, () -> new SocketListener(this));
