@@ -3,6 +3,7 @@ package dev.parley.server.gateway;
 import dev.parley.protocol.CloseCodes;
 import dev.parley.protocol.ErrorCode;
 import dev.parley.server.auth.Revocations;
+import dev.parley.server.auth.SocketTickets;
 import dev.parley.server.auth.TokenVerifier;
 import dev.parley.server.config.Config;
 import dev.parley.server.conversation.ConversationStore;
