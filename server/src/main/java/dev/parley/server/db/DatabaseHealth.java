@@ -38,6 +38,12 @@ public final class DatabaseHealth implements AutoCloseable {
      */
     static final Duration PROBE_DEADLINE = Duration.ofMillis(300);
     static final int PROBE_TIMEOUT_SECONDS = 1;
+    /**
+     * The deadline while the probe opens its connection (at start, and after an outage): a new connection costs a
+     * TCP and authentication round trip, and a cold one more, so it gets the connect timeout rather than
+     * {@link #PROBE_DEADLINE}.
+     */
+    static final Duration CONNECT_DEADLINE = Duration.ofSeconds(PROBE_TIMEOUT_SECONDS).plusMillis(200);
     /** What a refused client is told to wait: about the time until the next probes could bring it back. */
     public static final Duration RETRY_AFTER = Duration.ofSeconds(1);
 
@@ -51,6 +57,7 @@ public final class DatabaseHealth implements AutoCloseable {
     private volatile Runnable onRecovered = () -> { };
     private final Set<Connection> inUse = ConcurrentHashMap.newKeySet();
     private Connection probe;
+    private volatile boolean probeConnected;
     private CompletableFuture<Boolean> check;
 
     private DatabaseHealth(String jdbcUrl, boolean probed) {
@@ -169,8 +176,9 @@ public final class DatabaseHealth implements AutoCloseable {
             check = CompletableFuture.supplyAsync(this::checkOnce,
                     task -> Thread.ofVirtual().name("parley-db-check").start(task));
         }
+        Duration deadline = probeConnected ? PROBE_DEADLINE : CONNECT_DEADLINE;
         try {
-            return check.get(PROBE_DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
+            return check.get(deadline.toMillis(), TimeUnit.MILLISECONDS);
         } catch (TimeoutException | ExecutionException e) {
             return false;
         } catch (InterruptedException e) {
@@ -187,6 +195,7 @@ public final class DatabaseHealth implements AutoCloseable {
                 properties.setProperty("loginTimeout", Integer.toString(PROBE_TIMEOUT_SECONDS));
                 properties.setProperty("socketTimeout", Integer.toString(PROBE_TIMEOUT_SECONDS + 1));
                 probe = DriverManager.getConnection(jdbcUrl, properties);
+                probeConnected = true;
             }
             if (probe.isValid(PROBE_TIMEOUT_SECONDS)) {
                 return true;
@@ -199,6 +208,7 @@ public final class DatabaseHealth implements AutoCloseable {
     }
 
     private synchronized void closeProbe() {
+        probeConnected = false;
         if (probe != null) {
             try {
                 probe.close();
