@@ -49,4 +49,39 @@ class MainTest {
         assertThat(run("deploy", "--help")).isZero();
         assertThat(out.toString(StandardCharsets.UTF_8)).contains("Usage: parley deploy --project PROJECT", "Exit codes:");
     }
+
+    @Test
+    void helpOptionAndHelpCommandPrintOnStdoutAndExitZero() {
+        assertThat(run("--help")).isZero();
+        assertThat(out.toString(StandardCharsets.UTF_8)).contains("Usage: parley COMMAND", "validate", "deploy");
+        out.reset();
+
+        assertThat(run("help", "deploy")).isZero();
+        assertThat(out.toString(StandardCharsets.UTF_8)).contains("Usage: parley deploy --project PROJECT",
+                "--ready-timeout=DURATION", "PARLEY_VALIDATE_COMMAND", "PARLEY_IMAGE_COMMAND", "Exit codes:",
+                "  13   moving traffic to the validated revision failed");
+        out.reset();
+
+        assertThat(run("help", "validate")).isZero();
+        assertThat(out.toString(StandardCharsets.UTF_8)).contains("Usage: parley validate --url URL", "Exit codes:");
+        assertThat(err.toString(StandardCharsets.UTF_8)).isEmpty();
+    }
+
+    @Test
+    void usageErrorNamesTheOptionAndPrintsTheShortUsageOnStderrWithExit2() {
+        assertThat(run("deploy", "--project", "parley-prod", "--max-instances")).isEqualTo(2);
+
+        assertThat(out.toString(StandardCharsets.UTF_8)).isEmpty();
+        assertThat(err.toString(StandardCharsets.UTF_8)).isEqualTo("""
+                parley deploy: --max-instances needs a value
+                Usage: parley deploy --project PROJECT [OPTIONS]
+                Run 'parley deploy --help' for the options.
+                """);
+    }
+
+    @Test
+    void helpForAnUnknownCommandIsAUsageError() {
+        assertThat(run("help", "launch")).isEqualTo(2);
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("launch");
+    }
 }
