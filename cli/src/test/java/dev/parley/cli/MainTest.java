@@ -82,6 +82,7 @@ class MainTest {
     @Test
     void helpForAnUnknownCommandIsAUsageError() {
         assertThat(run("help", "launch")).isEqualTo(2);
-        assertThat(err.toString(StandardCharsets.UTF_8)).contains("launch");
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("parley: unknown command 'launch'", "deploy");
+        assertThat(out.toString(StandardCharsets.UTF_8)).isEmpty();
     }
 }
