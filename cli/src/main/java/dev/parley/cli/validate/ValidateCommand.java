@@ -125,7 +125,7 @@ public final class ValidateCommand implements Callable<Integer> {
         return commandLine(new ValidateCommand(cli.env(), System.in, cli.out(), cli.err()));
     }
 
-    private static CommandLine commandLine(ValidateCommand command) {
+    static CommandLine commandLine(ValidateCommand command) {
         CommandLine line = new CommandLine(command);
         Usage.exitCodes(line, EXIT_CODES);
         return line;

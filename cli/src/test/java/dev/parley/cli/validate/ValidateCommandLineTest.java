@@ -170,4 +170,17 @@ class ValidateCommandLineTest {
         }
         assertThat(run.out()).contains("Exit codes:", "   3   the target could not be reached");
     }
+
+    @Test
+    void validationGuideListsEveryOption() throws Exception {
+        String guide = Files.readString(Path.of("..", "docs", "validation.md"));
+        List<String> options = ValidateCommand.commandLine(new ValidateCommand(Map.of(), InputStream.nullInputStream(),
+                System.out, System.err)).getCommandSpec().options().stream().map(option -> option.longestName())
+                .toList();
+
+        assertThat(options).contains("--url", "--json", "--help");
+        for (String option : options) {
+            assertThat(guide).as(option).containsPattern("(?m)^\\| .*`" + option + "[ `]");
+        }
+    }
 }
