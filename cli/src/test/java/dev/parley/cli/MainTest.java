@@ -80,6 +80,17 @@ class MainTest {
     }
 
     @Test
+    void validateTakesTheLastValueOfAnOptionGivenTwiceAndDeployRefusesIt() {
+        assertThat(run("validate", "--url", "http://127.0.0.1:1", "--url", "http://127.0.0.1:2", "--timeout", "1",
+                "--users", "0")).isEqualTo(3);
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("parley validate: http://127.0.0.1:2 (");
+        err.reset();
+
+        assertThat(run("deploy", "--project", "parley-prod", "--project", "parley-test")).isEqualTo(2);
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("parley deploy: --project is given more than once");
+    }
+
+    @Test
     void helpForAnUnknownCommandIsAUsageError() {
         assertThat(run("help", "launch")).isEqualTo(2);
         assertThat(err.toString(StandardCharsets.UTF_8)).contains("parley: unknown command 'launch'", "deploy");

@@ -127,6 +127,8 @@ public final class ValidateCommand implements Callable<Integer> {
 
     static CommandLine commandLine(ValidateCommand command) {
         CommandLine line = new CommandLine(command);
+        // An option given twice takes its last value, as validate always has (deploy refuses it).
+        line.setOverwrittenOptionsAllowed(true);
         Usage.exitCodes(line, EXIT_CODES);
         return line;
     }
@@ -148,7 +150,7 @@ public final class ValidateCommand implements Callable<Integer> {
     static Options parse(String[] args, Map<String, String> env, InputStream stdin) throws Options.UsageException {
         ValidateCommand command = new ValidateCommand(env, stdin, System.out, System.err);
         try {
-            new CommandLine(command).setExpandAtFiles(false).parseArgs(args);
+            Usage.configure(commandLine(command), System.out, System.err).parseArgs(args);
         } catch (CommandLine.ParameterException e) {
             throw new Options.UsageException(Usage.message(e));
         }

@@ -146,8 +146,8 @@ class ValidateCommandLineTest {
 
     @Test
     void usageErrorsNameTheOptionAndPrintTheShortUsageOnStderr() {
-        for (String[] args : List.of(new String[] {"--url"}, new String[] {"--url", "http://h:1", "--url", "http://h:2"},
-            new String[] {"--url", "http://h:1", "--users", "-3"}, new String[] {"--url", "http://h:1", "surplus"})) {
+        for (String[] args : List.of(new String[] {"--url"}, new String[] {"--url", "http://h:1", "--users", "-3"},
+            new String[] {"--url", "http://h:1", "surplus"})) {
             Run run = run(args);
 
             assertThat(run.code()).as(String.join(" ", args)).isEqualTo(ValidateCommand.EXIT_USAGE);
@@ -155,6 +155,15 @@ class ValidateCommandLineTest {
             assertThat(run.err()).as(String.join(" ", args)).containsPattern("parley validate: .*(--url|--users|surplus)")
                     .contains("Usage: parley validate --url URL", "Run 'parley validate --help' for the options.");
         }
+    }
+
+    @Test
+    void anOptionGivenTwiceTakesItsLastValue() throws Exception {
+        Options options = ValidateCommand.parse(new String[] {"--url", "http://h:1", "--users", "3", "--url",
+            "http://h:2", "--users", "4"});
+
+        assertThat(options.url()).hasToString("http://h:2");
+        assertThat(options.users()).isEqualTo(4);
     }
 
     @Test
