@@ -13,8 +13,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.HelpCommand;
 
 /**
- * {@code parley COMMAND [ARGS...]}: the operator commands, {@code validate} and {@code deploy}, and
- * {@code help [COMMAND]}. Without a command it prints its usage on standard error and exits 2.
+ * {@code parley COMMAND [ARGS...]}: the operator commands, {@code validate} and {@code deploy},
+ * {@code help [COMMAND]} and {@code completion}. Without a command it prints its usage on standard error and exits 2.
  */
 @Command(name = "parley",
         customSynopsis = "parley COMMAND [ARGS...]   (parley help COMMAND, or parley COMMAND --help, for a command's options)",
@@ -40,7 +40,8 @@ public final class Main implements Callable<Integer> {
         CommandLine parley = new CommandLine(new Main())
                 .addSubcommand("validate", ValidateCommand.commandLine(cli))
                 .addSubcommand("deploy", DeployCommand.commandLine(cli))
-                .addSubcommand("help", new HelpCommand());
+                .addSubcommand("help", new HelpCommand())
+                .addSubcommand("completion", new CompletionCommand(cli));
         Usage.configure(parley, cli.out(), cli.err());
         // A mistyped command name is named as such, followed by the list of commands.
         CommandLine.IParameterExceptionHandler shared = parley.getParameterExceptionHandler();

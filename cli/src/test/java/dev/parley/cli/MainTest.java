@@ -91,6 +91,15 @@ class MainTest {
     }
 
     @Test
+    void completionScriptCompletesEveryCommandAndTheOptionsOfValidateAndDeploy() {
+        assertThat(run("completion")).isZero();
+
+        assertThat(out.toString(StandardCharsets.UTF_8))
+                .contains("complete -F _complete_parley", "serve aot image validate deploy help completion",
+                        "'--ready-timeout'", "'--token-file'");
+    }
+
+    @Test
     void helpForAnUnknownCommandIsAUsageError() {
         assertThat(run("help", "launch")).isEqualTo(2);
         assertThat(err.toString(StandardCharsets.UTF_8)).contains("parley: unknown command 'launch'", "deploy");
