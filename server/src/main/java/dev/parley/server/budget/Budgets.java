@@ -38,7 +38,7 @@ public final class Budgets implements AutoCloseable {
     /** How often every instance releases the holds of runs that ended elsewhere. */
     static final Duration SWEEP_EVERY = Duration.ofSeconds(2);
     /** How old a hold of a run that was never stored (its start failed) must be before it is released. */
-    static final Duration ORPHAN_AGE = Duration.ofMinutes(2);
+    static final Duration ORPHAN_AGE = Duration.ofMinutes(1);
     private static final Logger LOG = LoggerFactory.getLogger(Budgets.class);
     private static final String ADMIT = "UPDATE budget_ledger SET held_micros = held_micros + ? "
             + "WHERE user_id = ? AND period_start = ? AND spent_micros + held_micros + ? <= ?";

@@ -33,6 +33,7 @@ final class OpenAiWireServer implements AutoCloseable {
     private final long completionTokens;
     private volatile boolean reportUsage = true;
     private volatile boolean stall;
+    private volatile Duration pause = Duration.ZERO;
     private final AtomicInteger requests = new AtomicInteger();
     private final CountDownLatch stalled = new CountDownLatch(1);
     private final CountDownLatch clientGone = new CountDownLatch(1);
@@ -63,6 +64,12 @@ final class OpenAiWireServer implements AutoCloseable {
         return this;
     }
 
+    /** Pauses every stream after its first chunk from now on, as a model that takes its time. */
+    OpenAiWireServer pausing(Duration each) {
+        pause = each;
+        return this;
+    }
+
     int requests() {
         return requests.get();
     }
@@ -90,6 +97,7 @@ final class OpenAiWireServer implements AutoCloseable {
             OutputStream out = exchange.getResponseBody();
             if (toolResults < callsPerRun - 1) {
                 write(out, delta("{\"role\":\"assistant\",\"content\":null}", "null"));
+                Thread.sleep(pause.toMillis());
                 if (stall) {
                     holdOpen(out);
                     return;
@@ -100,6 +108,7 @@ final class OpenAiWireServer implements AutoCloseable {
                 write(out, delta("{}", "\"tool_calls\""));
             } else {
                 write(out, delta("{\"role\":\"assistant\",\"content\":\"Your spend \"}", "null"));
+                Thread.sleep(pause.toMillis());
                 if (stall) {
                     holdOpen(out);
                     return;
@@ -114,6 +123,8 @@ final class OpenAiWireServer implements AutoCloseable {
             write(out, "data: [DONE]\n\n");
         } catch (IOException e) {
             clientGone.countDown();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
