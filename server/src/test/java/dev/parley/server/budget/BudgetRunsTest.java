@@ -23,12 +23,12 @@ import org.junit.jupiter.api.Test;
  * streaming wire format: what a run is charged, when a start is refused, when a run runs out, what a stop gives back,
  * and the warning.
  */
-class BudgetRunsTest {
+public class BudgetRunsTest {
     /** gpt-4o-mini: USD 0.15 per million input tokens, 0.60 per million output tokens. */
     private static final BigDecimal INPUT_PRICE = new BigDecimal("0.00000015");
     private static final BigDecimal OUTPUT_PRICE = new BigDecimal("0.00000060");
 
-    static Map<String, String> llm(OpenAiWireServer model, String budgetUsd) {
+    public static Map<String, String> llm(OpenAiWireServer model, String budgetUsd) {
         Map<String, String> env = new HashMap<>();
         env.put("PARLEY_LLM_PROVIDER", "openai");
         env.put("PARLEY_LLM_API_KEY", "test-key");

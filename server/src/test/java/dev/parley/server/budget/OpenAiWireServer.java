@@ -22,8 +22,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * usage (or none, or stalls after its first chunk until the client goes away). Which call of its run a request is
  * comes from the tool results it carries, so any number of runs can use it at once.
  */
-final class OpenAiWireServer implements AutoCloseable {
-    static final String MODEL = "gpt-4o-mini";
+public final class OpenAiWireServer implements AutoCloseable {
+    public static final String MODEL = "gpt-4o-mini";
     static final String ANSWER = "Your spend is mostly on gpt-4o-mini.";
 
     private final HttpServer server;
@@ -38,7 +38,7 @@ final class OpenAiWireServer implements AutoCloseable {
     private final CountDownLatch stalled = new CountDownLatch(1);
     private final CountDownLatch clientGone = new CountDownLatch(1);
 
-    OpenAiWireServer(int callsPerRun, long promptTokens, long completionTokens) throws IOException {
+    public OpenAiWireServer(int callsPerRun, long promptTokens, long completionTokens) throws IOException {
         this.callsPerRun = callsPerRun;
         this.promptTokens = promptTokens;
         this.completionTokens = completionTokens;
@@ -48,7 +48,7 @@ final class OpenAiWireServer implements AutoCloseable {
         server.start();
     }
 
-    String baseUrl() {
+    public String baseUrl() {
         return "http://127.0.0.1:" + server.getAddress().getPort() + "/v1";
     }
 
