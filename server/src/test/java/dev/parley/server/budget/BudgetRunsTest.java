@@ -272,6 +272,28 @@ public class BudgetRunsTest {
     }
 
     @Test
+    void withoutABudgetALanguageModelRunHasNoBudgetEvents() throws Exception {
+        try (OpenAiWireServer model = new OpenAiWireServer(2, 1000, 200);
+             TestApp app = TestApp.start(llm(model, null));
+             SocketClient socket = connect(app, registered(app))) {
+            String token = tokenOf(app, socket);
+            start(socket, "Where does my money go?");
+            String runId = socket.await("agent_started").path("run_id").asText();
+            List<JsonNode> events = socket.runEvents(runId);
+
+            assertThat(events.getLast().path("data").path("status").asText()).isEqualTo("completed");
+            assertThat(decimal(events.getLast().path("data").path("usage").path("cost_usd")))
+                    .isEqualByComparingTo(callCost(1000, 200).multiply(BigDecimal.TWO));
+            assertThat(ofType(events, "cost_updated")).isEmpty();
+            JsonNode budget = app.get("/api/budget", token).json();
+            assertThat(budget.path("limit_usd").isNull()).isTrue();
+            assertThat(budget.path("remaining_usd").isNull()).isTrue();
+            assertThat(decimal(budget.path("spent_usd"))).isEqualByComparingTo("0");
+            assertThat(app.app().metrics().scrape()).doesNotContain("parley_budget");
+        }
+    }
+
+    @Test
     void offlineRunsAreUnaffectedAndCostNothing() {
         try (TestApp app = TestApp.start(Map.of("PARLEY_BUDGET_USD", "0"));
              SocketClient socket = connect(app, registered(app))) {
