@@ -8,6 +8,7 @@ import dev.parley.server.budget.Budgets;
 import dev.parley.server.budget.CallPricing;
 import dev.parley.server.budget.Charge;
 import dev.parley.server.budget.Hold;
+import dev.parley.server.budget.Money;
 import java.math.BigDecimal;
 import java.time.LocalDate;
 
@@ -72,7 +73,7 @@ final class RunSpending {
 
     /** The reservation of the call in flight (what a call that reports no usage is charged); zero without a limit. */
     synchronized BigDecimal reserved() {
-        return current == null ? BigDecimal.ZERO : dev.parley.server.budget.Money.usd(current.micros());
+        return current == null ? BigDecimal.ZERO : Money.usd(current.micros());
     }
 
     /**
