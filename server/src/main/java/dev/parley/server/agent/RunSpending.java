@@ -77,7 +77,8 @@ final class RunSpending {
     }
 
     /**
-     * Charges the call in flight {@code cost} and emits {@code cost_updated}, and {@code budget_warning} when this
+     * Charges the call in flight {@code cost} (a call sent without a hold, which the transport's hook prevents, is
+     * charged all the same) and emits {@code cost_updated}, and {@code budget_warning} when this
      * call crossed the warning share first in the period. Without a limit, nothing is written or emitted.
      */
     void charge(AgentRun run, String agent, BigDecimal cost) {
@@ -86,10 +87,11 @@ final class RunSpending {
         synchronized (this) {
             runCost = runCost.add(cost);
             total = runCost;
-            if (current == null) {
+            if (!limited()) {
                 return;
             }
-            charge = budgets.commit(current, cost);
+            charge = current == null ? budgets.chargeUnreserved(userId, runId, limitMicros, cost)
+                    : budgets.commit(current, cost);
             current = null;
         }
         if (charge == null) {

@@ -246,6 +246,22 @@ public final class Budgets implements AutoCloseable {
         }));
     }
 
+    /**
+     * Charges a call that was made without a hold (which the agent loop never does: every call it sends is reserved
+     * first); what the provider billed is recorded all the same, past the limit if need be.
+     */
+    public Charge chargeUnreserved(String userId, String runId, long limitMicros, BigDecimal costUsd) {
+        LOG.error("A call of run {} of user {} was made without a reservation; charging its cost {} USD anyway", runId,
+                userId, costUsd);
+        Hold hold = new Hold(Ids.timeOrdered(), userId, runId, currentPeriod().key(), 0, limitMicros);
+        apart(() -> sql.inTransaction(connection -> {
+            Sql.update(connection, "INSERT INTO budget_ledger (user_id, period_start, spent_micros, held_micros, "
+                    + "warned) VALUES (?, ?, 0, 0, 0) ON CONFLICT DO NOTHING", userId, hold.periodStart());
+            return null;
+        }));
+        return commit(hold, costUsd);
+    }
+
     /** Gives a hold back (a call that was stopped or failed); a failure is logged, and the sweep releases it later. */
     public void quietlyRelease(Hold hold) {
         if (hold == null || !hold.tracked()) {
