@@ -249,7 +249,7 @@ final class LlmSupervisor implements Agent, AutoCloseable {
                 }
             });
         } catch (RuntimeException e) {
-            throw budgetExhausted(e).orElseGet(() -> LlmFailures.classify(e, models.label()));
+            throw budgetFailure(e).orElseGet(() -> LlmFailures.classify(e, models.label()));
         }
         try {
             while (true) {
@@ -272,7 +272,7 @@ final class LlmSupervisor implements Agent, AutoCloseable {
                         }
                         return done.response();
                     }
-                    case Failed failed -> throw budgetExhausted(failed.error())
+                    case Failed failed -> throw budgetFailure(failed.error())
                             .orElseGet(() -> LlmFailures.classify(failed.error(), models.label()));
                     case Ended ended -> throw LlmFailures.truncated(models.label());
                 }
@@ -287,11 +287,18 @@ final class LlmSupervisor implements Agent, AutoCloseable {
         }
     }
 
-    /** The call's budget reservation ran out: the run ends budget_exhausted rather than failing. */
-    private static Optional<RuntimeException> budgetExhausted(Throwable failure) {
+    /**
+     * A call that failed in its reservation, not at the provider: when the budget could not cover it, the run ends
+     * budget_exhausted rather than failing; when the ledger could not be reached, the run fails with that code
+     * ({@code upstream_unavailable}), not as the model's failure.
+     */
+    private static Optional<RuntimeException> budgetFailure(Throwable failure) {
         for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
             if (t instanceof BudgetExceededException exceeded) {
                 return Optional.of(new BudgetExhausted(exceeded));
+            }
+            if (t instanceof ProtocolException ledger) {
+                return Optional.of(ledger);
             }
         }
         return Optional.empty();

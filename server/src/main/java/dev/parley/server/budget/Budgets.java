@@ -11,6 +11,8 @@ import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -166,7 +168,7 @@ public final class Budgets implements AutoCloseable {
         }
         if (!grown) {
             // Rolled back: the hold is as it was, and still the run's to release.
-            throw refused(hold.userId(), currentPeriod(), hold.limitMicros());
+            throw refused(hold.userId(), periodOf(hold), hold.limitMicros());
         }
         return hold.withMicros(amount);
     }
@@ -296,7 +298,13 @@ public final class Budgets implements AutoCloseable {
     }
 
     private long[] ledger(String userId, String period) {
-        return sql.withConnection(connection -> ledger(connection, userId, period));
+        return apart(() -> sql.withConnection(connection -> ledger(connection, userId, period)));
+    }
+
+    /** The period a hold was taken in. */
+    private Period periodOf(Hold hold) {
+        return Period.containing(config.period(), LocalDate.parse(hold.periodStart()).atStartOfDay(ZoneOffset.UTC)
+                .toInstant());
     }
 
     private static long[] ledger(Connection connection, String userId, String period) throws SQLException {
