@@ -111,6 +111,7 @@ public class BudgetRunsTest {
             assertThat(Instant.parse(error.path("resets_at").asText())).isAfter(Instant.now());
             assertThat(app.get("/api/threads", token).json().path("total").asLong()).isZero();
             assertThat(model.requests()).isZero();
+            assertThat(app.app().metrics().counter("parley_budget_refusals_total")).isEqualTo(1);
             JsonNode budget = app.get("/api/budget", token).json();
             assertThat(decimal(budget.path("spent_usd"))).isEqualByComparingTo("0");
             assertThat(decimal(budget.path("reserved_usd"))).isEqualByComparingTo("0");
