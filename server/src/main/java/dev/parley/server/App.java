@@ -10,6 +10,7 @@ import dev.parley.server.auth.RedisLoginThrottle;
 import dev.parley.server.auth.RedisRevocations;
 import dev.parley.server.auth.Revocations;
 import dev.parley.server.auth.oidc.OidcSignIn;
+import dev.parley.server.budget.Budgets;
 import dev.parley.server.config.Config;
 import dev.parley.server.conversation.ConversationStore;
 import dev.parley.server.db.Database;
@@ -20,6 +21,7 @@ import dev.parley.server.fanout.RedisFanout;
 import dev.parley.server.fanout.RedisSocketCounter;
 import dev.parley.server.fanout.SocketCounter;
 import dev.parley.server.gateway.AuthRoutes;
+import dev.parley.server.gateway.BudgetRoutes;
 import dev.parley.server.gateway.Gateway;
 import dev.parley.server.gateway.OidcRoutes;
 import dev.parley.server.gateway.RunRoutes;
@@ -66,6 +68,7 @@ public final class App implements AutoCloseable {
     private final UsageStore usage;
     private final Agent agent;
     private final Shared shared;
+    private final Budgets budgets;
 
     /**
      * The parts that are shared across instances when Redis is configured (their local twins otherwise), and the
@@ -109,7 +112,7 @@ public final class App implements AutoCloseable {
 
     private App(Config config, Lifecycle lifecycle, Metrics metrics, Database database, AuthModule auth,
                 OidcSignIn oidc, Fanout fanout, RunService runs, SocketEndpoint sockets, Gateway gateway,
-                UsageStore usage, Agent agent, Shared shared) {
+                UsageStore usage, Agent agent, Shared shared, Budgets budgets) {
         this.config = config;
         this.lifecycle = lifecycle;
         this.metrics = metrics;
@@ -123,6 +126,7 @@ public final class App implements AutoCloseable {
         this.usage = usage;
         this.agent = agent;
         this.shared = shared;
+        this.budgets = budgets;
     }
 
     public static App start(Config config, Clock clock) {
@@ -144,11 +148,14 @@ public final class App implements AutoCloseable {
         RunService runs = null;
         SocketEndpoint sockets = null;
         Shared shared = null;
+        Budgets budgets = null;
         try {
             shared = Shared.create(config, database, clock);
             PriceCatalog prices = PriceCatalog.bundled();
             UsageStore usage = new UsageStore(database.sql(), clock);
-            agent = agentOverride != null ? agentOverride : Agents.create(config.agent(), usage, prices, clock);
+            budgets = new Budgets(database.sql(), config.budget(), metrics, clock);
+            agent = agentOverride != null ? agentOverride
+                    : Agents.create(config.agent(), usage, prices, clock, budgets);
             registerPoolGauges(metrics, database);
             RunEventLog eventLog = new RunEventLog(database.sql());
             fanout = shared.fanout(eventLog, clock);
@@ -169,13 +176,14 @@ public final class App implements AutoCloseable {
                     clock, config.server().maxRequestBytes()));
             routes.add(new ThreadRoutes(conversations, runs, auth.verifier(), config.server().maxRequestBytes()));
             routes.add(new RunRoutes(runs, auth.verifier()));
+            routes.add(new BudgetRoutes(budgets, auth.accounts(), auth.verifier(), config.server().maxRequestBytes()));
             routes.add(WebRoutes.fromClasspath(config.server().publicUrl()));
             sockets = new SocketEndpoint(new SocketEndpoint.Dependencies(config, auth.verifier(), auth.revocations(),
                     database.sql(), runs, conversations, fanout, shared.counter(), lifecycle, metrics, clock));
             Gateway gateway = Gateway.start(new Gateway.Services(config, metrics, health, lifecycle, routes), sockets);
             lifecycle.ready();
             return new App(config, lifecycle, metrics, database, auth, oidc, fanout, runs, sockets, gateway, usage,
-                    agent, shared);
+                    agent, shared, budgets);
         } catch (RuntimeException e) {
             if (sockets != null) {
                 sockets.close();
@@ -196,6 +204,9 @@ public final class App implements AutoCloseable {
                 shared.close();
             }
             quietlyClose(agent);
+            if (budgets != null) {
+                budgets.close();
+            }
             database.close();
             throw e;
         }
@@ -287,6 +298,11 @@ public final class App implements AutoCloseable {
         return usage;
     }
 
+    /** The spend ledger. */
+    public Budgets budgets() {
+        return budgets;
+    }
+
     private static void quietlyClose(Agent agent) {
         if (agent instanceof AutoCloseable closeable) {
             try {
@@ -353,6 +369,7 @@ public final class App implements AutoCloseable {
         auth.close();
         shared.close();
         quietlyClose(agent);
+        budgets.close();
         database.close();
         LOG.info("Stopped");
     }

@@ -1,5 +1,6 @@
 package dev.parley.server.agent;
 
+import dev.parley.server.budget.Budgets;
 import dev.parley.server.config.Config;
 import dev.parley.server.usage.PriceCatalog;
 import dev.parley.server.usage.UsageStore;
@@ -20,16 +21,32 @@ public final class Agents {
         return create(config, usage, catalog, clock, Sleeper.THREAD);
     }
 
+    /**
+     * As {@link #create(Config.Agent, UsageStore, PriceCatalog, Clock)}, with the spend ledger that a language model's
+     * calls reserve from and are charged to ({@code null} or disabled: no budgets).
+     */
+    public static Agent create(Config.Agent config, UsageStore usage, PriceCatalog catalog, Clock clock,
+                               Budgets budgets) {
+        if (config.offline()) {
+            return create(config, usage, catalog, clock, Sleeper.THREAD);
+        }
+        return new LlmSupervisor(config, tools(usage, catalog), catalog, clock, budgets);
+    }
+
     /** As {@link #create(Config.Agent, UsageStore, PriceCatalog, Clock)}, with the offline team's pauses passed in. */
     public static Agent create(Config.Agent config, UsageStore usage, PriceCatalog catalog, Clock clock,
                                Sleeper sleeper) {
-        Toolbox tools = new Toolbox(List.of(
-                new QueryUsageTool(usage),
-                new PriceCatalogTool(catalog),
-                new EstimateSavingsTool(usage, catalog)));
+        Toolbox tools = tools(usage, catalog);
         if (config.offline()) {
             return new OfflineTeam(tools, catalog, config.stepDelay(), sleeper);
         }
-        return new LlmSupervisor(config, tools, catalog, clock);
+        return new LlmSupervisor(config, tools, catalog, clock, null);
+    }
+
+    private static Toolbox tools(UsageStore usage, PriceCatalog catalog) {
+        return new Toolbox(List.of(
+                new QueryUsageTool(usage),
+                new PriceCatalogTool(catalog),
+                new EstimateSavingsTool(usage, catalog)));
     }
 }

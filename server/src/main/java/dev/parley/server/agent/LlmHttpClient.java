@@ -23,6 +23,7 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.LongConsumer;
 
 /**
  * The HTTP transport LangChain4j's provider clients use during one run, over a shared {@link java.net.http.HttpClient}.
@@ -41,6 +42,7 @@ final class LlmHttpClient implements HttpClient {
     private final Set<InputStream> streams = ConcurrentHashMap.newKeySet();
     private volatile boolean cancelled;
     private volatile Runnable onStreamEnd = () -> { };
+    private volatile LongConsumer beforeStream = requestBytes -> { };
 
     LlmHttpClient(java.net.http.HttpClient jdk) {
         this.jdk = jdk;
@@ -85,6 +87,15 @@ final class LlmHttpClient implements HttpClient {
         this.onStreamEnd = callback;
     }
 
+    /**
+     * Runs before each stream's request is sent, on the caller's thread, with the request body's size in UTF-8 bytes
+     * (an upper bound of the input tokens a provider can bill for it). When it throws, nothing is sent and the stream
+     * fails with what it threw.
+     */
+    void beforeStream(LongConsumer callback) {
+        this.beforeStream = callback;
+    }
+
     /** Aborts every exchange and stream of this client, now and later. Safe from any thread, more than once. */
     void cancel() {
         cancelled = true;
@@ -124,6 +135,13 @@ final class LlmHttpClient implements HttpClient {
         Runnable end = onStreamEnd;
         if (cancelled) {
             listener.onError(new CancellationException("the run was stopped"));
+            end.run();
+            return;
+        }
+        try {
+            beforeStream.accept(request.body() == null ? 0 : request.body().getBytes(StandardCharsets.UTF_8).length);
+        } catch (RuntimeException e) {
+            listener.onError(e);
             end.run();
             return;
         }
