@@ -29,7 +29,8 @@ class LayeringTest {
     @Test
     void everyPackageHasItsPlaceInTheLayers() {
         classes().should().resideInAnyPackage(ROOT, ROOT + ".gateway..", ROOT + ".run..", ROOT + ".agent..",
-                        ROOT + ".auth..", ROOT + ".conversation..", ROOT + ".usage..", ROOT + ".fanout..",
+                        ROOT + ".auth..", ROOT + ".conversation..", ROOT + ".budget..", ROOT + ".usage..",
+                        ROOT + ".fanout..",
                         ROOT + ".db..", ROOT + ".redis..", ROOT + ".health..", ROOT + ".observe..",
                         ROOT + ".config..", ROOT + ".logging..")
                 .because("every package is placed in the layering below (docs/architecture.md)")
@@ -45,6 +46,7 @@ class LayeringTest {
                 .layer("Agent").definedBy(ROOT + ".agent..")
                 .layer("Auth").definedBy(ROOT + ".auth..")
                 .layer("Conversation").definedBy(ROOT + ".conversation..")
+                .layer("Budget").definedBy(ROOT + ".budget..")
                 .layer("Usage").definedBy(ROOT + ".usage..")
                 .layer("Fanout").definedBy(ROOT + ".fanout..")
                 .layer("Storage").definedBy(ROOT + ".db..", ROOT + ".redis..")
@@ -56,10 +58,11 @@ class LayeringTest {
                 .whereLayer("Agent").mayOnlyBeAccessedByLayers("Run", "Gateway", "Composition")
                 .whereLayer("Auth").mayOnlyBeAccessedByLayers("Gateway", "Composition")
                 .whereLayer("Conversation").mayOnlyBeAccessedByLayers("Run", "Gateway", "Composition")
-                .whereLayer("Usage").mayOnlyBeAccessedByLayers("Agent", "Gateway", "Composition")
+                .whereLayer("Budget").mayOnlyBeAccessedByLayers("Agent", "Gateway", "Composition")
+                .whereLayer("Usage").mayOnlyBeAccessedByLayers("Agent", "Budget", "Gateway", "Composition")
                 .whereLayer("Fanout").mayOnlyBeAccessedByLayers("Run", "Gateway", "Composition")
-                .whereLayer("Storage").mayOnlyBeAccessedByLayers("Run", "Agent", "Auth", "Conversation", "Usage",
-                        "Fanout", "Gateway", "Composition")
+                .whereLayer("Storage").mayOnlyBeAccessedByLayers("Run", "Agent", "Auth", "Conversation", "Budget",
+                        "Usage", "Fanout", "Gateway", "Composition")
                 .check(server);
     }
 
