@@ -161,7 +161,12 @@ public final class App implements AutoCloseable {
             fanout = shared.fanout(eventLog, clock);
             registerFanoutGauges(metrics, fanout);
             List<HealthCheck> checks = List.of(databaseCheck(database), fanoutCheck(fanout),
-                    llmCheck(config.agent()));
+                    llmCheck(config.agent(), agent));
+            if (!config.agent().offline()) {
+                Agent llm = agent;
+                metrics.gauge("parley_llm_unreachable", "1 while the model provider is known to be unreachable (its "
+                        + "calls are refused at once with llm_unavailable), else 0.", () -> llm.unreachable() ? 1 : 0);
+            }
             Health health = new Health(config.server().version(), config.server().revision(), lifecycle, checks, clock);
             auth = AuthModule.create(config, database.sql(), shared.revocations(), shared.throttle(), metrics, clock);
             ConversationStore conversations = new ConversationStore(database.sql(), clock);
@@ -252,7 +257,8 @@ public final class App implements AutoCloseable {
     }
 
     /** The language model is not probed (that would cost a call); readiness says whether one is configured. */
-    private static HealthCheck llmCheck(Config.Agent agentConfig) {
+    /** {@code unreachable} (degraded: the rest of the service still works) while the model provider is known down. */
+    private static HealthCheck llmCheck(Config.Agent agentConfig, Agent agent) {
         return new HealthCheck() {
             @Override
             public String name() {
@@ -261,12 +267,12 @@ public final class App implements AutoCloseable {
 
             @Override
             public State state() {
-                return State.UP;
+                return agent.unreachable() ? State.DEGRADED : State.UP;
             }
 
             @Override
             public String describe() {
-                return agentConfig.offline() ? "offline" : "configured";
+                return agentConfig.offline() ? "offline" : agent.unreachable() ? "unreachable" : "configured";
             }
         };
     }

@@ -27,4 +27,9 @@ public interface Agent {
     /** Called once for every run that was admitted, after it ended in any way (or its start failed). */
     default void ended(String runId) {
     }
+
+    /** Whether what the agent needs (its model provider) is known to be unreachable; the offline team needs nothing. */
+    default boolean unreachable() {
+        return false;
+    }
 }

@@ -38,6 +38,8 @@ import java.util.Optional;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -68,6 +70,9 @@ final class LlmSupervisor implements Agent, AutoCloseable {
     private final PriceCatalog catalog;
     private final Clock clock;
     private final java.net.http.HttpClient http;
+    private final LlmReachability reachability;
+    private final Duration responseTimeout;
+    private final Duration idleTimeout;
     private final Budgets budgets; // null: no budgets
     private final CallPricing pricing;
     private final Map<String, RunSpending> spending = new ConcurrentHashMap<>();
@@ -77,7 +82,13 @@ final class LlmSupervisor implements Agent, AutoCloseable {
         this.tools = tools;
         this.catalog = catalog;
         this.clock = clock;
-        this.http = java.net.http.HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+        this.http = java.net.http.HttpClient.newBuilder()
+                .connectTimeout(config.responseTimeout().compareTo(Duration.ofSeconds(10)) < 0
+                        ? config.responseTimeout() : Duration.ofSeconds(10))
+                .build();
+        this.reachability = new LlmReachability(models.label());
+        this.responseTimeout = config.responseTimeout();
+        this.idleTimeout = config.idleTimeout();
         this.budgets = budgets == null || !budgets.enabled() || models.local() ? null : budgets;
         this.pricing = new CallPricing(catalog, models.catalogProvider(), models.model(),
                 budgets == null ? Optional.empty() : budgets.config().modelPrice());
@@ -151,7 +162,7 @@ final class LlmSupervisor implements Agent, AutoCloseable {
 
     @Override
     public Answer run(AgentRun run) throws InterruptedException {
-        LlmHttpClient transport = new LlmHttpClient(http);
+        LlmHttpClient transport = new LlmHttpClient(http, reachability, responseTimeout);
         RunSpending spent = budgets == null ? null : spending.computeIfAbsent(run.runId(),
                 id -> newSpending(run.userId(), id));
         if (spent != null && spent.limited()) {
@@ -253,7 +264,17 @@ final class LlmSupervisor implements Agent, AutoCloseable {
         }
         try {
             while (true) {
-                Signal signal = signals.take();
+                Signal signal = signals.poll(idleTimeout.toMillis(), TimeUnit.MILLISECONDS);
+                if (signal == null) {
+                    StreamingHandle streaming = handle.get();
+                    if (streaming != null) {
+                        streaming.cancel();
+                    }
+                    transport.cancel();
+                    reachability.failed(new TimeoutException("no data for " + idleTimeout.toMillis() + " ms"));
+                    throw new AgentException(ErrorCode.LLM_UNAVAILABLE, "The language model (" + models.label()
+                            + ") stopped answering; try again shortly.", true, null);
+                }
                 switch (signal) {
                     case Text text -> {
                         if (text.text() != null && !text.text().isEmpty()) {
@@ -352,6 +373,12 @@ final class LlmSupervisor implements Agent, AutoCloseable {
                 - Answer in concise Markdown.
                 Today is %s (UTC); the price catalog is dated %s.""".formatted(
                 LocalDate.ofInstant(clock.instant(), ZoneOffset.UTC), catalog.asOf());
+    }
+
+    /** Whether the provider is known to be unreachable (readiness shows it; calls are refused at once meanwhile). */
+    @Override
+    public boolean unreachable() {
+        return reachability.isDown();
     }
 
     /** Stops the shared HTTP client at once; runs cancel their own exchanges, so nothing is left to wait for. */

@@ -86,7 +86,16 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
 
     /** The agent engine: the offline team's pacing, or an LLM provider. */
     public record Agent(Duration stepDelay, LlmProvider provider, Optional<String> model, Optional<String> apiKey,
-                        Optional<URI> baseUrl) {
+                        Optional<URI> baseUrl, Duration responseTimeout, Duration idleTimeout) {
+        public static final Duration DEFAULT_RESPONSE_TIMEOUT = Duration.ofSeconds(30);
+        public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofSeconds(90);
+
+        /** An agent with the default timeouts for the provider's answers. */
+        public Agent(Duration stepDelay, LlmProvider provider, Optional<String> model, Optional<String> apiKey,
+                     Optional<URI> baseUrl) {
+            this(stepDelay, provider, model, apiKey, baseUrl, DEFAULT_RESPONSE_TIMEOUT, DEFAULT_IDLE_TIMEOUT);
+        }
+
         public boolean offline() {
             return provider == LlmProvider.NONE;
         }
@@ -325,7 +334,11 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
                 provider,
                 r.optional("PARLEY_LLM_MODEL"),
                 r.optional("PARLEY_LLM_API_KEY"),
-                r.uri("PARLEY_LLM_BASE_URL", HTTP));
+                r.uri("PARLEY_LLM_BASE_URL", HTTP),
+                r.duration("PARLEY_LLM_RESPONSE_TIMEOUT", Agent.DEFAULT_RESPONSE_TIMEOUT, Duration.ofMillis(100),
+                        Duration.ofMinutes(10)),
+                r.duration("PARLEY_LLM_IDLE_TIMEOUT", Agent.DEFAULT_IDLE_TIMEOUT, Duration.ofMillis(100),
+                        Duration.ofMinutes(30)));
         if ((provider == LlmProvider.OPENAI || provider == LlmProvider.ANTHROPIC || provider == LlmProvider.GEMINI)
                 && agent.apiKey().isEmpty()) {
             r.problem("PARLEY_LLM_API_KEY", "is required when PARLEY_LLM_PROVIDER is "
