@@ -256,6 +256,14 @@ public final class RedisFanout implements Fanout, RedisConnections.Listener {
             cursor.held.put(event.seq(), event); // the catch-up decides where this run starts
             return;
         }
+        if (firstSight && !local && event.seq() > 1) {
+            // What came before went by while this instance could not hear it (its subscription was being renewed
+            // after an outage, after the catch-up had run) or before this user's first socket here: read it from
+            // the log, so that the run arrives whole.
+            cursor.held.put(event.seq(), event);
+            startFill(state, event.runId(), cursor);
+            return;
+        }
         if (firstSight || event.seq() == cursor.lastSeq + 1) {
             advance(state, cursor, event);
             return;

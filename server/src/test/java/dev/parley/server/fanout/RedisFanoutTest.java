@@ -145,6 +145,23 @@ class RedisFanoutTest extends FanoutContract {
     }
 
     @Test
+    void aRunFirstHeardOfMidwayArrivesWholeFromItsLog() {
+        Instance a = instance(TestRedis.url());
+        Instance b = instance(TestRedis.url());
+        String user = log.user();
+        Recorder onB = new Recorder();
+        try (Fanout.Subscription s = b.fanout().subscribe(user, onB)) {
+            String run = log.run(user);
+            log.log(run, 1, false); // published while b's subscription was being renewed: b never heard them
+            log.log(run, 2, false);
+            a.fanout().publish(user, log.log(run, 3, false));
+            a.fanout().publish(user, log.log(run, 4, true));
+            onB.awaitRun(run, 4);
+            assertThat(b.fanout().recoveredEvents()).isBetween(2L, 3L);
+        }
+    }
+
+    @Test
     void eventsLoggedButNeverPublishedAreFoundOnceTheRunGoesQuiet() {
         Instance a = instance(TestRedis.url());
         Instance b = instance(TestRedis.url());

@@ -377,11 +377,13 @@ public final class ScaleDrills {
             ExecutorService background = Executors.newVirtualThreadPerTaskExecutor();
             long epoch = System.nanoTime();
             List<long[]> phases = new CopyOnWriteArrayList<>(); // [start ms, end ms] of the outage
+            Map<Integer, Long> sentAt = new ConcurrentHashMap<>();
             Future<?> starter = background.submit(() -> {
                 int i = 0;
                 while (running.get()) {
                     int u = i % users;
                     boolean viaA = i % 2 == 0;
+                    sentAt.put(i, System.nanoTime());
                     (viaA ? onA : onB).get(u).current().send("start_agent", Json.object()
                             .put("user_request", "Where can we cut costs? (" + i + ")"), "r-" + i);
                     i++;
@@ -479,8 +481,34 @@ public final class ScaleDrills {
             }
             long closed = onA.stream().filter(f -> f.current().isClosed()).count()
                     + onB.stream().filter(f -> f.current().isClosed()).count();
+            Map<String, Map<String, Integer>> answers = new java.util.TreeMap<>();
+            List<Long> answerMillisDuring = new ArrayList<>();
+            for (Map.Entry<Integer, Long> sent : sentAt.entrySet()) {
+                int i = sent.getKey();
+                ParleySocket socket = (i % 2 == 0 ? onA : onB).get(i % users).current();
+                long at = (sent.getValue() - epoch) / 1_000_000;
+                String phase = at < outageStart ? "before" : at <= outageEnd ? "during" : "after";
+                String code = "unanswered";
+                for (ParleySocket.Received frame : socket.frames()) {
+                    JsonNode data = frame.raw().path("data");
+                    boolean started = EventType.AGENT_STARTED.equals(frame.type())
+                            && data.path("user_request").asText().endsWith("(" + i + ")");
+                    boolean refused = EventType.ERROR.equals(frame.type())
+                            && data.path("in_reply_to").asText().equals("r-" + i);
+                    if (started || refused) {
+                        code = started ? "agent_started" : data.path("error").path("code").asText();
+                        if (phase.equals("during")) {
+                            answerMillisDuring.add((frame.arrivedNanos() - sent.getValue()) / 1_000_000);
+                        }
+                        break;
+                    }
+                }
+                answers.computeIfAbsent(phase, p -> new java.util.TreeMap<>()).merge(code, 1, Integer::sum);
+            }
             line("- outage from t=" + outageStart / 1000.0 + " s to t=" + outageEnd / 1000.0 + " s; "
                     + userOfRun.size() + " runs of " + users + " users, started every 0.5 s alternately on a and b");
+            line("- start_agent answers by phase sent: " + answers + "; answer time (ms) of those sent during the outage: "
+                    + summary(answerMillisDuring));
             line("- readiness seen: " + String.join("; ", readiness));
             line("- sockets closed during the drill: " + closed);
             line("- events of the other instance's runs, delay after the run's own instance (ms): during the outage "
@@ -490,6 +518,8 @@ public final class ScaleDrills {
             check("redis", totalsA.clean() && totalsB.clean(), "every follower sees every run end without gaps");
             check("redis", totalsA.duplicates == 0 && totalsB.duplicates == 0, "no event delivered twice");
             check("redis", closed == 0, closed + " sockets closed");
+            check("redis", answers.values().stream().noneMatch(codes -> codes.containsKey("unanswered")),
+                    "every start_agent answered");
         }
     }
 
@@ -627,8 +657,10 @@ public final class ScaleDrills {
         long duplicates;
         long outOfOrder;
         long mismatched;
+        final List<String> gaps = new ArrayList<>();
 
         void add(Totals other) {
+            gaps.addAll(other.gaps);
             runs += other.runs;
             ended += other.ended;
             gapless += other.gapless;
@@ -646,7 +678,8 @@ public final class ScaleDrills {
         public String toString() {
             return runs + " runs, " + ended + " ended, " + gapless + " gapless after seq dedupe, " + received
                     + " events received, " + duplicates + " duplicates (dropped by seq), " + outOfOrder
-                    + " out of order, " + mismatched + " runs differing from the stored log";
+                    + " out of order, " + mismatched + " runs differing from the stored log"
+                    + (gaps.isEmpty() ? "" : "; gaps: " + String.join("; ", gaps));
         }
     }
 
@@ -667,6 +700,16 @@ public final class ScaleDrills {
             }
             if (view.gapless()) {
                 totals.gapless++;
+            } else {
+                Set<Long> arrived = follower.arrivals(runId).keySet();
+                List<Long> missing = new ArrayList<>();
+                for (long seq = 1; seq <= view.lastSeq(); seq++) {
+                    if (!arrived.contains(seq)) {
+                        missing.add(seq);
+                    }
+                }
+                totals.gaps.add("run " + runId + " on " + follower.name + " missing seq " + missing + " of "
+                        + view.lastSeq());
             }
             if (logged != null && logged.containsKey(runId) && logged.get(runId) != view.lastSeq()) {
                 totals.mismatched++;
