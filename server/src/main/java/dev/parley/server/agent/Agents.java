@@ -23,10 +23,19 @@ public final class Agents {
     /** As {@link #create(Config.Agent, UsageStore, PriceCatalog, Clock)}, with the offline team's pauses passed in. */
     public static Agent create(Config.Agent config, UsageStore usage, PriceCatalog catalog, Clock clock,
                                Sleeper sleeper) {
+        return create(config, usage, catalog, clock, sleeper, RemoteTools.NONE, ToolPolicy.DEFAULT);
+    }
+
+    /**
+     * As {@link #create(Config.Agent, UsageStore, PriceCatalog, Clock, Sleeper)}, with the tools of MCP servers offered
+     * to the language model beside the built-in ones, and every call subject to {@code policy}.
+     */
+    public static Agent create(Config.Agent config, UsageStore usage, PriceCatalog catalog, Clock clock,
+                               Sleeper sleeper, RemoteTools remote, ToolPolicy policy) {
         Toolbox tools = new Toolbox(List.of(
                 new QueryUsageTool(usage),
                 new PriceCatalogTool(catalog),
-                new EstimateSavingsTool(usage, catalog)));
+                new EstimateSavingsTool(usage, catalog)), remote, policy);
         if (config.offline()) {
             return new OfflineTeam(tools, catalog, config.stepDelay(), sleeper);
         }

@@ -21,7 +21,7 @@ import java.util.regex.Pattern;
  * lists the same variables; a test keeps the two in step.
  */
 public record Config(Server server, Storage storage, Auth auth, Socket socket, Runs runs, Agent agent, Logging logging,
-                     Oidc oidc, Redis redis) {
+                     Oidc oidc, Redis redis, Tools tools) {
 
     public enum LogFormat { TEXT, JSON }
 
@@ -92,6 +92,46 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
     }
 
     public record Logging(LogFormat format, String level) {
+    }
+
+    /**
+     * The tools of Model Context Protocol servers ({@code PARLEY_MCP_SERVERS}), which tool calls need a person's
+     * approval ({@code PARLEY_TOOL_POLICY}, first matching rule wins; none matching: the default) and how long a run
+     * waits for that decision ({@code PARLEY_APPROVAL_TIMEOUT}).
+     */
+    public record Tools(List<McpServer> mcpServers, List<PolicyRule> policy, Duration approvalTimeout) {
+        public static final Duration DEFAULT_APPROVAL_TIMEOUT = Duration.ofMinutes(5);
+        public static final Duration DEFAULT_MCP_TIMEOUT = Duration.ofSeconds(30);
+
+        /** No MCP servers, the default policy, the default approval timeout. */
+        public static Tools none() {
+            return new Tools(List.of(), List.of(), DEFAULT_APPROVAL_TIMEOUT);
+        }
+    }
+
+    public enum McpTransport { STREAMABLE_HTTP, STDIO }
+
+    public enum McpAuthMode { NONE, STATIC, USER_SECRET }
+
+    /**
+     * One MCP server: its {@code id} names its tools to the model ({@code <id>__<tool>}); {@code authValue} is the
+     * value of {@code auth.value_env}, sent in {@code authHeader} ({@code Authorization: Bearer <value>} when no
+     * header is named). {@code allowTools}/{@code denyTools} are globs on the server's own tool names.
+     */
+    public record McpServer(String id, URI url, McpTransport transport, McpAuthMode authMode,
+                            Optional<String> authHeader, Optional<String> authValue, List<String> allowTools,
+                            List<String> denyTools, Duration timeout) {
+        @Override
+        public String toString() {
+            return "McpServer[id=" + id + ", url=" + url + ", auth=" + authMode.name().toLowerCase(java.util.Locale.ROOT)
+                    + "]";
+        }
+    }
+
+    public enum PolicyAction { AUTO, ASK, DENY }
+
+    /** {@code pattern=action} of {@code PARLEY_TOOL_POLICY}: a glob ({@code *} any run of characters) on a full name. */
+    public record PolicyRule(String pattern, PolicyAction action) {
     }
 
     /**
@@ -320,7 +360,9 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
         Redis redis = new Redis(keyPrefix,
                 r.duration("PARLEY_REDIS_TIMEOUT", Duration.ofSeconds(2), Duration.ofMillis(50), Duration.ofMinutes(1)));
 
-        return new Config(server, storage, auth, socket, runs, agent, logging, oidc, redis);
+        Tools tools = ToolSettings.read(r);
+
+        return new Config(server, storage, auth, socket, runs, agent, logging, oidc, redis, tools);
     }
 
     private static Oidc readOidc(EnvReader r, Optional<URI> publicUrl) {
@@ -410,6 +452,8 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
                 + " access_ttl=" + EnvReader.format(auth.accessTokenTtl)
                 + " heartbeat=" + EnvReader.format(socket.heartbeatInterval)
                 + " run_timeout=" + EnvReader.format(runs.timeout)
+                + (tools.mcpServers.isEmpty() ? "" : " mcp=" + String.join(",", tools.mcpServers.stream()
+                        .map(McpServer::id).toList()))
                 + " log=" + logging.format.name().toLowerCase(java.util.Locale.ROOT)
                 + " version=" + server.version + " revision=" + server.revision;
     }

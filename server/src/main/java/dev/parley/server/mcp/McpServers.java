@@ -1,0 +1,316 @@
+package dev.parley.server.mcp;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.langchain4j.agent.tool.ToolSpecification;
+import dev.parley.protocol.Json;
+import dev.parley.server.agent.RemoteTool;
+import dev.parley.server.agent.RemoteToolException;
+import dev.parley.server.agent.RemoteTools;
+import dev.parley.server.agent.ToolPolicy;
+import dev.parley.server.config.Config;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The MCP servers of the deployment and their tools, as {@link RemoteTools}: each server's tool list is discovered
+ * ({@code tools/list}) in the background at start, kept, and discovered again when the server says it changed
+ * ({@code notifications/tools/list_changed}) and, while the server is unavailable, every {@link #RETRY_EVERY}. A
+ * server that is down is logged once when it goes down and once when it is back, shows as {@code unavailable} in
+ * {@link #servers()} and readiness, and fails only the calls of its own tools.
+ *
+ * <p>Thread-safe: each {@link Server}'s state is volatile and replaced whole.
+ */
+public final class McpServers implements RemoteTools, AutoCloseable {
+    static final Duration RETRY_EVERY = Duration.ofSeconds(15);
+    /** What providers accept as a function name (OpenAI's rule, the strictest). */
+    private static final Pattern MODEL_TOOL_NAME = Pattern.compile("[A-Za-z0-9_-]{1,64}");
+    private static final Logger LOG = LoggerFactory.getLogger(McpServers.class);
+
+    /** How a server stands: {@code connecting} until its first discovery ends. */
+    public enum Status { CONNECTING, CONNECTED, UNAVAILABLE;
+
+        public String wire() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    private static final class Server {
+        final Config.McpServer config;
+        final McpClient client;
+        final AtomicBoolean discovering = new AtomicBoolean();
+        volatile Status status = Status.CONNECTING;
+        volatile List<RemoteTool> tools = List.of();
+
+        Server(Config.McpServer config, McpClient client) {
+            this.config = config;
+            this.client = client;
+        }
+    }
+
+    private final Map<String, Server> servers = new LinkedHashMap<>();
+    private final ToolPolicy policy;
+    private final ScheduledExecutorService scheduler;
+    private volatile List<RemoteTool> all = List.of();
+    private volatile Map<String, RemoteTool> byName = Map.of();
+
+    private McpServers(List<Config.McpServer> configs, ToolPolicy policy, String version) {
+        this.policy = policy;
+        for (Config.McpServer config : configs) {
+            Server[] holder = new Server[1];
+            holder[0] = new Server(config, new McpClient(config, version, () -> discoverLater(holder[0])));
+            servers.put(config.id(), holder[0]);
+        }
+        this.scheduler = configs.isEmpty() ? null : Executors.newSingleThreadScheduledExecutor(
+                Thread.ofPlatform().daemon().name("parley-mcp").factory());
+    }
+
+    /** Starts discovering the servers' tools in the background; with none configured, does nothing at all. */
+    public static McpServers start(List<Config.McpServer> configs, ToolPolicy policy, String version) {
+        McpServers mcp = new McpServers(configs, policy, version);
+        if (mcp.scheduler != null) {
+            mcp.servers.values().forEach(mcp::discoverLater);
+            mcp.scheduler.scheduleWithFixedDelay(mcp::retryUnavailable, RETRY_EVERY.toMillis(), RETRY_EVERY.toMillis(),
+                    TimeUnit.MILLISECONDS);
+        }
+        return mcp;
+    }
+
+    public boolean isEmpty() {
+        return servers.isEmpty();
+    }
+
+    @Override
+    public List<RemoteTool> tools() {
+        return all;
+    }
+
+    @Override
+    public Optional<RemoteTool> find(String name) {
+        return Optional.ofNullable(byName.get(name));
+    }
+
+    @Override
+    public JsonNode call(RemoteTool tool, String userId, JsonNode arguments) throws InterruptedException {
+        Server server = servers.get(tool.server());
+        if (server == null) {
+            throw new IllegalStateException("no MCP server " + tool.server());
+        }
+        ObjectNode params = Json.object();
+        params.put("name", tool.toolName());
+        params.set("arguments", arguments.isObject() ? arguments : Json.object());
+        JsonNode result;
+        try {
+            result = server.client.request("tools/call", params, server.config.timeout());
+        } catch (McpClient.Unavailable e) {
+            markUnavailable(server, e.getMessage());
+            throw new RemoteToolException("mcp_unavailable", "The MCP server '" + server.config.id()
+                    + "' is unavailable.");
+        } catch (McpClient.TimedOut e) {
+            throw new RemoteToolException("timeout", "The MCP server '" + server.config.id() + "' did not answer within "
+                    + server.config.timeout().toMillis() + " ms.");
+        } catch (McpClient.RpcError e) {
+            throw new RemoteToolException("tool_error", "The MCP server '" + server.config.id() + "' refused the call: "
+                    + truncate(e.getMessage()));
+        }
+        if (server.status != Status.CONNECTED) {
+            discoverLater(server); // it answers again: its list may have changed meanwhile
+        }
+        if (result.path("isError").asBoolean(false)) {
+            throw new RemoteToolException("tool_error", truncate(text(result.path("content"))));
+        }
+        return render(result);
+    }
+
+    /** The result as the model and {@code tool_completed} get it: structured content when given, else the content. */
+    private static JsonNode render(JsonNode result) {
+        if (result.path("structuredContent").isObject()) {
+            return result.get("structuredContent");
+        }
+        ObjectNode rendered = Json.object();
+        JsonNode content = result.path("content");
+        boolean textOnly = true;
+        for (JsonNode item : content) {
+            textOnly &= "text".equals(item.path("type").asText());
+        }
+        if (textOnly) {
+            rendered.put("text", text(content));
+        } else {
+            rendered.set("content", content);
+        }
+        return rendered;
+    }
+
+    private static String text(JsonNode content) {
+        StringBuilder text = new StringBuilder();
+        for (JsonNode item : content) {
+            if ("text".equals(item.path("type").asText())) {
+                if (!text.isEmpty()) {
+                    text.append('\n');
+                }
+                text.append(item.path("text").asText());
+            }
+        }
+        return text.toString();
+    }
+
+    private static String truncate(String message) {
+        return message == null ? "" : message.length() > 500 ? message.substring(0, 500) + "…" : message;
+    }
+
+    /** The servers as {@code GET /api/mcp/servers} shows them: status and tools, each with its policy. */
+    public JsonNode servers() {
+        ObjectNode body = Json.object();
+        ArrayNode list = body.putArray("servers");
+        for (Server server : servers.values()) {
+            ObjectNode entry = list.addObject();
+            entry.put("id", server.config.id());
+            entry.put("status", server.status == Status.CONNECTED ? "connected" : "unavailable");
+            ArrayNode tools = entry.putArray("tools");
+            for (RemoteTool tool : server.tools) {
+                ObjectNode view = tools.addObject();
+                view.put("name", tool.toolName());
+                view.put("description", tool.description());
+                view.put("policy", policy.forRemote(tool).name().toLowerCase(Locale.ROOT));
+            }
+        }
+        return body;
+    }
+
+    /** For readiness: {@code connected}, or {@code unavailable:<ids>} naming the servers that are not. */
+    public String describe() {
+        List<String> down = servers.values().stream().filter(server -> server.status != Status.CONNECTED)
+                .map(server -> server.config.id()).toList();
+        return down.isEmpty() ? "connected" : "unavailable:" + String.join(",", down);
+    }
+
+    private void discoverLater(Server server) {
+        if (scheduler == null || !server.discovering.compareAndSet(false, true)) {
+            return;
+        }
+        Thread.ofVirtual().name("parley-mcp-discover-" + server.config.id()).start(() -> {
+            try {
+                discover(server);
+            } finally {
+                server.discovering.set(false);
+            }
+        });
+    }
+
+    private void retryUnavailable() {
+        for (Server server : servers.values()) {
+            if (server.status != Status.CONNECTED) {
+                discoverLater(server);
+            }
+        }
+    }
+
+    private void discover(Server server) {
+        List<RemoteTool> found = new ArrayList<>();
+        String cursor = null;
+        try {
+            do {
+                ObjectNode params = Json.object();
+                if (cursor != null) {
+                    params.put("cursor", cursor);
+                }
+                JsonNode result = server.client.request("tools/list", params, server.config.timeout());
+                for (JsonNode tool : result.path("tools")) {
+                    toRemoteTool(server.config, tool).ifPresent(found::add);
+                }
+                cursor = result.path("nextCursor").isTextual() ? result.get("nextCursor").asText() : null;
+            } while (cursor != null && found.size() < 1000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return;
+        } catch (McpClient.Unavailable | McpClient.TimedOut | McpClient.RpcError e) {
+            markUnavailable(server, e.getMessage());
+            return;
+        }
+        server.tools = List.copyOf(found);
+        Status before = server.status;
+        server.status = Status.CONNECTED;
+        republish();
+        if (before == Status.UNAVAILABLE) {
+            LOG.info("MCP server {} is available again with {} tool(s)", server.config.id(), found.size());
+        } else if (before == Status.CONNECTING) {
+            LOG.info("MCP server {} offers {} tool(s): {}", server.config.id(), found.size(),
+                    String.join(", ", found.stream().map(RemoteTool::toolName).toList()));
+        } else {
+            LOG.info("MCP server {} changed its tools; now {} tool(s)", server.config.id(), found.size());
+        }
+    }
+
+    /** Marks a server down; logged once per outage. Its known tools stay offered (a call reports the outage). */
+    private void markUnavailable(Server server, String why) {
+        Status before = server.status;
+        server.status = Status.UNAVAILABLE;
+        if (before != Status.UNAVAILABLE) {
+            LOG.warn("MCP server {} is unavailable: {}; its tools fail until it is back (retried every {} s)",
+                    server.config.id(), why, RETRY_EVERY.toSeconds());
+        }
+    }
+
+    private Optional<RemoteTool> toRemoteTool(Config.McpServer config, JsonNode tool) {
+        String name = tool.path("name").asText("");
+        if (name.isEmpty() || !allowed(config, name)) {
+            return Optional.empty();
+        }
+        String fullName = config.id() + "__" + name;
+        if (!MODEL_TOOL_NAME.matcher(fullName).matches()) {
+            LOG.warn("MCP server {}: the tool '{}' is left out: '{}' is not a name models accept (letters, digits, _"
+                    + " and -, at most 64)", config.id(), truncate(name), truncate(fullName));
+            return Optional.empty();
+        }
+        String description = tool.path("description").asText(tool.path("title").asText(name));
+        ToolSpecification specification = ToolSpecification.builder()
+                .name(fullName)
+                .description(description)
+                .parameters(McpSchemas.toObjectSchema(tool.get("inputSchema")))
+                .build();
+        boolean readOnly = tool.path("annotations").path("readOnlyHint").asBoolean(false);
+        return Optional.of(new RemoteTool(fullName, config.id(), name, description, specification, readOnly));
+    }
+
+    private static boolean allowed(Config.McpServer config, String name) {
+        if (!config.allowTools().isEmpty()
+                && config.allowTools().stream().noneMatch(glob -> ToolPolicy.globMatches(glob, name))) {
+            return false;
+        }
+        return config.denyTools().stream().noneMatch(glob -> ToolPolicy.globMatches(glob, name));
+    }
+
+    private void republish() {
+        List<RemoteTool> tools = new ArrayList<>();
+        Map<String, RemoteTool> names = new LinkedHashMap<>();
+        for (Server server : servers.values()) {
+            for (RemoteTool tool : server.tools) {
+                tools.add(tool);
+                names.put(tool.name(), tool);
+            }
+        }
+        all = List.copyOf(tools);
+        byName = Map.copyOf(names);
+    }
+
+    @Override
+    public void close() {
+        if (scheduler != null) {
+            scheduler.shutdownNow();
+        }
+        servers.values().forEach(server -> server.client.close());
+    }
+}
