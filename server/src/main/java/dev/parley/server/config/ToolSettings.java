@@ -112,17 +112,17 @@ final class ToolSettings {
             return Optional.empty();
         }
         int before = r.problems().size();
-        for (Iterator<String> names = node.fieldNames(); names.hasNext(); ) {
-            String name = names.next();
-            if (!SERVER_FIELDS.contains(name)) {
-                r.problem(SERVERS, where + " has an unknown field '" + name + "'");
-            }
-        }
         String id = node.path("id").asText("");
         if (!node.path("id").isTextual() || !SERVER_ID.matcher(id).matches()) {
             r.problem(SERVERS, where + ": 'id' must be 1 to 32 of a-z, 0-9, _ and -, got " + node.path("id"));
         } else {
             where = "server '" + id + "'";
+        }
+        for (Iterator<String> names = node.fieldNames(); names.hasNext(); ) {
+            String name = names.next();
+            if (!SERVER_FIELDS.contains(name)) {
+                r.problem(SERVERS, where + " has an unknown field '" + name + "'");
+            }
         }
         Config.McpTransport transport = Config.McpTransport.STREAMABLE_HTTP;
         if (node.has("transport")) {
