@@ -242,10 +242,7 @@ final class ActiveRun implements AgentRun {
     }
 
     private static ObjectNode resolved(String approvalId, String decision) {
-        ObjectNode data = Json.object();
-        data.put("approval_id", approvalId);
-        data.put("decision", decision);
-        return data;
+        return Approvals.resolvedData(approvalId, decision);
     }
 
     /**

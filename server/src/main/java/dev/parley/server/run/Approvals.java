@@ -1,14 +1,19 @@
 package dev.parley.server.run;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.parley.protocol.ErrorCode;
 import dev.parley.protocol.Json;
 import dev.parley.protocol.ProtocolException;
 import dev.parley.server.db.Sql;
 import dev.parley.server.db.Writes;
+import java.sql.Connection;
+import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
@@ -157,6 +162,30 @@ public final class Approvals {
      */
     String cancel(String approvalId) {
         return settle(approvalId, CANCELLED) ? CANCELLED : status(approvalId);
+    }
+
+    /**
+     * Settles as {@code cancelled} every pending approval of a run that another instance ends (its own instance died),
+     * in that end's transaction; returns the ids it settled. A decision that came first stays.
+     */
+    static List<String> cancelPending(Connection connection, String runId, Instant now) throws SQLException {
+        List<String> settled = new ArrayList<>();
+        for (String approvalId : Sql.query(connection, "SELECT id FROM tool_approvals WHERE run_id = ? AND status = ?",
+                row -> row.getString("id"), runId, PENDING)) {
+            if (Sql.update(connection, "UPDATE tool_approvals SET status = ?, decided_at = ? WHERE id = ? AND status = ?",
+                    CANCELLED, now, approvalId, PENDING) == 1) {
+                settled.add(approvalId);
+            }
+        }
+        return settled;
+    }
+
+    /** The data of an {@code approval_resolved} event. */
+    static ObjectNode resolvedData(String approvalId, String decision) {
+        ObjectNode data = Json.object();
+        data.put("approval_id", approvalId);
+        data.put("decision", decision);
+        return data;
     }
 
     private boolean settle(String approvalId, String status) {

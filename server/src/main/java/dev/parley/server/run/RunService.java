@@ -583,6 +583,13 @@ public final class RunService implements AutoCloseable {
             if (!store.finish(connection, run.id(), RunStatus.FAILED, now, run.usage(), null, why.code().code())) {
                 return false; // another instance ended it first
             }
+            // A call that waited for a person never runs now: its approval is settled with the run's end.
+            for (String approvalId : Approvals.cancelPending(connection, run.id(), now)) {
+                ServerEvent resolved = new ServerEvent(EventType.APPROVAL_RESOLVED, now,
+                        Approvals.resolvedData(approvalId, Approvals.CANCELLED), run.threadId(), run.id(),
+                        log.nextSeq(run.id()), RUN_AGENT_NAME);
+                log.append(run.userId(), Envelope.of(resolved), now);
+            }
             ServerEvent event = new ServerEvent(EventType.AGENT_ERROR, now, errorData(why, 0), run.threadId(),
                     run.id(), log.nextSeq(run.id()), RUN_AGENT_NAME);
             log.append(run.userId(), Envelope.of(event), now);
