@@ -75,6 +75,9 @@ final class McpClient implements AutoCloseable {
     private final AtomicLong ids = new AtomicLong();
     private final ReentrantLock sessionLock = new ReentrantLock();
     private volatile Session session;
+    /** The server's stream of notifications (a GET on the endpoint), while one is open. */
+    private volatile CompletableFuture<HttpResponse<Void>> notifications;
+    private volatile boolean closed;
 
     McpClient(Config.McpServer server, String clientVersion, Runnable onToolsChanged) {
         this.server = server;
@@ -129,6 +132,7 @@ final class McpClient implements AutoCloseable {
             Session opened = new Session(sessionId[0], version);
             notify(opened, "notifications/initialized", null, timeout);
             session = opened;
+            listen(opened);
             return opened;
         } finally {
             sessionLock.unlock();
@@ -311,6 +315,39 @@ final class McpClient implements AutoCloseable {
         }
     }
 
+    /**
+     * Opens the server's own stream (a GET with the session), on which it announces changes such as
+     * {@code notifications/tools/list_changed}. A server that offers none answers 405, and is not asked again for this
+     * session; a stream that ends is opened again a second later while the session lasts.
+     */
+    private void listen(Session opened) {
+        if (closed || opened.id() == null) {
+            return;
+        }
+        HttpRequest.Builder request = HttpRequest.newBuilder(server.url()).GET()
+                .header("Accept", "text/event-stream")
+                .header("Mcp-Session-Id", opened.id())
+                .header("MCP-Protocol-Version", opened.protocolVersion());
+        authorization().ifPresent(header -> request.header(header[0], header[1]));
+        CompletableFuture<JsonNode> unused = new CompletableFuture<>();
+        HttpResponse.BodyHandler<Void> handler = info -> info.statusCode() == 200
+                && info.headers().firstValue("Content-Type").orElse("").startsWith("text/event-stream")
+                ? HttpResponse.BodySubscribers.fromLineSubscriber(new EventStream(-1, unused))
+                : HttpResponse.BodySubscribers.replacing(null);
+        CompletableFuture<HttpResponse<Void>> stream = http.sendAsync(request.build(), handler);
+        notifications = stream;
+        stream.whenComplete((response, failure) -> {
+            if (closed || session != opened || response == null || response.statusCode() != 200) {
+                return; // closed, a new session listens itself, or the server offers no stream
+            }
+            CompletableFuture.delayedExecutor(1, TimeUnit.SECONDS).execute(() -> {
+                if (!closed && session == opened) {
+                    listen(opened);
+                }
+            });
+        });
+    }
+
     /** Tells the server that request {@code id} is abandoned; does not wait, gives up after {@link #CANCEL_TIMEOUT}. */
     private void cancelled(Session current, long id, String reason) {
         ObjectNode params = Json.object();
@@ -375,6 +412,11 @@ final class McpClient implements AutoCloseable {
     /** Ends the session at the server (best effort, briefly) and closes the HTTP client. */
     @Override
     public void close() {
+        closed = true;
+        CompletableFuture<HttpResponse<Void>> stream = notifications;
+        if (stream != null) {
+            stream.cancel(true);
+        }
         Session current = session;
         if (current != null && current.id() != null) {
             HttpRequest.Builder request = HttpRequest.newBuilder(server.url()).timeout(CANCEL_TIMEOUT).DELETE()

@@ -27,7 +27,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * restart), {@code tools/list} and {@code tools/call}, answers as one JSON body or as an event stream, and
  * notifications answered 202. Its tools: {@code lookup} (read-only, one JSON answer), {@code write_note} (not read-only,
  * answered on an event stream with a notification before the response), {@code fail} (a tool error) and {@code slow}
- * (answers only when told that the request is cancelled, or after 20 s). It records the calls and the cancellations.
+ * (answers only when told that the request is cancelled, or after 20 s). A GET with a session opens the server's own
+ * event stream, on which {@link #addToolAndAnnounce} sends {@code notifications/tools/list_changed}. It records the
+ * calls and the cancellations.
  */
 public final class McpTestServer implements AutoCloseable {
     /** One {@code tools/call} as received. */
@@ -41,6 +43,9 @@ public final class McpTestServer implements AutoCloseable {
     private final List<Long> cancelled = new CopyOnWriteArrayList<>();
     private final Map<Long, Object> slowCalls = new ConcurrentHashMap<>();
     private final AtomicInteger initializations = new AtomicInteger();
+    private final List<OutputStream> streams = new CopyOnWriteArrayList<>();
+    private final List<String> extraTools = new CopyOnWriteArrayList<>();
+    private final java.util.concurrent.CountDownLatch closing = new java.util.concurrent.CountDownLatch(1);
 
     public McpTestServer() throws IOException {
         server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
@@ -81,6 +86,10 @@ public final class McpTestServer implements AutoCloseable {
             if ("DELETE".equals(method)) {
                 sessions.remove(session);
                 respond(exchange, 200, null);
+                return;
+            }
+            if ("GET".equals(method)) {
+                stream(exchange, session);
                 return;
             }
             if (!"POST".equals(method)) {
@@ -138,6 +147,50 @@ public final class McpTestServer implements AutoCloseable {
         }
     }
 
+    /** The server's own stream of a session: held open until the server closes, carrying list_changed notices. */
+    private void stream(HttpExchange exchange, String session) throws IOException, InterruptedException {
+        if (session == null || !sessions.contains(session)) {
+            respond(exchange, session == null ? 400 : 404, null);
+            return;
+        }
+        exchange.getResponseHeaders().add("Content-Type", "text/event-stream");
+        exchange.sendResponseHeaders(200, 0);
+        OutputStream out = exchange.getResponseBody();
+        out.write(": open\n\n".getBytes(StandardCharsets.UTF_8));
+        out.flush();
+        streams.add(out);
+        try {
+            closing.await();
+        } finally {
+            streams.remove(out);
+        }
+    }
+
+    /** Adds a tool and announces the change on every open stream; false when no stream is open. */
+    public boolean addToolAndAnnounce(String name) {
+        extraTools.add(name);
+        ObjectNode notice = Json.object().put("jsonrpc", "2.0").put("method", "notifications/tools/list_changed");
+        byte[] event = ("event: message\ndata: " + Json.write(notice) + "\n\n").getBytes(StandardCharsets.UTF_8);
+        boolean sent = false;
+        for (OutputStream out : streams) {
+            try {
+                synchronized (out) {
+                    out.write(event);
+                    out.flush();
+                }
+                sent = true;
+            } catch (IOException gone) {
+                streams.remove(out);
+            }
+        }
+        return sent;
+    }
+
+    /** Whether a client holds the server's stream open. */
+    public boolean streamOpen() {
+        return !streams.isEmpty();
+    }
+
     private void call(HttpExchange exchange, JsonNode message, String session) throws IOException, InterruptedException {
         String tool = message.path("params").path("name").asText();
         JsonNode arguments = message.path("params").path("arguments");
@@ -173,9 +226,10 @@ public final class McpTestServer implements AutoCloseable {
         }
     }
 
-    private static ObjectNode toolList() {
+    private ObjectNode toolList() {
         ObjectNode result = Json.object();
         ArrayNode tools = result.putArray("tools");
+        extraTools.forEach(name -> tools.add(tool(name, "Added later.", true, "input")));
         tools.add(tool("lookup", "Looks a word up.", true, "query"));
         tools.add(tool("write_note", "Writes a note.", false, "text"));
         tools.add(tool("fail", "Always fails.", true, "why"));
@@ -229,6 +283,7 @@ public final class McpTestServer implements AutoCloseable {
 
     @Override
     public void close() {
+        closing.countDown();
         server.stop(0);
         executor.shutdownNow();
     }
