@@ -5,6 +5,7 @@ import dev.parley.server.agent.Agents;
 import dev.parley.server.agent.Sleeper;
 import dev.parley.server.agent.ToolPolicy;
 import dev.parley.server.gateway.ToolRoutes;
+import dev.parley.server.mcp.McpCredentials;
 import dev.parley.server.mcp.McpServers;
 import dev.parley.server.auth.AuthModule;
 import dev.parley.server.auth.InMemoryLoginThrottle;
@@ -156,7 +157,9 @@ public final class App implements AutoCloseable {
             PriceCatalog prices = PriceCatalog.bundled();
             UsageStore usage = new UsageStore(database.sql(), clock);
             ToolPolicy policy = new ToolPolicy(config.tools().policy());
-            mcp = McpServers.start(config.tools().mcpServers(), policy, config.server().version());
+            McpCredentials credentials = config.tools().credentialsKey()
+                    .map(key -> new McpCredentials(database.sql(), key, clock)).orElse(null);
+            mcp = McpServers.start(config.tools().mcpServers(), policy, config.server().version(), credentials);
             agent = agentOverride != null ? agentOverride
                     : Agents.create(config.agent(), usage, prices, clock, Sleeper.THREAD, mcp, policy);
             registerPoolGauges(metrics, database);

@@ -27,6 +27,14 @@ public interface RemoteTools {
         }
     };
 
+    /**
+     * Why the user cannot call the tool at all, as the {@code tool_completed} result to give (such as a server that
+     * needs the user's own credential and has none); empty when the call may go ahead. Asked before any approval.
+     */
+    default Optional<JsonNode> refusal(RemoteTool tool, String userId) {
+        return Optional.empty();
+    }
+
     /** The tools offered to the model now, from every server whose list is known. */
     List<RemoteTool> tools();
 

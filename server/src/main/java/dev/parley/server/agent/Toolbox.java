@@ -112,6 +112,13 @@ final class Toolbox {
         Tool<?, ?> tool = tools.get(name);
         RemoteTool remoteTool = tool == null ? remote.find(name).orElse(null) : null;
         JsonNode source = remoteTool == null ? RunEvents.BUILTIN_SOURCE : remoteTool.source();
+        if (remoteTool != null) {
+            java.util.Optional<JsonNode> refusal = remote.refusal(remoteTool, run.userId());
+            if (refusal.isPresent()) {
+                RunEvents.toolCompleted(run, agent, callId, name, source, refusal.get(), 0, false);
+                return new Outcome(refusal.get(), false);
+            }
+        }
         if (tool != null || remoteTool != null) {
             JsonNode refused = permission(run, agent, callId, name,
                     tool != null ? policy.forBuiltin(name) : policy.forRemote(remoteTool), source, arguments);

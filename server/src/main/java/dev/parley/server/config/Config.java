@@ -96,16 +96,19 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
 
     /**
      * The tools of Model Context Protocol servers ({@code PARLEY_MCP_SERVERS}), which tool calls need a person's
-     * approval ({@code PARLEY_TOOL_POLICY}, first matching rule wins; none matching: the default) and how long a run
-     * waits for that decision ({@code PARLEY_APPROVAL_TIMEOUT}).
+     * approval ({@code PARLEY_TOOL_POLICY}, first matching rule wins; none matching: the default), how long a run
+     * waits for that decision ({@code PARLEY_APPROVAL_TIMEOUT}), and the key that encrypts users' own credentials for
+     * {@code user_secret} servers ({@code PARLEY_MCP_CREDENTIALS_KEY}).
      */
-    public record Tools(List<McpServer> mcpServers, List<PolicyRule> policy, Duration approvalTimeout) {
+    public record Tools(List<McpServer> mcpServers, List<PolicyRule> policy, Duration approvalTimeout,
+                        Optional<byte[]> credentialsKey) {
         public static final Duration DEFAULT_APPROVAL_TIMEOUT = Duration.ofMinutes(5);
         public static final Duration DEFAULT_MCP_TIMEOUT = Duration.ofSeconds(30);
 
-        /** No MCP servers, the default policy, the default approval timeout. */
-        public static Tools none() {
-            return new Tools(List.of(), List.of(), DEFAULT_APPROVAL_TIMEOUT);
+        @Override
+        public String toString() {
+            return "Tools[mcpServers=" + mcpServers + ", policy=" + policy + ", approvalTimeout=" + approvalTimeout
+                    + "]";
         }
     }
 

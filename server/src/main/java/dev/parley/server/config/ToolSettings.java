@@ -28,6 +28,7 @@ final class ToolSettings {
     private static final Set<String> AUTH_FIELDS = Set.of("mode", "header", "value_env");
     private static final String SERVERS = "PARLEY_MCP_SERVERS";
     private static final String POLICY = "PARLEY_TOOL_POLICY";
+    private static final String CREDENTIALS_KEY = "PARLEY_MCP_CREDENTIALS_KEY";
 
     private ToolSettings() {
     }
@@ -37,7 +38,33 @@ final class ToolSettings {
         List<Config.PolicyRule> policy = readPolicy(r);
         Duration approvalTimeout = r.duration("PARLEY_APPROVAL_TIMEOUT", Config.Tools.DEFAULT_APPROVAL_TIMEOUT,
                 Duration.ofSeconds(1), Duration.ofDays(1));
-        return new Config.Tools(List.copyOf(servers), List.copyOf(policy), approvalTimeout);
+        Optional<byte[]> credentialsKey = readCredentialsKey(r,
+                servers.stream().anyMatch(server -> server.authMode() == Config.McpAuthMode.USER_SECRET));
+        return new Config.Tools(List.copyOf(servers), List.copyOf(policy), approvalTimeout, credentialsKey);
+    }
+
+    private static Optional<byte[]> readCredentialsKey(EnvReader r, boolean needed) {
+        Optional<String> raw = r.optional(CREDENTIALS_KEY);
+        if (raw.isEmpty()) {
+            if (needed) {
+                r.problem(CREDENTIALS_KEY, "is required when a server of PARLEY_MCP_SERVERS uses auth mode "
+                        + "'user_secret': users' credentials are stored encrypted with it (base64 of 32 random bytes, "
+                        + "for example from `openssl rand -base64 32`)");
+            }
+            return Optional.empty();
+        }
+        byte[] key;
+        try {
+            key = java.util.Base64.getDecoder().decode(raw.get());
+        } catch (IllegalArgumentException e) {
+            r.problem(CREDENTIALS_KEY, "must be base64 (of 32 random bytes)");
+            return Optional.empty();
+        }
+        if (key.length != 32) {
+            r.problem(CREDENTIALS_KEY, "must be base64 of exactly 32 bytes, got " + key.length);
+            return Optional.empty();
+        }
+        return Optional.of(key);
     }
 
     private static List<Config.PolicyRule> readPolicy(EnvReader r) {
@@ -166,11 +193,7 @@ final class ToolSettings {
                 switch (auth.path("mode").asText("none")) {
                     case "none" -> mode = Config.McpAuthMode.NONE;
                     case "static" -> mode = Config.McpAuthMode.STATIC;
-                    case "user_secret" -> {
-                        mode = Config.McpAuthMode.USER_SECRET;
-                        r.problem(SERVERS, where + ": auth mode 'user_secret' is not supported by this server; use"
-                                + " 'static' or 'none'");
-                    }
+                    case "user_secret" -> mode = Config.McpAuthMode.USER_SECRET;
                     default -> r.problem(SERVERS, where + ": 'auth.mode' must be none, static or user_secret");
                 }
                 if (auth.has("header")) {
@@ -181,11 +204,14 @@ final class ToolSettings {
                         header = Optional.of(name);
                     }
                 }
-                if (mode == Config.McpAuthMode.STATIC) {
-                    String variable = auth.path("value_env").asText("");
-                    if (variable.isEmpty()) {
-                        r.problem(SERVERS, where + ": 'auth.value_env' is required for auth mode 'static'");
-                    } else {
+                String variable = auth.path("value_env").asText("");
+                if (mode == Config.McpAuthMode.STATIC && variable.isEmpty()) {
+                    r.problem(SERVERS, where + ": 'auth.value_env' is required for auth mode 'static'");
+                } else if (mode == Config.McpAuthMode.NONE && !variable.isEmpty()) {
+                    r.problem(SERVERS, where + ": 'auth.value_env' needs auth mode 'static' or 'user_secret'");
+                }
+                if (mode != Config.McpAuthMode.NONE) {
+                    if (!variable.isEmpty()) {
                         value = r.optional(variable);
                         if (value.isEmpty()) {
                             r.problem(variable, "is required by " + where + " of " + SERVERS + " (its credential)");

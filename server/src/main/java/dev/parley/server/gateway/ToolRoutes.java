@@ -8,13 +8,15 @@ import dev.parley.server.auth.Principal;
 import dev.parley.server.auth.TokenVerifier;
 import dev.parley.server.mcp.McpServers;
 import dev.parley.server.run.Approvals;
+import io.helidon.http.Status;
 import io.helidon.webserver.http.HttpRules;
 import io.helidon.webserver.http.HttpService;
 
 /**
  * Tools and approvals over HTTP: {@code POST /api/approvals/{id}} decides an approval (the first decision wins;
- * someone else's approval answers like a missing one, 404 {@code approval_not_found}), and
- * {@code GET /api/mcp/servers} lists the MCP servers, their status and their tools with each tool's policy.
+ * someone else's approval answers like a missing one, 404 {@code approval_not_found}); {@code GET /api/mcp/servers}
+ * lists the MCP servers, their status for the caller and their tools with each tool's policy; {@code PUT} and
+ * {@code DELETE /api/mcp/servers/{id}/credentials} store and remove the caller's own credential for a server.
  */
 public final class ToolRoutes implements HttpService {
     private final Approvals approvals;
@@ -45,9 +47,21 @@ public final class ToolRoutes implements HttpService {
             Http.json(response, 200, answer);
         });
         rules.get("/api/mcp/servers", (request, response) -> {
-            Http.authenticate(request, verifier);
-            JsonNode servers = mcp.servers();
+            Principal principal = Http.authenticate(request, verifier);
+            JsonNode servers = mcp.servers(principal.userId());
             Http.json(response, 200, servers);
+        });
+        rules.put("/api/mcp/servers/{id}/credentials", (request, response) -> {
+            Principal principal = Http.authenticate(request, verifier);
+            ObjectNode body = Http.jsonBody(request, maxRequestBytes);
+            mcp.putCredential(principal.userId(), request.path().pathParameters().get("id"),
+                    Http.requireText(body, "token"));
+            response.status(Status.NO_CONTENT_204).send();
+        });
+        rules.delete("/api/mcp/servers/{id}/credentials", (request, response) -> {
+            Principal principal = Http.authenticate(request, verifier);
+            mcp.deleteCredential(principal.userId(), request.path().pathParameters().get("id"));
+            response.status(Status.NO_CONTENT_204).send();
         });
     }
 }

@@ -11,6 +11,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -65,8 +66,29 @@ final class McpClient implements AutoCloseable {
         }
     }
 
-    private record Session(String id, String protocolVersion) {
+    /** The server refused the credential (HTTP 401 or 403). */
+    static final class AuthRefused extends Exception {
+        AuthRefused(String message) {
+            super(message);
+        }
     }
+
+    /**
+     * A session: the server's id for it, the protocol version agreed, the credential header its requests carry, and
+     * the user it belongs to (null: the deployment's own session, which discovers tools and listens for changes).
+     */
+    private record Session(String id, String protocolVersion, String[] auth, String user) {
+    }
+
+    /** A user's credential for a server: the header to send. */
+    record Credential(String user, String header, String value) {
+        String[] asHeader() {
+            return new String[] {header, value};
+        }
+    }
+
+    /** Users' sessions kept per server, least recently used dropped first (the server expires what it holds). */
+    static final int MAX_USER_SESSIONS = 1000;
 
     private final Config.McpServer server;
     private final String clientVersion;
@@ -75,6 +97,13 @@ final class McpClient implements AutoCloseable {
     private final AtomicLong ids = new AtomicLong();
     private final ReentrantLock sessionLock = new ReentrantLock();
     private volatile Session session;
+    private final Map<String, Session> userSessions = java.util.Collections.synchronizedMap(
+            new java.util.LinkedHashMap<>(16, 0.75f, true) {
+                @Override
+                protected boolean removeEldestEntry(Map.Entry<String, Session> eldest) {
+                    return size() > MAX_USER_SESSIONS;
+                }
+            });
     /** The server's stream of notifications (a GET on the endpoint), while one is open. */
     private volatile CompletableFuture<HttpResponse<Void>> notifications;
     private volatile boolean closed;
@@ -89,38 +118,56 @@ final class McpClient implements AutoCloseable {
                 .build();
     }
 
-    /** Sends a request and returns its {@code result}. */
+    /** Sends a request on the deployment's own session and returns its {@code result}. */
     JsonNode request(String method, JsonNode params, Duration timeout)
-            throws InterruptedException, Unavailable, TimedOut, RpcError {
-        Session current = session(timeout);
+            throws InterruptedException, Unavailable, TimedOut, RpcError, AuthRefused {
+        return request(method, params, timeout, null);
+    }
+
+    /** Sends a request on the session of {@code credential}'s user (null: the deployment's) and returns its result. */
+    JsonNode request(String method, JsonNode params, Duration timeout, Credential credential)
+            throws InterruptedException, Unavailable, TimedOut, RpcError, AuthRefused {
+        Session current = session(credential, timeout);
         try {
             return exchange(current, method, params, timeout);
         } catch (SessionLost lost) {
-            LOG.info("MCP server {} lost its session; initialising a new one", server.id());
+            LOG.info("MCP server {} lost a session; initialising a new one", server.id());
             dropSession(current);
             try {
-                return exchange(session(timeout), method, params, timeout);
+                return exchange(session(credential, timeout), method, params, timeout);
             } catch (SessionLost again) {
                 throw new Unavailable("the MCP server " + server.id() + " lost the new session at once", null);
             }
         }
     }
 
-    private Session session(Duration timeout) throws InterruptedException, Unavailable, TimedOut, RpcError {
-        Session current = session;
+    private Session known(Credential credential) {
+        if (credential == null) {
+            return session;
+        }
+        Session current = userSessions.get(credential.user());
+        return current != null && java.util.Arrays.equals(current.auth(), credential.asHeader()) ? current : null;
+    }
+
+    private Session session(Credential credential, Duration timeout)
+            throws InterruptedException, Unavailable, TimedOut, RpcError, AuthRefused {
+        Session current = known(credential);
         if (current != null) {
             return current;
         }
         sessionLock.lockInterruptibly();
         try {
-            if (session != null) {
-                return session;
+            current = known(credential);
+            if (current != null) {
+                return current;
             }
+            String[] auth = credential == null ? authorization().orElse(null) : credential.asHeader();
+            String user = credential == null ? null : credential.user();
             ObjectNode params = Json.object();
             params.put("protocolVersion", PROTOCOL_VERSION);
             params.set("capabilities", Json.object());
             params.set("clientInfo", Json.object().put("name", "parley").put("version", clientVersion));
-            Session opening = new Session(null, PROTOCOL_VERSION);
+            Session opening = new Session(null, PROTOCOL_VERSION, auth, user);
             String[] sessionId = new String[1];
             JsonNode result;
             try {
@@ -129,10 +176,14 @@ final class McpClient implements AutoCloseable {
                 throw new Unavailable("the MCP server " + server.id() + " refused to initialise", null);
             }
             String version = result.path("protocolVersion").asText(PROTOCOL_VERSION);
-            Session opened = new Session(sessionId[0], version);
+            Session opened = new Session(sessionId[0], version, auth, user);
             notify(opened, "notifications/initialized", null, timeout);
-            session = opened;
-            listen(opened);
+            if (user == null) {
+                session = opened;
+                listen(opened);
+            } else {
+                userSessions.put(user, opened);
+            }
             return opened;
         } finally {
             sessionLock.unlock();
@@ -142,7 +193,9 @@ final class McpClient implements AutoCloseable {
     private void dropSession(Session lost) {
         sessionLock.lock();
         try {
-            if (session == lost) {
+            if (lost.user() != null) {
+                userSessions.remove(lost.user(), lost);
+            } else if (session == lost) {
                 session = null;
             }
         } finally {
@@ -151,12 +204,12 @@ final class McpClient implements AutoCloseable {
     }
 
     private JsonNode exchange(Session current, String method, JsonNode params, Duration timeout)
-            throws InterruptedException, Unavailable, TimedOut, RpcError, SessionLost {
+            throws InterruptedException, Unavailable, TimedOut, RpcError, AuthRefused, SessionLost {
         return exchange(current, method, params, timeout, null);
     }
 
     private JsonNode exchange(Session current, String method, JsonNode params, Duration timeout, String[] sessionId)
-            throws InterruptedException, Unavailable, TimedOut, RpcError, SessionLost {
+            throws InterruptedException, Unavailable, TimedOut, RpcError, AuthRefused, SessionLost {
         long id = ids.incrementAndGet();
         ObjectNode body = Json.object();
         body.put("jsonrpc", "2.0");
@@ -173,6 +226,11 @@ final class McpClient implements AutoCloseable {
             int status = info.statusCode();
             if (status == 404 && current.id() != null) {
                 answer.completeExceptionally(new SessionLost());
+                return HttpResponse.BodySubscribers.replacing(null);
+            }
+            if (status == 401 || status == 403) {
+                answer.completeExceptionally(new AuthRefused("the MCP server " + server.id() + " refused the"
+                        + " credential (HTTP " + status + ")"));
                 return HttpResponse.BodySubscribers.replacing(null);
             }
             if (status / 100 != 2) {
@@ -213,6 +271,7 @@ final class McpClient implements AutoCloseable {
             Throwable cause = e.getCause();
             switch (cause) {
                 case SessionLost lost -> throw lost;
+                case AuthRefused refused -> throw refused;
                 case Unavailable unavailable -> throw unavailable;
                 default -> throw new Unavailable("the MCP server " + server.id() + " is unreachable ("
                         + describe(cause) + ")", cause);
@@ -328,7 +387,9 @@ final class McpClient implements AutoCloseable {
                 .header("Accept", "text/event-stream")
                 .header("Mcp-Session-Id", opened.id())
                 .header("MCP-Protocol-Version", opened.protocolVersion());
-        authorization().ifPresent(header -> request.header(header[0], header[1]));
+        if (opened.auth() != null) {
+            request.header(opened.auth()[0], opened.auth()[1]);
+        }
         CompletableFuture<JsonNode> unused = new CompletableFuture<>();
         HttpResponse.BodyHandler<Void> handler = info -> info.statusCode() == 200
                 && info.headers().firstValue("Content-Type").orElse("").startsWith("text/event-stream")
@@ -396,17 +457,21 @@ final class McpClient implements AutoCloseable {
             request.header("Mcp-Session-Id", current.id());
             request.header("MCP-Protocol-Version", current.protocolVersion());
         }
-        authorization().ifPresent(header -> request.header(header[0], header[1]));
+        if (current.auth() != null) {
+            request.header(current.auth()[0], current.auth()[1]);
+        }
         return request.build();
     }
 
+    /** The deployment's own credential: a {@code static} server's {@code value_env} (also used to discover tools). */
     private Optional<String[]> authorization() {
-        if (server.authMode() != Config.McpAuthMode.STATIC || server.authValue().isEmpty()) {
-            return Optional.empty();
-        }
-        String value = server.authValue().get();
-        return Optional.of(server.authHeader().map(name -> new String[] {name, value})
-                .orElseGet(() -> new String[] {"Authorization", "Bearer " + value}));
+        return server.authValue().map(value -> header(server, value));
+    }
+
+    /** The header that carries {@code value} to this server: {@code auth.header} raw, else a Bearer authorization. */
+    static String[] header(Config.McpServer server, String value) {
+        return server.authHeader().map(name -> new String[] {name, value})
+                .orElseGet(() -> new String[] {"Authorization", "Bearer " + value});
     }
 
     /** Ends the session at the server (best effort, briefly) and closes the HTTP client. */
@@ -421,7 +486,9 @@ final class McpClient implements AutoCloseable {
         if (current != null && current.id() != null) {
             HttpRequest.Builder request = HttpRequest.newBuilder(server.url()).timeout(CANCEL_TIMEOUT).DELETE()
                     .header("Mcp-Session-Id", current.id());
-            authorization().ifPresent(header -> request.header(header[0], header[1]));
+            if (current.auth() != null) {
+                request.header(current.auth()[0], current.auth()[1]);
+            }
             try {
                 http.sendAsync(request.build(), HttpResponse.BodyHandlers.discarding())
                         .get(CANCEL_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);

@@ -4,7 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.langchain4j.agent.tool.ToolSpecification;
+import dev.parley.protocol.ErrorCode;
 import dev.parley.protocol.Json;
+import dev.parley.protocol.ProtocolException;
 import dev.parley.server.agent.RemoteTool;
 import dev.parley.server.agent.RemoteToolException;
 import dev.parley.server.agent.RemoteTools;
@@ -63,12 +65,14 @@ public final class McpServers implements RemoteTools, AutoCloseable {
 
     private final Map<String, Server> servers = new LinkedHashMap<>();
     private final ToolPolicy policy;
+    private final McpCredentials credentials; // null when no server takes users' credentials
     private final ScheduledExecutorService scheduler;
     private volatile List<RemoteTool> all = List.of();
     private volatile Map<String, RemoteTool> byName = Map.of();
 
-    private McpServers(List<Config.McpServer> configs, ToolPolicy policy, String version) {
+    private McpServers(List<Config.McpServer> configs, ToolPolicy policy, String version, McpCredentials credentials) {
         this.policy = policy;
+        this.credentials = credentials;
         for (Config.McpServer config : configs) {
             Server[] holder = new Server[1];
             holder[0] = new Server(config, new McpClient(config, version, () -> discoverLater(holder[0])));
@@ -78,9 +82,17 @@ public final class McpServers implements RemoteTools, AutoCloseable {
                 Thread.ofPlatform().daemon().name("parley-mcp").factory());
     }
 
-    /** Starts discovering the servers' tools in the background; with none configured, does nothing at all. */
-    public static McpServers start(List<Config.McpServer> configs, ToolPolicy policy, String version) {
-        McpServers mcp = new McpServers(configs, policy, version);
+    /**
+     * Starts discovering the servers' tools in the background; with none configured, does nothing at all.
+     * {@code credentials}: where users' own credentials are kept, required when a server's auth mode is
+     * {@code user_secret} (null otherwise).
+     */
+    public static McpServers start(List<Config.McpServer> configs, ToolPolicy policy, String version,
+                                   McpCredentials credentials) {
+        if (credentials == null && configs.stream().anyMatch(McpServers::takesUserCredentials)) {
+            throw new IllegalArgumentException("a user_secret MCP server needs the credential store");
+        }
+        McpServers mcp = new McpServers(configs, policy, version, credentials);
         if (mcp.scheduler != null) {
             mcp.servers.values().forEach(mcp::discoverLater);
             mcp.scheduler.scheduleWithFixedDelay(mcp::retryUnavailable, RETRY_EVERY.toMillis(), RETRY_EVERY.toMillis(),
@@ -103,18 +115,54 @@ public final class McpServers implements RemoteTools, AutoCloseable {
         return Optional.ofNullable(byName.get(name));
     }
 
+    private static boolean takesUserCredentials(Config.McpServer server) {
+        return server.authMode() == Config.McpAuthMode.USER_SECRET;
+    }
+
+    @Override
+    public Optional<JsonNode> refusal(RemoteTool tool, String userId) {
+        Server server = servers.get(tool.server());
+        if (server == null || !takesUserCredentials(server.config)
+                || credentials.find(userId, server.config.id()).isPresent()) {
+            return Optional.empty();
+        }
+        return Optional.of(authRequired(server.config.id()));
+    }
+
+    private static JsonNode authRequired(String serverId) {
+        return Json.object().put("error", "mcp_auth_required").put("server", serverId)
+                .put("message", "Store your credential for the MCP server '" + serverId + "' first (PUT "
+                        + "/api/mcp/servers/" + serverId + "/credentials).");
+    }
+
     @Override
     public JsonNode call(RemoteTool tool, String userId, JsonNode arguments) throws InterruptedException {
         Server server = servers.get(tool.server());
         if (server == null) {
             throw new IllegalStateException("no MCP server " + tool.server());
         }
+        McpClient.Credential credential = null;
+        if (takesUserCredentials(server.config)) {
+            String token = credentials.find(userId, server.config.id()).orElseThrow(() -> new RemoteToolException(
+                    "mcp_auth_required", "Store your credential for the MCP server '" + server.config.id()
+                    + "' first."));
+            String[] header = McpClient.header(server.config, token);
+            credential = new McpClient.Credential(userId, header[0], header[1]);
+        }
         ObjectNode params = Json.object();
         params.put("name", tool.toolName());
         params.set("arguments", arguments.isObject() ? arguments : Json.object());
         JsonNode result;
         try {
-            result = server.client.request("tools/call", params, server.config.timeout());
+            result = server.client.request("tools/call", params, server.config.timeout(), credential);
+        } catch (McpClient.AuthRefused e) {
+            if (credential != null) {
+                throw new RemoteToolException("mcp_auth_required", "The MCP server '" + server.config.id()
+                        + "' refused your credential; store a new one.");
+            }
+            markUnavailable(server, e.getMessage());
+            throw new RemoteToolException("mcp_unavailable", "The MCP server '" + server.config.id()
+                    + "' refused this deployment's credential.");
         } catch (McpClient.Unavailable e) {
             markUnavailable(server, e.getMessage());
             throw new RemoteToolException("mcp_unavailable", "The MCP server '" + server.config.id()
@@ -171,14 +219,21 @@ public final class McpServers implements RemoteTools, AutoCloseable {
         return message == null ? "" : message.length() > 500 ? message.substring(0, 500) + "…" : message;
     }
 
-    /** The servers as {@code GET /api/mcp/servers} shows them: status and tools, each with its policy. */
-    public JsonNode servers() {
+    /**
+     * The servers as {@code GET /api/mcp/servers} shows them to a user: status ({@code needs_auth} for a server that
+     * takes users' credentials while this user has none) and tools, each with its policy.
+     */
+    public JsonNode servers(String userId) {
         ObjectNode body = Json.object();
         ArrayNode list = body.putArray("servers");
         for (Server server : servers.values()) {
             ObjectNode entry = list.addObject();
             entry.put("id", server.config.id());
-            entry.put("status", server.status == Status.CONNECTED ? "connected" : "unavailable");
+            String status = server.status == Status.CONNECTED ? "connected" : "unavailable";
+            if (takesUserCredentials(server.config) && credentials.find(userId, server.config.id()).isEmpty()) {
+                status = "needs_auth";
+            }
+            entry.put("status", status);
             ArrayNode tools = entry.putArray("tools");
             for (RemoteTool tool : server.tools) {
                 ObjectNode view = tools.addObject();
@@ -188,6 +243,38 @@ public final class McpServers implements RemoteTools, AutoCloseable {
             }
         }
         return body;
+    }
+
+    /**
+     * Stores the user's own credential for a {@code user_secret} server.
+     *
+     * @throws ProtocolException {@code not_found} for a server that is not configured or takes no user credential,
+     *                           {@code invalid_request} for a token that cannot be sent in a header
+     */
+    public void putCredential(String userId, String serverId, String token) {
+        requireUserSecretServer(serverId);
+        if (token == null || token.isBlank() || token.length() > 8192 || !token.chars().allMatch(c -> c >= 0x20
+                && c < 0x7f)) {
+            throw new ProtocolException(ErrorCode.INVALID_REQUEST, "The field 'token' must be 1 to 8192 printable"
+                    + " ASCII characters.");
+        }
+        credentials.put(userId, serverId, token);
+        LOG.info("User {} stored a credential for MCP server {}", userId, serverId);
+    }
+
+    /** Removes the user's credential for a {@code user_secret} server; nothing stored is fine. */
+    public void deleteCredential(String userId, String serverId) {
+        requireUserSecretServer(serverId);
+        credentials.delete(userId, serverId);
+        LOG.info("User {} removed the credential for MCP server {}", userId, serverId);
+    }
+
+    private void requireUserSecretServer(String serverId) {
+        Server server = serverId == null ? null : servers.get(serverId);
+        if (server == null || !takesUserCredentials(server.config)) {
+            throw new ProtocolException(ErrorCode.NOT_FOUND, "There is no MCP server of that id that takes a user's"
+                    + " credential.");
+        }
     }
 
     /** For readiness: {@code connected}, or {@code unavailable:<ids>} naming the servers that are not. */
@@ -236,7 +323,7 @@ public final class McpServers implements RemoteTools, AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return;
-        } catch (McpClient.Unavailable | McpClient.TimedOut | McpClient.RpcError e) {
+        } catch (McpClient.Unavailable | McpClient.TimedOut | McpClient.RpcError | McpClient.AuthRefused e) {
             markUnavailable(server, e.getMessage());
             return;
         }

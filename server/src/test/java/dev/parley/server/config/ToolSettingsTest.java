@@ -90,12 +90,25 @@ class ToolSettingsTest {
                 .anySatisfy(line -> assertThat(line).contains("server 'ok': 'url' must be an absolute http"))
                 .anySatisfy(line -> assertThat(line).contains("server 'ok' has an unknown field 'colour'"))
                 .anySatisfy(line -> assertThat(line).contains("server 'local': the stdio transport is not supported"))
-                .anySatisfy(line -> assertThat(line).contains("server 'mine': auth mode 'user_secret' is not supported"))
+                .anySatisfy(line -> assertThat(line).startsWith("PARLEY_MCP_CREDENTIALS_KEY: is required when a server"))
                 .anySatisfy(line -> assertThat(line).startsWith("NOPE_TOKEN: is required by server 'keyed'"))
                 .anySatisfy(line -> assertThat(line).contains("server 'slow': 'timeout_ms' must be"))
                 .anySatisfy(line -> assertThat(line).contains("names the server id 'twice' twice"))
                 .anySatisfy(line -> assertThat(line).startsWith("PARLEY_TOOL_POLICY: 'query_usage=maybe'"))
                 .anySatisfy(line -> assertThat(line).startsWith("PARLEY_TOOL_POLICY: '=auto'"));
+    }
+
+    @Test
+    void userSecretServersTakeAKeyOfExactly32Bytes() {
+        String servers = "[{\"id\":\"mine\",\"url\":\"https://x/mcp\",\"auth\":{\"mode\":\"user_secret\"}}]";
+        String key = java.util.Base64.getEncoder().encodeToString(new byte[32]);
+        Config.Tools tools = Config.from(Map.of("PARLEY_MCP_SERVERS", servers, "PARLEY_MCP_CREDENTIALS_KEY", key)).tools();
+        assertThat(tools.mcpServers().getFirst().authMode()).isEqualTo(Config.McpAuthMode.USER_SECRET);
+        assertThat(tools.credentialsKey()).hasValueSatisfying(bytes -> assertThat(bytes).hasSize(32));
+        assertThat(problems(Map.of("PARLEY_MCP_SERVERS", servers, "PARLEY_MCP_CREDENTIALS_KEY", "c2hvcnQ=")))
+                .singleElement().asString().startsWith("PARLEY_MCP_CREDENTIALS_KEY: must be base64 of exactly 32");
+        assertThat(problems(Map.of("PARLEY_MCP_SERVERS", servers, "PARLEY_MCP_CREDENTIALS_KEY", "not base64!")))
+                .singleElement().asString().startsWith("PARLEY_MCP_CREDENTIALS_KEY: must be base64");
     }
 
     @Test

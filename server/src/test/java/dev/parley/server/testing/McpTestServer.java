@@ -43,6 +43,7 @@ public final class McpTestServer implements AutoCloseable {
     private final List<Long> cancelled = new CopyOnWriteArrayList<>();
     private final Map<Long, Object> slowCalls = new ConcurrentHashMap<>();
     private final AtomicInteger initializations = new AtomicInteger();
+    private final Set<String> acceptedAuthorizations = ConcurrentHashMap.newKeySet();
     private final List<OutputStream> streams = new CopyOnWriteArrayList<>();
     private final List<String> extraTools = new CopyOnWriteArrayList<>();
     private final java.util.concurrent.CountDownLatch closing = new java.util.concurrent.CountDownLatch(1);
@@ -68,6 +69,12 @@ public final class McpTestServer implements AutoCloseable {
 
     public List<Long> cancelledRequests() {
         return List.copyOf(cancelled);
+    }
+
+    /** From now on, a session must be opened with one of these Authorization values; others get 401. */
+    public void requireAuthorization(Set<String> accepted) {
+        acceptedAuthorizations.clear();
+        acceptedAuthorizations.addAll(accepted);
     }
 
     public int initializations() {
@@ -103,6 +110,12 @@ public final class McpTestServer implements AutoCloseable {
             }
             JsonNode message = Json.parse(new String(exchange.getRequestBody().readAllBytes(), StandardCharsets.UTF_8));
             String rpc = message.path("method").asText();
+            String authorization = exchange.getRequestHeaders().getFirst("Authorization");
+            if ("tools/call".equals(rpc) && !acceptedAuthorizations.isEmpty()
+                    && !acceptedAuthorizations.contains(authorization)) {
+                respond(exchange, 401, error(message.get("id"), -32001, "Unauthorized"));
+                return;
+            }
             if ("initialize".equals(rpc)) {
                 String id = UUID.randomUUID().toString();
                 sessions.add(id);
