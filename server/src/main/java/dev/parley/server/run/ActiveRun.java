@@ -212,6 +212,12 @@ final class ActiveRun implements AgentRun {
             try {
                 stored.get();
             } catch (ExecutionException e) {
+                lock.lock();
+                try {
+                    pendingApproval = null; // never stored: there is nothing to settle
+                } finally {
+                    lock.unlock();
+                }
                 throw new IllegalStateException("the approval could not be stored", e.getCause());
             }
             String status = approvals.await(approvalId, expiresAt, signal);

@@ -36,7 +36,7 @@ import org.slf4j.LoggerFactory;
  * their own, so that a stop interrupting the run never interrupts a JDBC call.
  */
 public final class Approvals {
-    static final Duration POLL_EVERY = Duration.ofMillis(200);
+    static final Duration POLL_EVERY = Duration.ofMillis(500);
     static final String PENDING = "pending";
     static final String APPROVED = "approved";
     static final String REJECTED = "rejected";
