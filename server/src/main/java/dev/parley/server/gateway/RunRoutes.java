@@ -47,7 +47,7 @@ public final class RunRoutes implements HttpService {
                 events.add(Json.parse(event.wire()));
             }
             body.put("complete", log.complete());
-            body.put("status", log.run().status().wire());
+            body.put("status", runs.statusOf(log.run()));
             Http.json(response, 200, body);
         });
         rules.post("/api/runs/{id}/cancel", (request, response) -> {

@@ -38,6 +38,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class McpServers implements RemoteTools, AutoCloseable {
     static final Duration RETRY_EVERY = Duration.ofSeconds(15);
+    /** The most pages of {@code tools/list} read from one server, so that a server repeating its cursor ends. */
+    static final int MAX_PAGES = 20;
     /** What providers accept as a function name (OpenAI's rule, the strictest). */
     private static final Pattern MODEL_TOOL_NAME = Pattern.compile("[A-Za-z0-9_-]{1,64}");
     private static final Logger LOG = LoggerFactory.getLogger(McpServers.class);
@@ -308,6 +310,7 @@ public final class McpServers implements RemoteTools, AutoCloseable {
     private void discover(Server server) {
         List<RemoteTool> found = new ArrayList<>();
         String cursor = null;
+        int pages = 0;
         try {
             do {
                 ObjectNode params = Json.object();
@@ -319,7 +322,8 @@ public final class McpServers implements RemoteTools, AutoCloseable {
                     toRemoteTool(server.config, tool).ifPresent(found::add);
                 }
                 cursor = result.path("nextCursor").isTextual() ? result.get("nextCursor").asText() : null;
-            } while (cursor != null && found.size() < 1000);
+                pages++;
+            } while (cursor != null && pages < MAX_PAGES);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return;
