@@ -159,7 +159,8 @@ public final class App implements AutoCloseable {
             ToolPolicy policy = new ToolPolicy(config.tools().policy());
             McpCredentials credentials = config.tools().credentialsKey()
                     .map(key -> new McpCredentials(database.sql(), key, clock)).orElse(null);
-            mcp = McpServers.start(config.tools().mcpServers(), policy, config.server().version(), credentials);
+            mcp = McpServers.start(config.tools().mcpServers(), policy, config.server().version(), credentials,
+                    metrics);
             agent = agentOverride != null ? agentOverride
                     : Agents.create(config.agent(), usage, prices, clock, Sleeper.THREAD, mcp, policy);
             registerPoolGauges(metrics, database);

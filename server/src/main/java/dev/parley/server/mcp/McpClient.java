@@ -264,12 +264,11 @@ final class McpClient implements AutoCloseable {
             throw e;
         } catch (TimeoutException e) {
             sent.cancel(true);
-            cancelled(current, id, "Timed out after " + timeout.toMillis() + " ms.");
-            throw new TimedOut("the MCP server " + server.id() + " did not answer " + method + " within "
-                    + timeout.toMillis() + " ms");
+            throw timedOut(current, id, method, timeout);
         } catch (ExecutionException e) {
             Throwable cause = e.getCause();
             switch (cause) {
+                case java.net.http.HttpTimeoutException late -> throw timedOut(current, id, method, timeout);
                 case SessionLost lost -> throw lost;
                 case AuthRefused refused -> throw refused;
                 case Unavailable unavailable -> throw unavailable;
@@ -277,6 +276,13 @@ final class McpClient implements AutoCloseable {
                         + describe(cause) + ")", cause);
             }
         }
+    }
+
+    /** A request past its timeout: the server is told it is cancelled, the caller gets {@link TimedOut}. */
+    private TimedOut timedOut(Session current, long id, String method, Duration timeout) {
+        cancelled(current, id, "Timed out after " + timeout.toMillis() + " ms.");
+        return new TimedOut("the MCP server " + server.id() + " did not answer " + method + " within "
+                + timeout.toMillis() + " ms");
     }
 
     private static String describe(Throwable failure) {

@@ -12,6 +12,7 @@ import dev.parley.server.agent.RemoteToolException;
 import dev.parley.server.agent.RemoteTools;
 import dev.parley.server.agent.ToolPolicy;
 import dev.parley.server.config.Config;
+import dev.parley.server.observe.Metrics;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -68,13 +69,16 @@ public final class McpServers implements RemoteTools, AutoCloseable {
     private final Map<String, Server> servers = new LinkedHashMap<>();
     private final ToolPolicy policy;
     private final McpCredentials credentials; // null when no server takes users' credentials
+    private final Metrics metrics;
     private final ScheduledExecutorService scheduler;
     private volatile List<RemoteTool> all = List.of();
     private volatile Map<String, RemoteTool> byName = Map.of();
 
-    private McpServers(List<Config.McpServer> configs, ToolPolicy policy, String version, McpCredentials credentials) {
+    private McpServers(List<Config.McpServer> configs, ToolPolicy policy, String version, McpCredentials credentials,
+                       Metrics metrics) {
         this.policy = policy;
         this.credentials = credentials;
+        this.metrics = metrics;
         for (Config.McpServer config : configs) {
             Server[] holder = new Server[1];
             holder[0] = new Server(config, new McpClient(config, version, () -> discoverLater(holder[0])));
@@ -90,12 +94,14 @@ public final class McpServers implements RemoteTools, AutoCloseable {
      * {@code user_secret} (null otherwise).
      */
     public static McpServers start(List<Config.McpServer> configs, ToolPolicy policy, String version,
-                                   McpCredentials credentials) {
+                                   McpCredentials credentials, Metrics metrics) {
         if (credentials == null && configs.stream().anyMatch(McpServers::takesUserCredentials)) {
             throw new IllegalArgumentException("a user_secret MCP server needs the credential store");
         }
-        McpServers mcp = new McpServers(configs, policy, version, credentials);
+        McpServers mcp = new McpServers(configs, policy, version, credentials, metrics);
         if (mcp.scheduler != null) {
+            metrics.gauge("parley_mcp_servers_unavailable", "Configured MCP servers this instance cannot reach now.",
+                    () -> mcp.servers.values().stream().filter(server -> server.status != Status.CONNECTED).count());
             mcp.servers.values().forEach(mcp::discoverLater);
             mcp.scheduler.scheduleWithFixedDelay(mcp::retryUnavailable, RETRY_EVERY.toMillis(), RETRY_EVERY.toMillis(),
                     TimeUnit.MILLISECONDS);
@@ -139,6 +145,21 @@ public final class McpServers implements RemoteTools, AutoCloseable {
 
     @Override
     public JsonNode call(RemoteTool tool, String userId, JsonNode arguments) throws InterruptedException {
+        String outcome = "cancelled";
+        try {
+            JsonNode result = callOnce(tool, userId, arguments);
+            outcome = "success";
+            return result;
+        } catch (RemoteToolException e) {
+            outcome = e.reason();
+            throw e;
+        } finally {
+            metrics.increment("parley_mcp_calls_total", "Calls of MCP tools, by server and outcome.",
+                    "server", tool.server(), "outcome", outcome);
+        }
+    }
+
+    private JsonNode callOnce(RemoteTool tool, String userId, JsonNode arguments) throws InterruptedException {
         Server server = servers.get(tool.server());
         if (server == null) {
             throw new IllegalStateException("no MCP server " + tool.server());

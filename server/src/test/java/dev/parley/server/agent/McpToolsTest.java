@@ -168,6 +168,8 @@ class McpToolsTest {
         assertThat(ready.path("checks").path("mcp").asText()).isEqualTo("unavailable:gone");
         JsonNode servers = app.get("/api/mcp/servers", user.accessToken()).json().path("servers");
         assertThat(servers.get(1).path("status").asText()).isEqualTo("unavailable");
+        assertThat(app.app().metrics().counter("parley_mcp_calls_total", "server", "gone", "outcome", "mcp_unavailable"))
+                .isEqualTo(1);
     }
 
     @Test
