@@ -119,7 +119,7 @@ final class Toolbox {
                 return new Outcome(refusal.get(), false);
             }
         }
-        if (tool != null || remoteTool != null) {
+        if ((tool != null || remoteTool != null) && !arguments.has("unparsed")) { // a call that cannot run asks nobody
             JsonNode refused = permission(run, agent, callId, name,
                     tool != null ? policy.forBuiltin(name) : policy.forRemote(remoteTool), source, arguments);
             if (refused != null) {

@@ -31,14 +31,17 @@ import org.slf4j.LoggerFactory;
 /**
  * The MCP servers of the deployment and their tools, as {@link RemoteTools}: each server's tool list is discovered
  * ({@code tools/list}) in the background at start, kept, and discovered again when the server says it changed
- * ({@code notifications/tools/list_changed}) and, while the server is unavailable, every {@link #RETRY_EVERY}. A
+ * ({@code notifications/tools/list_changed}) and, while the server is unavailable, after 1 s, 2 s, 4 s... and then
+ * every {@link #RETRY_EVERY}. A
  * server that is down is logged once when it goes down and once when it is back, shows as {@code unavailable} in
  * {@link #servers()} and readiness, and fails only the calls of its own tools.
  *
  * <p>Thread-safe: each {@link Server}'s state is volatile and replaced whole.
  */
 public final class McpServers implements RemoteTools, AutoCloseable {
+    /** The longest wait between two discoveries of a server that is down; the first retry comes after a second. */
     static final Duration RETRY_EVERY = Duration.ofSeconds(15);
+    static final Duration FIRST_RETRY = Duration.ofSeconds(1);
     /** The most pages of {@code tools/list} read from one server, so that a server repeating its cursor ends. */
     static final int MAX_PAGES = 20;
     /** What providers accept as a function name (OpenAI's rule, the strictest). */
@@ -58,6 +61,8 @@ public final class McpServers implements RemoteTools, AutoCloseable {
         final McpClient client;
         final AtomicBoolean discovering = new AtomicBoolean();
         volatile Status status = Status.CONNECTING;
+        volatile long retryAfterMillis = FIRST_RETRY.toMillis(); // doubles while it stays down, up to RETRY_EVERY
+        volatile long nextAttemptNanos;
         volatile List<RemoteTool> tools = List.of();
 
         Server(Config.McpServer config, McpClient client) {
@@ -103,7 +108,7 @@ public final class McpServers implements RemoteTools, AutoCloseable {
             metrics.gauge("parley_mcp_servers_unavailable", "Configured MCP servers this instance cannot reach now.",
                     () -> mcp.servers.values().stream().filter(server -> server.status != Status.CONNECTED).count());
             mcp.servers.values().forEach(mcp::discoverLater);
-            mcp.scheduler.scheduleWithFixedDelay(mcp::retryUnavailable, RETRY_EVERY.toMillis(), RETRY_EVERY.toMillis(),
+            mcp.scheduler.scheduleWithFixedDelay(mcp::retryUnavailable, FIRST_RETRY.toMillis(), FIRST_RETRY.toMillis(),
                     TimeUnit.MILLISECONDS);
         }
         return mcp;
@@ -321,8 +326,9 @@ public final class McpServers implements RemoteTools, AutoCloseable {
     }
 
     private void retryUnavailable() {
+        long now = System.nanoTime();
         for (Server server : servers.values()) {
-            if (server.status != Status.CONNECTED) {
+            if (server.status != Status.CONNECTED && now - server.nextAttemptNanos >= 0) {
                 discoverLater(server);
             }
         }
@@ -355,6 +361,7 @@ public final class McpServers implements RemoteTools, AutoCloseable {
         server.tools = List.copyOf(found);
         Status before = server.status;
         server.status = Status.CONNECTED;
+        server.retryAfterMillis = FIRST_RETRY.toMillis();
         republish();
         if (before == Status.UNAVAILABLE) {
             LOG.info("MCP server {} is available again with {} tool(s)", server.config.id(), found.size());
@@ -370,9 +377,12 @@ public final class McpServers implements RemoteTools, AutoCloseable {
     private void markUnavailable(Server server, String why) {
         Status before = server.status;
         server.status = Status.UNAVAILABLE;
+        long wait = server.retryAfterMillis;
+        server.nextAttemptNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(wait);
+        server.retryAfterMillis = Math.min(RETRY_EVERY.toMillis(), wait * 2);
         if (before != Status.UNAVAILABLE) {
-            LOG.warn("MCP server {} is unavailable: {}; its tools fail until it is back (retried every {} s)",
-                    server.config.id(), why, RETRY_EVERY.toSeconds());
+            LOG.warn("MCP server {} is unavailable: {}; its tools fail until it is back (tried again after 1 s, then"
+                    + " less often, at least every {} s)", server.config.id(), why, RETRY_EVERY.toSeconds());
         }
     }
 

@@ -37,7 +37,7 @@ class McpToolsTest {
                 "PARLEY_LLM_BASE_URL", llm.url("/v1"),
                 "PARLEY_MCP_SERVERS", "[{\"id\":\"srv\",\"url\":\"" + mcp.url() + "\",\"timeout_ms\":5000},"
                         + "{\"id\":\"gone\",\"url\":\"" + gone.url() + "\",\"timeout_ms\":2000},"
-                        + "{\"id\":\"quick\",\"url\":\"" + mcp.url() + "\",\"timeout_ms\":300}]"));
+                        + "{\"id\":\"quick\",\"url\":\"" + mcp.url() + "\",\"timeout_ms\":1000}]"));
         TestUsers.User user = TestUsers.register(app);
         Await.until("both MCP servers connected", Duration.ofSeconds(10), () -> {
             JsonNode servers = app.get("/api/mcp/servers", user.accessToken()).json().path("servers");
@@ -76,7 +76,8 @@ class McpToolsTest {
         JsonNode servers = app.get("/api/mcp/servers", user.accessToken()).json().path("servers");
         JsonNode srv = servers.get(0);
         assertThat(srv.path("id").asText()).isEqualTo("srv");
-        assertThat(srv.path("tools").findValuesAsText("name")).startsWith("lookup", "write_note", "fail", "slow");
+        assertThat(srv.path("tools").findValuesAsText("name")).startsWith("lookup", "write_note", "fail", "slow",
+                "garbage");
         assertThat(srv.path("tools").get(0).path("policy").asText()).isEqualTo("auto"); // readOnlyHint
         assertThat(srv.path("tools").get(1).path("policy").asText()).isEqualTo("ask");
         assertThat(app.get("/api/mcp/servers", null).status()).isEqualTo(401);
@@ -150,6 +151,20 @@ class McpToolsTest {
     }
 
     @Test
+    void anAnswerThatIsNotMcpFailsTheCallAndNotTheRun() {
+        llm.then(OpenAiScript.toolCall("call_j", "srv__garbage", "{\"what\":\"x\"}")).then(OpenAiScript.answer("Odd."));
+        TestUsers.User user = TestUsers.register(app);
+        try (SocketClient socket = connected(user)) {
+            List<JsonNode> events = run(socket, "Garbage please");
+            JsonNode completed = first(events, "tool_completed").path("data");
+            assertThat(completed.path("status").asText()).isEqualTo("error");
+            assertThat(completed.path("result").path("error").asText()).isEqualTo("mcp_unavailable");
+            assertThat(completed.path("result").path("message").asText()).doesNotContain("<html>");
+            assertThat(events.getLast().path("data").path("status").asText()).isEqualTo("completed");
+        }
+    }
+
+    @Test
     void aServerThatIsDownFailsItsToolCallAndNotTheRun() {
         gone.close();
         llm.then(OpenAiScript.toolCall("call_g", "gone__lookup", "{\"query\":\"x\"}"))
@@ -165,7 +180,8 @@ class McpToolsTest {
         }
         JsonNode ready = app.get("/health/ready", null).json();
         assertThat(ready.path("status").asText()).isEqualTo("ready");
-        assertThat(ready.path("checks").path("mcp").asText()).isEqualTo("unavailable:gone");
+        assertThat(ready.path("checks").path("mcp").asText()).startsWith("unavailable:").contains("gone")
+                .doesNotContain("quick");
         JsonNode servers = app.get("/api/mcp/servers", user.accessToken()).json().path("servers");
         assertThat(servers.get(1).path("status").asText()).isEqualTo("unavailable");
         assertThat(app.app().metrics().counter("parley_mcp_calls_total", "server", "gone", "outcome", "mcp_unavailable"))

@@ -26,7 +26,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * ({@code initialize} hands out an {@code Mcp-Session-Id}; a request with an unknown one gets 404, as after a server
  * restart), {@code tools/list} and {@code tools/call}, answers as one JSON body or as an event stream, and
  * notifications answered 202. Its tools: {@code lookup} (read-only, one JSON answer), {@code write_note} (not read-only,
- * answered on an event stream with a notification before the response), {@code fail} (a tool error) and {@code slow}
+ * answered on an event stream with a notification before the response), {@code fail} (a tool error), {@code garbage}
+ * (an answer that is not JSON) and {@code slow}
  * (answers only when told that the request is cancelled, or after 20 s). A GET with a session opens the server's own
  * event stream, on which {@link #addToolAndAnnounce} sends {@code notifications/tools/list_changed}. It records the
  * calls and the cancellations.
@@ -224,6 +225,12 @@ public final class McpTestServer implements AutoCloseable {
                 out.flush();
             }
             case "fail" -> respond(exchange, 200, response(id, text("the disk is full", true)));
+            case "garbage" -> {
+                byte[] html = "<html><body>Bad gateway</body></html>".getBytes(StandardCharsets.UTF_8);
+                exchange.getResponseHeaders().add("Content-Type", "application/json");
+                exchange.sendResponseHeaders(200, html.length);
+                exchange.getResponseBody().write(html);
+            }
             case "slow" -> {
                 Object waiting = new Object();
                 slowCalls.put(id.asLong(), waiting);
@@ -247,6 +254,7 @@ public final class McpTestServer implements AutoCloseable {
         tools.add(tool("write_note", "Writes a note.", false, "text"));
         tools.add(tool("fail", "Always fails.", true, "why"));
         tools.add(tool("slow", "Takes its time.", true, "what"));
+        tools.add(tool("garbage", "Answers something that is not JSON.", true, "what"));
         return result;
     }
 
