@@ -117,17 +117,18 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
     public enum McpAuthMode { NONE, STATIC, USER_SECRET }
 
     /**
-     * One MCP server: its {@code id} names its tools to the model ({@code <id>__<tool>}); {@code authValue} is the
+     * One MCP server: its {@code id} names its tools to the model ({@code <id>__<tool>}); it is reached at {@code url}
+     * (Streamable HTTP) or runs as the local process {@code command} (stdio); {@code authValue} is the
      * value of {@code auth.value_env}, sent in {@code authHeader} ({@code Authorization: Bearer <value>} when no
      * header is named). {@code allowTools}/{@code denyTools} are globs on the server's own tool names.
      */
-    public record McpServer(String id, URI url, McpTransport transport, McpAuthMode authMode,
+    public record McpServer(String id, URI url, McpTransport transport, List<String> command, McpAuthMode authMode,
                             Optional<String> authHeader, Optional<String> authValue, List<String> allowTools,
                             List<String> denyTools, Duration timeout) {
         @Override
         public String toString() {
-            return "McpServer[id=" + id + ", url=" + url + ", auth=" + authMode.name().toLowerCase(java.util.Locale.ROOT)
-                    + "]";
+            return "McpServer[id=" + id + ", " + (transport == McpTransport.STDIO ? "command=" + command : "url=" + url)
+                    + ", auth=" + authMode.name().toLowerCase(java.util.Locale.ROOT) + "]";
         }
     }
 

@@ -155,11 +155,7 @@ final class ToolSettings {
         if (node.has("transport")) {
             switch (node.path("transport").asText("")) {
                 case "streamable_http" -> transport = Config.McpTransport.STREAMABLE_HTTP;
-                case "stdio" -> {
-                    transport = Config.McpTransport.STDIO;
-                    r.problem(SERVERS, where + ": the stdio transport is not supported by this server; run the MCP"
-                            + " server behind a Streamable HTTP endpoint");
-                }
+                case "stdio" -> transport = Config.McpTransport.STDIO;
                 default -> r.problem(SERVERS, where + ": 'transport' must be streamable_http or stdio");
             }
         }
@@ -175,6 +171,20 @@ final class ToolSettings {
         }
         if (url == null && transport == Config.McpTransport.STREAMABLE_HTTP) {
             r.problem(SERVERS, where + ": 'url' must be an absolute http or https URL");
+        }
+        List<String> command = List.of();
+        JsonNode commandNode = node.path("command");
+        if (transport == Config.McpTransport.STDIO) {
+            command = command(commandNode);
+            if (command.isEmpty()) {
+                r.problem(SERVERS, where + ": 'command' is required for the stdio transport: a command line, or an"
+                        + " array of the program and its arguments");
+            }
+            if (node.has("url")) {
+                r.problem(SERVERS, where + ": 'url' is for the streamable_http transport, not stdio");
+            }
+        } else if (!commandNode.isMissingNode()) {
+            r.problem(SERVERS, where + ": 'command' is for the stdio transport");
         }
         JsonNode auth = node.path("auth");
         Config.McpAuthMode mode = Config.McpAuthMode.NONE;
@@ -220,6 +230,9 @@ final class ToolSettings {
                 }
             }
         }
+        if (transport == Config.McpTransport.STDIO && mode != Config.McpAuthMode.NONE) {
+            r.problem(SERVERS, where + ": a stdio server takes no credential; 'auth.mode' must be none");
+        }
         List<String> allow = toolList(r, node.path("allow_tools"), where, "allow_tools");
         List<String> deny = toolList(r, node.path("deny_tools"), where, "deny_tools");
         Duration timeout = Config.Tools.DEFAULT_MCP_TIMEOUT;
@@ -234,7 +247,28 @@ final class ToolSettings {
         if (r.problems().size() > before) {
             return Optional.empty();
         }
-        return Optional.of(new Config.McpServer(id, url, transport, mode, header, value, allow, deny, timeout));
+        return Optional.of(new Config.McpServer(id, url, transport, command, mode, header, value, allow, deny,
+                timeout));
+    }
+
+    /** A command line split on spaces, or an array of strings; empty when it is neither or has nothing in it. */
+    private static List<String> command(JsonNode node) {
+        List<String> parts = new ArrayList<>();
+        if (node.isTextual()) {
+            for (String part : node.asText().trim().split("\\s+")) {
+                if (!part.isEmpty()) {
+                    parts.add(part);
+                }
+            }
+        } else if (node.isArray()) {
+            for (JsonNode part : node) {
+                if (!part.isTextual() || part.asText().isEmpty()) {
+                    return List.of();
+                }
+                parts.add(part.asText());
+            }
+        }
+        return List.copyOf(parts);
     }
 
     private static List<String> toolList(EnvReader r, JsonNode node, String where, String field) {

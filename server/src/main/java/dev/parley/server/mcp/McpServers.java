@@ -86,7 +86,9 @@ public final class McpServers implements RemoteTools, AutoCloseable {
         this.metrics = metrics;
         for (Config.McpServer config : configs) {
             Server[] holder = new Server[1];
-            holder[0] = new Server(config, new McpClient(config, version, () -> discoverLater(holder[0])));
+            Runnable changed = () -> discoverLater(holder[0]);
+            holder[0] = new Server(config, config.transport() == Config.McpTransport.STDIO
+                    ? new McpStdioClient(config, version, changed) : new McpHttpClient(config, version, changed));
             servers.put(config.id(), holder[0]);
         }
         this.scheduler = configs.isEmpty() ? null : Executors.newSingleThreadScheduledExecutor(
@@ -174,7 +176,7 @@ public final class McpServers implements RemoteTools, AutoCloseable {
             String token = credentials.find(userId, server.config.id()).orElseThrow(() -> new RemoteToolException(
                     "mcp_auth_required", "Store your credential for the MCP server '" + server.config.id()
                     + "' first."));
-            String[] header = McpClient.header(server.config, token);
+            String[] header = McpHttpClient.header(server.config, token);
             credential = new McpClient.Credential(userId, header[0], header[1]);
         }
         ObjectNode params = Json.object();

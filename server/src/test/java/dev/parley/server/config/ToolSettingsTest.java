@@ -67,6 +67,16 @@ class ToolSettingsTest {
     }
 
     @Test
+    void aStdioServerTakesACommandLineOrAnArray() {
+        List<Config.McpServer> servers = Config.from(Map.of("PARLEY_MCP_SERVERS", "[{\"id\":\"a\",\"transport\":"
+                + "\"stdio\",\"command\":\"npx -y files-mcp  /data\"},{\"id\":\"b\",\"transport\":\"stdio\","
+                + "\"command\":[\"/usr/bin/files mcp\",\"--root\",\"/data\"]}]")).tools().mcpServers();
+        assertThat(servers.get(0).command()).containsExactly("npx", "-y", "files-mcp", "/data");
+        assertThat(servers.get(1).command()).containsExactly("/usr/bin/files mcp", "--root", "/data");
+        assertThat(servers.get(1).transport()).isEqualTo(Config.McpTransport.STDIO);
+    }
+
+    @Test
     void badJsonIsRefusedNamingTheVariable() {
         assertThat(problems(Map.of("PARLEY_MCP_SERVERS", "[{\"id\":")))
                 .singleElement().asString().startsWith("PARLEY_MCP_SERVERS: is not valid JSON");
@@ -79,7 +89,8 @@ class ToolSettingsTest {
         List<String> problems = problems(Map.of("PARLEY_MCP_SERVERS", "["
                 + "{\"id\":\"Bad Id\",\"url\":\"https://x/mcp\"},"
                 + "{\"id\":\"ok\",\"url\":\"ftp://x/mcp\",\"colour\":\"red\"},"
-                + "{\"id\":\"local\",\"transport\":\"stdio\",\"command\":\"mcp-files\"},"
+                + "{\"id\":\"local\",\"transport\":\"stdio\",\"command\":\"mcp-files\",\"auth\":{\"mode\":\"static\",\"value_env\":\"PATH\"}},"
+                + "{\"id\":\"bare\",\"transport\":\"stdio\"},"
                 + "{\"id\":\"mine\",\"url\":\"https://x/mcp\",\"auth\":{\"mode\":\"user_secret\"}},"
                 + "{\"id\":\"keyed\",\"url\":\"https://x/mcp\",\"auth\":{\"mode\":\"static\",\"value_env\":\"NOPE_TOKEN\"}},"
                 + "{\"id\":\"slow\",\"url\":\"https://x/mcp\",\"timeout_ms\":5},"
@@ -89,7 +100,8 @@ class ToolSettingsTest {
                 .anySatisfy(line -> assertThat(line).contains("server 1: 'id' must be 1 to 32"))
                 .anySatisfy(line -> assertThat(line).contains("server 'ok': 'url' must be an absolute http"))
                 .anySatisfy(line -> assertThat(line).contains("server 'ok' has an unknown field 'colour'"))
-                .anySatisfy(line -> assertThat(line).contains("server 'local': the stdio transport is not supported"))
+                .anySatisfy(line -> assertThat(line).contains("server 'local': a stdio server takes no credential"))
+                .anySatisfy(line -> assertThat(line).contains("server 'bare': 'command' is required for the stdio"))
                 .anySatisfy(line -> assertThat(line).startsWith("PARLEY_MCP_CREDENTIALS_KEY: is required when a server"))
                 .anySatisfy(line -> assertThat(line).startsWith("NOPE_TOKEN: is required by server 'keyed'"))
                 .anySatisfy(line -> assertThat(line).contains("server 'slow': 'timeout_ms' must be"))
