@@ -29,10 +29,13 @@ import org.slf4j.LoggerFactory;
  * request initialises the session ({@code initialize}, then {@code notifications/initialized}) and keeps the
  * server's {@code Mcp-Session-Id}; a 404 on a request with that id means the server lost the session, and the request
  * is sent again once after initialising anew. A request that the caller abandons (interrupt) or that runs past its
- * timeout is aborted and the server is told with {@code notifications/cancelled}. HTTP/1.1 only: the JDK client's
- * HTTP/2 upgrade on {@code http://} URLs is not answered by some servers.
+ * timeout is aborted and the server is told with {@code notifications/cancelled}. The deployment's own session also
+ * holds the server's event stream open (a GET), on which the server announces {@code tools/list_changed}. Calls made
+ * with a user's credential ({@code user_secret} servers) run on a session of that user's; HTTP 401 or 403 is
+ * {@link AuthRefused}. HTTP/1.1 only: the JDK client's HTTP/2 upgrade on {@code http://} URLs is not answered by
+ * some servers (Express-based ones among them).
  *
- * <p>Thread-safe: requests run concurrently; {@link #session} is replaced under {@link #sessionLock}.
+ * <p>Thread-safe: requests run concurrently; sessions are created and replaced under {@link #sessionLock}.
  */
 final class McpHttpClient implements McpClient {
     static final Duration CANCEL_TIMEOUT = Duration.ofSeconds(1);
