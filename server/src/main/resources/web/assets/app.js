@@ -44,6 +44,8 @@ const state = {
   deleteId: null,
   persistTimer: null,
   threadsTimer: null,
+  budget: null, // GET /api/budget, kept current by cost_updated
+  budgetWarned: false,
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -294,6 +296,7 @@ async function enterApp() {
   updateComposer();
   loadThreads();
   loadUsageSummary();
+  loadBudget();
   await openThread(state.threadId, { focus: false });
   $('composer-input').focus();
 }
@@ -410,7 +413,10 @@ function onRefused(data) {
     if (!input.value.trim()) {
       input.value = pending.text;
     }
-    showChatAlert(describe(error));
+    showChatAlert(error.code === 'budget_exceeded' ? budgetRefusal(error) : describe(error));
+    if (error.code === 'budget_exceeded') {
+      loadBudget();
+    }
     updateComposer();
     return;
   }
@@ -462,6 +468,15 @@ function onRunEvent(event) {
     loadThreadsSoon();
   }
   view.apply(event);
+  if (event.type === 'cost_updated' && data.remaining_usd !== undefined && state.budget) {
+    state.budget.remaining_usd = data.remaining_usd;
+    showBudget();
+  } else if (event.type === 'budget_warning') {
+    state.budgetWarned = true;
+    showChatAlert(`You have spent ${formatUsd(data.spent_usd)} of your ${formatUsd(data.limit_usd)} spending limit `
+      + 'for this period.');
+    loadBudget();
+  }
   if (view.threadId === state.threadId) {
     attach(view);
   }
@@ -469,7 +484,12 @@ function onRunEvent(event) {
   if (view.complete) {
     pruneViews();
     announce(view.state === 'cancelled' ? 'The assistant stopped.'
-      : view.state === 'failed' ? 'The answer failed.' : 'The answer is complete.');
+      : view.state === 'failed' ? 'The answer failed.'
+        : data.status === 'budget_exhausted' ? 'The assistant stopped: your spending limit ran out.'
+          : 'The answer is complete.');
+    if (data.status === 'budget_exhausted') {
+      loadBudget();
+    }
     loadThreadsSoon();
   } else if (event.type === 'agent_started') {
     announce('The assistant is working on it.');
@@ -1068,6 +1088,61 @@ function updateComposer() {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Usage data
+
+// ---------------------------------------------------------------------------------------------------------------
+// Spend budget
+
+/** Reads what is left of the user's spending limit in this period and shows it in the top bar. */
+async function loadBudget() {
+  try {
+    state.budget = await session.request('GET', '/api/budget');
+    showBudget();
+  } catch {
+    // the top bar keeps what it showed; the next run's cost_updated or a reload tries again
+  }
+}
+
+function showBudget() {
+  const status = $('budget-status');
+  const budget = state.budget;
+  if (!budget || budget.limit_usd === null || budget.limit_usd === undefined) {
+    status.hidden = true;
+    return;
+  }
+  const left = Number(budget.remaining_usd);
+  const limit = Number(budget.limit_usd);
+  status.textContent = `${formatUsd(left)} left this ${budget.period || 'period'}`;
+  status.title = `Spending limit ${formatUsd(limit)}, resets ${formatDate(budget.period_end)}`;
+  status.dataset.kind = left <= 0 ? 'exhausted' : (state.budgetWarned || left < limit * (1 - Number(budget.warn_at || 0.8)))
+    ? 'warning' : 'ok';
+  status.hidden = false;
+}
+
+/** The sentence for a start the budget refused: what is left and when it resets. */
+function budgetRefusal(error) {
+  let sentence = describe(error);
+  if (error.remaining_usd !== undefined) {
+    sentence += ` ${formatUsd(error.remaining_usd)} is left`;
+    sentence += error.resets_at ? `; the limit resets ${formatDate(error.resets_at)}.` : '.';
+  }
+  return sentence;
+}
+
+function formatUsd(value) {
+  const number = Number(value);
+  if (!Number.isFinite(number)) {
+    return '$?';
+  }
+  return '$' + number.toLocaleString('en-US', {
+    minimumFractionDigits: 2, maximumFractionDigits: Math.abs(number) < 1 && number !== 0 ? 4 : 2,
+  });
+}
+
+function formatDate(iso) {
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? 'at the end of the period'
+    : 'on ' + date.toLocaleString('en-US', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }) + ' UTC';
+}
 
 async function loadUsageSummary() {
   try {

@@ -8,11 +8,16 @@ const MAX_JSON_CHARS = 20000;
 const RENDER_EVERY_MS = 60;
 const STORED_EVENT_TYPES = new Set([
   'agent_started', 'agent_thinking', 'tool_executing', 'tool_completed', 'partial_result', 'agent_completed', 'agent_error',
-  'approval_required', 'approval_resolved',
+  'cost_updated', 'budget_warning', 'approval_required', 'approval_resolved',
 ]);
 const DECISION_WORDS = {
   approved: 'Approved', rejected: 'Rejected', expired: 'Expired: nobody decided in time', cancelled: 'Cancelled',
 };
+
+/** What a turn says when its run stopped because the user's spending limit ran out. */
+const BUDGET_EXHAUSTED = 'Stopped: your spending limit for this period ran out. This is the part of the answer '
+  + 'written before that.';
+const BUDGET_EXHAUSTED_EMPTY = 'Stopped before any answer was written: your spending limit for this period ran out.';
 
 /** Creates an element with a class and optional text. */
 export function el(tag, className, text) {
@@ -245,6 +250,10 @@ export class TurnView {
       this.#showOutcome(this.#text.trim() ? 'Stopped. This is the part of the answer written before the stop.'
         : 'Stopped before any answer was written.', 'stopped');
       this.element.dataset.runStatus = 'cancelled';
+    } else if (run.status === 'budget_exhausted') {
+      this.#ensureAssistant();
+      this.#showOutcome(this.#text.trim() ? BUDGET_EXHAUSTED : BUDGET_EXHAUSTED_EMPTY, 'budget');
+      this.element.dataset.runStatus = 'budget_exhausted';
     } else if (run.status === 'failed') {
       this.#ensureAssistant();
       this.#showOutcome('No answer: ' + describe({ code: run.error_code || 'internal' }), 'error');
@@ -434,12 +443,16 @@ export class TurnView {
       this.element.dataset.messageId = data.message_id;
     }
     const cancelled = data.status === 'cancelled';
+    const exhausted = data.status === 'budget_exhausted';
     this.#setState(cancelled ? 'cancelled' : 'completed');
-    this.#finishProgress(cancelled ? 'Stopped' : 'Done');
+    this.#finishProgress(cancelled || exhausted ? 'Stopped' : 'Done');
     if (cancelled) {
       this.#showOutcome(this.#text.trim()
         ? 'Stopped. This is the part of the answer written before the stop.'
         : 'Stopped before any answer was written.', 'stopped');
+    } else if (exhausted) {
+      this.element.dataset.runStatus = 'budget_exhausted';
+      this.#showOutcome(this.#text.trim() ? BUDGET_EXHAUSTED : BUDGET_EXHAUSTED_EMPTY, 'budget');
     }
     this.#showUsage(data.usage, data.execution_time_ms);
   }

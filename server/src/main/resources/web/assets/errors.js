@@ -52,6 +52,8 @@ const SENTENCES = {
   oauth_unavailable: 'Signing in with an external provider is not available on this server.',
   exchange_failed: 'Signing in with the external provider did not complete. Try again.',
   invalid_code: 'That sign-in has expired or was already used. Please sign in again.',
+  budget_exceeded: 'Your spending limit for this period is used up, so this message was not sent.',
+  forbidden: 'This account may not do that.',
 };
 
 /**

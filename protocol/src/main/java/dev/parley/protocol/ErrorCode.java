@@ -58,7 +58,9 @@ public enum ErrorCode {
     INVALID_UTF8(0, CloseCodes.INVALID_PAYLOAD, "A text frame was not valid UTF-8."),
     SERVICE_RESTART(0, CloseCodes.SERVICE_RESTART, "The server is restarting."),
     SLOW_CONSUMER(0, CloseCodes.TRY_AGAIN_LATER, "The client did not read its events fast enough."),
-    OVERLOADED(503, CloseCodes.TRY_AGAIN_LATER, "The server is overloaded.");
+    OVERLOADED(503, CloseCodes.TRY_AGAIN_LATER, "The server is overloaded."),
+    BUDGET_EXCEEDED(402, 0, "The user's spend budget for this period cannot cover the request."),
+    FORBIDDEN(403, 0, "This account may not do that.");
 
     private final int httpStatus;
     private final int closeCode;

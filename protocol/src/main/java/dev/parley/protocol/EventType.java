@@ -12,6 +12,8 @@ public final class EventType {
     public static final String APPROVAL_RESOLVED = "approval_resolved";
     public static final String AGENT_COMPLETED = "agent_completed";
     public static final String AGENT_ERROR = "agent_error";
+    public static final String COST_UPDATED = "cost_updated";
+    public static final String BUDGET_WARNING = "budget_warning";
     public static final String ERROR = "error";
     public static final String PONG = "pong";
     public static final String HEARTBEAT = "heartbeat";

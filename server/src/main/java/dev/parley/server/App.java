@@ -15,6 +15,7 @@ import dev.parley.server.auth.RedisLoginThrottle;
 import dev.parley.server.auth.RedisRevocations;
 import dev.parley.server.auth.Revocations;
 import dev.parley.server.auth.oidc.OidcSignIn;
+import dev.parley.server.budget.Budgets;
 import dev.parley.server.config.Config;
 import dev.parley.server.conversation.ConversationStore;
 import dev.parley.server.db.Database;
@@ -25,6 +26,7 @@ import dev.parley.server.fanout.RedisFanout;
 import dev.parley.server.fanout.RedisSocketCounter;
 import dev.parley.server.fanout.SocketCounter;
 import dev.parley.server.gateway.AuthRoutes;
+import dev.parley.server.gateway.BudgetRoutes;
 import dev.parley.server.gateway.Gateway;
 import dev.parley.server.gateway.OidcRoutes;
 import dev.parley.server.gateway.RunRoutes;
@@ -71,6 +73,7 @@ public final class App implements AutoCloseable {
     private final UsageStore usage;
     private final Agent agent;
     private final Shared shared;
+    private final Budgets budgets;
     private final McpServers mcp;
 
     /**
@@ -115,7 +118,7 @@ public final class App implements AutoCloseable {
 
     private App(Config config, Lifecycle lifecycle, Metrics metrics, Database database, AuthModule auth,
                 OidcSignIn oidc, Fanout fanout, RunService runs, SocketEndpoint sockets, Gateway gateway,
-                UsageStore usage, Agent agent, Shared shared, McpServers mcp) {
+                UsageStore usage, Agent agent, Shared shared, Budgets budgets, McpServers mcp) {
         this.config = config;
         this.lifecycle = lifecycle;
         this.metrics = metrics;
@@ -129,6 +132,7 @@ public final class App implements AutoCloseable {
         this.usage = usage;
         this.agent = agent;
         this.shared = shared;
+        this.budgets = budgets;
         this.mcp = mcp;
     }
 
@@ -151,26 +155,33 @@ public final class App implements AutoCloseable {
         RunService runs = null;
         SocketEndpoint sockets = null;
         Shared shared = null;
+        Budgets budgets = null;
         McpServers mcp = null;
         try {
             shared = Shared.create(config, database, clock);
             PriceCatalog prices = PriceCatalog.bundled();
             UsageStore usage = new UsageStore(database.sql(), clock);
+            budgets = new Budgets(database.sql(), config.budget(), metrics, clock);
             ToolPolicy policy = new ToolPolicy(config.tools().policy());
             McpCredentials credentials = config.tools().credentialsKey()
                     .map(key -> new McpCredentials(database.sql(), key, clock)).orElse(null);
             mcp = McpServers.start(config.tools().mcpServers(), policy, config.server().version(), credentials,
                     metrics);
             agent = agentOverride != null ? agentOverride
-                    : Agents.create(config.agent(), usage, prices, clock, Sleeper.THREAD, mcp, policy);
+                    : Agents.create(config.agent(), usage, prices, clock, Sleeper.THREAD, budgets, mcp, policy);
             registerPoolGauges(metrics, database);
             RunEventLog eventLog = new RunEventLog(database.sql());
             fanout = shared.fanout(eventLog, clock);
             registerFanoutGauges(metrics, fanout);
             List<HealthCheck> checks = new ArrayList<>(List.of(databaseCheck(database), fanoutCheck(fanout),
-                    llmCheck(config.agent())));
+                    llmCheck(config.agent(), agent)));
             if (!mcp.isEmpty()) {
                 checks.add(mcpCheck(mcp));
+            }
+            if (!config.agent().offline()) {
+                Agent llm = agent;
+                metrics.gauge("parley_llm_unreachable", "1 while the model provider is known to be unreachable (its "
+                        + "calls are refused at once with llm_unavailable), else 0.", () -> llm.unreachable() ? 1 : 0);
             }
             Health health = new Health(config.server().version(), config.server().revision(), lifecycle, checks, clock);
             auth = AuthModule.create(config, database.sql(), shared.revocations(), shared.throttle(), metrics, clock);
@@ -186,6 +197,7 @@ public final class App implements AutoCloseable {
                     clock, config.server().maxRequestBytes()));
             routes.add(new ThreadRoutes(conversations, runs, auth.verifier(), config.server().maxRequestBytes()));
             routes.add(new RunRoutes(runs, auth.verifier()));
+            routes.add(new BudgetRoutes(budgets, auth.accounts(), auth.verifier(), config.server().maxRequestBytes()));
             routes.add(new ToolRoutes(runs.approvals(), mcp, auth.verifier(), config.server().maxRequestBytes()));
             routes.add(WebRoutes.fromClasspath(config.server().publicUrl()));
             sockets = new SocketEndpoint(new SocketEndpoint.Dependencies(config, auth.verifier(), auth.revocations(),
@@ -193,7 +205,7 @@ public final class App implements AutoCloseable {
             Gateway gateway = Gateway.start(new Gateway.Services(config, metrics, health, lifecycle, routes), sockets);
             lifecycle.ready();
             return new App(config, lifecycle, metrics, database, auth, oidc, fanout, runs, sockets, gateway, usage,
-                    agent, shared, mcp);
+                    agent, shared, budgets, mcp);
         } catch (RuntimeException e) {
             if (sockets != null) {
                 sockets.close();
@@ -216,6 +228,9 @@ public final class App implements AutoCloseable {
             quietlyClose(agent);
             if (mcp != null) {
                 mcp.close();
+            }
+            if (budgets != null) {
+                budgets.close();
             }
             database.close();
             throw e;
@@ -285,7 +300,8 @@ public final class App implements AutoCloseable {
     }
 
     /** The language model is not probed (that would cost a call); readiness says whether one is configured. */
-    private static HealthCheck llmCheck(Config.Agent agentConfig) {
+    /** {@code unreachable} (degraded: the rest of the service still works) while the model provider is known down. */
+    private static HealthCheck llmCheck(Config.Agent agentConfig, Agent agent) {
         return new HealthCheck() {
             @Override
             public String name() {
@@ -294,12 +310,12 @@ public final class App implements AutoCloseable {
 
             @Override
             public State state() {
-                return State.UP;
+                return agent.unreachable() ? State.DEGRADED : State.UP;
             }
 
             @Override
             public String describe() {
-                return agentConfig.offline() ? "offline" : "configured";
+                return agentConfig.offline() ? "offline" : agent.unreachable() ? "unreachable" : "configured";
             }
         };
     }
@@ -331,6 +347,11 @@ public final class App implements AutoCloseable {
         return usage;
     }
 
+    /** The spend ledger. */
+    public Budgets budgets() {
+        return budgets;
+    }
+
     private static void quietlyClose(Agent agent) {
         if (agent instanceof AutoCloseable closeable) {
             try {
@@ -343,6 +364,11 @@ public final class App implements AutoCloseable {
 
     public int port() {
         return gateway.port();
+    }
+
+    /** Every HTTP route served, as {@code METHOD /path/{param}} (what the published OpenAPI document must list). */
+    public List<String> routes() {
+        return gateway.routes();
     }
 
     public Config config() {
@@ -393,6 +419,7 @@ public final class App implements AutoCloseable {
         shared.close();
         quietlyClose(agent);
         mcp.close();
+        budgets.close();
         database.close();
         LOG.info("Stopped");
     }

@@ -1,6 +1,5 @@
 package dev.parley.cli.deploy;
 
-import dev.parley.cli.Args;
 import dev.parley.cli.UsageException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -14,7 +13,7 @@ import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** The arguments of {@code parley deploy}, checked before anything runs. */
+/** The options of {@code parley deploy} after their rules, checked before anything runs. */
 record DeployOptions(String project, String region, String service, Optional<String> image, String repository,
                      Optional<String> tag, boolean noTraffic, boolean dryRun, boolean json, Path yaml, int minInstances,
                      int maxInstances, int concurrency, Optional<String> serviceAccount, Map<String, SecretRef> secrets,
@@ -28,50 +27,6 @@ record DeployOptions(String project, String region, String service, Optional<Str
             return name + ":" + version;
         }
     }
-
-    static final String USAGE = """
-            Usage: parley deploy --project PROJECT [OPTIONS]
-
-            Deploys Parley to Google Cloud Run without disturbing the revision that serves traffic: checks gcloud,
-            the account, the project, its APIs and the secrets; builds and pushes the image (or takes --image);
-            deploys a new revision with no traffic under a tag; waits until it is Ready; validates it at the tag's
-            own URL; and only then moves all traffic to it. A failure at any step leaves traffic where it was.
-            The first deploy of a service is the exception: Cloud Run makes a new service's first revision serve
-            at once, so it is validated while it already serves.
-
-            Options:
-              --project ID              Google Cloud project (required)
-              --region REGION           Cloud Run region (default us-central1)
-              --service NAME            Cloud Run service (default parley)
-              --image REF               deploy this image instead of building one
-              --build-local             build the image here with Jib (no Docker needed) and push it to Artifact
-                                        Registry; what happens when --image is not given
-              --repository NAME         Artifact Registry repository in the same region (default parley)
-              --tag TAG                 traffic tag of the new revision (default cand-GITSHA)
-              --no-traffic              stop after validation: the new revision stays tagged, without traffic
-              --dry-run                 print every command without running any and write the service YAML
-              --yaml FILE               where --dry-run writes the YAML (default SERVICE-service.yaml)
-              --json                    print a machine-readable summary on standard output
-              --min-instances N         instances kept warm, at least 1 (default 1)
-              --max-instances N         (default 10)
-              --concurrency N           requests, that is open WebSockets, per instance, 1-1000 (default 1000)
-              --service-account EMAIL   the revision's identity; it must be able to read the secrets
-              --secret ENV=NAME[:VER]   set ENV from Secret Manager secret NAME (version: latest or a number;
-                                        default latest); repeatable; ENV= drops a default. Defaults:
-                                        PARLEY_JWT_SECRET=parley-jwt-secret, PARLEY_DATABASE_URL=parley-database-url,
-                                        PARLEY_REDIS_URL=parley-redis-url, and with --llm-provider openai,
-                                        anthropic or gemini PARLEY_LLM_API_KEY=parley-llm-api-key
-              --env KEY=VALUE           a plain environment variable; repeatable (PARLEY_LOG_FORMAT=json and
-                                        PARLEY_TRUSTED_PROXY_HOPS=1 are set)
-              --llm-provider NAME       openai, anthropic, gemini or ollama (sets PARLEY_LLM_PROVIDER)
-              --report-dir DIR          where the validation report is written (default: the working directory)
-              --ready-timeout DURATION  how long the new revision may take to become Ready (default 5m)
-              --poll-interval DURATION  how often its state is read meanwhile (default 5s)
-
-            Environment:
-              PARLEY_VALIDATE_COMMAND   the validator to run instead of "bin/parley validate" (split on spaces)
-              PARLEY_IMAGE_COMMAND      the image builder to run instead of "bin/image.sh" (split on spaces)
-            """;
 
     static final Map<String, String> DEFAULT_SECRETS = defaultSecrets();
     static final String LLM_KEY = "PARLEY_LLM_API_KEY";
@@ -87,13 +42,17 @@ record DeployOptions(String project, String region, String service, Optional<Str
     private static final Set<String> PROVIDERS = Set.of("openai", "anthropic", "gemini", "ollama");
     private static final Set<String> KEYED_PROVIDERS = Set.of("openai", "anthropic", "gemini");
 
-    static final Args.Spec SPEC = new Args.Spec()
-            .value("--project").value("--region").value("--service").value("--image").switchFlag("--build-local")
-            .value("--repository").value("--tag").switchFlag("--no-traffic").switchFlag("--dry-run")
-            .switchFlag("--json").value("--yaml").value("--min-instances").value("--max-instances")
-            .value("--concurrency").value("--service-account").repeated("--secret").repeated("--env")
-            .value("--llm-provider").value("--report-dir").value("--ready-timeout").value("--poll-interval")
-            .switchFlag("--help");
+    /** The command line as given, before any rule is applied; null (or empty) for what is absent. */
+    record Arguments(String project, String region, String service, String image, boolean buildLocal,
+                     String repository, String tag, boolean noTraffic, boolean dryRun, boolean json, String yaml,
+                     String minInstances, String maxInstances, String concurrency, String serviceAccount,
+                     List<String> secrets, List<String> env, String llmProvider, String reportDir,
+                     String readyTimeout, String pollInterval) {
+        public Arguments {
+            secrets = List.copyOf(secrets);
+            env = List.copyOf(env);
+        }
+    }
 
     private static Map<String, String> defaultSecrets() {
         Map<String, String> secrets = new LinkedHashMap<>();
@@ -103,23 +62,21 @@ record DeployOptions(String project, String region, String service, Optional<Str
         return Collections.unmodifiableMap(secrets);
     }
 
-    static DeployOptions parse(List<String> arguments, Path workDir) {
-        Args args = Args.parse(arguments, SPEC);
-        if (!args.positional().isEmpty()) {
-            throw new UsageException("unexpected argument " + args.positional().getFirst());
-        }
-        String project = args.value("--project").orElseThrow(() -> new UsageException("--project is required"));
+    /** Applies the rules to the command line; the first rule broken is a {@link UsageException} naming its option. */
+    static DeployOptions from(Arguments args, Path workDir) {
+        String project = Optional.ofNullable(args.project())
+                .orElseThrow(() -> new UsageException("--project is required"));
         require(PROJECT, project, "--project", "a Google Cloud project id (6-30 lowercase letters, digits, dashes)");
-        String region = args.value("--region").orElse("us-central1");
+        String region = Optional.ofNullable(args.region()).orElse("us-central1");
         require(REGION, region, "--region", "a Cloud Run region such as us-central1");
-        String service = args.value("--service").orElse("parley");
+        String service = Optional.ofNullable(args.service()).orElse("parley");
         if (!SERVICE.matcher(service).matches()) {
             throw new UsageException("Invalid resource name [" + service + "]. The name must use only lowercase "
                     + "alphanumeric characters and dashes, cannot begin or end with a dash, and cannot be longer "
                     + "than 63 characters.");
         }
-        Optional<String> image = args.value("--image");
-        if (image.isPresent() && args.has("--build-local")) {
+        Optional<String> image = Optional.ofNullable(args.image());
+        if (image.isPresent() && args.buildLocal()) {
             throw new UsageException("--image and --build-local exclude each other: deploy the given image, or build one");
         }
         image.ifPresent(ref -> {
@@ -128,20 +85,20 @@ record DeployOptions(String project, String region, String service, Optional<Str
                         + "us-central1-docker.pkg.dev/PROJECT/parley/parley:TAG");
             }
         });
-        String repository = args.value("--repository").orElse("parley");
+        String repository = Optional.ofNullable(args.repository()).orElse("parley");
         require(REPOSITORY, repository, "--repository", "an Artifact Registry repository name");
-        Optional<String> tag = args.value("--tag");
+        Optional<String> tag = Optional.ofNullable(args.tag());
         tag.ifPresent(t -> require(TAG, t, "--tag", "lowercase letters, digits and dashes, starting with a letter, "
                 + "at most 46 characters"));
 
-        int minInstances = integer(args, "--min-instances", 1, 1, 1000);
-        int maxInstances = integer(args, "--max-instances", Math.max(10, minInstances), 1, 1000);
+        int minInstances = integer(args.minInstances(), "--min-instances", 1, 1, 1000);
+        int maxInstances = integer(args.maxInstances(), "--max-instances", Math.max(10, minInstances), 1, 1000);
         if (maxInstances < minInstances) {
             throw new UsageException("--max-instances (" + maxInstances + ") is below --min-instances (" + minInstances + ")");
         }
-        int concurrency = integer(args, "--concurrency", 1000, 1, 1000);
+        int concurrency = integer(args.concurrency(), "--concurrency", 1000, 1, 1000);
 
-        Optional<String> provider = args.value("--llm-provider").map(p -> p.toLowerCase(Locale.ROOT));
+        Optional<String> provider = Optional.ofNullable(args.llmProvider()).map(p -> p.toLowerCase(Locale.ROOT));
         provider.ifPresent(p -> {
             if (!PROVIDERS.contains(p)) {
                 throw new UsageException("--llm-provider must be one of openai, anthropic, gemini, ollama; got " + p);
@@ -152,7 +109,7 @@ record DeployOptions(String project, String region, String service, Optional<Str
         if (provider.filter(KEYED_PROVIDERS::contains).isPresent()) {
             secrets.put(LLM_KEY, new SecretRef("parley-llm-api-key", "latest"));
         }
-        for (String entry : args.values("--secret")) {
+        for (String entry : args.secrets()) {
             int eq = entry.indexOf('=');
             if (eq <= 0) {
                 throw new UsageException("--secret takes ENV=NAME[:VERSION], got " + entry);
@@ -177,7 +134,7 @@ record DeployOptions(String project, String region, String service, Optional<Str
         // Cloud Run's front end appends the address it saw to X-Forwarded-For: that entry is the client.
         env.put("PARLEY_TRUSTED_PROXY_HOPS", "1");
         provider.ifPresent(p -> env.put("PARLEY_LLM_PROVIDER", p));
-        for (String entry : args.values("--env")) {
+        for (String entry : args.env()) {
             int eq = entry.indexOf('=');
             if (eq <= 0) {
                 throw new UsageException("--env takes KEY=VALUE, got " + entry);
@@ -198,13 +155,14 @@ record DeployOptions(String project, String region, String service, Optional<Str
             env.put(key, value);
         }
 
-        Path yaml = args.value("--yaml").map(workDir::resolve).orElse(workDir.resolve(service + "-service.yaml"));
-        Path reportDir = args.value("--report-dir").map(workDir::resolve).orElse(workDir);
-        Duration readyTimeout = duration(args, "--ready-timeout", Duration.ofMinutes(5));
-        Duration pollInterval = duration(args, "--poll-interval", Duration.ofSeconds(5));
-        return new DeployOptions(project, region, service, image, repository, tag, args.has("--no-traffic"),
-                args.has("--dry-run"), args.has("--json"), yaml, minInstances, maxInstances, concurrency,
-                args.value("--service-account"), Collections.unmodifiableMap(secrets),
+        Path yaml = Optional.ofNullable(args.yaml()).map(workDir::resolve)
+                .orElse(workDir.resolve(service + "-service.yaml"));
+        Path reportDir = Optional.ofNullable(args.reportDir()).map(workDir::resolve).orElse(workDir);
+        Duration readyTimeout = duration(args.readyTimeout(), "--ready-timeout", Duration.ofMinutes(5));
+        Duration pollInterval = duration(args.pollInterval(), "--poll-interval", Duration.ofSeconds(5));
+        return new DeployOptions(project, region, service, image, repository, tag, args.noTraffic(),
+                args.dryRun(), args.json(), yaml, minInstances, maxInstances, concurrency,
+                Optional.ofNullable(args.serviceAccount()), Collections.unmodifiableMap(secrets),
                 Collections.unmodifiableMap(env), provider, reportDir, readyTimeout, pollInterval);
     }
 
@@ -219,8 +177,8 @@ record DeployOptions(String project, String region, String service, Optional<Str
         }
     }
 
-    private static int integer(Args args, String flag, int fallback, int min, int max) {
-        Optional<String> text = args.value(flag);
+    private static int integer(String given, String flag, int fallback, int min, int max) {
+        Optional<String> text = Optional.ofNullable(given);
         if (text.isEmpty()) {
             return fallback;
         }
@@ -235,8 +193,8 @@ record DeployOptions(String project, String region, String service, Optional<Str
         }
     }
 
-    private static Duration duration(Args args, String flag, Duration fallback) {
-        Optional<String> text = args.value(flag);
+    private static Duration duration(String given, String flag, Duration fallback) {
+        Optional<String> text = Optional.ofNullable(given);
         if (text.isEmpty()) {
             return fallback;
         }

@@ -1,6 +1,9 @@
 package dev.parley.cli.deploy;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.parley.cli.CommandRunner;
+import dev.parley.protocol.Json;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -76,6 +79,16 @@ final class Gcloud {
         argv.add(executable.toString());
         argv.addAll(args);
         return runner.run(argv, timeout);
+    }
+
+    /** What a gcloud command printed with {@code --format=json}; anything else fails the deploy. */
+    static JsonNode parse(String text, String what) {
+        try {
+            return Json.MAPPER.readTree(text);
+        } catch (IOException e) {
+            throw new DeployFailure(DeployExit.DEPLOY_FAILED, what + " printed something that is not JSON: "
+                    + e.getMessage(), List.of());
+        }
     }
 
     /** The command as an operator would type it. */

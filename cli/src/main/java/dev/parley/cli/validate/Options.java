@@ -16,11 +16,12 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * The options of {@code parley validate}, parsed once and checked together: every problem is reported, one line
- * each, naming the option.
+ * The options of {@code parley validate} after their rules: checked together, every problem reported, one line each,
+ * naming the option. {@code json} is the JSON report's file, if any; {@code jsonOnStdout} says it goes to standard
+ * output instead.
  */
-record Options(URI url, Credentials credentials, int users, Path report, Path json, Duration timeout,
-               List<String> warnings) {
+record Options(URI url, Credentials credentials, int users, Path report, Path json, boolean jsonOnStdout,
+               Duration timeout, List<String> warnings) {
     /** Where a password or token comes from when it is not on the command line (which {@code ps} shows to all). */
     static final String PASSWORD_ENV = "PARLEY_VALIDATE_PASSWORD";
     static final String TOKEN_ENV = "PARLEY_VALIDATE_TOKEN";
@@ -49,118 +50,43 @@ record Options(URI url, Credentials credentials, int users, Path report, Path js
         }
     }
 
-    static final String USAGE = """
-            Usage: parley validate --url URL [--email E [--password-file F] | --token-file F | --register]
-                                   [--users N] [--report FILE.md] [--json FILE.json] [--timeout S]
+    /** The value of {@code --json} that prints the JSON report on standard output instead of into a file. */
+    static final String STDOUT = "-";
 
-            Checks a running Parley server against the wire contract and reports what it measured.
-
-              --url URL          the server's base URL (http://host:port or https://host)
-              --register         register a fresh user with a generated email (the default)
-              --email E          log in as an existing user; the password comes from
-                                 PARLEY_VALIDATE_PASSWORD or --password-file
-              --password-file F  read the password from the first line of F ('-' for stdin)
-              --token-file F     use the access token on the first line of F ('-' for stdin) for the
-                                 first user; PARLEY_VALIDATE_TOKEN set (without --email or --register)
-                                 does the same
-              --password P, --token T
-                                 accepted, with a warning: every user of the machine sees them in ps
-              --users N          users for the concurrent_users check (default 5; 0 skips it)
-              --report FILE.md   write the report as Markdown
-              --json FILE.json   write the report as JSON
-              --timeout S        the longest wait, in seconds, for any one answer: an HTTP response,
-                                 a socket frame, a run's completion (default 30)
-              --help             show this text
-
-            The isolation and concurrent_users checks register further users whatever the options.
-
-            Exit codes: 0 every check passed (a skip requested by the options excepted),
-                        1 a check failed or could not run, 2 usage error,
-                        3 the target could not be reached, 4 a report could not be written.
-            """;
+    /** The command line as given, before any rule is applied; null for an option that is absent. */
+    record Arguments(String url, boolean register, String email, String password, String passwordFile, String token,
+                     String tokenFile, String users, String report, String json, String timeout) {
+    }
 
     /** A command line that cannot be run; the message lists every problem, one per line. */
     static final class UsageException extends Exception {
+        private static final long serialVersionUID = 1L;
+
         UsageException(String message) {
             super(message);
         }
     }
 
-    /** Thrown for {@code --help}: not an error. */
-    static final class HelpRequested extends Exception {
-        HelpRequested() {
-            super("help");
-        }
-    }
-
-    static Options parse(String[] args) throws UsageException, HelpRequested {
-        return parse(args, Map.of(), InputStream.nullInputStream());
-    }
-
-    static Options parse(String[] args, Map<String, String> env, InputStream stdin)
-            throws UsageException, HelpRequested {
-        List<String> problems = new ArrayList<>();
+    /**
+     * Applies the rules to the command line: every problem, those already in {@code problems} included, is reported
+     * at once. {@code env} and {@code stdin} supply a password or token kept off the command line.
+     */
+    static Options from(Arguments arguments, Map<String, String> env, InputStream stdin, List<String> problems)
+            throws UsageException {
+        problems = new ArrayList<>(problems);
         List<String> warnings = new ArrayList<>();
-        String passwordFile = null;
-        String tokenFile = null;
-        String url = null;
-        String email = null;
-        String password = null;
-        String token = null;
-        boolean register = false;
-        String users = null;
-        String report = null;
-        String json = null;
-        String timeout = null;
-        for (int i = 0; i < args.length; i++) {
-            String arg = args[i];
-            String name = arg;
-            String value = null;
-            int equals = arg.indexOf('=');
-            if (arg.startsWith("--") && equals > 0) {
-                name = arg.substring(0, equals);
-                value = arg.substring(equals + 1);
-            }
-            switch (name) {
-                case "--help", "-h" -> throw new HelpRequested();
-                case "--register" -> {
-                    if (value != null) {
-                        problems.add("--register takes no value");
-                    }
-                    register = true;
-                }
-                case "--url", "--email", "--password", "--token", "--users", "--report", "--json", "--timeout",
-                     "--password-file", "--token-file" -> {
-                    if (value == null) {
-                        if (i + 1 >= args.length || args[i + 1].startsWith("--")) {
-                            problems.add(name + " needs a value");
-                            continue;
-                        }
-                        value = args[++i];
-                    }
-                    switch (name) {
-                        case "--url" -> url = value;
-                        case "--email" -> email = value;
-                        case "--password" -> {
-                            password = value;
-                            warnings.add("--password on the command line is visible to every user of this machine"
-                                    + " (ps); use " + PASSWORD_ENV + " or --password-file");
-                        }
-                        case "--token" -> {
-                            token = value;
-                            warnings.add("--token on the command line is visible to every user of this machine (ps);"
-                                    + " use " + TOKEN_ENV + " or --token-file");
-                        }
-                        case "--password-file" -> passwordFile = value;
-                        case "--token-file" -> tokenFile = value;
-                        case "--users" -> users = value;
-                        case "--report" -> report = value;
-                        case "--json" -> json = value;
-                        default -> timeout = value;
-                    }
-                }
-                default -> problems.add("unknown option '" + arg + "'");
-            }
+        String url = arguments.url();
+        String email = arguments.email();
+        String password = arguments.password();
+        String token = arguments.token();
+        boolean register = arguments.register();
+        if (password != null) {
+            warnings.add("--password on the command line is visible to every user of this machine"
+                    + " (ps); use " + PASSWORD_ENV + " or --password-file");
+        }
+        if (token != null) {
+            warnings.add("--token on the command line is visible to every user of this machine (ps);"
+                    + " use " + TOKEN_ENV + " or --token-file");
         }
 
         URI base = null;
@@ -170,19 +96,19 @@ record Options(URI url, Credentials credentials, int users, Path report, Path js
             base = parseUrl(url, problems);
         }
 
-        if (passwordFile != null) {
+        if (arguments.passwordFile() != null) {
             if (password != null) {
                 problems.add("choose one of --password and --password-file");
             }
-            password = firstLine(passwordFile, "--password-file", stdin, problems);
+            password = firstLine(arguments.passwordFile(), "--password-file", stdin, problems);
         } else if (password == null && email != null) {
             password = blankToNull(env.get(PASSWORD_ENV));
         }
-        if (tokenFile != null) {
+        if (arguments.tokenFile() != null) {
             if (token != null) {
                 problems.add("choose one of --token and --token-file");
             }
-            token = firstLine(tokenFile, "--token-file", stdin, problems);
+            token = firstLine(arguments.tokenFile(), "--token-file", stdin, problems);
         } else if (token == null && email == null && !register) {
             token = blankToNull(env.get(TOKEN_ENV));
         }
@@ -203,6 +129,7 @@ record Options(URI url, Credentials credentials, int users, Path report, Path js
                 : new Credentials.Register();
 
         int userCount = DEFAULT_USERS;
+        String users = arguments.users();
         if (users != null) {
             try {
                 userCount = Integer.parseInt(users);
@@ -215,6 +142,7 @@ record Options(URI url, Credentials credentials, int users, Path report, Path js
         }
 
         Duration wait = DEFAULT_TIMEOUT;
+        String timeout = arguments.timeout();
         if (timeout != null) {
             try {
                 double seconds = Double.parseDouble(timeout);
@@ -228,18 +156,21 @@ record Options(URI url, Credentials credentials, int users, Path report, Path js
             }
         }
 
+        String report = arguments.report();
+        String json = arguments.json();
         if (report != null && report.isBlank()) {
             problems.add("--report needs a file name");
         }
         if (json != null && json.isBlank()) {
-            problems.add("--json needs a file name");
+            problems.add("--json needs a file name, or none to print the report on standard output");
         }
 
         if (!problems.isEmpty()) {
             throw new UsageException(String.join("\n", problems));
         }
+        boolean jsonOnStdout = STDOUT.equals(json);
         return new Options(base, credentials, userCount, report == null ? null : Path.of(report),
-                json == null ? null : Path.of(json), wait, List.copyOf(warnings));
+                json == null || jsonOnStdout ? null : Path.of(json), jsonOnStdout, wait, List.copyOf(warnings));
     }
 
     private static String blankToNull(String value) {

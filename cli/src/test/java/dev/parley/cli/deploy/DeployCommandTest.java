@@ -350,6 +350,39 @@ class DeployCommandTest {
     }
 
     @Test
+    void jsonSummaryOfAPreflightFailureKeepsWhatThePreflightLearned() throws Exception {
+        cloud.existingService(OLD).delete("secrets/parley-redis-url");
+
+        FakeCloud.Outcome outcome = deploy("--json");
+
+        assertThat(outcome.exitCode()).isEqualTo(7);
+        JsonNode summary = Json.MAPPER.readTree(outcome.stdout());
+        assertThat(summary.path("failure").path("class").asText()).isEqualTo("secret_missing");
+        assertThat(summary.path("account").asText()).isEqualTo(FakeCloud.ACCOUNT);
+        assertThat(summary.path("project_number").asText()).isEqualTo(FakeCloud.NUMBER);
+        assertThat(summary.path("revision").isNull()).isTrue();
+        assertThat(summary.path("commands")).hasSize(6);
+    }
+
+    @Test
+    void helpListsEveryOptionAndExitCodeOnStdoutAndRunsNothing() throws Exception {
+        FakeCloud.Outcome outcome = cloud.deploy("--help");
+
+        assertThat(outcome.exitCode()).isZero();
+        assertThat(outcome.stderr()).isEmpty();
+        for (String option : List.of("--project", "--region", "--service", "--image", "--build-local", "--repository",
+                "--tag", "--no-traffic", "--dry-run", "--yaml", "--json", "--min-instances", "--max-instances",
+                "--concurrency", "--service-account", "--secret", "--env", "--llm-provider", "--report-dir",
+                "--ready-timeout", "--poll-interval", "PARLEY_VALIDATE_COMMAND", "PARLEY_IMAGE_COMMAND")) {
+            assertThat(outcome.stdout()).as(option).contains(option);
+        }
+        for (DeployExit exit : DeployExit.values()) {
+            assertThat(outcome.stdout()).contains(String.format("%2d   %s", exit.code(), exit.meaning()));
+        }
+        assertThat(cloud.gcloudCalls()).isEmpty();
+    }
+
+    @Test
     void dryRunRunsNothingPrintsEveryCommandAndWritesTheServiceYaml() throws Exception {
         cloud.existingService(OLD);
 

@@ -155,7 +155,7 @@ final class FakeCloud {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         Cli cli = new Cli(env(), new PrintStream(out, true, StandardCharsets.UTF_8),
                 new PrintStream(err, true, StandardCharsets.UTF_8), work, root, Clock.systemUTC());
-        int code = new DeployCommand().run(List.of(args), cli);
+        int code = DeployCommand.run(List.of(args), cli);
         return new Outcome(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
 

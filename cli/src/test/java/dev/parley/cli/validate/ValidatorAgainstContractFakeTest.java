@@ -99,8 +99,8 @@ class ValidatorAgainstContractFakeTest {
         try (ContractFake fake = ContractFake.start(Defect.NONE, STEP_DELAY)) {
             Result result = validate("--url", fake.base().toString(), "--timeout", "10");
 
-            assertThat(result.withStatus("fail")).as(result.out()).isEmpty();
-            assertThat(result.withStatus("pass")).as(result.out()).isEqualTo(new TreeSet<>(Validator.CHECK_IDS));
+            assertThat(result.withStatus("fail")).as(result.err()).isEmpty();
+            assertThat(result.withStatus("pass")).as(result.err()).isEqualTo(new TreeSet<>(Validator.CHECK_IDS));
             assertThat(result.exitCode()).isZero();
 
             JsonNode json = result.json();
@@ -126,14 +126,14 @@ class ValidatorAgainstContractFakeTest {
                         .as(figure).isTrue();
             }
 
-            // One progress line per check, and a report in both forms.
+            // One progress line per check on standard error, and a report in both forms.
             for (String id : Validator.CHECK_IDS) {
-                assertThat(result.out()).containsPattern("\\] " + id.replace(".", "\\.") + " +pass");
+                assertThat(result.err()).containsPattern("\\] " + id.replace(".", "\\.") + " +pass");
             }
             assertThat(result.markdown()).contains("# Parley validation report", "| `golden_path` | pass |",
                     "version 0.0.0-fake, revision fake").doesNotContain("## Failures");
             // Reports are meant to be shared: no token, ticket or password of the run appears in them.
-            assertThat(result.markdown() + Json.write(result.json()) + result.out())
+            assertThat(result.markdown() + Json.write(result.json()) + result.out() + result.err())
                     .doesNotContain("fake-access-", "fake-refresh-", "fake-ticket-");
         }
     }
@@ -144,7 +144,7 @@ class ValidatorAgainstContractFakeTest {
             Result result = validate(fake);
 
             Set<String> expected = Set.of("golden_path", "concurrent_users");
-            assertThat(result.withStatus("fail")).as(result.out()).isEqualTo(expected);
+            assertThat(result.withStatus("fail")).as(result.err()).isEqualTo(expected);
             assertThat(result.withStatus("pass")).isEqualTo(allExcept(expected));
             assertThat(result.exitCode()).isEqualTo(ValidateCommand.EXIT_FAILED);
             assertThat(Json.write(result.check("golden_path").path("failures")))
@@ -159,7 +159,7 @@ class ValidatorAgainstContractFakeTest {
             Result result = validate(fake);
 
             Set<String> expected = Set.of("golden_path", "run_events", "resume", "concurrent_users");
-            assertThat(result.withStatus("fail")).as(result.out()).isEqualTo(expected);
+            assertThat(result.withStatus("fail")).as(result.err()).isEqualTo(expected);
             assertThat(result.withStatus("pass")).isEqualTo(allExcept(expected));
             assertThat(Json.write(result.check("golden_path").path("failures"))).contains("missing [3]");
             assertThat(Json.write(result.check("resume").path("failures"))).contains("missing [3]");
@@ -173,7 +173,7 @@ class ValidatorAgainstContractFakeTest {
 
             // stop too: its cancelled run's agent_completed has no seq either.
             Set<String> expected = Set.of("golden_path", "run_events", "stop", "resume", "concurrent_users");
-            assertThat(result.withStatus("fail")).as(result.out()).isEqualTo(expected);
+            assertThat(result.withStatus("fail")).as(result.err()).isEqualTo(expected);
             assertThat(result.withStatus("pass")).isEqualTo(allExcept(expected));
             assertThat(Json.write(result.check("golden_path").path("failures"))).contains("have no seq");
         }
@@ -185,7 +185,7 @@ class ValidatorAgainstContractFakeTest {
             Result result = validate(fake);
 
             Set<String> expected = Set.of("isolation", "concurrent_users");
-            assertThat(result.withStatus("fail")).as(result.out()).isEqualTo(expected);
+            assertThat(result.withStatus("fail")).as(result.err()).isEqualTo(expected);
             assertThat(result.withStatus("pass")).isEqualTo(allExcept(expected));
             assertThat(Json.write(result.check("isolation").path("failures")))
                     .contains("none of A's events on B's socket", "agent_started#1");
@@ -201,7 +201,7 @@ class ValidatorAgainstContractFakeTest {
 
             // With no credential check at all, a spent ticket opens a socket again: socket.ticket catches that.
             Set<String> expected = Set.of("socket.refuses_without_credentials", "socket.ticket");
-            assertThat(result.withStatus("fail")).as(result.out()).isEqualTo(expected);
+            assertThat(result.withStatus("fail")).as(result.err()).isEqualTo(expected);
             assertThat(result.withStatus("pass")).isEqualTo(allExcept(expected));
             assertThat(Json.write(result.check("socket.refuses_without_credentials").path("failures")))
                     .contains("101: the upgrade was accepted without credentials");
@@ -213,7 +213,7 @@ class ValidatorAgainstContractFakeTest {
         try (ContractFake fake = ContractFake.start(Defect.DEAD_SOCKET_ENDPOINT, STEP_DELAY)) {
             Result result = validate(fake);
 
-            assertThat(result.withStatus("fail")).as(result.out()).isEqualTo(Set.of("socket.bearer",
+            assertThat(result.withStatus("fail")).as(result.err()).isEqualTo(Set.of("socket.bearer",
                     "socket.subprotocol", "socket.ticket", "socket.refuses_without_credentials"));
             assertThat(result.withStatus("pass")).isEqualTo(Set.of("health", "readiness", "auth.register",
                     "auth.login", "auth.me"));
@@ -230,7 +230,7 @@ class ValidatorAgainstContractFakeTest {
         try (ContractFake fake = ContractFake.start(Defect.IGNORES_STOP, STEP_DELAY)) {
             Result result = validate(fake);
 
-            assertThat(result.withStatus("fail")).as(result.out()).isEqualTo(Set.of("stop"));
+            assertThat(result.withStatus("fail")).as(result.err()).isEqualTo(Set.of("stop"));
             assertThat(result.withStatus("pass")).isEqualTo(allExcept(Set.of("stop")));
             assertThat(result.check("stop").path("failures").get(0).path("actual").asText())
                     .contains("the run went on after stop_agent", "\"status\":\"completed\"");
@@ -268,7 +268,7 @@ class ValidatorAgainstContractFakeTest {
             Result result = validate(Map.of("PARLEY_VALIDATE_PASSWORD", existing.password()), "--url",
                     fake.base().toString(), "--email", existing.email(), "--users", "1", "--timeout", "10");
 
-            assertThat(result.exitCode()).as(result.out()).isZero();
+            assertThat(result.exitCode()).as(result.err()).isZero();
             assertThat(result.check("auth.register").path("result").asText()).isEqualTo("skip");
             assertThat(result.check("auth.login").path("result").asText()).isEqualTo("pass");
             assertThat(result.json().path("options").path("credentials").asText()).isEqualTo("login");
@@ -290,7 +290,7 @@ class ValidatorAgainstContractFakeTest {
         try (ContractFake fake = ContractFake.start(Defect.NONE, STEP_DELAY)) {
             Result result = validate(fake, "--token", "not-a-token");
 
-            assertThat(result.withStatus("fail")).as(result.out()).isEqualTo(Set.of("auth.me"));
+            assertThat(result.withStatus("fail")).as(result.err()).isEqualTo(Set.of("auth.me"));
             assertThat(result.withStatus("pass")).isEqualTo(Set.of("health", "readiness",
                     "socket.refuses_without_credentials"));
             assertThat(result.check("auth.register").path("skip_cause").asText()).isEqualTo("requested");

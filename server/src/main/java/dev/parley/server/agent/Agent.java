@@ -13,4 +13,23 @@ public interface Agent {
      * @throws AgentException when the run failed with a coded error ({@code llm_unavailable}, {@code tool_failed}, ...)
      */
     Answer run(AgentRun run) throws InterruptedException;
+
+    /**
+     * Called before a run's start is stored, on the caller's thread: an agent that spends money may refuse the run
+     * here (the first call's reservation, {@code budget_exceeded}), so that a refused start stores nothing. Whatever
+     * it takes belongs to the run and is given back by {@link #ended}. The offline team takes nothing.
+     *
+     * @throws dev.parley.protocol.ProtocolException when the run may not start
+     */
+    default void admit(String userId, String runId, String request) {
+    }
+
+    /** Called once for every run that was admitted, after it ended in any way (or its start failed). */
+    default void ended(String runId) {
+    }
+
+    /** Whether what the agent needs (its model provider) is known to be unreachable; the offline team needs nothing. */
+    default boolean unreachable() {
+        return false;
+    }
 }

@@ -1,5 +1,6 @@
 package dev.parley.server.agent;
 
+import dev.parley.server.budget.Budgets;
 import dev.parley.server.config.Config;
 import dev.parley.server.usage.PriceCatalog;
 import dev.parley.server.usage.UsageStore;
@@ -20,25 +21,39 @@ public final class Agents {
         return create(config, usage, catalog, clock, Sleeper.THREAD);
     }
 
+    /**
+     * As {@link #create(Config.Agent, UsageStore, PriceCatalog, Clock)}, with the spend ledger that a language model's
+     * calls reserve from and are charged to ({@code null} or disabled: no budgets).
+     */
+    public static Agent create(Config.Agent config, UsageStore usage, PriceCatalog catalog, Clock clock,
+                               Budgets budgets) {
+        return create(config, usage, catalog, clock, Sleeper.THREAD, budgets, RemoteTools.NONE, ToolPolicy.DEFAULT);
+    }
+
     /** As {@link #create(Config.Agent, UsageStore, PriceCatalog, Clock)}, with the offline team's pauses passed in. */
     public static Agent create(Config.Agent config, UsageStore usage, PriceCatalog catalog, Clock clock,
                                Sleeper sleeper) {
-        return create(config, usage, catalog, clock, sleeper, RemoteTools.NONE, ToolPolicy.DEFAULT);
+        return create(config, usage, catalog, clock, sleeper, null, RemoteTools.NONE, ToolPolicy.DEFAULT);
     }
 
     /**
-     * As {@link #create(Config.Agent, UsageStore, PriceCatalog, Clock, Sleeper)}, with the tools of MCP servers offered
-     * to the language model beside the built-in ones, and every call subject to {@code policy}.
+     * The agent with everything passed in: the offline team's pauses, the spend ledger ({@code null}: no budgets), the
+     * tools of MCP servers offered to the language model beside the built-in ones, and the policy every call is
+     * subject to.
      */
     public static Agent create(Config.Agent config, UsageStore usage, PriceCatalog catalog, Clock clock,
-                               Sleeper sleeper, RemoteTools remote, ToolPolicy policy) {
-        Toolbox tools = new Toolbox(List.of(
-                new QueryUsageTool(usage),
-                new PriceCatalogTool(catalog),
-                new EstimateSavingsTool(usage, catalog)), remote, policy);
+                               Sleeper sleeper, Budgets budgets, RemoteTools remote, ToolPolicy policy) {
+        Toolbox tools = tools(usage, catalog, remote, policy);
         if (config.offline()) {
             return new OfflineTeam(tools, catalog, config.stepDelay(), sleeper);
         }
-        return new LlmSupervisor(config, tools, catalog, clock);
+        return new LlmSupervisor(config, tools, catalog, clock, budgets);
+    }
+
+    private static Toolbox tools(UsageStore usage, PriceCatalog catalog, RemoteTools remote, ToolPolicy policy) {
+        return new Toolbox(List.of(
+                new QueryUsageTool(usage),
+                new PriceCatalogTool(catalog),
+                new EstimateSavingsTool(usage, catalog)), remote, policy);
     }
 }

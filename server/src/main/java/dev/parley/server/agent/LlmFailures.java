@@ -25,6 +25,9 @@ final class LlmFailures {
     }
 
     static AgentException classify(Throwable failure, String provider) {
+        if (failure instanceof AgentException decided) {
+            return decided; // refused before it went out (the provider is known to be unreachable)
+        }
         for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
             if (t instanceof LlmStreamError stream) {
                 LOG.warn("{} reported an error mid-stream: {} {}", provider, stream.kind(), clip(stream.getMessage()));

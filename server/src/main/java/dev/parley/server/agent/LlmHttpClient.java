@@ -23,6 +23,7 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.LongConsumer;
 
 /**
  * The HTTP transport LangChain4j's provider clients use during one run, over a shared {@link java.net.http.HttpClient}.
@@ -37,13 +38,23 @@ final class LlmHttpClient implements HttpClient {
     private static final int MAX_ERROR_BODY = 64 * 1024;
 
     private final java.net.http.HttpClient jdk;
+    private final LlmReachability reachability;
+    private final Duration responseTimeout;
     private final Set<CompletableFuture<?>> exchanges = ConcurrentHashMap.newKeySet();
     private final Set<InputStream> streams = ConcurrentHashMap.newKeySet();
     private volatile boolean cancelled;
     private volatile Runnable onStreamEnd = () -> { };
+    private volatile LongConsumer beforeStream = requestBytes -> { };
 
-    LlmHttpClient(java.net.http.HttpClient jdk) {
+    /**
+     * A transport for one run. Every call first asks {@code reachability} (a provider known to be unreachable fails the
+     * call at once) and tells it how the call went; a provider that sends no response headers within
+     * {@code responseTimeout} counts as unreachable.
+     */
+    LlmHttpClient(java.net.http.HttpClient jdk, LlmReachability reachability, Duration responseTimeout) {
         this.jdk = jdk;
+        this.reachability = reachability;
+        this.responseTimeout = responseTimeout;
     }
 
     /** A builder that hands LangChain4j this very client (the providers' builders ask for a builder). */
@@ -85,6 +96,15 @@ final class LlmHttpClient implements HttpClient {
         this.onStreamEnd = callback;
     }
 
+    /**
+     * Runs before each stream's request is sent, on the caller's thread, with the request body's size in UTF-8 bytes
+     * (an upper bound of the input tokens a provider can bill for it). When it throws, nothing is sent and the stream
+     * fails with what it threw.
+     */
+    void beforeStream(LongConsumer callback) {
+        this.beforeStream = callback;
+    }
+
     /** Aborts every exchange and stream of this client, now and later. Safe from any thread, more than once. */
     void cancel() {
         cancelled = true;
@@ -98,6 +118,7 @@ final class LlmHttpClient implements HttpClient {
 
     @Override
     public SuccessfulHttpResponse execute(HttpRequest request) {
+        reachability.beforeCall();
         CompletableFuture<HttpResponse<String>> exchange =
                 jdk.sendAsync(toJdk(request), HttpResponse.BodyHandlers.ofString());
         exchanges.add(exchange);
@@ -107,11 +128,17 @@ final class LlmHttpClient implements HttpClient {
         try {
             HttpResponse<String> response = exchange.join();
             if (response.statusCode() < 200 || response.statusCode() >= 300) {
-                throw new HttpException(response.statusCode(), response.body());
+                HttpException refused = new HttpException(response.statusCode(), response.body());
+                reachability.failed(refused);
+                throw refused;
             }
+            reachability.answered();
             return SuccessfulHttpResponse.builder().statusCode(response.statusCode())
                     .headers(response.headers().map()).body(response.body()).build();
         } catch (CompletionException e) {
+            if (!cancelled) {
+                reachability.failed(e.getCause());
+            }
             throw e.getCause() instanceof RuntimeException runtime ? runtime : new UncheckedIOException(
                     new IOException("request to the language model failed", e.getCause()));
         } finally {
@@ -127,15 +154,25 @@ final class LlmHttpClient implements HttpClient {
             end.run();
             return;
         }
+        try {
+            reachability.beforeCall();
+            beforeStream.accept(request.body() == null ? 0 : request.body().getBytes(StandardCharsets.UTF_8).length);
+        } catch (RuntimeException e) {
+            listener.onError(e);
+            end.run();
+            return;
+        }
         CompletableFuture<HttpResponse<InputStream>> exchange =
                 jdk.sendAsync(toJdk(request), HttpResponse.BodyHandlers.ofInputStream());
         exchanges.add(exchange);
         exchange.whenComplete((response, failure) -> {
             exchanges.remove(exchange);
             if (failure != null) {
+                Throwable cause = failure instanceof CompletionException && failure.getCause() != null
+                        ? failure.getCause() : failure;
                 if (!cancelled) {
-                    listener.onError(failure instanceof CompletionException && failure.getCause() != null
-                            ? failure.getCause() : failure);
+                    reachability.failed(cause);
+                    listener.onError(cause);
                 }
                 end.run();
                 return;
@@ -154,9 +191,12 @@ final class LlmHttpClient implements HttpClient {
             }
             int status = response.statusCode();
             if (status < 200 || status >= 300) {
-                listener.onError(new HttpException(status, readError(body)));
+                HttpException refused = new HttpException(status, readError(body));
+                reachability.failed(refused);
+                listener.onError(refused);
                 return;
             }
+            reachability.answered();
             listener.onOpen(SuccessfulHttpResponse.builder().statusCode(status)
                     .headers(response.headers().map()).build());
             Guard guard = new Guard(listener, body);
@@ -166,6 +206,7 @@ final class LlmHttpClient implements HttpClient {
             }
         } catch (RuntimeException e) {
             if (!cancelled) {
+                reachability.failed(e);
                 listener.onError(e);
             }
         } finally {
@@ -232,11 +273,12 @@ final class LlmHttpClient implements HttpClient {
         }
     }
 
-    private static java.net.http.HttpRequest toJdk(HttpRequest request) {
+    private java.net.http.HttpRequest toJdk(HttpRequest request) {
         if (!request.formDataFields().isEmpty() || !request.formDataFiles().isEmpty()) {
             throw new IllegalArgumentException("multipart requests are not used by chat models");
         }
-        java.net.http.HttpRequest.Builder builder = java.net.http.HttpRequest.newBuilder(URI.create(request.url()));
+        java.net.http.HttpRequest.Builder builder = java.net.http.HttpRequest.newBuilder(URI.create(request.url()))
+                .timeout(responseTimeout);
         request.headers().forEach((name, values) -> {
             if (values != null) {
                 values.forEach(value -> builder.header(name, value));

@@ -16,6 +16,7 @@ import java.util.Locale;
  * Reasoning text is asked back from every provider that streams it.
  */
 final class LlmModels {
+    /** The output-token cap of every call, which also bounds what a call can cost (its budget reservation). */
     static final int MAX_OUTPUT_TOKENS = 4096;
 
     private final Config.LlmProvider provider;
@@ -73,6 +74,7 @@ final class LlmModels {
                     .baseUrl(baseUrl)
                     .apiKey(apiKey)
                     .modelName(model)
+                    .maxCompletionTokens(MAX_OUTPUT_TOKENS)
                     .returnThinking(true)
                     .build();
             case ANTHROPIC -> AnthropicStreamingChatModel.builder()

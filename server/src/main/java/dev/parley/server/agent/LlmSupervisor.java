@@ -17,7 +17,12 @@ import dev.langchain4j.model.chat.response.PartialThinkingContext;
 import dev.langchain4j.model.chat.response.StreamingChatResponseHandler;
 import dev.langchain4j.model.chat.response.StreamingHandle;
 import dev.langchain4j.model.output.TokenUsage;
+import dev.parley.protocol.ErrorCode;
 import dev.parley.protocol.Json;
+import dev.parley.protocol.ProtocolException;
+import dev.parley.server.budget.BudgetExceededException;
+import dev.parley.server.budget.Budgets;
+import dev.parley.server.budget.CallPricing;
 import dev.parley.server.config.Config;
 import dev.parley.server.usage.PriceCatalog;
 import java.math.BigDecimal;
@@ -28,8 +33,13 @@ import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -42,10 +52,17 @@ import org.slf4j.LoggerFactory;
  * catalog, go to the run's usage. Events are emitted from the run's own thread only: the provider's callbacks hand
  * their signals over through a queue. A stopped run cancels the stream (LangChain4j's streaming handle and the HTTP
  * exchange both) and returns at once.
+ *
+ * <p>With spend budgets ({@link Budgets}), each call is reserved just before its request is sent, from the request's
+ * size in UTF-8 bytes (a bound of the input tokens a provider can bill) and the output-token cap, and charged its
+ * reported cost after it (its reservation when the provider reports no usage); a call that was stopped or failed is
+ * released. A run is admitted by reserving its first call before anything of it is stored.
  */
 final class LlmSupervisor implements Agent, AutoCloseable {
     static final String NAME = "supervisor";
     static final int MAX_ROUNDS = 8;
+    /** What a request's JSON adds around the texts it carries, generously, for the first call's reservation. */
+    static final long REQUEST_OVERHEAD_BYTES = 2048;
     private static final Logger LOG = LoggerFactory.getLogger(LlmSupervisor.class);
 
     private final LlmModels models;
@@ -53,16 +70,34 @@ final class LlmSupervisor implements Agent, AutoCloseable {
     private final PriceCatalog catalog;
     private final Clock clock;
     private final java.net.http.HttpClient http;
+    private final LlmReachability reachability;
+    private final Duration responseTimeout;
+    private final Duration idleTimeout;
+    private final Budgets budgets; // null: no budgets
+    private final CallPricing pricing;
+    private final Map<String, RunSpending> spending = new ConcurrentHashMap<>();
 
-    LlmSupervisor(Config.Agent config, Toolbox tools, PriceCatalog catalog, Clock clock) {
+    LlmSupervisor(Config.Agent config, Toolbox tools, PriceCatalog catalog, Clock clock, Budgets budgets) {
         this.models = new LlmModels(config);
         this.tools = tools;
         this.catalog = catalog;
         this.clock = clock;
-        this.http = java.net.http.HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+        this.http = java.net.http.HttpClient.newBuilder()
+                .connectTimeout(config.responseTimeout().compareTo(Duration.ofSeconds(10)) < 0
+                        ? config.responseTimeout() : Duration.ofSeconds(10))
+                .build();
+        this.reachability = new LlmReachability(models.label());
+        this.responseTimeout = config.responseTimeout();
+        this.idleTimeout = config.idleTimeout();
+        this.budgets = budgets == null || !budgets.enabled() || models.local() ? null : budgets;
+        this.pricing = new CallPricing(catalog, models.catalogProvider(), models.model(),
+                budgets == null ? Optional.empty() : budgets.config().modelPrice());
+        if (this.budgets != null && budgets.config().limitUsd().isPresent() && !pricing.priced()) {
+            throw new IllegalStateException(pricing.unpricedMessage());
+        }
         if (config.provider() == Config.LlmProvider.OLLAMA) {
             LOG.info("Using the local model {}: runs report token counts at no cost", models.label());
-        } else if (!catalog.knows(models.catalogProvider(), models.model())) {
+        } else if (!pricing.priced()) {
             LOG.warn("The price catalog has no price for {}: runs will report token counts with a cost of 0",
                     models.label());
         }
@@ -86,9 +121,53 @@ final class LlmSupervisor implements Agent, AutoCloseable {
     private record Ended() implements Signal {
     }
 
+    /**
+     * Reserves the run's first call when its user has a limit: the system prompt, the tools and the request (the
+     * thread's history is added when the call is made), at most {@link LlmModels#MAX_OUTPUT_TOKENS} out.
+     *
+     * @throws BudgetExceededException when the budget cannot cover it ({@code budget_exceeded})
+     * @throws ProtocolException {@code llm_unavailable} when the user has a limit and the model has no price
+     */
+    @Override
+    public void admit(String userId, String runId, String request) {
+        if (budgets == null) {
+            return;
+        }
+        RunSpending run = newSpending(userId, runId);
+        if (!run.limited()) {
+            spending.put(runId, run);
+            return;
+        }
+        long bound = utf8(systemPrompt()) + utf8(request) + utf8(String.valueOf(tools.specifications()))
+                + REQUEST_OVERHEAD_BYTES;
+        run.admit(today(), bound, LlmModels.MAX_OUTPUT_TOKENS);
+        spending.put(runId, run);
+    }
+
+    @Override
+    public void ended(String runId) {
+        RunSpending run = spending.remove(runId);
+        if (run != null) {
+            run.release();
+        }
+    }
+
+    private RunSpending newSpending(String userId, String runId) {
+        Long limit = budgets.limitMicros(userId).orElse(null);
+        if (limit != null && !pricing.priced()) {
+            throw new ProtocolException(ErrorCode.LLM_UNAVAILABLE, pricing.unpricedMessage());
+        }
+        return new RunSpending(budgets, pricing, userId, runId, limit);
+    }
+
     @Override
     public Answer run(AgentRun run) throws InterruptedException {
-        LlmHttpClient transport = new LlmHttpClient(http);
+        LlmHttpClient transport = new LlmHttpClient(http, reachability, responseTimeout);
+        RunSpending spent = budgets == null ? null : spending.computeIfAbsent(run.runId(),
+                id -> newSpending(run.userId(), id));
+        if (spent != null && spent.limited()) {
+            transport.beforeStream(bytes -> spent.reserve(today(), bytes, LlmModels.MAX_OUTPUT_TOKENS));
+        }
         try {
             StreamingChatModel model = models.create(transport.asBuilder());
             List<ChatMessage> messages = new ArrayList<>();
@@ -103,8 +182,24 @@ final class LlmSupervisor implements Agent, AutoCloseable {
                 RunEvents.thinking(run, NAME, round == 1 ? "Asking " + models.label() + "."
                         : "Giving the tool results back to " + models.label() + ".", round, null);
                 ChatRequest request = ChatRequest.builder().messages(messages).toolSpecifications(specifications).build();
-                ChatResponse response = stream(run, model, transport, request, round, answer);
-                recordUsage(run, response.tokenUsage());
+                ChatResponse response;
+                try {
+                    response = stream(run, model, transport, request, round, answer);
+                } catch (RuntimeException e) {
+                    if (spent != null) {
+                        spent.release(); // stopped or failed: the call's hold goes back
+                    }
+                    throw e;
+                } catch (InterruptedException e) {
+                    if (spent != null) {
+                        spent.release();
+                    }
+                    throw e;
+                }
+                BigDecimal cost = recordUsage(run, response.tokenUsage(), spent);
+                if (spent != null) {
+                    spent.charge(run, NAME, cost);
+                }
                 AiMessage message = response.aiMessage();
                 if (!message.hasToolExecutionRequests()) {
                     return new Answer(answer.toString());
@@ -165,11 +260,21 @@ final class LlmSupervisor implements Agent, AutoCloseable {
                 }
             });
         } catch (RuntimeException e) {
-            throw LlmFailures.classify(e, models.label());
+            throw budgetFailure(e).orElseGet(() -> LlmFailures.classify(e, models.label()));
         }
         try {
             while (true) {
-                Signal signal = signals.take();
+                Signal signal = signals.poll(idleTimeout.toMillis(), TimeUnit.MILLISECONDS);
+                if (signal == null) {
+                    StreamingHandle streaming = handle.get();
+                    if (streaming != null) {
+                        streaming.cancel();
+                    }
+                    transport.cancel();
+                    reachability.failed(new TimeoutException("no data for " + idleTimeout.toMillis() + " ms"));
+                    throw new AgentException(ErrorCode.LLM_UNAVAILABLE, "The language model (" + models.label()
+                            + ") stopped answering; try again shortly.", true, null);
+                }
                 switch (signal) {
                     case Text text -> {
                         if (text.text() != null && !text.text().isEmpty()) {
@@ -188,7 +293,8 @@ final class LlmSupervisor implements Agent, AutoCloseable {
                         }
                         return done.response();
                     }
-                    case Failed failed -> throw LlmFailures.classify(failed.error(), models.label());
+                    case Failed failed -> throw budgetFailure(failed.error())
+                            .orElseGet(() -> LlmFailures.classify(failed.error(), models.label()));
                     case Ended ended -> throw LlmFailures.truncated(models.label());
                 }
             }
@@ -202,18 +308,49 @@ final class LlmSupervisor implements Agent, AutoCloseable {
         }
     }
 
-    private void recordUsage(AgentRun run, TokenUsage usage) {
+    /**
+     * A call that failed in its reservation, not at the provider: when the budget could not cover it, the run ends
+     * budget_exhausted rather than failing; when the ledger could not be reached, the run fails with that code
+     * ({@code upstream_unavailable}), not as the model's failure.
+     */
+    private static Optional<RuntimeException> budgetFailure(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof BudgetExceededException exceeded) {
+                return Optional.of(new BudgetExhausted(exceeded));
+            }
+            if (t instanceof ProtocolException ledger) {
+                return Optional.of(ledger);
+            }
+        }
+        return Optional.empty();
+    }
+
+    /**
+     * Adds the call's tokens and cost to the run's usage and returns the cost. A call that reports no usage costs
+     * what was reserved for it when its user has a limit (never zero: the provider may have billed it).
+     */
+    private BigDecimal recordUsage(AgentRun run, TokenUsage usage, RunSpending spent) {
         if (usage == null) {
             LOG.warn("{} reported no token usage for run {}", models.label(), run.runId());
-            return;
+            BigDecimal reserved = spent == null ? BigDecimal.ZERO : spent.reserved();
+            run.addUsage(new Usage(0, 0, reserved));
+            return reserved;
         }
         long input = usage.inputTokenCount() == null ? 0 : usage.inputTokenCount();
         long output = usage.outputTokenCount() == null ? 0 : usage.outputTokenCount();
-        LocalDate today = LocalDate.ofInstant(clock.instant(), ZoneOffset.UTC);
         BigDecimal cost = models.local() ? BigDecimal.ZERO
-                : catalog.cost(models.catalogProvider(), models.model(), today, input, output).orElse(BigDecimal.ZERO);
+                : pricing.cost(today(), input, output).orElse(BigDecimal.ZERO);
         cost = cost.setScale(6, RoundingMode.HALF_UP);
         run.addUsage(new Usage(input, output, cost));
+        return cost;
+    }
+
+    private LocalDate today() {
+        return LocalDate.ofInstant(clock.instant(), ZoneOffset.UTC);
+    }
+
+    private static long utf8(String text) {
+        return text.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
     }
 
     private String systemPrompt() {
@@ -236,6 +373,12 @@ final class LlmSupervisor implements Agent, AutoCloseable {
                 - Answer in concise Markdown.
                 Today is %s (UTC); the price catalog is dated %s.""".formatted(
                 LocalDate.ofInstant(clock.instant(), ZoneOffset.UTC), catalog.asOf());
+    }
+
+    /** Whether the provider is known to be unreachable (readiness shows it; calls are refused at once meanwhile). */
+    @Override
+    public boolean unreachable() {
+        return reachability.isDown();
     }
 
     /** Stops the shared HTTP client at once; runs cancel their own exchanges, so nothing is left to wait for. */

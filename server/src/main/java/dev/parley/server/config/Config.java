@@ -1,5 +1,6 @@
 package dev.parley.server.config;
 
+import java.math.BigDecimal;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -21,7 +22,7 @@ import java.util.regex.Pattern;
  * lists the same variables; a test keeps the two in step.
  */
 public record Config(Server server, Storage storage, Auth auth, Socket socket, Runs runs, Agent agent, Logging logging,
-                     Oidc oidc, Redis redis, Tools tools) {
+                     Oidc oidc, Redis redis, Budget budget, Tools tools) {
 
     public enum LogFormat { TEXT, JSON }
 
@@ -85,13 +86,46 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
 
     /** The agent engine: the offline team's pacing, or an LLM provider. */
     public record Agent(Duration stepDelay, LlmProvider provider, Optional<String> model, Optional<String> apiKey,
-                        Optional<URI> baseUrl) {
+                        Optional<URI> baseUrl, Duration responseTimeout, Duration idleTimeout) {
+        public static final Duration DEFAULT_RESPONSE_TIMEOUT = Duration.ofSeconds(30);
+        public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofSeconds(90);
+
+        /** An agent with the default timeouts for the provider's answers. */
+        public Agent(Duration stepDelay, LlmProvider provider, Optional<String> model, Optional<String> apiKey,
+                     Optional<URI> baseUrl) {
+            this(stepDelay, provider, model, apiKey, baseUrl, DEFAULT_RESPONSE_TIMEOUT, DEFAULT_IDLE_TIMEOUT);
+        }
+
         public boolean offline() {
             return provider == LlmProvider.NONE;
         }
     }
 
     public record Logging(LogFormat format, String level) {
+    }
+
+    /** The UTC calendar period a spend budget covers. */
+    public enum BudgetPeriod { DAY, WEEK, MONTH }
+
+    /**
+     * Spend budgets: each user's default limit per period ({@code limitUsd}, empty: none), the period, the share of
+     * the limit at which a user is warned, the accounts that may set other users' limits, and a price for a model the
+     * bundled catalog does not know ({@code modelPrice}: USD per million input and output tokens).
+     */
+    public record Budget(Optional<BigDecimal> limitUsd, BudgetPeriod period, BigDecimal warnAt,
+                         Set<String> adminEmails, Optional<ModelPrice> modelPrice) {
+        /** Whether any user can have a limit: a default is set, or admins may set one per user. */
+        public boolean enabled() {
+            return limitUsd.isPresent() || !adminEmails.isEmpty();
+        }
+
+        public boolean admin(String email) {
+            return email != null && adminEmails.contains(email.trim().toLowerCase(java.util.Locale.ROOT));
+        }
+    }
+
+    /** A model's price in USD per million tokens, for a model the bundled catalog does not list. */
+    public record ModelPrice(BigDecimal inputPerMillion, BigDecimal outputPerMillion) {
     }
 
     /**
@@ -344,7 +378,11 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
                 provider,
                 r.optional("PARLEY_LLM_MODEL"),
                 r.optional("PARLEY_LLM_API_KEY"),
-                r.uri("PARLEY_LLM_BASE_URL", HTTP));
+                r.uri("PARLEY_LLM_BASE_URL", HTTP),
+                r.duration("PARLEY_LLM_RESPONSE_TIMEOUT", Agent.DEFAULT_RESPONSE_TIMEOUT, Duration.ofMillis(100),
+                        Duration.ofMinutes(10)),
+                r.duration("PARLEY_LLM_IDLE_TIMEOUT", Agent.DEFAULT_IDLE_TIMEOUT, Duration.ofMillis(100),
+                        Duration.ofMinutes(30)));
         if ((provider == LlmProvider.OPENAI || provider == LlmProvider.ANTHROPIC || provider == LlmProvider.GEMINI)
                 && agent.apiKey().isEmpty()) {
             r.problem("PARLEY_LLM_API_KEY", "is required when PARLEY_LLM_PROVIDER is "
@@ -364,9 +402,59 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
         Redis redis = new Redis(keyPrefix,
                 r.duration("PARLEY_REDIS_TIMEOUT", Duration.ofSeconds(2), Duration.ofMillis(50), Duration.ofMinutes(1)));
 
+        Budget budget = readBudget(r);
         Tools tools = ToolSettings.read(r);
+        return new Config(server, storage, auth, socket, runs, agent, logging, oidc, redis, budget, tools);
+    }
 
-        return new Config(server, storage, auth, socket, runs, agent, logging, oidc, redis, tools);
+    private static Budget readBudget(EnvReader r) {
+        Optional<BigDecimal> limit = r.optional("PARLEY_BUDGET_USD").flatMap(raw -> {
+            Optional<BigDecimal> usd = decimal(raw);
+            if (usd.isEmpty() || usd.get().signum() < 0 || usd.get().compareTo(new BigDecimal("1000000000")) > 0) {
+                r.problem("PARLEY_BUDGET_USD", "must be a number of US dollars between 0 and 1000000000, got '" + raw + "'");
+                return Optional.empty();
+            }
+            return usd;
+        });
+        BudgetPeriod period = r.choice("PARLEY_BUDGET_PERIOD", BudgetPeriod.class, BudgetPeriod.MONTH);
+        BigDecimal warnAt = new BigDecimal("0.8");
+        Optional<String> rawWarn = r.optional("PARLEY_BUDGET_WARN_AT");
+        if (rawWarn.isPresent()) {
+            Optional<BigDecimal> share = decimal(rawWarn.get());
+            if (share.isEmpty() || share.get().signum() <= 0 || share.get().compareTo(BigDecimal.ONE) > 0) {
+                r.problem("PARLEY_BUDGET_WARN_AT", "must be a share of the limit above 0 and at most 1 (such as 0.8), got '"
+                        + rawWarn.get() + "'");
+            } else {
+                warnAt = share.get();
+            }
+        }
+        Set<String> admins = new LinkedHashSet<>();
+        for (String email : list(r.string("PARLEY_ADMIN_EMAILS", ""))) {
+            if (!email.contains("@")) {
+                r.problem("PARLEY_ADMIN_EMAILS", "'" + email + "' is not an email address");
+            }
+            admins.add(email.toLowerCase(java.util.Locale.ROOT));
+        }
+        Optional<ModelPrice> price = r.optional("PARLEY_LLM_PRICE").flatMap(raw -> {
+            List<String> parts = list(raw);
+            Optional<BigDecimal> input = parts.size() == 2 ? decimal(parts.get(0)) : Optional.empty();
+            Optional<BigDecimal> output = parts.size() == 2 ? decimal(parts.get(1)) : Optional.empty();
+            if (input.isEmpty() || output.isEmpty() || input.get().signum() < 0 || output.get().signum() < 0) {
+                r.problem("PARLEY_LLM_PRICE", "must be the model's input and output prices in USD per million tokens, "
+                        + "such as 0.40,1.60, got '" + raw + "'");
+                return Optional.empty();
+            }
+            return Optional.of(new ModelPrice(input.get(), output.get()));
+        });
+        return new Budget(limit, period, warnAt, Set.copyOf(admins), price);
+    }
+
+    private static Optional<BigDecimal> decimal(String text) {
+        try {
+            return Optional.of(new BigDecimal(text.trim()));
+        } catch (NumberFormatException e) {
+            return Optional.empty();
+        }
     }
 
     private static Oidc readOidc(EnvReader r, Optional<URI> publicUrl) {
@@ -456,6 +544,8 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
                 + " access_ttl=" + EnvReader.format(auth.accessTokenTtl)
                 + " heartbeat=" + EnvReader.format(socket.heartbeatInterval)
                 + " run_timeout=" + EnvReader.format(runs.timeout)
+                + " budget=" + budget.limitUsd.map(usd -> usd.toPlainString() + "/" + budget.period.name()
+                        .toLowerCase(java.util.Locale.ROOT)).orElse(budget.enabled() ? "per-user" : "off")
                 + (tools.mcpServers.isEmpty() ? "" : " mcp=" + String.join(",", tools.mcpServers.stream()
                         .map(McpServer::id).toList()))
                 + " log=" + logging.format.name().toLowerCase(java.util.Locale.ROOT)

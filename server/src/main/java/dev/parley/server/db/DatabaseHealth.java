@@ -24,15 +24,26 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A failure to get or use a connection marks it down at once; a probe on a connection of its own, outside the
  * pools, checks every {@link #PROBE_EVERY} with short timeouts (so that a database that accepts connections and never
- * answers is found as fast as one that refuses them) and marks it up again when it answers. The embedded database has
- * no network to lose: its signal stays up. Thread-safe.
+ * answers is found as fast as one that refuses them) and marks it up again when it answers. A probe that gets no
+ * answer by its deadline marks the database down only when no pooled statement has finished since the probe began:
+ * a database that answers everyone else is slow, not gone. The embedded database has no network to lose: its signal
+ * stays up. Thread-safe.
  */
 public final class DatabaseHealth implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(DatabaseHealth.class);
-    static final Duration PROBE_EVERY = Duration.ofMillis(250);
-    /** How long the probe waits for an answer before it counts the database as down (a check goes on meanwhile). */
-    static final Duration PROBE_DEADLINE = Duration.ofMillis(400);
+    static final Duration PROBE_EVERY = Duration.ofMillis(100);
+    /**
+     * How long the probe waits for an answer before it counts the database as down (a check goes on meanwhile). With
+     * {@link #PROBE_EVERY}, a database that goes silent is marked down within 400 ms of its last answer.
+     */
+    static final Duration PROBE_DEADLINE = Duration.ofMillis(300);
     static final int PROBE_TIMEOUT_SECONDS = 1;
+    /**
+     * The deadline while the probe opens its connection (at start, and after an outage): a new connection costs a
+     * TCP and authentication round trip, and a cold one more, so it gets the connect timeout rather than
+     * {@link #PROBE_DEADLINE}.
+     */
+    static final Duration CONNECT_DEADLINE = Duration.ofSeconds(PROBE_TIMEOUT_SECONDS).plusMillis(200);
     /** What a refused client is told to wait: about the time until the next probes could bring it back. */
     public static final Duration RETRY_AFTER = Duration.ofSeconds(1);
 
@@ -40,15 +51,19 @@ public final class DatabaseHealth implements AutoCloseable {
     private final boolean probed;
     private final Thread prober;
     private volatile boolean down;
+    /** {@link System#nanoTime()} when a pooled statement last finished without a failure. */
+    private volatile long lastAnswer;
     private volatile boolean closed;
     private volatile Runnable onRecovered = () -> { };
     private final Set<Connection> inUse = ConcurrentHashMap.newKeySet();
     private Connection probe;
+    private volatile boolean probeConnected;
     private CompletableFuture<Boolean> check;
 
     private DatabaseHealth(String jdbcUrl, boolean probed) {
         this.jdbcUrl = jdbcUrl;
         this.probed = probed;
+        this.lastAnswer = System.nanoTime() - TimeUnit.HOURS.toNanos(1);
         this.prober = probed ? Thread.ofVirtual().name("parley-db-probe").unstarted(this::probeLoop) : null;
     }
 
@@ -96,6 +111,13 @@ public final class DatabaseHealth implements AutoCloseable {
         }
     }
 
+    /** A pooled caller's work finished without a failure: the database answered. */
+    void answered() {
+        if (probed) {
+            lastAnswer = System.nanoTime();
+        }
+    }
+
     /**
      * A connection could not be had or broke: down until a probe says otherwise. The connections in use are aborted:
      * a statement waiting on a database that went silent fails now, and its transaction can no longer commit behind
@@ -128,12 +150,13 @@ public final class DatabaseHealth implements AutoCloseable {
 
     private void probeLoop() {
         while (!closed) {
+            long began = System.nanoTime();
             boolean answered = answers();
             if (answered && down) {
                 onRecovered.run();
                 down = false;
                 LOG.info("Database answers again; marked up");
-            } else if (!answered) {
+            } else if (!answered && (down || lastAnswer - began <= 0)) {
                 markDown(null);
             }
             try {
@@ -153,8 +176,9 @@ public final class DatabaseHealth implements AutoCloseable {
             check = CompletableFuture.supplyAsync(this::checkOnce,
                     task -> Thread.ofVirtual().name("parley-db-check").start(task));
         }
+        Duration deadline = probeConnected ? PROBE_DEADLINE : CONNECT_DEADLINE;
         try {
-            return check.get(PROBE_DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
+            return check.get(deadline.toMillis(), TimeUnit.MILLISECONDS);
         } catch (TimeoutException | ExecutionException e) {
             return false;
         } catch (InterruptedException e) {
@@ -171,6 +195,7 @@ public final class DatabaseHealth implements AutoCloseable {
                 properties.setProperty("loginTimeout", Integer.toString(PROBE_TIMEOUT_SECONDS));
                 properties.setProperty("socketTimeout", Integer.toString(PROBE_TIMEOUT_SECONDS + 1));
                 probe = DriverManager.getConnection(jdbcUrl, properties);
+                probeConnected = true;
             }
             if (probe.isValid(PROBE_TIMEOUT_SECONDS)) {
                 return true;
@@ -183,6 +208,7 @@ public final class DatabaseHealth implements AutoCloseable {
     }
 
     private synchronized void closeProbe() {
+        probeConnected = false;
         if (probe != null) {
             try {
                 probe.close();

@@ -272,7 +272,9 @@ public final class Sql {
         try (Connection connection = dataSource.getConnection()) {
             health.track(connection);
             try {
-                return work.run(connection);
+                T result = work.run(connection);
+                health.answered();
+                return result;
             } finally {
                 health.untrack(connection);
             }
@@ -287,7 +289,9 @@ public final class Sql {
         try (Connection connection = dataSource.getConnection()) {
             health.track(connection);
             try {
-                return inTransaction(connection, work);
+                T result = inTransaction(connection, work);
+                health.answered();
+                return result;
             } finally {
                 health.untrack(connection);
             }

@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
@@ -54,8 +55,9 @@ import org.slf4j.LoggerFactory;
  * not Redis is up, and each instance ignores its own messages on the bus. The per-run cursors also drop any event
  * already delivered, so recovery never sends an event twice to the same socket through this fan-out.
  *
- * <p>Stop requests go to every instance on a control channel; whichever runs the run stops it (the run service keeps
- * a flag in the database as well, for when Redis is down).
+ * <p>Stop requests go to every instance on the {@link ControlChannel}; whichever runs the run stops it (the run
+ * service keeps a flag in the database as well, for when Redis is down). Events travel on the bus as
+ * {@link BusMessage}s.
  *
  * <p>State: {@link #users} holds a {@link UserState} per user with at least one subscriber here; each is its own lock,
  * guarding its cursors, and subscribers are called while it is held, which is what keeps each run's events in
@@ -77,15 +79,13 @@ public final class RedisFanout implements Fanout, RedisConnections.Listener {
     private final EventLogReader log;
     private final Clock clock;
     private final String instanceId = UUID.randomUUID().toString();
-    private final String controlChannel;
     private final ConcurrentHashMap<String, UserState> users = new ConcurrentHashMap<>();
     private final Object membership = new Object();
-    private final CopyOnWriteArrayList<Consumer<String>> stopHandlers = new CopyOnWriteArrayList<>();
     private final ExecutorService backfills = Executors.newThreadPerTaskExecutor(
             Thread.ofVirtual().name("parley-fanout-backfill-", 0).factory());
     private final java.util.concurrent.ScheduledExecutorService upkeep =
             Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("parley-fanout").factory());
-    private final RedisConnections.Subscription control;
+    private final ControlChannel control;
     private final AtomicLong recovered = new AtomicLong();
     private final AtomicLong dropped = new AtomicLong();
     private volatile Instant lastPoll;
@@ -124,8 +124,7 @@ public final class RedisFanout implements Fanout, RedisConnections.Listener {
         this.log = log;
         this.clock = clock;
         this.lastPrune = clock.instant();
-        this.controlChannel = redis.key("control");
-        this.control = redis.subscribe(controlChannel, this::onControl);
+        this.control = new ControlChannel(redis, instanceId, this::resync);
         redis.addListener(this);
         upkeep.scheduleWithFixedDelay(this::quietlyUpkeep, UPKEEP_EVERY.toMillis(), UPKEEP_EVERY.toMillis(),
                 TimeUnit.MILLISECONDS);
@@ -144,7 +143,7 @@ public final class RedisFanout implements Fanout, RedisConnections.Listener {
                 accept(state, event, true);
             }
         }
-        if (!redis.publish(channel(userId), encode(event))) {
+        if (!redis.publish(channel(userId), new BusMessage(instanceId, event).encode())) {
             dropped.incrementAndGet();
         }
     }
@@ -207,25 +206,12 @@ public final class RedisFanout implements Fanout, RedisConnections.Listener {
 
     @Override
     public void requestStop(String runId) {
-        runStopHandlers(runId);
-        redis.publish(controlChannel, "stop " + instanceId + " " + runId);
+        control.requestStop(runId);
     }
 
     @Override
     public Subscription onStopRequest(Consumer<String> handler) {
-        Consumer<String> registration = handler::accept;
-        stopHandlers.add(registration);
-        return () -> stopHandlers.remove(registration);
-    }
-
-    private void runStopHandlers(String runId) {
-        for (Consumer<String> handler : stopHandlers) {
-            try {
-                handler.accept(runId);
-            } catch (RuntimeException e) {
-                LOG.error("A stop handler failed for run {}", runId, e);
-            }
-        }
+        return control.onStopRequest(handler);
     }
 
     @Override
@@ -373,57 +359,32 @@ public final class RedisFanout implements Fanout, RedisConnections.Listener {
 
     // ---- the bus ----
 
-    static String encode(String instanceId, Envelope event) {
-        return instanceId + '\n' + event.type() + '\n' + (event.runId() == null ? "" : event.runId()) + '\n'
-                + event.seq() + '\n' + event.wire();
-    }
-
-    private String encode(Envelope event) {
-        return encode(instanceId, event);
-    }
-
     private void onMessage(String userId, String message) {
-        int a = message.indexOf('\n');
-        int b = message.indexOf('\n', a + 1);
-        int c = message.indexOf('\n', b + 1);
-        int d = message.indexOf('\n', c + 1);
-        if (a < 0 || b < 0 || c < 0 || d < 0) {
+        Optional<BusMessage> decoded = BusMessage.decode(message);
+        if (decoded.isEmpty()) {
             LOG.warn("Ignoring a malformed message on the events channel of user {}", userId);
             return;
         }
-        if (message.regionMatches(0, instanceId, 0, a) && a == instanceId.length()) {
+        if (decoded.get().instanceId().equals(instanceId)) {
             return; // this instance's own event, delivered here already
         }
-        String runId = message.substring(b + 1, c);
-        Envelope event = new Envelope(message.substring(a + 1, b), runId.isEmpty() ? null : runId,
-                Long.parseLong(message.substring(c + 1, d)), message.substring(d + 1));
         UserState state = users.get(userId);
         if (state != null) {
             synchronized (state) {
-                accept(state, event, false);
+                accept(state, decoded.get().event(), false);
             }
         }
     }
 
-    private void onControl(String message) {
-        String[] parts = message.split(" ", 3);
-        if (parts.length != 3 || parts[1].equals(instanceId)) {
-            return;
-        }
-        switch (parts[0]) {
-            case "stop" -> runStopHandlers(parts[2]);
-            case "resync" -> {
-                Instant since = Instant.ofEpochMilli(Long.parseLong(parts[2]));
-                backfills.execute(() -> {
-                    try {
-                        catchUp(since, false);
-                    } catch (RuntimeException e) {
-                        LOG.warn("Catching up on events another instance could not publish failed: {}", e.toString());
-                    }
-                });
+    /** Another instance was cut off: the events it logged since {@code since} never reached the bus. */
+    private void resync(Instant since) {
+        backfills.execute(() -> {
+            try {
+                catchUp(since, false);
+            } catch (RuntimeException e) {
+                LOG.warn("Catching up on events another instance could not publish failed: {}", e.toString());
             }
-            default -> LOG.debug("Ignoring control message {}", parts[0]);
-        }
+        });
     }
 
     // ---- outages ----
@@ -431,7 +392,7 @@ public final class RedisFanout implements Fanout, RedisConnections.Listener {
     @Override
     public void recovered(Instant since) {
         catchUp(since, true);
-        redis.publish(controlChannel, "resync " + instanceId + " " + since.toEpochMilli());
+        control.announceResync(since);
         pruneCursors();
     }
 
@@ -565,7 +526,6 @@ public final class RedisFanout implements Fanout, RedisConnections.Listener {
             }
             users.clear();
         }
-        stopHandlers.clear();
         backfills.shutdownNow();
     }
 }

@@ -13,6 +13,8 @@ import io.helidon.webserver.http.HttpRouting;
 import io.helidon.webserver.http.HttpService;
 import java.time.Duration;
 import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * The HTTP and WebSocket edge: the only place that knows Helidon. It turns the features' services into routes,
@@ -20,9 +22,11 @@ import java.util.List;
  */
 public final class Gateway implements AutoCloseable {
     private final WebServer server;
+    private final List<String> routes;
 
-    private Gateway(WebServer server) {
+    private Gateway(WebServer server, List<String> routes) {
         this.server = server;
+        this.routes = routes;
     }
 
     /** What the edge serves; each feature's routes are added to this list by the composition root. */
@@ -39,8 +43,11 @@ public final class Gateway implements AutoCloseable {
         Config.Server server = services.config().server();
         HttpRouting.Builder routing = HttpRouting.builder();
         new HttpEdge(services.metrics()).install(routing);
-        routing.register(new HealthRoutes(services.health(), services.lifecycle(), services.metrics()));
-        services.routes().forEach(routing::register);
+        Set<String> routes = new TreeSet<>();
+        RouteRecorder rules = new RouteRecorder(routing, routes);
+        rules.register(new HealthRoutes(services.health(), services.lifecycle(), services.metrics()));
+        rules.register(new ApiDocuments());
+        services.routes().forEach(rules::register);
         WebServerConfig.Builder builder = WebServer.builder()
                 .host(server.host())
                 .port(server.port())
@@ -57,14 +64,19 @@ public final class Gateway implements AutoCloseable {
         DirectHandlers.Builder direct = DirectHandlers.builder();
         TransportErrors.addTo(direct);
         if (sockets != null) {
-            sockets.install(routing, builder);
+            sockets.install(routing, rules, builder);
             direct.addHandler(DirectHandler.EventType.FORBIDDEN, sockets.forbiddenOriginHandler());
         }
         // Helidon's message reaches the handlers, which use it to tell oversized headers apart; it is never sent.
         builder.errorHandling(ErrorHandling.builder().includeEntity(true).build())
                 .directHandlers(direct.build());
         WebServer webServer = builder.routing(routing).build().start();
-        return new Gateway(webServer);
+        return new Gateway(webServer, List.copyOf(routes));
+    }
+
+    /** Every HTTP route served, as {@code METHOD /path/{param}}, sorted. */
+    public List<String> routes() {
+        return routes;
     }
 
     public int port() {

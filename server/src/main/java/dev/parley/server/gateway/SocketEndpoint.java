@@ -3,6 +3,7 @@ package dev.parley.server.gateway;
 import dev.parley.protocol.CloseCodes;
 import dev.parley.protocol.ErrorCode;
 import dev.parley.server.auth.Revocations;
+import dev.parley.server.auth.SocketTickets;
 import dev.parley.server.auth.TokenVerifier;
 import dev.parley.server.config.Config;
 import dev.parley.server.conversation.ConversationStore;
@@ -16,6 +17,7 @@ import io.helidon.http.DirectHandler;
 import io.helidon.http.HeaderNames;
 import io.helidon.webserver.WebServerConfig;
 import io.helidon.webserver.http.HttpRouting;
+import io.helidon.webserver.http.HttpRules;
 import io.helidon.webserver.websocket.WsConfig;
 import io.helidon.webserver.websocket.WsRouting;
 import io.helidon.websocket.WsSession;
@@ -80,9 +82,9 @@ public final class SocketEndpoint implements AutoCloseable {
     }
 
     /** Adds the handshake filter, the ticket route, the socket routes and the WebSocket settings to the server. */
-    void install(HttpRouting.Builder routing, WebServerConfig.Builder server) {
+    void install(HttpRouting.Builder routing, HttpRules routes, WebServerConfig.Builder server) {
         routing.addFilter(handshake::filter);
-        routing.register(new TicketRoutes(tickets, verifier, config.server()));
+        routes.register(new TicketRoutes(tickets, verifier, config.server()));
         WsRouting.Builder sockets = WsRouting.builder();
         for (String path : SocketHandshake.PATHS) {
             sockets.endpoint(path, () -> new SocketListener(this));

@@ -3,6 +3,7 @@ package dev.parley.server.gateway;
 import dev.parley.protocol.ErrorCode;
 import dev.parley.protocol.ProtocolException;
 import dev.parley.server.auth.Principal;
+import dev.parley.server.auth.SocketTickets;
 import dev.parley.server.auth.TokenVerifier;
 import dev.parley.server.health.Lifecycle;
 import io.helidon.http.HeaderName;

@@ -18,9 +18,6 @@ import io.helidon.webserver.ConnectionContext;
 import io.helidon.websocket.WsSession;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
@@ -37,8 +34,8 @@ import org.slf4j.LoggerFactory;
  * publishing threads ({@link #deliver}) and only ever go onto the bounded {@link SendQueue}; a virtual thread of this
  * socket ({@link #writer}) is the only one that writes data frames, so a client that does not read blocks nobody
  * but itself and is closed with 1013 once its queue is full. The endpoint's one scheduler calls {@link #tick} for
- * heartbeats and token expiry. Resume bookkeeping ({@link #replaying}) is guarded by {@link #runLock}; the rest
- * is volatile or atomic.
+ * heartbeats and token expiry. The seam between a resume's replay and the live events is {@link ResumeSeam}, which
+ * guards itself, and frames are joined into messages by a {@link FrameAssembler}; the rest is volatile or atomic.
  *
  * <p>Helidon tells the listener nothing when the TCP connection dies without a close frame; the connection thread
  * then simply ends. {@link #tick} notices that and releases the socket, and so does a new handshake of the same user.
@@ -74,20 +71,19 @@ final class SocketSession {
     private volatile String closeReason;
     private Thread writer;
 
-    // reader thread only
-    private final StringBuilder fragments = new StringBuilder();
-    private int fragmentBytes;
-    private boolean discardingMessage;
+    private final FrameAssembler frames; // reader thread only
+    private final ResumeSeam seam;
+    private final ResumeSeam.Output output = new ResumeSeam.Output() {
+        @Override
+        public boolean offer(String wire) {
+            return queue.offer(wire);
+        }
 
-    private final Object runLock = new Object();
-    /** Runs being resumed on this socket: their live events wait here until the replay is done. Guarded. */
-    private final Map<String, List<Envelope>> replaying = new HashMap<>();
-    private long replayBufferBytes; // guarded by runLock
-    /**
-     * Runs resumed on this socket, with the highest seq the resume sent: a live event of the run at or below it was
-     * already sent (it was logged before the replay read the log and published after the replay ended). Guarded.
-     */
-    private final Map<String, Long> resumedUpTo = new HashMap<>();
+        @Override
+        public void put(String wire) throws InterruptedException {
+            enqueuePaced(wire);
+        }
+    };
 
     SocketSession(String connectionId, Principal principal, WsSession ws, Thread reader, SocketRuntime runtime) {
         this.connectionId = connectionId;
@@ -99,6 +95,8 @@ final class SocketSession {
         this.bucket = new TokenBucket(runtime.clock(), runtime.config().rateLimitMessages(),
                 runtime.config().rateLimitWindow(), runtime.config().rateLimitBurst());
         this.maxMessageBytes = runtime.config().maxFrameBytes();
+        this.frames = new FrameAssembler(maxMessageBytes);
+        this.seam = new ResumeSeam(runtime.config().sendQueueBytes());
         this.heartbeatMillis = runtime.config().heartbeatInterval().toMillis();
         long now = runtime.clock().millis();
         this.lastInboundMillis = now;
@@ -148,24 +146,9 @@ final class SocketSession {
         if (closing.get()) {
             return;
         }
-        if (!discardingMessage) {
-            fragmentBytes += SendQueue.utf8Length(text);
-            if (fragmentBytes > maxMessageBytes) {
-                discardingMessage = true;
-                fragments.setLength(0);
-                closeWith(CloseCodes.MESSAGE_TOO_BIG, ErrorCode.MESSAGE_TOO_LARGE.code(), false, CLOSE_GRACE);
-                return;
-            }
-            fragments.append(text);
-        }
-        if (!last) {
-            return;
-        }
-        String message = fragments.toString();
-        fragments.setLength(0);
-        fragmentBytes = 0;
-        if (discardingMessage) {
-            discardingMessage = false;
+        String message = frames.add(text, last, () ->
+                closeWith(CloseCodes.MESSAGE_TOO_BIG, ErrorCode.MESSAGE_TOO_LARGE.code(), false, CLOSE_GRACE));
+        if (message == null) {
             return;
         }
         // Helidon decodes text frames leniently, replacing bytes that are not UTF-8 with U+FFFD: its presence is
@@ -296,26 +279,7 @@ final class SocketSession {
         }
         if (!event.isRunEvent()) {
             enqueueLive(event.wire());
-            return;
-        }
-        boolean overflow = false;
-        synchronized (runLock) {
-            List<Envelope> held = replaying.get(event.runId());
-            Long sentUpTo = resumedUpTo.get(event.runId());
-            if (EventType.isTerminal(event.type())) {
-                resumedUpTo.remove(event.runId());
-            }
-            if (held != null) {
-                held.add(event);
-                replayBufferBytes += event.wire().length();
-                overflow = replayBufferBytes > runtime.config().sendQueueBytes();
-            } else if (sentUpTo != null && event.seq() <= sentUpTo) {
-                return; // the resume's replay already carried it
-            } else if (!queue.offer(event.wire())) {
-                overflow = true;
-            }
-        }
-        if (overflow) {
+        } else if (!seam.live(event, output)) {
             slowConsumer();
         }
     }
@@ -378,9 +342,7 @@ final class SocketSession {
      * resume was handled are replayed too; the contract lets clients drop those by {@code seq}.)
      */
     void resume(String runId, long lastSeq) {
-        synchronized (runLock) {
-            replaying.put(runId, new ArrayList<>());
-        }
+        seam.begin(runId);
         boolean drained = false;
         try {
             RunLog log;
@@ -391,7 +353,7 @@ final class SocketSession {
                 data.put("run_id", runId);
                 data.put("reason", e.code().code());
                 data.put("message", e.getMessage());
-                drainHeld(runId, lastSeq);
+                seam.finish(runId, lastSeq, output);
                 drained = true;
                 send(EventType.RESUME_FAILED, data);
                 return;
@@ -409,46 +371,16 @@ final class SocketSession {
             data.put("complete", log.complete());
             data.put("last_seq", sentMax);
             enqueuePaced(ServerEvent.of(EventType.RESUMED, runtime.clock().instant(), data).toWire());
-            drainHeld(runId, sentMax);
+            seam.finish(runId, sentMax, output);
             drained = true;
             if (log.complete()) {
-                synchronized (runLock) {
-                    resumedUpTo.remove(runId); // nothing of the run is still to come
-                }
+                seam.forget(runId);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } finally {
             if (!drained) {
-                synchronized (runLock) {
-                    replaying.remove(runId);
-                }
-            }
-        }
-    }
-
-    private void drainHeld(String runId, long sentMax) throws InterruptedException {
-        long max = sentMax;
-        while (true) {
-            List<Envelope> batch;
-            synchronized (runLock) {
-                List<Envelope> held = replaying.get(runId);
-                if (held == null || held.isEmpty()) {
-                    replaying.remove(runId);
-                    resumedUpTo.merge(runId, max, Math::max);
-                    return;
-                }
-                batch = new ArrayList<>(held);
-                held.clear();
-                for (Envelope event : batch) {
-                    replayBufferBytes -= event.wire().length();
-                }
-            }
-            for (Envelope event : batch) {
-                if (event.seq() > max) {
-                    enqueuePaced(event.wire());
-                    max = event.seq();
-                }
+                seam.abandon(runId);
             }
         }
     }

@@ -6,6 +6,7 @@ import dev.parley.protocol.ErrorCode;
 import dev.parley.protocol.Json;
 import dev.parley.protocol.ProtocolException;
 import dev.parley.server.auth.Principal;
+import dev.parley.server.auth.SocketTickets;
 import dev.parley.server.auth.TokenVerifier;
 import dev.parley.server.config.Config;
 import io.helidon.http.HeaderNames;

@@ -41,10 +41,10 @@ import java.util.function.Function;
  */
 final class ActiveRun implements AgentRun {
     /** How a run ends. */
-    enum Ending { COMPLETED, STOPPED, TIMED_OUT, FAILED, SHUTDOWN }
+    enum Ending { COMPLETED, STOPPED, TIMED_OUT, FAILED, SHUTDOWN, BUDGET_EXHAUSTED }
 
     static final Set<String> AGENT_EVENT_TYPES = Set.of(EventType.AGENT_THINKING, EventType.TOOL_EXECUTING,
-            EventType.TOOL_COMPLETED, EventType.PARTIAL_RESULT);
+            EventType.TOOL_COMPLETED, EventType.PARTIAL_RESULT, EventType.COST_UPDATED, EventType.BUDGET_WARNING);
 
     final String runId;
     final String threadId;

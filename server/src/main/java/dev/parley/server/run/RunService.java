@@ -10,6 +10,7 @@ import dev.parley.server.agent.Agent;
 import dev.parley.server.agent.AgentException;
 import dev.parley.server.agent.AgentRun;
 import dev.parley.server.agent.Answer;
+import dev.parley.server.agent.BudgetExhausted;
 import dev.parley.server.agent.Usage;
 import dev.parley.server.config.Config;
 import dev.parley.server.conversation.ChatMessage;
@@ -198,6 +199,14 @@ public final class RunService implements AutoCloseable {
         if (busy != null && busy.userId.equals(userId)) {
             throw RunStore.runInProgress();
         }
+        try {
+            // The agent may refuse the run before anything of it is stored (a spend budget that cannot cover it).
+            agent.admit(userId, runId, text);
+        } catch (RuntimeException e) {
+            busyThreads.remove(threadId, run);
+            agent.ended(runId);
+            throw e;
+        }
         ObjectNode data = Json.object();
         data.put("message_id", messageId);
         data.put("user_request", text);
@@ -222,6 +231,7 @@ public final class RunService implements AutoCloseable {
             });
         } catch (RuntimeException e) {
             busyThreads.remove(threadId, run); // refused outright (the database is down): nothing was queued
+            agent.ended(runId);
             throw e;
         }
         // The agent starts now, not after that commit: its events queue behind the start, so they are stored and
@@ -370,6 +380,7 @@ public final class RunService implements AutoCloseable {
     private void execute(ActiveRun run) {
         Answer answer = null;
         Exception failure = null;
+        boolean exhausted = false;
         try {
             if (run.continuesThread) {
                 // Read here, not in the start's transaction, so that the agent starts at once; by the user, so that
@@ -383,11 +394,14 @@ public final class RunService implements AutoCloseable {
             }
         } catch (InterruptedException e) {
             // stopped, timed out or shut down: the ending says which
+        } catch (BudgetExhausted e) {
+            exhausted = true;
         } catch (Exception e) {
             failure = e;
         } finally {
-            ActiveRun.Ending ending = run.end(failure == null && answer != null
-                    ? ActiveRun.Ending.COMPLETED : ActiveRun.Ending.FAILED);
+            ActiveRun.Ending ending = run.end(exhausted ? ActiveRun.Ending.BUDGET_EXHAUSTED
+                    : failure == null && answer != null ? ActiveRun.Ending.COMPLETED : ActiveRun.Ending.FAILED);
+            agent.ended(run.runId);
             try {
                 finish(run, ending, answer, failure);
             } catch (ProtocolException e) {
@@ -422,13 +436,17 @@ public final class RunService implements AutoCloseable {
             case STOPPED -> "cancelled";
             case TIMED_OUT -> "timeout";
             case SHUTDOWN -> "service_restart";
-            case COMPLETED, FAILED -> "the run ended before the tool finished";
+            case COMPLETED, FAILED, BUDGET_EXHAUSTED -> "the run ended before the tool finished";
         });
         Instant now = clock.instant();
         Usage usage = run.usage();
         switch (ending) {
-            case COMPLETED, STOPPED -> {
-                RunStatus status = ending == ActiveRun.Ending.COMPLETED ? RunStatus.COMPLETED : RunStatus.CANCELLED;
+            case COMPLETED, STOPPED, BUDGET_EXHAUSTED -> {
+                RunStatus status = switch (ending) {
+                    case COMPLETED -> RunStatus.COMPLETED;
+                    case BUDGET_EXHAUSTED -> RunStatus.BUDGET_EXHAUSTED;
+                    default -> RunStatus.CANCELLED;
+                };
                 String text = ending == ActiveRun.Ending.COMPLETED ? answer.text() : run.partialAnswer();
                 long elapsed = run.elapsedMillis();
                 boolean recorded = journal.submitWrites((connection, log) -> {

@@ -4,7 +4,7 @@ import java.util.Locale;
 
 /** Where a run stands; {@link #wire()} is the word on the wire and in the database. */
 public enum RunStatus {
-    RUNNING, COMPLETED, CANCELLED, FAILED;
+    RUNNING, COMPLETED, CANCELLED, FAILED, BUDGET_EXHAUSTED;
 
     public String wire() {
         return name().toLowerCase(Locale.ROOT);

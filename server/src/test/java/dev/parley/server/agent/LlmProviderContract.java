@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.parley.protocol.ErrorCode;
 import dev.parley.protocol.EventType;
+import dev.parley.server.budget.BudgetExceededException;
+import dev.parley.server.budget.Budgets;
 import dev.parley.server.config.Config;
 import dev.parley.server.db.Database;
 import dev.parley.server.testing.MutableClock;
@@ -20,9 +22,11 @@ import java.time.Instant;
 import java.time.LocalDate;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import dev.parley.server.observe.Metrics;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -225,5 +229,69 @@ abstract class LlmProviderContract {
 
         server.release();
         assertThat(server.awaitClientGone(Duration.ofSeconds(5))).as("the server saw the connection closed").isTrue();
+    }
+
+    /** The configured agent again, with a spend budget of {@code limitUsd} for every user. */
+    private Agent budgeted(Budgets budgets) {
+        return Agents.create(new Config.Agent(Duration.ZERO, provider(), Optional.of(model()), Optional.of("test-key"),
+                Optional.of(URI.create(baseUrl(server)))), store, CATALOG, CLOCK, budgets);
+    }
+
+    private static Budgets budgets(String limitUsd) {
+        return new Budgets(database.sql(), new Config.Budget(Optional.of(new BigDecimal(limitUsd)),
+                Config.BudgetPeriod.MONTH, new BigDecimal("0.8"), Set.of(), Optional.empty()), new Metrics(), CLOCK);
+    }
+
+    @Test
+    void underABudgetEachCallIsCappedReservedAndChargedWhatItReported() throws Exception {
+        server.then(ScriptedLlmServer.stream(contentType(), toolCallStream()))
+                .then(ScriptedLlmServer.stream(contentType(), answerStream()));
+        String spender = UsageTestData.newUser(database);
+        try (Budgets budgets = budgets("1")) {
+            Agent agent = budgeted(budgets);
+            RecordingRun run = new RecordingRun(spender, "Which model costs me the most?");
+            try {
+                agent.admit(spender, run.runId(), run.request());
+                agent.run(run);
+            } finally {
+                agent.ended(run.runId());
+                ((AutoCloseable) agent).close();
+            }
+
+            BigDecimal cost = run.usage().costUsd();
+            if (provider() == Config.LlmProvider.OLLAMA) {
+                // A local model costs nothing: nothing is reserved or charged.
+                assertThat(run.events(EventType.COST_UPDATED)).isEmpty();
+                assertThat(budgets.status(spender).spentUsd()).isEqualByComparingTo("0");
+                return;
+            }
+            assertThat(cost).isPositive();
+            assertThat(run.events(EventType.COST_UPDATED)).hasSize(2);
+            assertThat(run.events(EventType.COST_UPDATED).getLast().data().path("run_cost_usd").decimalValue())
+                    .isEqualByComparingTo(cost);
+            assertThat(budgets.status(spender).spentUsd()).isEqualByComparingTo(cost);
+            assertThat(budgets.status(spender).reservedUsd()).isEqualByComparingTo("0");
+            // Every call carries the output cap its reservation assumed.
+            assertThat(server.requests()).allSatisfy(request -> assertThat(request.body().toString())
+                    .contains(":" + LlmModels.MAX_OUTPUT_TOKENS));
+        }
+    }
+
+    @Test
+    void underABudgetThatCannotCoverTheFirstCallNothingIsSent() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(provider() != Config.LlmProvider.OLLAMA, "local models are free");
+        String spender = UsageTestData.newUser(database);
+        try (Budgets budgets = budgets("0.0001")) {
+            Agent agent = budgeted(budgets);
+            try {
+                assertThatThrownBy(() -> agent.admit(spender, "run-1", "Which model costs me the most?"))
+                        .isInstanceOf(BudgetExceededException.class);
+            } finally {
+                agent.ended("run-1");
+                ((AutoCloseable) agent).close();
+            }
+            assertThat(server.requests()).isEmpty();
+            assertThat(budgets.status(spender).reservedUsd()).isEqualByComparingTo("0");
+        }
     }
 }

@@ -8,21 +8,13 @@ import dev.parley.server.testing.TcpProxy;
 import dev.parley.server.testing.TestDatabases;
 import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
@@ -44,12 +36,7 @@ public final class DatabaseOutageDrill {
                          List<Long> answerMillisDuringCut, long notReadyAfterMillis, long readyAgainAfterMillis,
                          long acknowledged, long acknowledgedButNotStored, boolean serverAlive) {
         long percentile(double p) {
-            if (answerMillisDuringCut.isEmpty()) {
-                return -1;
-            }
-            List<Long> sorted = new ArrayList<>(answerMillisDuringCut);
-            Collections.sort(sorted);
-            return sorted.get((int) Math.min(sorted.size() - 1, Math.ceil(p * sorted.size()) - 1));
+            return OutageLoad.percentile(answerMillisDuringCut, p);
         }
 
         public String summary() {
@@ -88,26 +75,10 @@ public final class DatabaseOutageDrill {
             if (!server.awaitReady()) {
                 throw new IllegalStateException("the server did not become ready:\n" + server.log());
             }
-            List<SocketClient> sockets = new ArrayList<>();
-            for (int k = 0; k < USERS; k++) {
-                String token = Json.parse(http.send(HttpRequest.newBuilder(server.uri("/auth/register"))
-                        .header("Content-Type", "application/json")
-                        .POST(HttpRequest.BodyPublishers.ofString("{\"email\":\"outage-" + UUID.randomUUID()
-                                + "@example.org\",\"password\":\"correct horse battery\"}")).build(),
-                        HttpResponse.BodyHandlers.ofString()).body()).path("access_token").asText();
-                SocketClient socket = SocketClient.connect(http, server.wsUri("/ws"),
-                        Map.of("Authorization", "Bearer " + token), List.of());
-                socket.next();
-                sockets.add(socket);
-            }
-            List<Thread> threads = new ArrayList<>();
+            List<SocketClient> sockets = OutageLoad.signUp(http, server, USERS, "outage");
             long end = System.nanoTime() + before.plus(cut).plus(after).toNanos();
-            for (int k = 0; k < USERS; k++) {
-                SocketClient socket = sockets.get(k);
-                int user = k;
-                threads.add(Thread.ofPlatform().start(() -> send(socket, user, end)));
-                threads.add(Thread.ofPlatform().start(() -> read(socket, end)));
-            }
+            List<Thread> threads = OutageLoad.drive(sockets, (socket, user) -> send(socket, user, end),
+                    socket -> read(socket, end));
             Thread.sleep(before.toMillis());
             long cutAt = System.nanoTime();
             phase = "during";
@@ -148,7 +119,7 @@ public final class DatabaseOutageDrill {
                 }
             }
             return new Report(silent ? "silent" : "refused", cut, answers, unanswered, duringMillis, notReady, ready,
-                    acknowledged.size(), notStored(url, acknowledged), server.process().isAlive());
+                    acknowledged.size(), OutageLoad.notStored(url, acknowledged), server.process().isAlive());
         }
     }
 
@@ -201,23 +172,6 @@ public final class DatabaseOutageDrill {
         return (System.nanoTime() - since) / 1_000_000;
     }
 
-    private static long notStored(String url, List<String> acknowledged) throws Exception {
-        long missing = 0;
-        try (Connection connection = DriverManager.getConnection(url);
-             PreparedStatement query = connection.prepareStatement(
-                     "SELECT COUNT(*) FROM messages WHERE role = 'user' AND content = ?")) {
-            for (String request : acknowledged) {
-                query.setString(1, request);
-                try (ResultSet row = query.executeQuery()) {
-                    row.next();
-                    if (row.getLong(1) != 1) {
-                        missing++;
-                    }
-                }
-            }
-        }
-        return missing;
-    }
 
     /** {@code bin/fuzz --outage [refused|silent] [SECONDS]}. */
     public static void main(String[] args) throws Exception {

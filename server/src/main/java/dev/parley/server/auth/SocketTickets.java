@@ -1,8 +1,7 @@
-package dev.parley.server.gateway;
+package dev.parley.server.auth;
 
 import dev.parley.protocol.ErrorCode;
 import dev.parley.protocol.ProtocolException;
-import dev.parley.server.auth.Principal;
 import dev.parley.server.db.Sql;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -23,21 +22,21 @@ import java.util.Optional;
  * part of spending it, so it holds on every instance; the revocation listener only deletes the dead rows early.
  * Stateless and thread-safe.
  */
-final class SocketTickets {
+public final class SocketTickets {
     private static final SecureRandom RANDOM = new SecureRandom();
 
-    record Issued(String ticket, Instant expiresAt) {
+    public record Issued(String ticket, Instant expiresAt) {
     }
 
     private final Sql sql;
     private final Clock clock;
 
-    SocketTickets(Sql sql, Clock clock) {
+    public SocketTickets(Sql sql, Clock clock) {
         this.sql = sql;
         this.clock = clock;
     }
 
-    Issued issue(Principal principal, Duration ttl) {
+    public Issued issue(Principal principal, Duration ttl) {
         byte[] bytes = new byte[32];
         RANDOM.nextBytes(bytes);
         String ticket = Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
@@ -58,7 +57,7 @@ final class SocketTickets {
      *
      * @throws ProtocolException {@code invalid_token} when the ticket is unknown, used or expired
      */
-    Principal redeem(String ticket) {
+    public Principal redeem(String ticket) {
         if (ticket == null || ticket.isBlank() || ticket.length() > 256) {
             throw invalid();
         }
@@ -78,12 +77,12 @@ final class SocketTickets {
     }
 
     /** Deletes the tickets issued with tokens of a revoked family. */
-    int forgetFamily(String familyId) {
+    public int forgetFamily(String familyId) {
         return sql.update("DELETE FROM socket_tickets WHERE family_id = ?", familyId);
     }
 
     /** Deletes tickets that expired before {@code before}. */
-    int purgeExpired(Instant before) {
+    public int purgeExpired(Instant before) {
         return sql.update("DELETE FROM socket_tickets WHERE expires_at < ?", before);
     }
 

@@ -1,0 +1,373 @@
+package dev.parley.server.budget;
+
+import dev.parley.server.config.Config;
+import dev.parley.server.db.Ids;
+import dev.parley.server.db.Sql;
+import dev.parley.server.observe.Metrics;
+import java.math.BigDecimal;
+import java.math.RoundingMode;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.function.Supplier;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The spend ledger: per user and period, the limit, what is spent and what is held, in the database every instance
+ * shares (so it holds across instances and with Redis down). A reservation is one conditional write of the user's
+ * ledger row ({@code spent + held + most <= limit}) plus the hold's own row, in one transaction; a commit turns the
+ * hold into spending, a release gives it back. Holds belong to runs: a run's agent commits or releases its own, and
+ * a sweep on every instance releases the holds of runs that ended without doing so (their instance died and another
+ * instance ended them when their lease ran out).
+ *
+ * <p>Users without a limit (no default, no override) cost no ledger writes: their holds are untracked. When budgets
+ * are not enabled at all ({@link Config.Budget#enabled()}), nothing here touches the database. Thread-safe.
+ */
+public final class Budgets implements AutoCloseable {
+    /** How often every instance releases the holds of runs that ended elsewhere. */
+    static final Duration SWEEP_EVERY = Duration.ofSeconds(2);
+    /** How old a hold of a run that was never stored (its start failed) must be before it is released. */
+    static final Duration ORPHAN_AGE = Duration.ofMinutes(1);
+    private static final Logger LOG = LoggerFactory.getLogger(Budgets.class);
+    private static final String ADMIT = "UPDATE budget_ledger SET held_micros = held_micros + ? "
+            + "WHERE user_id = ? AND period_start = ? AND spent_micros + held_micros + ? <= ?";
+
+    private final Sql sql;
+    private final Config.Budget config;
+    private final Metrics metrics;
+    private final Clock clock;
+    private final ScheduledExecutorService sweeper;
+    /** Where ledger writes run: never on a run's own thread, whose interrupt (a stop) would break the connection. */
+    private final ExecutorService writers = Executors.newVirtualThreadPerTaskExecutor();
+
+    public Budgets(Sql sql, Config.Budget config, Metrics metrics, Clock clock) {
+        this.sql = sql;
+        this.config = config;
+        this.metrics = metrics;
+        this.clock = clock;
+        if (config.enabled()) {
+            metrics.gauge("parley_budget_spent_usd", "What users spent in the current budget period, all users.",
+                    () -> quietlyTotal("spent_micros"));
+            metrics.gauge("parley_budget_held_usd", "What LLM calls in flight hold in the current budget period.",
+                    () -> quietlyTotal("held_micros"));
+            this.sweeper = Executors.newSingleThreadScheduledExecutor(
+                    Thread.ofPlatform().daemon().name("parley-budget-sweep").factory());
+            sweeper.scheduleWithFixedDelay(this::quietlySweep, SWEEP_EVERY.toMillis(), SWEEP_EVERY.toMillis(),
+                    TimeUnit.MILLISECONDS);
+        } else {
+            this.sweeper = null;
+        }
+    }
+
+    public Config.Budget config() {
+        return config;
+    }
+
+    /** Whether any user can have a limit; when not, the agent loop does no budget work at all. */
+    public boolean enabled() {
+        return config.enabled();
+    }
+
+    /** The period that contains the present. */
+    public Period currentPeriod() {
+        return Period.containing(config.period(), clock.instant());
+    }
+
+    /** The user's limit in micro-dollars: their own, or the default; empty when they have none. */
+    public Optional<Long> limitMicros(String userId) {
+        if (!config.enabled()) {
+            return Optional.empty();
+        }
+        return override(userId).map(Money::micros).or(() -> config.limitUsd().map(Money::micros));
+    }
+
+    /** The limit an admin set for this user, if any. */
+    public Optional<BigDecimal> override(String userId) {
+        return sql.queryOne("SELECT limit_micros FROM budget_limits WHERE user_id = ?",
+                row -> Money.usd(row.getLong("limit_micros")), userId);
+    }
+
+    /** Sets the user's own limit, or with {@code null} puts them back on the default. */
+    public void setOverride(String userId, BigDecimal limitUsd) {
+        if (limitUsd == null) {
+            sql.update("DELETE FROM budget_limits WHERE user_id = ?", userId);
+            return;
+        }
+        sql.update("INSERT INTO budget_limits (user_id, limit_micros, updated_at) VALUES (?, ?, ?) "
+                        + "ON CONFLICT (user_id) DO UPDATE SET limit_micros = excluded.limit_micros, "
+                        + "updated_at = excluded.updated_at", userId, Money.micros(limitUsd), clock.instant());
+    }
+
+    /**
+     * Reserves {@code mostUsd} for one call of a run against the limit {@code limitMicros} (null: none, and nothing is
+     * written), charged to the current period.
+     *
+     * @throws BudgetExceededException when the period's spent, held and this amount would pass the limit
+     */
+    public Hold reserve(String userId, String runId, Long limitMicros, BigDecimal mostUsd) {
+        if (limitMicros == null) {
+            return Hold.untracked(userId, runId);
+        }
+        Period period = currentPeriod();
+        long amount = Money.microsCeiling(mostUsd);
+        Hold hold = new Hold(Ids.timeOrdered(), userId, runId, period.key(), amount, limitMicros);
+        boolean taken = apart(() -> sql.inTransaction(connection -> {
+            if (!admit(connection, userId, period.key(), amount, limitMicros)) {
+                return false;
+            }
+            Sql.update(connection, "INSERT INTO budget_holds (id, run_id, user_id, period_start, amount_micros, "
+                    + "created_at) VALUES (?, ?, ?, ?, ?, ?)", hold.id(), runId, userId, period.key(), amount,
+                    clock.instant());
+            return true;
+        }));
+        if (!taken) {
+            throw refused(userId, period, limitMicros);
+        }
+        return hold;
+    }
+
+    /**
+     * Makes a hold cover {@code mostUsd} at least (a call that turned out larger than reserved for it, such as the
+     * first call of a run that continues a thread); the increase is admitted as a reservation is.
+     *
+     * @throws BudgetExceededException when the increase does not fit
+     */
+    public Hold grow(Hold hold, BigDecimal mostUsd) {
+        long amount = Money.microsCeiling(mostUsd);
+        if (!hold.tracked() || amount <= hold.micros()) {
+            return hold;
+        }
+        long increase = amount - hold.micros();
+        boolean grown;
+        try {
+            grown = apart(() -> sql.inTransaction(connection -> {
+                if (!admit(connection, hold.userId(), hold.periodStart(), increase, hold.limitMicros())) {
+                    return false;
+                }
+                if (Sql.update(connection, "UPDATE budget_holds SET amount_micros = ? WHERE id = ?", amount,
+                        hold.id()) != 1) {
+                    throw new HoldGone(); // released by whoever ended the run: undo the increase
+                }
+                return true;
+            }));
+        } catch (HoldGone e) {
+            grown = false;
+        }
+        if (!grown) {
+            // Rolled back: the hold is as it was, and still the run's to release.
+            throw refused(hold.userId(), periodOf(hold), hold.limitMicros());
+        }
+        return hold.withMicros(amount);
+    }
+
+    /**
+     * Runs ledger work on a thread of its own and waits for it without being interruptible: the caller may be a run's
+     * thread, and a stop must not cut a statement off mid-way (an interrupted virtual thread closes its socket).
+     * A stop still ends the run right after, since the caller's interrupt stays set.
+     */
+    private <T> T apart(Supplier<T> work) {
+        try {
+            return CompletableFuture.supplyAsync(work, writers).join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof RuntimeException failure) {
+                throw failure;
+            }
+            throw e;
+        }
+    }
+
+    /** Rolls back a growth whose hold is gone. */
+    private static final class HoldGone extends RuntimeException {
+        HoldGone() {
+            super(null, null, false, false);
+        }
+    }
+
+    /** The conditional write of admission; creates the period's row on first use. */
+    private static boolean admit(Connection connection, String userId, String period, long amount, long limit)
+            throws SQLException {
+        if (Sql.update(connection, ADMIT, amount, userId, period, amount, limit) == 1) {
+            return true;
+        }
+        // No row yet, or no room. The insert waits for a concurrent one of the same row and then does nothing, and
+        // the second try sees that row committed.
+        Sql.update(connection, "INSERT INTO budget_ledger (user_id, period_start, spent_micros, held_micros, warned) "
+                + "VALUES (?, ?, 0, 0, 0) ON CONFLICT DO NOTHING", userId, period);
+        return Sql.update(connection, ADMIT, amount, userId, period, amount, limit) == 1;
+    }
+
+    private BudgetExceededException refused(String userId, Period period, long limitMicros) {
+        metrics.increment("parley_budget_refusals_total", "Reservations refused because a user's budget could not "
+                + "cover them (starts refused and runs ended budget_exhausted).");
+        long[] row = ledger(userId, period.key());
+        long remaining = Math.max(0, limitMicros - row[0] - row[1]);
+        LOG.info("Budget of user {} cannot cover a call: {} USD left in the period from {}", userId,
+                Money.usd(remaining), period.start());
+        return new BudgetExceededException(Money.usd(remaining), period.endInstant());
+    }
+
+    /**
+     * Turns a hold into spending: the call cost {@code costUsd}, the rest of the hold is released. A hold already
+     * released (its run was ended by another instance) still charges the cost, which the provider billed.
+     *
+     * @return the user's position afterwards, or null for an untracked hold
+     */
+    public Charge commit(Hold hold, BigDecimal costUsd) {
+        if (!hold.tracked()) {
+            return null;
+        }
+        long cost = Money.micros(costUsd);
+        long limit = hold.limitMicros();
+        long threshold = BigDecimal.valueOf(limit).multiply(config.warnAt()).setScale(0, RoundingMode.CEILING)
+                .longValueExact();
+        return apart(() -> sql.inTransaction(connection -> {
+            long released = Sql.update(connection, "DELETE FROM budget_holds WHERE id = ?", hold.id()) == 1
+                    ? hold.micros() : 0;
+            Sql.update(connection, "UPDATE budget_ledger SET held_micros = held_micros - ?, "
+                    + "spent_micros = spent_micros + ? WHERE user_id = ? AND period_start = ?", released, cost,
+                    hold.userId(), hold.periodStart());
+            boolean warn = Sql.update(connection, "UPDATE budget_ledger SET warned = 1 WHERE user_id = ? "
+                    + "AND period_start = ? AND warned = 0 AND spent_micros >= ?", hold.userId(), hold.periodStart(),
+                    threshold) == 1;
+            long[] row = ledger(connection, hold.userId(), hold.periodStart());
+            return new Charge(Money.usd(cost), Money.usd(row[0]), Money.usd(limit),
+                    Money.usd(Math.max(0, limit - row[0] - row[1])), warn);
+        }));
+    }
+
+    /**
+     * Charges a call that was made without a hold (which the agent loop never does: every call it sends is reserved
+     * first); what the provider billed is recorded all the same, past the limit if need be.
+     */
+    public Charge chargeUnreserved(String userId, String runId, long limitMicros, BigDecimal costUsd) {
+        LOG.error("A call of run {} of user {} was made without a reservation; charging its cost {} USD anyway", runId,
+                userId, costUsd);
+        Hold hold = new Hold(Ids.timeOrdered(), userId, runId, currentPeriod().key(), 0, limitMicros);
+        apart(() -> sql.inTransaction(connection -> {
+            Sql.update(connection, "INSERT INTO budget_ledger (user_id, period_start, spent_micros, held_micros, "
+                    + "warned) VALUES (?, ?, 0, 0, 0) ON CONFLICT DO NOTHING", userId, hold.periodStart());
+            return null;
+        }));
+        return commit(hold, costUsd);
+    }
+
+    /** Gives a hold back (a call that was stopped or failed); a failure is logged, and the sweep releases it later. */
+    public void quietlyRelease(Hold hold) {
+        if (hold == null || !hold.tracked()) {
+            return;
+        }
+        try {
+            apart(() -> sql.inTransaction(connection -> release(connection, hold.id(), hold.userId(),
+                    hold.periodStart(), hold.micros())));
+        } catch (RuntimeException e) {
+            LOG.warn("Releasing hold {} of run {} failed; it is released once the run has ended: {}", hold.id(),
+                    hold.runId(), e.toString());
+        }
+    }
+
+    private static boolean release(Connection connection, String holdId, String userId, String period, long micros)
+            throws SQLException {
+        if (Sql.update(connection, "DELETE FROM budget_holds WHERE id = ?", holdId) != 1) {
+            return false; // someone else released it
+        }
+        Sql.update(connection, "UPDATE budget_ledger SET held_micros = held_micros - ? WHERE user_id = ? "
+                + "AND period_start = ?", micros, userId, period);
+        return true;
+    }
+
+    /** The user's position in the current period. */
+    public BudgetStatus status(String userId) {
+        Period period = currentPeriod();
+        Optional<Long> limit = limitMicros(userId);
+        long[] row = config.enabled() ? ledger(userId, period.key()) : new long[] {0, 0};
+        return new BudgetStatus(limit.map(Money::usd), Money.usd(row[0]), Money.usd(row[1]),
+                limit.map(l -> Money.usd(Math.max(0, l - row[0] - row[1]))), period);
+    }
+
+    private long[] ledger(String userId, String period) {
+        return apart(() -> sql.withConnection(connection -> ledger(connection, userId, period)));
+    }
+
+    /** The period a hold was taken in. */
+    private Period periodOf(Hold hold) {
+        return Period.containing(config.period(), LocalDate.parse(hold.periodStart()).atStartOfDay(ZoneOffset.UTC)
+                .toInstant());
+    }
+
+    private static long[] ledger(Connection connection, String userId, String period) throws SQLException {
+        List<long[]> rows = Sql.query(connection, "SELECT spent_micros, held_micros FROM budget_ledger "
+                        + "WHERE user_id = ? AND period_start = ?",
+                row -> new long[] {row.getLong("spent_micros"), row.getLong("held_micros")}, userId, period);
+        return rows.isEmpty() ? new long[] {0, 0} : rows.getFirst();
+    }
+
+    /**
+     * Releases the holds of runs that have ended (their agent could not release them: its instance died) and of
+     * runs that were never stored (their start failed) once they are {@link #ORPHAN_AGE} old.
+     *
+     * @return how many holds were released
+     */
+    public int releaseHoldsOfEndedRuns() {
+        Instant orphanedBefore = clock.instant().minus(ORPHAN_AGE);
+        record Left(String id, String userId, String period, long micros) {
+        }
+        List<Left> left = sql.query("SELECT h.id, h.user_id, h.period_start, h.amount_micros FROM budget_holds h "
+                        + "LEFT JOIN runs r ON r.id = h.run_id "
+                        + "WHERE (r.id IS NULL AND h.created_at < ?) OR (r.id IS NOT NULL AND r.status <> ?)",
+                row -> new Left(row.getString("id"), row.getString("user_id"), row.getString("period_start"),
+                        row.getLong("amount_micros")), orphanedBefore, "running");
+        int released = 0;
+        for (Left hold : left) {
+            if (sql.inTransaction(connection -> release(connection, hold.id(), hold.userId(), hold.period(),
+                    hold.micros()))) {
+                released++;
+            }
+        }
+        if (released > 0) {
+            metrics.add("parley_budget_holds_swept_total", "Holds released after their run ended without releasing "
+                    + "them (its instance stopped).", released);
+            LOG.info("Released {} hold(s) of runs that ended elsewhere", released);
+        }
+        return released;
+    }
+
+    private void quietlySweep() {
+        try {
+            releaseHoldsOfEndedRuns();
+        } catch (RuntimeException e) {
+            LOG.debug("Releasing the holds of ended runs failed: {}", e.toString());
+        }
+    }
+
+    private double quietlyTotal(String column) {
+        try {
+            String period = currentPeriod().key();
+            return sql.queryOne("SELECT COALESCE(SUM(" + column + "), 0) AS total FROM budget_ledger "
+                    + "WHERE period_start = ?", row -> row.getLong("total"), period)
+                    .map(micros -> micros / 1e6).orElse(0.0);
+        } catch (RuntimeException e) {
+            return Double.NaN;
+        }
+    }
+
+    @Override
+    public void close() {
+        if (sweeper != null) {
+            sweeper.shutdownNow();
+        }
+        writers.shutdown();
+    }
+}

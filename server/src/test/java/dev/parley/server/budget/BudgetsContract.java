@@ -1,0 +1,216 @@
+package dev.parley.server.budget;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.parley.server.config.Config;
+import dev.parley.server.conversation.ConversationStore;
+import dev.parley.server.db.Database;
+import dev.parley.server.observe.Metrics;
+import dev.parley.server.testing.Accounts;
+import dev.parley.server.testing.MutableClock;
+import java.math.BigDecimal;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** What the spend ledger does on every database it runs on; each subclass opens a fresh, migrated one. */
+abstract class BudgetsContract {
+    private static final long LIMIT = 1_000_000; // USD 1 in micro-dollars
+    private final MutableClock clock = new MutableClock(Instant.parse("2030-01-31T23:00:00Z"));
+    private Database database;
+    private Budgets budgets;
+    private String user;
+
+    protected abstract Database open();
+
+    @BeforeEach
+    void setUp() {
+        database = open();
+        budgets = new Budgets(database.sql(), new Config.Budget(Optional.of(BigDecimal.ONE), Config.BudgetPeriod.MONTH,
+                new BigDecimal("0.5"), Set.of(), Optional.empty()), new Metrics(), clock);
+        user = Accounts.insertUser(database);
+    }
+
+    @AfterEach
+    void tearDown() {
+        if (budgets != null) {
+            budgets.close();
+        }
+        if (database != null) {
+            database.close();
+        }
+    }
+
+    private static BigDecimal usd(String amount) {
+        return new BigDecimal(amount);
+    }
+
+    @Test
+    void aReservationIsHeldThenCommittedAtItsCostAndTheRestGoesBack() {
+        Hold hold = budgets.reserve(user, "run-1", LIMIT, usd("0.3"));
+        assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.3");
+        assertThat(budgets.status(user).remainingUsd()).contains(usd("0.700000"));
+
+        Charge charge = budgets.commit(hold, usd("0.1"));
+
+        assertThat(charge.callCostUsd()).isEqualByComparingTo("0.1");
+        assertThat(charge.remainingUsd()).isEqualByComparingTo("0.9");
+        BudgetStatus status = budgets.status(user);
+        assertThat(status.spentUsd()).isEqualByComparingTo("0.1");
+        assertThat(status.reservedUsd()).isEqualByComparingTo("0");
+        assertThat(status.limitUsd()).contains(usd("1.000000"));
+    }
+
+    @Test
+    void aReservationPastTheLimitIsRefusedWithWhatIsLeftAndWhenItResets() {
+        budgets.reserve(user, "run-1", LIMIT, usd("0.8"));
+
+        assertThatThrownBy(() -> budgets.reserve(user, "run-2", LIMIT, usd("0.2000001")))
+                .isInstanceOfSatisfying(BudgetExceededException.class, e -> {
+                    assertThat(e.remainingUsd()).isEqualByComparingTo("0.2");
+                    assertThat(e.details().get("resets_at")).isEqualTo("2030-02-01T00:00:00Z");
+                });
+        assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.8");
+        budgets.reserve(user, "run-2", LIMIT, usd("0.2"));
+        assertThat(budgets.status(user).remainingUsd()).contains(usd("0.000000"));
+    }
+
+    @Test
+    void concurrentReservationsNeverHoldMoreThanTheLimit() throws Exception {
+        List<Callable<Boolean>> attempts = new ArrayList<>();
+        for (int i = 0; i < 60; i++) {
+            String run = "run-" + i;
+            attempts.add(() -> {
+                try {
+                    budgets.reserve(user, run, LIMIT, usd("0.05"));
+                    return true;
+                } catch (BudgetExceededException e) {
+                    return false;
+                }
+            });
+        }
+        int taken = 0;
+        try (ExecutorService threads = Executors.newFixedThreadPool(12)) {
+            for (Future<Boolean> attempt : threads.invokeAll(attempts)) {
+                taken += attempt.get() ? 1 : 0;
+            }
+        }
+        assertThat(taken).isEqualTo(20);
+        assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("1");
+    }
+
+    @Test
+    void growingAHoldIsAdmittedLikeAReservationAndARefusalLeavesItAsItWas() {
+        Hold first = budgets.reserve(user, "run-1", LIMIT, usd("0.3"));
+        budgets.reserve(user, "run-2", LIMIT, usd("0.5"));
+
+        Hold grown = budgets.grow(first, usd("0.4"));
+        assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.9");
+        assertThatThrownBy(() -> budgets.grow(grown, usd("0.6"))).isInstanceOf(BudgetExceededException.class);
+        assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.9");
+
+        budgets.quietlyRelease(grown);
+        assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.5");
+    }
+
+    @Test
+    void theWarningIsGivenOncePerPeriodWhenSpendingCrossesItsShare() {
+        assertThat(budgets.commit(budgets.reserve(user, "run-1", LIMIT, usd("0.3")), usd("0.3")).warn()).isFalse();
+        assertThat(budgets.commit(budgets.reserve(user, "run-1", LIMIT, usd("0.3")), usd("0.25")).warn()).isTrue();
+        assertThat(budgets.commit(budgets.reserve(user, "run-1", LIMIT, usd("0.3")), usd("0.1")).warn()).isFalse();
+
+        clock.advance(Duration.ofHours(2)); // February
+        assertThat(budgets.commit(budgets.reserve(user, "run-2", LIMIT, usd("0.6")), usd("0.6")).warn()).isTrue();
+    }
+
+    @Test
+    void aHoldIsChargedToThePeriodItWasTakenIn() {
+        Hold january = budgets.reserve(user, "run-1", LIMIT, usd("0.5"));
+        clock.advance(Duration.ofHours(2)); // 2030-02-01T01:00Z
+        assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0");
+        assertThat(budgets.status(user).remainingUsd()).contains(usd("1.000000"));
+
+        budgets.commit(january, usd("0.4"));
+
+        assertThat(budgets.status(user).spentUsd()).isEqualByComparingTo("0");
+        assertThat(budgets.status(user).period().start()).isEqualTo(LocalDate.parse("2030-02-01"));
+        assertThat(database.sql().queryOne("SELECT spent_micros, held_micros FROM budget_ledger WHERE user_id = ? "
+                + "AND period_start = ?", row -> row.getLong("spent_micros") + "/" + row.getLong("held_micros"),
+                user, "2030-01-01")).contains("400000/0");
+    }
+
+    @Test
+    void holdsOfEndedRunsAndOfStartsNeverStoredAreReleasedByTheSweep() {
+        String threadId = new ConversationStore(database.sql(), clock).createThread(user, "t").id();
+        String ended = UUID.randomUUID().toString();
+        String running = UUID.randomUUID().toString();
+        insertRun(ended, threadId, "failed");
+        insertRun(running, threadId, "running");
+        budgets.reserve(user, ended, LIMIT, usd("0.1"));
+        budgets.reserve(user, running, LIMIT, usd("0.2"));
+        budgets.reserve(user, "never-stored", LIMIT, usd("0.3"));
+
+        assertThat(budgets.releaseHoldsOfEndedRuns()).isEqualTo(1);
+        assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.5");
+
+        clock.advance(Budgets.ORPHAN_AGE.plusSeconds(1));
+        assertThat(budgets.releaseHoldsOfEndedRuns()).isEqualTo(1);
+        assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.2");
+        assertThat(budgets.releaseHoldsOfEndedRuns()).isZero();
+    }
+
+    @Test
+    void aCommitAfterTheHoldWasReleasedElsewhereStillChargesTheCost() {
+        Hold hold = budgets.reserve(user, "gone", LIMIT, usd("0.3"));
+        clock.advance(Budgets.ORPHAN_AGE.plusSeconds(1));
+        budgets.releaseHoldsOfEndedRuns();
+
+        budgets.commit(hold, usd("0.2"));
+
+        assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0");
+        assertThat(budgets.status(user).spentUsd()).isEqualByComparingTo("0.2");
+    }
+
+    @Test
+    void aUsersOwnLimitReplacesTheDefaultUntilItIsCleared() {
+        assertThat(budgets.limitMicros(user)).contains(LIMIT);
+        budgets.setOverride(user, usd("2.5"));
+        budgets.setOverride(user, usd("3"));
+        assertThat(budgets.limitMicros(user)).contains(3_000_000L);
+        assertThat(budgets.override(user)).contains(usd("3.000000"));
+        budgets.setOverride(user, null);
+        assertThat(budgets.override(user)).isEmpty();
+        assertThat(budgets.limitMicros(user)).contains(LIMIT);
+    }
+
+    @Test
+    void periodsAreUtcCalendarDaysWeeksFromMondayAndMonths() {
+        Instant wednesday = Instant.parse("2030-01-16T23:59:59Z");
+        assertThat(Period.containing(Config.BudgetPeriod.DAY, wednesday))
+                .isEqualTo(new Period(LocalDate.parse("2030-01-16"), LocalDate.parse("2030-01-17")));
+        assertThat(Period.containing(Config.BudgetPeriod.WEEK, wednesday))
+                .isEqualTo(new Period(LocalDate.parse("2030-01-14"), LocalDate.parse("2030-01-21")));
+        assertThat(Period.containing(Config.BudgetPeriod.MONTH, wednesday))
+                .isEqualTo(new Period(LocalDate.parse("2030-01-01"), LocalDate.parse("2030-02-01")));
+        assertThat(Period.containing(Config.BudgetPeriod.WEEK, Instant.parse("2030-01-14T00:00:00Z")).start())
+                .isEqualTo(LocalDate.parse("2030-01-14"));
+    }
+
+    private void insertRun(String runId, String threadId, String status) {
+        database.sql().update("INSERT INTO runs (id, thread_id, user_id, status, started_at) VALUES (?, ?, ?, ?, ?)",
+                runId, threadId, user, status, clock.instant());
+    }
+}

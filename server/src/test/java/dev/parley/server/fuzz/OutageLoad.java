@@ -1,0 +1,85 @@
+package dev.parley.server.fuzz;
+
+import dev.parley.protocol.Json;
+import dev.parley.server.testing.ServerProcess;
+import dev.parley.server.testing.SocketClient;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.function.BiConsumer;
+import java.util.function.Consumer;
+
+/** What the outage drills share: users signed up over HTTP with a socket each, and the checks of what was stored. */
+final class OutageLoad {
+    private OutageLoad() {
+    }
+
+    /** Registers {@code users} accounts over HTTP and opens one socket each, past its first frame. */
+    static List<SocketClient> signUp(HttpClient http, ServerProcess server, int users, String emailPrefix)
+            throws Exception {
+        List<SocketClient> sockets = new ArrayList<>();
+        for (int k = 0; k < users; k++) {
+            String token = Json.parse(http.send(HttpRequest.newBuilder(server.uri("/auth/register"))
+                    .header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString("{\"email\":\"" + emailPrefix + "-" + UUID.randomUUID()
+                            + "@example.org\",\"password\":\"correct horse battery\"}")).build(),
+                    HttpResponse.BodyHandlers.ofString()).body()).path("access_token").asText();
+            SocketClient socket = SocketClient.connect(http, server.wsUri("/ws"),
+                    Map.of("Authorization", "Bearer " + token), List.of());
+            socket.next();
+            sockets.add(socket);
+        }
+        return sockets;
+    }
+
+    /** Starts, per socket, a thread that sends and one that reads; returns them to join. */
+    static List<Thread> drive(List<SocketClient> sockets, BiConsumer<SocketClient, Integer> sender,
+                              Consumer<SocketClient> reader) {
+        List<Thread> threads = new ArrayList<>();
+        for (int k = 0; k < sockets.size(); k++) {
+            SocketClient socket = sockets.get(k);
+            int user = k;
+            threads.add(Thread.ofPlatform().start(() -> sender.accept(socket, user)));
+            threads.add(Thread.ofPlatform().start(() -> reader.accept(socket)));
+        }
+        return threads;
+    }
+
+    /** How many of the acknowledged requests are not stored exactly once as a user message. */
+    static long notStored(String url, List<String> acknowledged) throws Exception {
+        long missing = 0;
+        try (Connection connection = DriverManager.getConnection(url);
+             PreparedStatement query = connection.prepareStatement(
+                     "SELECT COUNT(*) FROM messages WHERE role = 'user' AND content = ?")) {
+            for (String request : acknowledged) {
+                query.setString(1, request);
+                try (ResultSet row = query.executeQuery()) {
+                    row.next();
+                    if (row.getLong(1) != 1) {
+                        missing++;
+                    }
+                }
+            }
+        }
+        return missing;
+    }
+
+    /** The p-th quantile (nearest rank) of the values, or -1 when there are none. */
+    static long percentile(List<Long> values, double p) {
+        if (values.isEmpty()) {
+            return -1;
+        }
+        List<Long> sorted = new ArrayList<>(values);
+        Collections.sort(sorted);
+        return sorted.get((int) Math.max(0, Math.min(sorted.size() - 1, Math.ceil(p * sorted.size()) - 1)));
+    }
+}
