@@ -559,6 +559,25 @@ function stopRun() {
   announce('Stopping the assistant…');
 }
 
+/**
+ * Sends the user's decision on a tool call that waits for one. The run's approval_resolved event updates the view
+ * (in every tab); a decision that another tab made first is not an error worth showing.
+ */
+function decideApproval(button) {
+  const buttons = [...button.parentElement.querySelectorAll('button')];
+  buttons.forEach((each) => { each.disabled = true; });
+  const path = `/api/approvals/${encodeURIComponent(button.dataset.approvalId)}`;
+  session.request('POST', path, { decision: button.dataset.decision }).then(() => {
+    announce(button.dataset.decision === 'approve' ? 'Approved.' : 'Rejected.');
+  }).catch((error) => {
+    if (error.code === 'approval_resolved') {
+      return;
+    }
+    buttons.forEach((each) => { each.disabled = false; });
+    showChatAlert(describe(error));
+  });
+}
+
 /** Saves the unfinished runs (events seen and last seq) so that a reload can show them and resume. */
 function persistRunsSoon() {
   if (state.persistTimer) {
@@ -1184,6 +1203,12 @@ function wireUi() {
   $('threads-more').addEventListener('click', () => loadThreads({ more: true }));
   $('load-earlier').addEventListener('click', loadEarlier);
   $('load-sample').addEventListener('click', loadSample);
+  $('messages').addEventListener('click', (event) => {
+    const button = event.target.closest('button[data-approval-id]');
+    if (button) {
+      decideApproval(button);
+    }
+  });
   for (const button of document.querySelectorAll('.suggestion')) {
     button.addEventListener('click', () => send(button.textContent));
   }

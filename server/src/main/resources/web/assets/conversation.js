@@ -8,8 +8,11 @@ const MAX_JSON_CHARS = 20000;
 const RENDER_EVERY_MS = 60;
 const STORED_EVENT_TYPES = new Set([
   'agent_started', 'agent_thinking', 'tool_executing', 'tool_completed', 'partial_result', 'agent_completed', 'agent_error',
-  'cost_updated', 'budget_warning',
+  'cost_updated', 'budget_warning', 'approval_required', 'approval_resolved',
 ]);
+const DECISION_WORDS = {
+  approved: 'Approved', rejected: 'Rejected', expired: 'Expired: nobody decided in time', cancelled: 'Cancelled',
+};
 
 /** What a turn says when its run stopped because the user's spending limit ran out. */
 const BUDGET_EXHAUSTED = 'Stopped: your spending limit for this period ran out. This is the part of the answer '
@@ -91,6 +94,7 @@ export class TurnView {
   #outcome;
   #usage;
   #tools = new Map();
+  #approvals = new Map();
   #text = '';
   #renderTimer = null;
   #stepCount = 0;
@@ -210,6 +214,13 @@ export class TurnView {
       case 'tool_completed':
         this.#ensureRunning();
         this.#toolCompleted(data);
+        break;
+      case 'approval_required':
+        this.#ensureRunning();
+        this.#approvalRequired(data);
+        break;
+      case 'approval_resolved':
+        this.#approvalResolved(data);
         break;
       case 'partial_result':
         this.#ensureRunning();
@@ -342,6 +353,54 @@ export class TurnView {
     this.#steps.appendChild(item);
     this.#stepCount++;
     this.#tools.set(data.tool_call_id || `tool-${this.#stepCount}`, { item, status, result });
+  }
+
+  /**
+   * A tool call that waits for the user: what would run, and Approve / Reject buttons (the page's click handler sends
+   * the decision; the server's approval_resolved settles the view, whichever tab decided).
+   */
+  #approvalRequired(data) {
+    this.#ensureProgress();
+    const item = el('li', 'step approval');
+    item.dataset.state = 'pending';
+    if (typeof data.approval_id === 'string') {
+      item.dataset.approvalId = data.approval_id;
+    }
+    const heading = el('p', 'approval-heading');
+    heading.appendChild(el('span', 'approval-label', 'Approval needed to run '));
+    heading.appendChild(el('code', 'tool-name', data.tool_name || 'tool'));
+    if (data.source && data.source.kind === 'mcp' && typeof data.source.server === 'string') {
+      heading.appendChild(el('span', 'approval-source', ` (from ${data.source.server})`));
+    }
+    item.appendChild(heading);
+    item.appendChild(el('pre', 'tool-parameters', json(data.parameters ?? {})));
+    const status = el('p', 'approval-status');
+    if (typeof data.expires_at === 'string') {
+      status.textContent = 'Waiting for your decision until ' + new Date(data.expires_at).toLocaleTimeString() + '.';
+    }
+    item.appendChild(status);
+    const actions = el('div', 'approval-actions');
+    for (const [decision, label] of [['approve', 'Approve'], ['reject', 'Reject']]) {
+      const button = el('button', `approval-${decision}`, label);
+      button.type = 'button';
+      button.dataset.approvalId = data.approval_id || '';
+      button.dataset.decision = decision;
+      actions.appendChild(button);
+    }
+    item.appendChild(actions);
+    this.#steps.appendChild(item);
+    this.#stepCount++;
+    this.#approvals.set(data.approval_id, { item, status, actions });
+  }
+
+  #approvalResolved(data) {
+    const approval = this.#approvals.get(data.approval_id);
+    if (!approval) {
+      return;
+    }
+    approval.actions.remove();
+    approval.item.dataset.state = data.decision || 'resolved';
+    approval.status.textContent = DECISION_WORDS[data.decision] || 'Decided.';
   }
 
   #toolCompleted(data) {

@@ -34,6 +34,8 @@ const SENTENCES = {
   not_found: 'That was not found on the server.',
   llm_unavailable: 'The AI model cannot be reached right now. Try again in a minute.',
   tool_failed: 'One of the assistant\'s tools failed. Try again, or ask in a different way.',
+  approval_not_found: 'That approval no longer exists.',
+  approval_resolved: 'That tool call was already decided.',
   timeout: 'The assistant took too long and was stopped. Try a narrower question.',
   upstream_unavailable: 'A service the server needs is unavailable. Try again shortly.',
   overloaded: 'The server is busy or restarting. Try again in a moment.',

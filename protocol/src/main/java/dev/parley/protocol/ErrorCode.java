@@ -50,6 +50,8 @@ public enum ErrorCode {
     FORBIDDEN_ORIGIN(403, 0, "This origin may not open sockets."),
     UPSTREAM_UNAVAILABLE(503, 0, "A service this request needs is unavailable."),
     EVENTS_EXPIRED(410, 0, "The run's events are past retention."),
+    APPROVAL_NOT_FOUND(404, 0, "The approval does not exist."),
+    APPROVAL_RESOLVED(409, 0, "The approval has already been decided, has expired or its run has ended."),
     NOT_READY(503, 0, "The server is not ready."),
     HEARTBEAT_TIMEOUT(0, CloseCodes.GOING_AWAY, "No sign of life for three heartbeat intervals."),
     BINARY_NOT_SUPPORTED(0, CloseCodes.UNSUPPORTED_DATA, "Binary frames are not supported."),

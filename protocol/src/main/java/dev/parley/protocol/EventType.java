@@ -8,6 +8,8 @@ public final class EventType {
     public static final String TOOL_EXECUTING = "tool_executing";
     public static final String TOOL_COMPLETED = "tool_completed";
     public static final String PARTIAL_RESULT = "partial_result";
+    public static final String APPROVAL_REQUIRED = "approval_required";
+    public static final String APPROVAL_RESOLVED = "approval_resolved";
     public static final String AGENT_COMPLETED = "agent_completed";
     public static final String AGENT_ERROR = "agent_error";
     public static final String COST_UPDATED = "cost_updated";

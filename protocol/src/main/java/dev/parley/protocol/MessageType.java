@@ -13,6 +13,7 @@ public enum MessageType {
     RESUME("resume"),
     GET_THREAD_HISTORY("get_thread_history"),
     AUTH_REFRESH("auth_refresh"),
+    APPROVE_TOOL("approve_tool"),
     PING("ping"),
     HEARTBEAT("heartbeat"),
     HEARTBEAT_ACK("heartbeat_ack"),

@@ -2,6 +2,11 @@ package dev.parley.server;
 
 import dev.parley.server.agent.Agent;
 import dev.parley.server.agent.Agents;
+import dev.parley.server.agent.Sleeper;
+import dev.parley.server.agent.ToolPolicy;
+import dev.parley.server.gateway.ToolRoutes;
+import dev.parley.server.mcp.McpCredentials;
+import dev.parley.server.mcp.McpServers;
 import dev.parley.server.auth.AuthModule;
 import dev.parley.server.auth.InMemoryLoginThrottle;
 import dev.parley.server.auth.LocalRevocations;
@@ -69,6 +74,7 @@ public final class App implements AutoCloseable {
     private final Agent agent;
     private final Shared shared;
     private final Budgets budgets;
+    private final McpServers mcp;
 
     /**
      * The parts that are shared across instances when Redis is configured (their local twins otherwise), and the
@@ -112,7 +118,7 @@ public final class App implements AutoCloseable {
 
     private App(Config config, Lifecycle lifecycle, Metrics metrics, Database database, AuthModule auth,
                 OidcSignIn oidc, Fanout fanout, RunService runs, SocketEndpoint sockets, Gateway gateway,
-                UsageStore usage, Agent agent, Shared shared, Budgets budgets) {
+                UsageStore usage, Agent agent, Shared shared, Budgets budgets, McpServers mcp) {
         this.config = config;
         this.lifecycle = lifecycle;
         this.metrics = metrics;
@@ -127,6 +133,7 @@ public final class App implements AutoCloseable {
         this.agent = agent;
         this.shared = shared;
         this.budgets = budgets;
+        this.mcp = mcp;
     }
 
     public static App start(Config config, Clock clock) {
@@ -149,19 +156,28 @@ public final class App implements AutoCloseable {
         SocketEndpoint sockets = null;
         Shared shared = null;
         Budgets budgets = null;
+        McpServers mcp = null;
         try {
             shared = Shared.create(config, database, clock);
             PriceCatalog prices = PriceCatalog.bundled();
             UsageStore usage = new UsageStore(database.sql(), clock);
             budgets = new Budgets(database.sql(), config.budget(), metrics, clock);
+            ToolPolicy policy = new ToolPolicy(config.tools().policy());
+            McpCredentials credentials = config.tools().credentialsKey()
+                    .map(key -> new McpCredentials(database.sql(), key, clock)).orElse(null);
+            mcp = McpServers.start(config.tools().mcpServers(), policy, config.server().version(), credentials,
+                    metrics);
             agent = agentOverride != null ? agentOverride
-                    : Agents.create(config.agent(), usage, prices, clock, budgets);
+                    : Agents.create(config.agent(), usage, prices, clock, Sleeper.THREAD, budgets, mcp, policy);
             registerPoolGauges(metrics, database);
             RunEventLog eventLog = new RunEventLog(database.sql());
             fanout = shared.fanout(eventLog, clock);
             registerFanoutGauges(metrics, fanout);
-            List<HealthCheck> checks = List.of(databaseCheck(database), fanoutCheck(fanout),
-                    llmCheck(config.agent(), agent));
+            List<HealthCheck> checks = new ArrayList<>(List.of(databaseCheck(database), fanoutCheck(fanout),
+                    llmCheck(config.agent(), agent)));
+            if (!mcp.isEmpty()) {
+                checks.add(mcpCheck(mcp));
+            }
             if (!config.agent().offline()) {
                 Agent llm = agent;
                 metrics.gauge("parley_llm_unreachable", "1 while the model provider is known to be unreachable (its "
@@ -171,7 +187,7 @@ public final class App implements AutoCloseable {
             auth = AuthModule.create(config, database.sql(), shared.revocations(), shared.throttle(), metrics, clock);
             ConversationStore conversations = new ConversationStore(database.sql(), clock);
             runs = new RunService(database.sql(), database.eventLogSql(), eventLog, conversations, agent, fanout,
-                    config.runs(), metrics, clock);
+                    config.runs(), metrics, clock, config.tools().approvalTimeout());
             List<HttpService> routes = new ArrayList<>();
             oidc = OidcSignIn.create(config, database.sql(), auth.accounts(), shared.throttle(), metrics, clock);
             routes.add(new AuthRoutes(auth.accounts(), auth.verifier(), config.auth().trustedProxyHops(),
@@ -182,13 +198,14 @@ public final class App implements AutoCloseable {
             routes.add(new ThreadRoutes(conversations, runs, auth.verifier(), config.server().maxRequestBytes()));
             routes.add(new RunRoutes(runs, auth.verifier()));
             routes.add(new BudgetRoutes(budgets, auth.accounts(), auth.verifier(), config.server().maxRequestBytes()));
+            routes.add(new ToolRoutes(runs.approvals(), mcp, auth.verifier(), config.server().maxRequestBytes()));
             routes.add(WebRoutes.fromClasspath(config.server().publicUrl()));
             sockets = new SocketEndpoint(new SocketEndpoint.Dependencies(config, auth.verifier(), auth.revocations(),
                     database.sql(), runs, conversations, fanout, shared.counter(), lifecycle, metrics, clock));
             Gateway gateway = Gateway.start(new Gateway.Services(config, metrics, health, lifecycle, routes), sockets);
             lifecycle.ready();
             return new App(config, lifecycle, metrics, database, auth, oidc, fanout, runs, sockets, gateway, usage,
-                    agent, shared, budgets);
+                    agent, shared, budgets, mcp);
         } catch (RuntimeException e) {
             if (sockets != null) {
                 sockets.close();
@@ -209,6 +226,9 @@ public final class App implements AutoCloseable {
                 shared.close();
             }
             quietlyClose(agent);
+            if (mcp != null) {
+                mcp.close();
+            }
             if (budgets != null) {
                 budgets.close();
             }
@@ -252,6 +272,29 @@ public final class App implements AutoCloseable {
             @Override
             public String describe() {
                 return state() == State.UP ? "up" : "down";
+            }
+        };
+    }
+
+    /**
+     * The MCP servers: readiness shows which are unavailable, and stays ready, since a server that is down fails only
+     * the calls of its own tools.
+     */
+    private static HealthCheck mcpCheck(McpServers mcp) {
+        return new HealthCheck() {
+            @Override
+            public String name() {
+                return "mcp";
+            }
+
+            @Override
+            public State state() {
+                return State.UP;
+            }
+
+            @Override
+            public String describe() {
+                return mcp.describe();
             }
         };
     }
@@ -375,6 +418,7 @@ public final class App implements AutoCloseable {
         auth.close();
         shared.close();
         quietlyClose(agent);
+        mcp.close();
         budgets.close();
         database.close();
         LOG.info("Stopped");

@@ -30,7 +30,7 @@ class LayeringTest {
     void everyPackageHasItsPlaceInTheLayers() {
         classes().should().resideInAnyPackage(ROOT, ROOT + ".gateway..", ROOT + ".run..", ROOT + ".agent..",
                         ROOT + ".auth..", ROOT + ".conversation..", ROOT + ".budget..", ROOT + ".usage..",
-                        ROOT + ".fanout..",
+                        ROOT + ".fanout..", ROOT + ".mcp..",
                         ROOT + ".db..", ROOT + ".redis..", ROOT + ".health..", ROOT + ".observe..",
                         ROOT + ".config..", ROOT + ".logging..")
                 .because("every package is placed in the layering below (docs/architecture.md)")
@@ -43,6 +43,7 @@ class LayeringTest {
                 .layer("Composition").definedBy(ROOT)
                 .layer("Gateway").definedBy(ROOT + ".gateway..")
                 .layer("Run").definedBy(ROOT + ".run..")
+                .layer("Mcp").definedBy(ROOT + ".mcp..")
                 .layer("Agent").definedBy(ROOT + ".agent..")
                 .layer("Auth").definedBy(ROOT + ".auth..")
                 .layer("Conversation").definedBy(ROOT + ".conversation..")
@@ -55,14 +56,15 @@ class LayeringTest {
                 .whereLayer("Composition").mayNotBeAccessedByAnyLayer()
                 .whereLayer("Gateway").mayOnlyBeAccessedByLayers("Composition")
                 .whereLayer("Run").mayOnlyBeAccessedByLayers("Gateway", "Composition")
-                .whereLayer("Agent").mayOnlyBeAccessedByLayers("Run", "Gateway", "Composition")
+                .whereLayer("Mcp").mayOnlyBeAccessedByLayers("Gateway", "Composition")
+                .whereLayer("Agent").mayOnlyBeAccessedByLayers("Run", "Mcp", "Gateway", "Composition")
                 .whereLayer("Auth").mayOnlyBeAccessedByLayers("Gateway", "Composition")
                 .whereLayer("Conversation").mayOnlyBeAccessedByLayers("Run", "Gateway", "Composition")
                 .whereLayer("Budget").mayOnlyBeAccessedByLayers("Agent", "Gateway", "Composition")
                 .whereLayer("Usage").mayOnlyBeAccessedByLayers("Agent", "Budget", "Gateway", "Composition")
                 .whereLayer("Fanout").mayOnlyBeAccessedByLayers("Run", "Gateway", "Composition")
-                .whereLayer("Storage").mayOnlyBeAccessedByLayers("Run", "Agent", "Auth", "Conversation", "Budget",
-                        "Usage", "Fanout", "Gateway", "Composition")
+                .whereLayer("Storage").mayOnlyBeAccessedByLayers("Run", "Mcp", "Agent", "Auth", "Conversation",
+                        "Budget", "Usage", "Fanout", "Gateway", "Composition")
                 .check(server);
     }
 

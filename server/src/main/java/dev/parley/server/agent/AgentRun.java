@@ -1,5 +1,6 @@
 package dev.parley.server.agent;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.time.Duration;
 import java.util.List;
@@ -32,6 +33,17 @@ public interface AgentRun {
      */
     default Optional<Duration> requestedStepDelay() {
         return Optional.empty();
+    }
+
+    /**
+     * Asks a person to approve a tool call before it runs: the run emits {@code approval_required}, waits for the
+     * decision (the wait does not count toward the run's timeout), emits {@code approval_resolved} and returns the
+     * decision. A stop during the wait throws {@link InterruptedException}; the run then settles the approval as
+     * {@code cancelled} itself.
+     */
+    default ApprovalDecision awaitApproval(String agentName, String toolCallId, String toolName, JsonNode source,
+                                           JsonNode parameters) throws InterruptedException {
+        throw new IllegalStateException("this run cannot wait for approvals");
     }
 
     /** Adds the tokens and cost of one model call to the run's usage. */

@@ -27,26 +27,33 @@ public final class Agents {
      */
     public static Agent create(Config.Agent config, UsageStore usage, PriceCatalog catalog, Clock clock,
                                Budgets budgets) {
-        if (config.offline()) {
-            return create(config, usage, catalog, clock, Sleeper.THREAD);
-        }
-        return new LlmSupervisor(config, tools(usage, catalog), catalog, clock, budgets);
+        return create(config, usage, catalog, clock, Sleeper.THREAD, budgets, RemoteTools.NONE, ToolPolicy.DEFAULT);
     }
 
     /** As {@link #create(Config.Agent, UsageStore, PriceCatalog, Clock)}, with the offline team's pauses passed in. */
     public static Agent create(Config.Agent config, UsageStore usage, PriceCatalog catalog, Clock clock,
                                Sleeper sleeper) {
-        Toolbox tools = tools(usage, catalog);
+        return create(config, usage, catalog, clock, sleeper, null, RemoteTools.NONE, ToolPolicy.DEFAULT);
+    }
+
+    /**
+     * The agent with everything passed in: the offline team's pauses, the spend ledger ({@code null}: no budgets), the
+     * tools of MCP servers offered to the language model beside the built-in ones, and the policy every call is
+     * subject to.
+     */
+    public static Agent create(Config.Agent config, UsageStore usage, PriceCatalog catalog, Clock clock,
+                               Sleeper sleeper, Budgets budgets, RemoteTools remote, ToolPolicy policy) {
+        Toolbox tools = tools(usage, catalog, remote, policy);
         if (config.offline()) {
             return new OfflineTeam(tools, catalog, config.stepDelay(), sleeper);
         }
-        return new LlmSupervisor(config, tools, catalog, clock, null);
+        return new LlmSupervisor(config, tools, catalog, clock, budgets);
     }
 
-    private static Toolbox tools(UsageStore usage, PriceCatalog catalog) {
+    private static Toolbox tools(UsageStore usage, PriceCatalog catalog, RemoteTools remote, ToolPolicy policy) {
         return new Toolbox(List.of(
                 new QueryUsageTool(usage),
                 new PriceCatalogTool(catalog),
-                new EstimateSavingsTool(usage, catalog)));
+                new EstimateSavingsTool(usage, catalog)), remote, policy);
     }
 }

@@ -18,15 +18,34 @@ final class RunEvents {
         run.emit(agent, EventType.AGENT_THINKING, data);
     }
 
+    /** The {@code source} of a built-in tool's events; shared, never changed. */
+    static final JsonNode BUILTIN_SOURCE = Json.object().put("kind", "builtin");
+
+    static JsonNode mcpSource(String server) {
+        return Json.object().put("kind", "mcp").put("server", server);
+    }
+
     static void toolExecuting(AgentRun run, String agent, String toolCallId, String toolName, JsonNode parameters) {
+        toolExecuting(run, agent, toolCallId, toolName, BUILTIN_SOURCE, parameters);
+    }
+
+    static void toolExecuting(AgentRun run, String agent, String toolCallId, String toolName, JsonNode source,
+                              JsonNode parameters) {
         ObjectNode data = Json.object().put("tool_call_id", toolCallId).put("tool_name", toolName);
+        data.set("source", source);
         data.set("parameters", parameters);
         run.emit(agent, EventType.TOOL_EXECUTING, data);
     }
 
     static void toolCompleted(AgentRun run, String agent, String toolCallId, String toolName, JsonNode result,
                               long executionTimeMs, boolean success) {
+        toolCompleted(run, agent, toolCallId, toolName, BUILTIN_SOURCE, result, executionTimeMs, success);
+    }
+
+    static void toolCompleted(AgentRun run, String agent, String toolCallId, String toolName, JsonNode source,
+                              JsonNode result, long executionTimeMs, boolean success) {
         ObjectNode data = Json.object().put("tool_call_id", toolCallId).put("tool_name", toolName);
+        data.set("source", source);
         data.set("result", result);
         data.put("execution_time_ms", executionTimeMs).put("status", success ? "success" : "error");
         run.emit(agent, EventType.TOOL_COMPLETED, data);

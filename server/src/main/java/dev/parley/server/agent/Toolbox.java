@@ -29,13 +29,34 @@ final class Toolbox {
     }
 
     private final Map<String, Tool<?, ?>> tools = new LinkedHashMap<>();
+    private final List<ToolSpecification> builtinSpecifications;
+    private final RemoteTools remote;
+    private final ToolPolicy policy;
 
     Toolbox(List<Tool<?, ?>> tools) {
-        tools.forEach(tool -> this.tools.put(tool.name(), tool));
+        this(tools, RemoteTools.NONE, ToolPolicy.DEFAULT);
     }
 
+    Toolbox(List<Tool<?, ?>> tools, RemoteTools remote, ToolPolicy policy) {
+        tools.forEach(tool -> this.tools.put(tool.name(), tool));
+        this.builtinSpecifications = this.tools.values().stream().map(Tool::specification).toList();
+        this.remote = remote;
+        this.policy = policy;
+    }
+
+    /** The built-in tools and the remote tools known now, as the model sees them. */
     List<ToolSpecification> specifications() {
-        return tools.values().stream().map(Tool::specification).toList();
+        List<RemoteTool> remoteTools = remote.tools();
+        if (remoteTools.isEmpty()) {
+            return builtinSpecifications;
+        }
+        List<ToolSpecification> all = new java.util.ArrayList<>(builtinSpecifications);
+        for (RemoteTool tool : remoteTools) {
+            if (!tools.containsKey(tool.name())) {
+                all.add(tool.specification());
+            }
+        }
+        return all;
     }
 
     @SuppressWarnings("unchecked")
@@ -55,6 +76,12 @@ final class Toolbox {
      */
     <A, R> R call(AgentRun run, String agent, Tool<A, R> tool, ObjectNode arguments) throws InterruptedException {
         String callId = newCallId();
+        JsonNode refused = permission(run, agent, callId, tool.name(), policy.forBuiltin(tool.name()),
+                RunEvents.BUILTIN_SOURCE, arguments);
+        if (refused != null) {
+            throw new AgentException(ErrorCode.TOOL_FAILED, "The " + tool.name() + " tool did not run: "
+                    + refused.path("error").asText() + ".", false, null);
+        }
         RunEvents.toolExecuting(run, agent, callId, tool.name(), arguments);
         long started = System.nanoTime();
         try {
@@ -82,30 +109,84 @@ final class Toolbox {
         } catch (ProtocolException e) {
             arguments = Json.object().put("unparsed", argumentsJson);
         }
-        RunEvents.toolExecuting(run, agent, callId, name, arguments);
-        long started = System.nanoTime();
         Tool<?, ?> tool = tools.get(name);
+        RemoteTool remoteTool = tool == null ? remote.find(name).orElse(null) : null;
+        JsonNode source = remoteTool == null ? RunEvents.BUILTIN_SOURCE : remoteTool.source();
+        if (remoteTool != null) {
+            java.util.Optional<JsonNode> refusal = remote.refusal(remoteTool, run.userId());
+            if (refusal.isPresent()) {
+                RunEvents.toolCompleted(run, agent, callId, name, source, refusal.get(), 0, false);
+                return new Outcome(refusal.get(), false);
+            }
+        }
+        if ((tool != null || remoteTool != null) && !arguments.has("unparsed")) { // a call that cannot run asks nobody
+            JsonNode refused = permission(run, agent, callId, name,
+                    tool != null ? policy.forBuiltin(name) : policy.forRemote(remoteTool), source, arguments);
+            if (refused != null) {
+                return new Outcome(refused, false);
+            }
+        }
+        RunEvents.toolExecuting(run, agent, callId, name, source, arguments);
+        long started = System.nanoTime();
         JsonNode result;
         boolean success;
         try {
-            if (tool == null) {
+            if (tool == null && remoteTool == null) {
                 throw new ToolInputException("there is no tool named '" + name + "'; the tools are "
-                        + String.join(", ", tools.keySet()));
+                        + String.join(", ", toolNames()));
             }
             if (arguments.has("unparsed")) {
                 throw new ToolInputException("the arguments are not valid JSON");
             }
-            result = execute(run, tool, arguments);
+            result = tool != null ? execute(run, tool, arguments) : callRemote(run, remoteTool, arguments);
             success = true;
         } catch (InterruptedException e) {
-            RunEvents.toolCompleted(run, agent, callId, name, error("cancelled"), elapsedMs(started), false);
+            RunEvents.toolCompleted(run, agent, callId, name, source, error("cancelled"), elapsedMs(started), false);
             throw e;
+        } catch (RemoteToolException e) {
+            result = Json.object().put("error", e.reason()).put("message", e.getMessage());
+            success = false;
         } catch (RuntimeException e) {
             result = error(publicMessage(e));
             success = false;
         }
-        RunEvents.toolCompleted(run, agent, callId, name, result, elapsedMs(started), success);
+        RunEvents.toolCompleted(run, agent, callId, name, source, result, elapsedMs(started), success);
         return new Outcome(result, success);
+    }
+
+    private List<String> toolNames() {
+        List<String> names = new java.util.ArrayList<>(tools.keySet());
+        remote.tools().forEach(tool -> names.add(tool.name()));
+        return names;
+    }
+
+    /**
+     * Applies the policy to a call before it runs: null when it may run; otherwise the call is completed here, with
+     * {@code tool_completed} status {@code error}, and the returned result says why ({@code denied}, {@code rejected},
+     * {@code approval_expired}).
+     */
+    private static JsonNode permission(AgentRun run, String agent, String callId, String name,
+                                       dev.parley.server.config.Config.PolicyAction action, JsonNode source,
+                                       JsonNode arguments) throws InterruptedException {
+        String refusal = switch (action) {
+            case AUTO -> null;
+            case DENY -> "denied";
+            case ASK -> switch (run.awaitApproval(agent, callId, name, source, arguments)) {
+                case APPROVED -> null;
+                case REJECTED -> "rejected";
+                case EXPIRED -> "approval_expired";
+            };
+        };
+        if (refusal == null) {
+            return null;
+        }
+        ObjectNode result = error(refusal);
+        RunEvents.toolCompleted(run, agent, callId, name, source, result, 0, false);
+        return result;
+    }
+
+    private JsonNode callRemote(AgentRun run, RemoteTool tool, JsonNode arguments) throws InterruptedException {
+        return runInterruptibly(tool.name(), () -> remote.call(tool, run.userId(), arguments));
     }
 
     private static <A, R> JsonNode execute(AgentRun run, Tool<A, R> tool, JsonNode arguments) throws InterruptedException {

@@ -22,7 +22,7 @@ import java.util.regex.Pattern;
  * lists the same variables; a test keeps the two in step.
  */
 public record Config(Server server, Storage storage, Auth auth, Socket socket, Runs runs, Agent agent, Logging logging,
-                     Oidc oidc, Redis redis, Budget budget) {
+                     Oidc oidc, Redis redis, Budget budget, Tools tools) {
 
     public enum LogFormat { TEXT, JSON }
 
@@ -126,6 +126,50 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
 
     /** A model's price in USD per million tokens, for a model the bundled catalog does not list. */
     public record ModelPrice(BigDecimal inputPerMillion, BigDecimal outputPerMillion) {
+    }
+
+    /**
+     * The tools of Model Context Protocol servers ({@code PARLEY_MCP_SERVERS}), which tool calls need a person's
+     * approval ({@code PARLEY_TOOL_POLICY}, first matching rule wins; none matching: the default), how long a run
+     * waits for that decision ({@code PARLEY_APPROVAL_TIMEOUT}), and the key that encrypts users' own credentials for
+     * {@code user_secret} servers ({@code PARLEY_MCP_CREDENTIALS_KEY}).
+     */
+    public record Tools(List<McpServer> mcpServers, List<PolicyRule> policy, Duration approvalTimeout,
+                        Optional<byte[]> credentialsKey) {
+        public static final Duration DEFAULT_APPROVAL_TIMEOUT = Duration.ofMinutes(5);
+        public static final Duration DEFAULT_MCP_TIMEOUT = Duration.ofSeconds(30);
+
+        @Override
+        public String toString() {
+            return "Tools[mcpServers=" + mcpServers + ", policy=" + policy + ", approvalTimeout=" + approvalTimeout
+                    + "]";
+        }
+    }
+
+    public enum McpTransport { STREAMABLE_HTTP, STDIO }
+
+    public enum McpAuthMode { NONE, STATIC, USER_SECRET }
+
+    /**
+     * One MCP server: its {@code id} names its tools to the model ({@code <id>__<tool>}); it is reached at {@code url}
+     * (Streamable HTTP) or runs as the local process {@code command} (stdio); {@code authValue} is the
+     * value of {@code auth.value_env}, sent in {@code authHeader} ({@code Authorization: Bearer <value>} when no
+     * header is named). {@code allowTools}/{@code denyTools} are globs on the server's own tool names.
+     */
+    public record McpServer(String id, URI url, McpTransport transport, List<String> command, McpAuthMode authMode,
+                            Optional<String> authHeader, Optional<String> authValue, List<String> allowTools,
+                            List<String> denyTools, Duration timeout) {
+        @Override
+        public String toString() {
+            return "McpServer[id=" + id + ", " + (transport == McpTransport.STDIO ? "command=" + command : "url=" + url)
+                    + ", auth=" + authMode.name().toLowerCase(java.util.Locale.ROOT) + "]";
+        }
+    }
+
+    public enum PolicyAction { AUTO, ASK, DENY }
+
+    /** {@code pattern=action} of {@code PARLEY_TOOL_POLICY}: a glob ({@code *} any run of characters) on a full name. */
+    public record PolicyRule(String pattern, PolicyAction action) {
     }
 
     /**
@@ -358,7 +402,9 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
         Redis redis = new Redis(keyPrefix,
                 r.duration("PARLEY_REDIS_TIMEOUT", Duration.ofSeconds(2), Duration.ofMillis(50), Duration.ofMinutes(1)));
 
-        return new Config(server, storage, auth, socket, runs, agent, logging, oidc, redis, readBudget(r));
+        Budget budget = readBudget(r);
+        Tools tools = ToolSettings.read(r);
+        return new Config(server, storage, auth, socket, runs, agent, logging, oidc, redis, budget, tools);
     }
 
     private static Budget readBudget(EnvReader r) {
@@ -500,6 +546,8 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
                 + " run_timeout=" + EnvReader.format(runs.timeout)
                 + " budget=" + budget.limitUsd.map(usd -> usd.toPlainString() + "/" + budget.period.name()
                         .toLowerCase(java.util.Locale.ROOT)).orElse(budget.enabled() ? "per-user" : "off")
+                + (tools.mcpServers.isEmpty() ? "" : " mcp=" + String.join(",", tools.mcpServers.stream()
+                        .map(McpServer::id).toList()))
                 + " log=" + logging.format.name().toLowerCase(java.util.Locale.ROOT)
                 + " version=" + server.version + " revision=" + server.revision;
     }

@@ -157,6 +157,14 @@ final class ClientMessages {
             }
             case GET_THREAD_HISTORY -> history(session, p);
             case AUTH_REFRESH -> refresh(session, requireText(p, "token"));
+            case APPROVE_TOOL -> {
+                String approvalId = requireText(p, "approval_id");
+                boolean approve = ApprovalDecisions.approve(requireText(p, "decision"), ErrorCode.INVALID_MESSAGE);
+                String reason = ApprovalDecisions.reason(optionalText(p, "reason").orElse(null),
+                        ErrorCode.INVALID_MESSAGE);
+                // The answer is the run's approval_resolved event, which every socket of the user gets.
+                runs.approvals().decide(session.userId(), approvalId, approve, reason);
+            }
             case PING -> {
                 ObjectNode data = Json.object();
                 JsonNode timestamp = p.get("timestamp");

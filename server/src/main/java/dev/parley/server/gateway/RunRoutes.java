@@ -8,6 +8,7 @@ import dev.parley.protocol.ProtocolException;
 import dev.parley.server.auth.Principal;
 import dev.parley.server.auth.TokenVerifier;
 import dev.parley.server.run.RunLog;
+import dev.parley.server.run.RunRecord;
 import dev.parley.server.run.RunService;
 import dev.parley.server.run.StoredEvent;
 import io.helidon.webserver.http.HttpRules;
@@ -31,7 +32,10 @@ public final class RunRoutes implements HttpService {
     public void routing(HttpRules rules) {
         rules.get("/api/runs/{id}", (request, response) -> {
             Principal principal = Http.authenticate(request, verifier);
-            Http.json(response, 200, Views.run(runs.find(principal.userId(), request.path().pathParameters().get("id"))));
+            RunRecord run = runs.find(principal.userId(), request.path().pathParameters().get("id"));
+            ObjectNode view = Views.run(run);
+            view.put("status", runs.statusOf(run));
+            Http.json(response, 200, view);
         });
         rules.get("/api/runs/{id}/events", (request, response) -> {
             Principal principal = Http.authenticate(request, verifier);
@@ -43,7 +47,7 @@ public final class RunRoutes implements HttpService {
                 events.add(Json.parse(event.wire()));
             }
             body.put("complete", log.complete());
-            body.put("status", log.run().status().wire());
+            body.put("status", runs.statusOf(log.run()));
             Http.json(response, 200, body);
         });
         rules.post("/api/runs/{id}/cancel", (request, response) -> {

@@ -1,22 +1,28 @@
 package dev.parley.server.run;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.parley.protocol.EventType;
 import dev.parley.protocol.Json;
 import dev.parley.protocol.ServerEvent;
 import dev.parley.server.agent.AgentRun;
+import dev.parley.server.agent.ApprovalDecision;
 import dev.parley.server.agent.Usage;
+import dev.parley.server.db.Ids;
 import dev.parley.server.fanout.Envelope;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
 
 /**
  * A run in progress on this instance: what its agent sees ({@link AgentRun}) and the one path by which its events
@@ -61,13 +67,18 @@ final class ActiveRun implements AgentRun {
     private final Map<String, OpenToolCall> openToolCalls = new LinkedHashMap<>(); // guarded
     private Usage usage = Usage.ZERO; // guarded
     private volatile ScheduledFuture<?> timeout;
+    private Function<Duration, ScheduledFuture<?>> timeoutScheduler; // guarded
+    private long timeoutDeadlineNanos; // guarded
+    private long timeoutLeftNanos; // guarded: while waiting for an approval, what is left of the run's time
+    private PendingApproval pendingApproval; // guarded: the approval the agent waits for, until it is settled
+    private final Approvals approvals;
     private volatile RuntimeException logFailure; // written by the journal's writer
     private volatile boolean startFailed; // written by the journal's writer
     private long appendedSeq; // the journal's writer's: appended in the transaction under way
     private long storedSeq; // the journal's writer's: committed
 
     ActiveRun(String runId, String threadId, String userId, String request, boolean continuesThread,
-              Optional<Duration> stepDelay, RunJournal journal, Clock clock) {
+              Optional<Duration> stepDelay, RunJournal journal, Clock clock, Approvals approvals) {
         this.runId = runId;
         this.threadId = threadId;
         this.userId = userId;
@@ -76,6 +87,7 @@ final class ActiveRun implements AgentRun {
         this.stepDelay = stepDelay;
         this.journal = journal;
         this.clock = clock;
+        this.approvals = approvals;
     }
 
     @Override
@@ -122,7 +134,8 @@ final class ActiveRun implements AgentRun {
             switch (type) {
                 case EventType.PARTIAL_RESULT -> partial.append(data.path("delta").asText(""));
                 case EventType.TOOL_EXECUTING -> openToolCalls.put(data.path("tool_call_id").asText(),
-                        new OpenToolCall(agentName, data.path("tool_name").asText(), System.nanoTime()));
+                        new OpenToolCall(agentName, data.path("tool_name").asText(), data.get("source"),
+                                System.nanoTime()));
                 case EventType.TOOL_COMPLETED -> openToolCalls.remove(data.path("tool_call_id").asText());
                 default -> {
                 }
@@ -147,8 +160,120 @@ final class ActiveRun implements AgentRun {
         }
     }
 
+    /** An approval the agent waits for: settled by the agent once it hears the decision, or by the run's end. */
+    private record PendingApproval(String approvalId, String agentName) {
+    }
+
+    /**
+     * Stores the approval with its {@code approval_required} (one transaction, numbered like every event), waits for
+     * the decision without the wait counting toward the run's timeout, then emits {@code approval_resolved}. An
+     * approved call is claimed in the database before it is reported approved, so that it runs at most once.
+     */
+    @Override
+    public ApprovalDecision awaitApproval(String agentName, String toolCallId, String toolName, JsonNode source,
+                                          JsonNode parameters) throws InterruptedException {
+        String approvalId = Ids.timeOrdered();
+        Instant now = clock.instant();
+        Instant expiresAt = now.plus(approvals.timeout());
+        ObjectNode data = Json.object();
+        data.put("approval_id", approvalId);
+        data.put("tool_call_id", toolCallId);
+        data.put("tool_name", toolName);
+        data.set("source", source);
+        data.set("parameters", parameters);
+        data.put("expires_at", ServerEvent.formatTimestamp(expiresAt));
+        CompletableFuture<Void> signal = approvals.listen(approvalId);
+        CompletableFuture<Object> stored;
+        lock.lock();
+        try {
+            if (ending != null) {
+                approvals.forget(approvalId);
+                throw new InterruptedException("the run is ending");
+            }
+            long next = seq + 1;
+            ServerEvent event = new ServerEvent(EventType.APPROVAL_REQUIRED, now, data, threadId, runId, next,
+                    agentName);
+            Envelope envelope = Envelope.of(event);
+            stored = journal.submitWritesAsync((connection, log) -> {
+                approvals.insert(log.writes(), approvalId, this, toolCallId, toolName, parameters, now, expiresAt);
+                log.append(this, envelope, now);
+                return null;
+            });
+            seq = next;
+            pendingApproval = new PendingApproval(approvalId, agentName);
+            pauseTimeout();
+        } catch (RuntimeException e) {
+            approvals.forget(approvalId);
+            throw e;
+        } finally {
+            lock.unlock();
+        }
+        try {
+            try {
+                stored.get();
+            } catch (ExecutionException e) {
+                lock.lock();
+                try {
+                    pendingApproval = null; // never stored: there is nothing to settle
+                } finally {
+                    lock.unlock();
+                }
+                throw new IllegalStateException("the approval could not be stored", e.getCause());
+            }
+            String status = approvals.await(approvalId, expiresAt, signal);
+            if (Approvals.APPROVED.equals(status) && !approvals.claim(approvalId)) {
+                throw new IllegalStateException("approval " + approvalId + " was approved but claimed before");
+            }
+            ApprovalDecision decision = switch (status) {
+                case Approvals.APPROVED -> ApprovalDecision.APPROVED;
+                case Approvals.REJECTED -> ApprovalDecision.REJECTED;
+                case Approvals.EXPIRED -> ApprovalDecision.EXPIRED;
+                default -> throw new InterruptedException("the approval was cancelled");
+            };
+            lock.lock();
+            try {
+                if (ending != null) {
+                    throw new InterruptedException("the run is ending"); // its end settles the approval
+                }
+                pendingApproval = null;
+                append(agentName, EventType.APPROVAL_RESOLVED, resolved(approvalId, status));
+                resumeTimeout();
+            } finally {
+                lock.unlock();
+            }
+            return decision;
+        } finally {
+            approvals.forget(approvalId);
+        }
+    }
+
+    private static ObjectNode resolved(String approvalId, String decision) {
+        return Approvals.resolvedData(approvalId, decision);
+    }
+
+    /**
+     * Settles the approval the agent was waiting for when the run ended (stop, timeout, failure) as {@code cancelled},
+     * unless a decision came first, and emits its {@code approval_resolved}. Called by the run's own thread, after
+     * {@link #end}.
+     */
+    void settlePendingApproval() {
+        PendingApproval pending;
+        lock.lock();
+        try {
+            pending = pendingApproval;
+            pendingApproval = null;
+        } finally {
+            lock.unlock();
+        }
+        if (pending == null) {
+            return;
+        }
+        String settled = approvals.cancel(pending.approvalId());
+        emitOwn(pending.agentName(), EventType.APPROVAL_RESOLVED, resolved(pending.approvalId(), settled));
+    }
+
     /** A tool call whose {@code tool_executing} went out and whose {@code tool_completed} did not, yet. */
-    private record OpenToolCall(String agentName, String toolName, long startedNanos) {
+    private record OpenToolCall(String agentName, String toolName, JsonNode source, long startedNanos) {
     }
 
     /**
@@ -162,6 +287,9 @@ final class ActiveRun implements AgentRun {
                 ObjectNode data = Json.object();
                 data.put("tool_call_id", callId);
                 data.put("tool_name", call.toolName());
+                if (call.source() != null) {
+                    data.set("source", call.source());
+                }
                 data.set("result", Json.object().put("error", reason));
                 data.put("execution_time_ms", (System.nanoTime() - call.startedNanos()) / 1_000_000);
                 data.put("status", "error");
@@ -339,6 +467,39 @@ final class ActiveRun implements AgentRun {
 
     void timeout(ScheduledFuture<?> future) {
         this.timeout = future;
+    }
+
+    /** Schedules the run's timeout through {@code scheduler}, which can schedule it again after a pause. */
+    void armTimeout(Duration after, Function<Duration, ScheduledFuture<?>> scheduler) {
+        lock.lock();
+        try {
+            timeoutScheduler = scheduler;
+            timeoutDeadlineNanos = System.nanoTime() + after.toNanos();
+            timeout = scheduler.apply(after);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Stops the run's clock while it waits for a person (guarded). */
+    private void pauseTimeout() {
+        if (timeoutScheduler == null) {
+            return;
+        }
+        ScheduledFuture<?> future = timeout;
+        if (future != null) {
+            future.cancel(false);
+        }
+        timeoutLeftNanos = Math.max(0, timeoutDeadlineNanos - System.nanoTime());
+    }
+
+    /** Starts the run's clock again with what was left of it (guarded). */
+    private void resumeTimeout() {
+        if (timeoutScheduler == null) {
+            return;
+        }
+        timeoutDeadlineNanos = System.nanoTime() + timeoutLeftNanos;
+        timeout = timeoutScheduler.apply(Duration.ofNanos(timeoutLeftNanos));
     }
 
     void cancelTimeout() {

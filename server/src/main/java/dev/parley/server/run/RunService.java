@@ -95,6 +95,7 @@ public final class RunService implements AutoCloseable {
     private final Fanout.Subscription stopRequests;
     private final Duration lease;
     private final Duration maintenanceEvery;
+    private final Approvals approvals;
     private volatile boolean accepting = true;
 
     /**
@@ -103,13 +104,28 @@ public final class RunService implements AutoCloseable {
      */
     public RunService(Sql sql, Sql journal, RunEventLog log, ConversationStore conversations, Agent agent,
                       Fanout fanout, Config.Runs config, Metrics metrics, Clock clock) {
-        this(sql, journal, log, conversations, agent, fanout, config, metrics, clock, true);
+        this(sql, journal, log, conversations, agent, fanout, config, metrics, clock, true,
+                Config.Tools.DEFAULT_APPROVAL_TIMEOUT);
+    }
+
+    /** As above, with how long a run waits for a person's decision on a tool call ({@code PARLEY_APPROVAL_TIMEOUT}). */
+    public RunService(Sql sql, Sql journal, RunEventLog log, ConversationStore conversations, Agent agent,
+                      Fanout fanout, Config.Runs config, Metrics metrics, Clock clock, Duration approvalTimeout) {
+        this(sql, journal, log, conversations, agent, fanout, config, metrics, clock, true, approvalTimeout);
     }
 
     /** {@code writeEvents}: false leaves the journal's writer idle until {@link #startEventWriter()} (for tests). */
     RunService(Sql sql, Sql journal, RunEventLog log, ConversationStore conversations, Agent agent, Fanout fanout,
                Config.Runs config, Metrics metrics, Clock clock, boolean writeEvents) {
+        this(sql, journal, log, conversations, agent, fanout, config, metrics, clock, writeEvents,
+                Config.Tools.DEFAULT_APPROVAL_TIMEOUT);
+    }
+
+    private RunService(Sql sql, Sql journal, RunEventLog log, ConversationStore conversations, Agent agent,
+                       Fanout fanout, Config.Runs config, Metrics metrics, Clock clock, boolean writeEvents,
+                       Duration approvalTimeout) {
         this.sql = sql;
+        this.approvals = new Approvals(sql, clock, approvalTimeout);
         this.store = new RunStore(sql);
         this.log = log;
         this.conversations = conversations;
@@ -175,7 +191,7 @@ public final class RunService implements AutoCloseable {
         boolean continuesThread = request.threadId() != null;
         String threadId = continuesThread ? request.threadId() : Ids.timeOrdered();
         ActiveRun run = new ActiveRun(runId, threadId, userId, text, continuesThread, request.stepDelay(), journal,
-                clock);
+                clock, approvals);
         // A thread of the user's with a run of this instance is refused before anything starts (no agent, no model
         // call); the database decides for runs of other instances and for threads that are not the user's (which
         // it answers thread_not_found, not revealing that someone else's thread is busy).
@@ -227,11 +243,11 @@ public final class RunService implements AutoCloseable {
             }
         });
         active.put(runId, run);
-        run.timeout(scheduler.schedule(() -> {
+        run.armTimeout(config.timeout(), after -> scheduler.schedule(() -> {
             if (run.requestEnd(ActiveRun.Ending.TIMED_OUT)) {
                 LOG.info("Run {} of user {} timed out after {}", runId, userId, config.timeout());
             }
-        }, config.timeout().toMillis(), TimeUnit.MILLISECONDS));
+        }, after.toNanos(), TimeUnit.NANOSECONDS));
         agentThreads.newThread(() -> execute(run)).start();
         return stored.thenApply(committed -> {
             metrics.started();
@@ -323,6 +339,22 @@ public final class RunService implements AutoCloseable {
     }
 
     /**
+     * The run's status as {@code GET /api/runs/{id}} shows it: {@code awaiting_approval} while a running run waits
+     * for a person's decision on a tool call, else the stored status.
+     */
+    public String statusOf(RunRecord run) {
+        if (run.status() == RunStatus.RUNNING && approvals.awaiting(run.id())) {
+            return "awaiting_approval";
+        }
+        return run.status().wire();
+    }
+
+    /** Decisions on tool calls that wait for a person. */
+    public Approvals approvals() {
+        return approvals;
+    }
+
+    /**
      * The run's events after {@code afterSeq}, in order.
      *
      * @throws ProtocolException {@code run_not_found} (also for someone else's run), {@code events_expired} when the
@@ -399,6 +431,7 @@ public final class RunService implements AutoCloseable {
             run.done.complete(RunStatus.FAILED); // the run was never stored: there is nothing to end
             return;
         }
+        run.settlePendingApproval();
         run.settleOpenToolCalls(switch (ending) {
             case STOPPED -> "cancelled";
             case TIMED_OUT -> "timeout";
@@ -567,6 +600,13 @@ public final class RunService implements AutoCloseable {
             Instant now = clock.instant();
             if (!store.finish(connection, run.id(), RunStatus.FAILED, now, run.usage(), null, why.code().code())) {
                 return false; // another instance ended it first
+            }
+            // A call that waited for a person never runs now: its approval is settled with the run's end.
+            for (String approvalId : Approvals.cancelPending(connection, run.id(), now)) {
+                ServerEvent resolved = new ServerEvent(EventType.APPROVAL_RESOLVED, now,
+                        Approvals.resolvedData(approvalId, Approvals.CANCELLED), run.threadId(), run.id(),
+                        log.nextSeq(run.id()), RUN_AGENT_NAME);
+                log.append(run.userId(), Envelope.of(resolved), now);
             }
             ServerEvent event = new ServerEvent(EventType.AGENT_ERROR, now, errorData(why, 0), run.threadId(),
                     run.id(), log.nextSeq(run.id()), RUN_AGENT_NAME);
