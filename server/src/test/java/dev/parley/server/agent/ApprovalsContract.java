@@ -53,6 +53,8 @@ abstract class ApprovalsContract {
                 "PARLEY_MCP_SERVERS", "[{\"id\":\"srv\",\"url\":\"" + mcp.url() + "\"}]",
                 "PARLEY_TOOL_POLICY", "srv__fail=deny,price_catalog=ask",
                 "PARLEY_RUN_TIMEOUT", RUN_TIMEOUT.toSeconds() + "s",
+                // The expiry test moves the clock 5 minutes on: sockets must not take that for 3 silent heartbeats.
+                "PARLEY_HEARTBEAT_INTERVAL", "10m",
                 "PARLEY_SHUTDOWN_GRACE", "0"));
         env.putAll(extra);
         return env;
