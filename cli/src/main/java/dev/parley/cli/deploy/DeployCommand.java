@@ -89,7 +89,8 @@ public final class DeployCommand implements Callable<Integer> {
             + "(version: latest or a number; default latest); repeatable; ENV= drops a default. Defaults: "
             + "PARLEY_JWT_SECRET=parley-jwt-secret, PARLEY_DATABASE_URL=parley-database-url, "
             + "PARLEY_REDIS_URL=parley-redis-url, and with --llm-provider openai, anthropic or gemini "
-            + "PARLEY_LLM_API_KEY=parley-llm-api-key"})
+            + "PARLEY_LLM_API_KEY=parley-llm-api-key. An MCP server's static credential (the variable its "
+            + "auth.value_env names) is passed this way: --secret FILES_MCP_TOKEN=files-mcp-token"})
     List<String> secrets = new ArrayList<>();
 
     @Option(names = "--env", paramLabel = "KEY=VALUE", description = {"a plain environment variable; repeatable "
@@ -99,6 +100,15 @@ public final class DeployCommand implements Callable<Integer> {
     @Option(names = "--llm-provider", paramLabel = "NAME",
             description = "openai, anthropic, gemini or ollama (sets PARLEY_LLM_PROVIDER)")
     String llmProvider;
+
+    @Option(names = "--mcp-servers-secret", paramLabel = "NAME[:VER]",
+            description = "set PARLEY_MCP_SERVERS (the MCP servers' JSON) from Secret Manager secret NAME")
+    String mcpServersSecret;
+
+    @Option(names = "--mcp-credentials-key-secret", paramLabel = "NAME[:VER]",
+            description = "set PARLEY_MCP_CREDENTIALS_KEY (the key sealing users' MCP credentials, needed with "
+                    + "auth mode user_secret) from Secret Manager secret NAME; needs --mcp-servers-secret")
+    String mcpCredentialsKeySecret;
 
     @Option(names = "--report-dir", paramLabel = "DIR",
             description = "where the validation report is written (default: the working directory)")
@@ -143,7 +153,8 @@ public final class DeployCommand implements Callable<Integer> {
         try {
             options = DeployOptions.from(new DeployOptions.Arguments(project, region, service, image, buildLocal,
                     repository, tag, noTraffic, dryRun, json, yaml, minInstances, maxInstances, concurrency,
-                    serviceAccount, secrets, env, llmProvider, reportDir, readyTimeout, pollInterval), cli.workDir());
+                    serviceAccount, secrets, env, llmProvider, mcpServersSecret,
+                    mcpCredentialsKeySecret, reportDir, readyTimeout, pollInterval), cli.workDir());
         } catch (UsageException e) {
             throw Usage.problem(spec.commandLine(), e.getMessage());
         }

@@ -30,6 +30,8 @@ record DeployOptions(String project, String region, String service, Optional<Str
 
     static final Map<String, String> DEFAULT_SECRETS = defaultSecrets();
     static final String LLM_KEY = "PARLEY_LLM_API_KEY";
+    static final String MCP_SERVERS = "PARLEY_MCP_SERVERS";
+    static final String MCP_CREDENTIALS_KEY = "PARLEY_MCP_CREDENTIALS_KEY";
 
     private static final Pattern PROJECT = Pattern.compile("([a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]");
     private static final Pattern REGION = Pattern.compile("[a-z]+-[a-z]+[0-9]+");
@@ -46,8 +48,8 @@ record DeployOptions(String project, String region, String service, Optional<Str
     record Arguments(String project, String region, String service, String image, boolean buildLocal,
                      String repository, String tag, boolean noTraffic, boolean dryRun, boolean json, String yaml,
                      String minInstances, String maxInstances, String concurrency, String serviceAccount,
-                     List<String> secrets, List<String> env, String llmProvider, String reportDir,
-                     String readyTimeout, String pollInterval) {
+                     List<String> secrets, List<String> env, String llmProvider, String mcpServersSecret,
+                     String mcpCredentialsKeySecret, String reportDir, String readyTimeout, String pollInterval) {
         public Arguments {
             secrets = List.copyOf(secrets);
             env = List.copyOf(env);
@@ -109,6 +111,10 @@ record DeployOptions(String project, String region, String service, Optional<Str
         if (provider.filter(KEYED_PROVIDERS::contains).isPresent()) {
             secrets.put(LLM_KEY, new SecretRef("parley-llm-api-key", "latest"));
         }
+        Optional.ofNullable(args.mcpServersSecret())
+                .ifPresent(given -> secrets.put(MCP_SERVERS, secret(given, "--mcp-servers-secret")));
+        Optional.ofNullable(args.mcpCredentialsKeySecret())
+                .ifPresent(given -> secrets.put(MCP_CREDENTIALS_KEY, secret(given, "--mcp-credentials-key-secret")));
         for (String entry : args.secrets()) {
             int eq = entry.indexOf('=');
             if (eq <= 0) {
@@ -117,6 +123,8 @@ record DeployOptions(String project, String region, String service, Optional<Str
             String env = entry.substring(0, eq);
             require(ENV_NAME, env, "--secret", "an environment variable name before '='");
             String value = entry.substring(eq + 1);
+            requireNotAlsoOption(env, MCP_SERVERS, args.mcpServersSecret(), "--mcp-servers-secret");
+            requireNotAlsoOption(env, MCP_CREDENTIALS_KEY, args.mcpCredentialsKeySecret(), "--mcp-credentials-key-secret");
             if (value.isEmpty()) {
                 secrets.remove(env);
                 continue;
@@ -127,6 +135,11 @@ record DeployOptions(String project, String region, String service, Optional<Str
                         + "latest or a number; NAME letters, digits, - and _)");
             }
             secrets.put(env, new SecretRef(matcher.group(1), matcher.group(2) == null ? "latest" : matcher.group(2)));
+        }
+        // The key only seals users' credentials for the servers PARLEY_MCP_SERVERS lists; alone it configures nothing.
+        if (secrets.containsKey(MCP_CREDENTIALS_KEY) && !secrets.containsKey(MCP_SERVERS)) {
+            throw new UsageException("--mcp-credentials-key-secret needs the MCP servers it serves: add "
+                    + "--mcp-servers-secret NAME");
         }
 
         Map<String, String> env = new LinkedHashMap<>();
@@ -169,6 +182,22 @@ record DeployOptions(String project, String region, String service, Optional<Str
     /** Whether the image is built here (no --image). */
     boolean buildsImage() {
         return image.isEmpty();
+    }
+
+    private static SecretRef secret(String given, String flag) {
+        Matcher matcher = SECRET.matcher(given);
+        if (!matcher.matches()) {
+            throw new UsageException(flag + " must be a Secret Manager secret NAME or NAME:VERSION (VERSION is latest "
+                    + "or a number; NAME letters, digits, - and _); got '" + given + "'");
+        }
+        return new SecretRef(matcher.group(1), matcher.group(2) == null ? "latest" : matcher.group(2));
+    }
+
+    private static void requireNotAlsoOption(String env, String variable, String optionValue, String flag) {
+        if (env.equals(variable) && optionValue != null) {
+            throw new UsageException("--secret " + variable + " and " + flag + " both set " + variable
+                    + "; drop one of them");
+        }
     }
 
     private static void require(Pattern pattern, String value, String flag, String what) {

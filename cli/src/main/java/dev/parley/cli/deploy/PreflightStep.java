@@ -139,6 +139,8 @@ final class PreflightStep implements DeployStep {
             case "PARLEY_JWT_SECRET" -> "\"$(openssl rand -base64 48)\"";
             case "PARLEY_DATABASE_URL" -> "'jdbc:postgresql://HOST:5432/parley?user=parley&password=PASSWORD'";
             case "PARLEY_REDIS_URL" -> "'redis://HOST:6379'";
+            case DeployOptions.MCP_SERVERS -> "'[{\"id\":\"files\",\"url\":\"https://mcp.example.com/mcp\"}]'";
+            case DeployOptions.MCP_CREDENTIALS_KEY -> "\"$(openssl rand -base64 32)\"";
             default -> "'VALUE'";
         };
     }

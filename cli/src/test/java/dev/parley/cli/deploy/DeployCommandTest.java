@@ -372,7 +372,8 @@ class DeployCommandTest {
         assertThat(outcome.stderr()).isEmpty();
         for (String option : List.of("--project", "--region", "--service", "--image", "--build-local", "--repository",
                 "--tag", "--no-traffic", "--dry-run", "--yaml", "--json", "--min-instances", "--max-instances",
-                "--concurrency", "--service-account", "--secret", "--env", "--llm-provider", "--report-dir",
+                "--concurrency", "--service-account", "--secret", "--env", "--llm-provider", "--mcp-servers-secret",
+                "--mcp-credentials-key-secret", "--report-dir",
                 "--ready-timeout", "--poll-interval", "PARLEY_VALIDATE_COMMAND", "PARLEY_IMAGE_COMMAND")) {
             assertThat(outcome.stdout()).as(option).contains(option);
         }
@@ -432,5 +433,73 @@ class DeployCommandTest {
         assertThat(deployCall).containsSequence("--set-env-vars",
                         "PARLEY_LOG_FORMAT=json,PARLEY_TRUSTED_PROXY_HOPS=1,PARLEY_LLM_PROVIDER=openai,PARLEY_PUBLIC_URL=https://chat.example.com")
                 .anyMatch(arg -> arg.endsWith(",PARLEY_LLM_API_KEY=parley-llm-api-key:latest"));
+    }
+
+    @Test
+    void mcpServersCredentialsKeyAndStaticTokenArePassedAsSecretsAfterPreflightFindsThem() throws Exception {
+        cloud.existingService(OLD);
+        String[] mcp = {"--mcp-servers-secret", "parley-mcp-servers", "--mcp-credentials-key-secret",
+                "parley-mcp-credentials-key:2", "--secret", "FILES_MCP_TOKEN=files-mcp-token"};
+
+        FakeCloud.Outcome missing = deploy(mcp);
+
+        assertThat(missing.exitCode()).isEqualTo(7);
+        assertThat(missing.stderr())
+                .contains("secret parley-mcp-servers (for PARLEY_MCP_SERVERS) does not exist in project parley-prod: "
+                        + "create it with `printf %s '[{\"id\":\"files\",\"url\":\"https://mcp.example.com/mcp\"}]' "
+                        + "| gcloud secrets create parley-mcp-servers --data-file=- --project parley-prod`")
+                .contains("secret parley-mcp-credentials-key (for PARLEY_MCP_CREDENTIALS_KEY) does not exist in project "
+                        + "parley-prod: create it with `printf %s \"$(openssl rand -base64 32)\" | gcloud secrets "
+                        + "create parley-mcp-credentials-key")
+                .contains("secret files-mcp-token (for FILES_MCP_TOKEN) does not exist");
+        assertThat(cloud.gcloudCommands()).doesNotContain("run deploy");
+
+        cloud.write("secrets/parley-mcp-servers", "").write("secrets/parley-mcp-credentials-key", "")
+                .write("secrets/files-mcp-token", "");
+        assertThat(deploy(mcp).exitCode()).isZero();
+        List<String> deployCall = cloud.gcloudCalls().stream().filter(c -> c.get(1).equals("deploy")).findFirst().orElseThrow();
+        assertThat(deployCall).containsSequence("--set-secrets",
+                "PARLEY_JWT_SECRET=parley-jwt-secret:latest,PARLEY_DATABASE_URL=parley-database-url:latest,"
+                        + "PARLEY_REDIS_URL=parley-redis-url:latest,PARLEY_MCP_SERVERS=parley-mcp-servers:latest,"
+                        + "PARLEY_MCP_CREDENTIALS_KEY=parley-mcp-credentials-key:2,FILES_MCP_TOKEN=files-mcp-token:latest");
+    }
+
+    @Test
+    void dryRunChecksTheMcpSecretsAndWritesThemIntoTheServiceYaml() throws Exception {
+        cloud.existingService(OLD);
+
+        FakeCloud.Outcome outcome = deploy("--dry-run", "--mcp-servers-secret", "parley-mcp-servers:3");
+
+        assertThat(outcome.exitCode()).isZero();
+        assertThat(cloud.gcloudCalls()).isEmpty();
+        assertThat(outcome.stdout())
+                .contains("gcloud secrets describe parley-mcp-servers --project parley-prod")
+                .contains(",PARLEY_MCP_SERVERS=parley-mcp-servers:3 --startup-probe");
+        assertThat(Files.readString(cloud.work.resolve("parley-service.yaml")))
+                .contains("- name: PARLEY_MCP_SERVERS\n          valueFrom:\n            secretKeyRef:\n"
+                        + "              name: parley-mcp-servers\n              key: \"3\"");
+    }
+
+    @Test
+    void badMcpSecretOptionsExit2BeforeAnythingRuns() throws Exception {
+        FakeCloud.Outcome badName = deploy("--mcp-servers-secret", "mcp servers");
+        assertThat(badName.exitCode()).isEqualTo(2);
+        assertThat(badName.stderr()).contains("--mcp-servers-secret must be a Secret Manager secret NAME or NAME:VERSION");
+        FakeCloud.Outcome badVersion = deploy("--mcp-servers-secret", "parley-mcp-servers",
+                "--mcp-credentials-key-secret", "parley-mcp-credentials-key:0");
+        assertThat(badVersion.exitCode()).isEqualTo(2);
+        assertThat(badVersion.stderr()).contains("--mcp-credentials-key-secret must be a Secret Manager secret");
+        FakeCloud.Outcome keyAlone = deploy("--mcp-credentials-key-secret", "parley-mcp-credentials-key");
+        assertThat(keyAlone.exitCode()).isEqualTo(2);
+        assertThat(keyAlone.stderr()).contains("--mcp-credentials-key-secret needs the MCP servers it serves");
+        FakeCloud.Outcome twice = deploy("--mcp-servers-secret", "parley-mcp-servers",
+                "--secret", "PARLEY_MCP_SERVERS=other-mcp-servers");
+        assertThat(twice.exitCode()).isEqualTo(2);
+        assertThat(twice.stderr()).contains("--secret PARLEY_MCP_SERVERS and --mcp-servers-secret both set");
+        FakeCloud.Outcome alsoEnv = deploy("--mcp-servers-secret", "parley-mcp-servers",
+                "--env", "PARLEY_MCP_SERVERS=/etc/mcp.json");
+        assertThat(alsoEnv.exitCode()).isEqualTo(2);
+        assertThat(alsoEnv.stderr()).contains("--env PARLEY_MCP_SERVERS is also a secret");
+        assertThat(cloud.gcloudCalls()).isEmpty();
     }
 }
