@@ -26,7 +26,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * ({@code initialize} hands out an {@code Mcp-Session-Id}; a request with an unknown one gets 404, as after a server
  * restart), {@code tools/list} and {@code tools/call}, answers as one JSON body or as an event stream, and
  * notifications answered 202. Its tools: {@code lookup} (read-only, one JSON answer), {@code write_note} (not read-only,
- * answered on an event stream with a notification before the response), {@code fail} (a tool error), {@code garbage}
+ * answered on an event stream with a notification before the response, and held there while {@link #holdWrites} is
+ * in force), {@code fail} (a tool error), {@code garbage}
  * (an answer that is not JSON) and {@code slow}
  * (answers only when told that the request is cancelled, or after 20 s). A GET with a session opens the server's own
  * event stream, on which {@link #addToolAndAnnounce} sends {@code notifications/tools/list_changed}. It records the
@@ -48,6 +49,7 @@ public final class McpTestServer implements AutoCloseable {
     private final List<OutputStream> streams = new CopyOnWriteArrayList<>();
     private final List<String> extraTools = new CopyOnWriteArrayList<>();
     private final java.util.concurrent.CountDownLatch closing = new java.util.concurrent.CountDownLatch(1);
+    private volatile java.util.concurrent.CountDownLatch writes = new java.util.concurrent.CountDownLatch(0);
 
     public McpTestServer() throws IOException {
         server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
@@ -80,6 +82,18 @@ public final class McpTestServer implements AutoCloseable {
 
     public int initializations() {
         return initializations.get();
+    }
+
+    /**
+     * From now on, a {@code write_note} call is recorded and its notification sent, and then its answer waits until
+     * {@link #releaseWrites} (or the server closes, or 60 s pass): a destructive call caught while it runs.
+     */
+    public void holdWrites() {
+        writes = new java.util.concurrent.CountDownLatch(1);
+    }
+
+    public void releaseWrites() {
+        writes.countDown();
     }
 
     /** Forgets every session, as a restarted server would: the next request with an old id gets 404. */
@@ -220,6 +234,7 @@ public final class McpTestServer implements AutoCloseable {
                 progress.set("params", Json.object().put("level", "info").put("data", "writing"));
                 out.write(("event: message\ndata: " + Json.write(progress) + "\n\n").getBytes(StandardCharsets.UTF_8));
                 out.flush();
+                writes.await(60, TimeUnit.SECONDS);
                 out.write(("event: message\ndata: " + Json.write(response(id, text("noted "
                         + arguments.path("text").asText(), false))) + "\n\n").getBytes(StandardCharsets.UTF_8));
                 out.flush();
@@ -305,6 +320,7 @@ public final class McpTestServer implements AutoCloseable {
     @Override
     public void close() {
         closing.countDown();
+        writes.countDown();
         server.stop(0);
         executor.shutdownNow();
     }
