@@ -409,7 +409,8 @@ public final class McpServers implements RemoteTools, AutoCloseable {
         return Optional.of(new RemoteTool(fullName, config.id(), name, description, specification, readOnly));
     }
 
-    private static boolean allowed(Config.McpServer config, String name) {
+    /** Whether the server's {@code allow_tools} and {@code deny_tools} let the model see the tool {@code name}. */
+    static boolean allowed(Config.McpServer config, String name) {
         if (!config.allowTools().isEmpty()
                 && config.allowTools().stream().noneMatch(glob -> ToolPolicy.globMatches(glob, name))) {
             return false;
