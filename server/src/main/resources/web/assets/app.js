@@ -1003,6 +1003,112 @@ async function submitDelete(event) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Tool connections: the caller's MCP servers, and their own credential for a server that takes one
+
+const CONNECTION_WORDS = {
+  connected: 'Connected',
+  needs_auth: 'Needs your credential',
+  unavailable: 'Unavailable',
+};
+
+function openConnections() {
+  hideAlert('connections-alert');
+  $('connections-dialog').showModal();
+  loadConnections();
+}
+
+async function loadConnections() {
+  try {
+    const body = await session.request('GET', '/api/mcp/servers');
+    renderConnections(Array.isArray(body && body.servers) ? body.servers : []);
+  } catch (error) {
+    showAlert('connections-alert', describe(error));
+  }
+}
+
+function renderConnections(servers) {
+  const list = $('tool-servers');
+  list.replaceChildren();
+  $('connections-empty').hidden = servers.length > 0;
+  for (const server of servers) {
+    const id = String(server.id);
+    const status = String(server.status);
+    const item = el('li', 'tool-server');
+    item.dataset.serverId = id;
+    item.dataset.status = status;
+    const heading = el('p', 'tool-server-heading');
+    heading.appendChild(el('span', 'tool-server-name', id));
+    heading.appendChild(el('span', 'tool-server-state', CONNECTION_WORDS[status] || status));
+    item.appendChild(heading);
+    const tools = Array.isArray(server.tools) ? server.tools.map((tool) => String(tool.name)) : [];
+    if (tools.length > 0) {
+      item.appendChild(el('p', 'hint tool-server-tools', `Tools: ${tools.join(', ')}`));
+    }
+    if (status === 'needs_auth') {
+      item.appendChild(credentialForm(id));
+    } else if (server.user_credential === true) {
+      const actions = el('div', 'tool-server-actions');
+      actions.appendChild(el('span', 'hint', 'Your credential is stored.'));
+      const remove = el('button', 'secondary tool-server-remove', 'Remove');
+      remove.type = 'button';
+      remove.addEventListener('click', () => removeCredential(id, remove));
+      actions.appendChild(remove);
+      item.appendChild(actions);
+    }
+    list.appendChild(item);
+  }
+}
+
+function credentialForm(serverId) {
+  const form = el('form', 'tool-server-form');
+  const inputId = `credential-${serverId}`;
+  const label = el('label', null, `Token for ${serverId}`);
+  label.htmlFor = inputId;
+  const input = el('input', 'tool-server-token');
+  input.id = inputId;
+  input.type = 'password';
+  input.autocomplete = 'off';
+  input.required = true;
+  input.maxLength = 8192;
+  const save = el('button', 'primary tool-server-save', 'Save');
+  save.type = 'submit';
+  form.append(label, input, save);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const token = input.value.trim();
+    if (!token) {
+      showAlert('connections-alert', 'Enter a token.');
+      return;
+    }
+    hideAlert('connections-alert');
+    save.disabled = true;
+    try {
+      await session.request('PUT', `/api/mcp/servers/${encodeURIComponent(serverId)}/credentials`, { token });
+      input.value = '';
+      announce(`Credential for ${serverId} saved.`);
+      await loadConnections();
+    } catch (error) {
+      showAlert('connections-alert', describe(error));
+      save.disabled = false;
+    }
+  });
+  return form;
+}
+
+async function removeCredential(serverId, button) {
+  hideAlert('connections-alert');
+  button.disabled = true;
+  try {
+    await session.request('DELETE', `/api/mcp/servers/${encodeURIComponent(serverId)}/credentials`);
+    announce(`Credential for ${serverId} removed.`);
+    await loadConnections();
+  } catch (error) {
+    showAlert('connections-alert', describe(error));
+    button.disabled = false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Sending
 
 async function send(text) {
@@ -1231,6 +1337,8 @@ function wireUi() {
   $('rename-cancel').addEventListener('click', () => $('rename-dialog').close());
   $('delete-form').addEventListener('submit', submitDelete);
   $('delete-cancel').addEventListener('click', () => $('delete-dialog').close());
+  $('connections-open').addEventListener('click', openConnections);
+  $('connections-close').addEventListener('click', () => $('connections-dialog').close());
   $('threads-toggle').addEventListener('click', () => {
     const open = !document.body.classList.contains('sidebar-open');
     document.body.classList.toggle('sidebar-open', open);

@@ -251,7 +251,8 @@ public final class McpServers implements RemoteTools, AutoCloseable {
 
     /**
      * The servers as {@code GET /api/mcp/servers} shows them to a user: status ({@code needs_auth} for a server that
-     * takes users' credentials while this user has none) and tools, each with its policy.
+     * takes users' credentials while this user has none), whether it takes users' credentials, and tools, each with its
+     * policy.
      */
     public JsonNode servers(String userId) {
         ObjectNode body = Json.object();
@@ -264,6 +265,7 @@ public final class McpServers implements RemoteTools, AutoCloseable {
                 status = "needs_auth";
             }
             entry.put("status", status);
+            entry.put("user_credential", takesUserCredentials(server.config));
             ArrayNode tools = entry.putArray("tools");
             for (RemoteTool tool : server.tools) {
                 ObjectNode view = tools.addObject();

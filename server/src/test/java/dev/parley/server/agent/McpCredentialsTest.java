@@ -79,6 +79,8 @@ class McpCredentialsTest {
     void aUserStoresAndRemovesTheirCredentialAndTheServerShowsWhetherTheyHaveOne() {
         TestUsers.User user = TestUsers.register(app);
         assertThat(status(user)).isEqualTo("needs_auth");
+        assertThat(app.get("/api/mcp/servers", user.accessToken()).json().path("servers").path(0)
+                .path("user_credential").asBoolean()).isTrue();
         assertThat(store(user, "mine", "token-a").status()).isEqualTo(204);
         assertThat(status(user)).isEqualTo("connected");
         assertThat(app.delete("/api/mcp/servers/mine/credentials", user.accessToken()).status()).isEqualTo(204);

@@ -76,6 +76,8 @@ class McpToolsTest {
         JsonNode servers = app.get("/api/mcp/servers", user.accessToken()).json().path("servers");
         JsonNode srv = servers.get(0);
         assertThat(srv.path("id").asText()).isEqualTo("srv");
+        assertThat(srv.path("user_credential").isBoolean()).isTrue();
+        assertThat(srv.path("user_credential").asBoolean()).isFalse();
         assertThat(srv.path("tools").findValuesAsText("name")).startsWith("lookup", "write_note", "fail", "slow",
                 "garbage");
         assertThat(srv.path("tools").get(0).path("policy").asText()).isEqualTo("auto"); // readOnlyHint

@@ -4,7 +4,7 @@ import dev.parley.protocol.Json;
 import java.util.List;
 
 /** Replies of an OpenAI-compatible model for {@link ScriptedLlmServer}: a tool call, or a streamed answer. */
-final class OpenAiScript {
+public final class OpenAiScript {
     static final String CONTENT_TYPE = "text/event-stream";
     private static final String HEAD = "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1764300000,"
             + "\"model\":\"gpt-4o-mini\",";
@@ -25,7 +25,7 @@ final class OpenAiScript {
     }
 
     /** The model calls {@code tool} with {@code argumentsJson} under the call id {@code callId}. */
-    static ScriptedLlmServer.Reply toolCall(String callId, String tool, String argumentsJson) {
+    public static ScriptedLlmServer.Reply toolCall(String callId, String tool, String argumentsJson) {
         return ScriptedLlmServer.stream(CONTENT_TYPE, List.of(
                 delta("{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"index\":0,\"id\":\"" + callId
                         + "\",\"type\":\"function\",\"function\":{\"name\":\"" + tool + "\",\"arguments\":"
@@ -36,7 +36,7 @@ final class OpenAiScript {
     }
 
     /** The model answers {@code text}. */
-    static ScriptedLlmServer.Reply answer(String text) {
+    public static ScriptedLlmServer.Reply answer(String text) {
         return ScriptedLlmServer.stream(CONTENT_TYPE, List.of(
                 delta("{\"role\":\"assistant\",\"content\":" + Json.write(text)
                         + "}", "null"),

@@ -25,7 +25,7 @@ import java.util.concurrent.TimeUnit;
  * stream open after its first chunks and, once released, writes until the client's side of the connection is gone,
  * which it reports.
  */
-final class ScriptedLlmServer implements AutoCloseable {
+public final class ScriptedLlmServer implements AutoCloseable {
     /** One request as the server received it. */
     record Request(String method, String path, String query, Map<String, List<String>> headers, JsonNode body) {
         String header(String name) {
@@ -35,7 +35,7 @@ final class ScriptedLlmServer implements AutoCloseable {
     }
 
     @FunctionalInterface
-    interface Reply {
+    public interface Reply {
         void write(HttpExchange exchange, ScriptedLlmServer server) throws IOException, InterruptedException;
     }
 
@@ -46,18 +46,18 @@ final class ScriptedLlmServer implements AutoCloseable {
     private final CountDownLatch released = new CountDownLatch(1);
     private final CountDownLatch clientGone = new CountDownLatch(1);
 
-    ScriptedLlmServer() throws IOException {
+    public ScriptedLlmServer() throws IOException {
         server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
         server.createContext("/", this::handle);
         server.setExecutor(executor);
         server.start();
     }
 
-    String url(String path) {
+    public String url(String path) {
         return "http://127.0.0.1:" + server.getAddress().getPort() + path;
     }
 
-    ScriptedLlmServer then(Reply reply) {
+    public ScriptedLlmServer then(Reply reply) {
         replies.add(reply);
         return this;
     }

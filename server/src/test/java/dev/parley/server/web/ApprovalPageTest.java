@@ -28,6 +28,7 @@ class ApprovalPageTest {
     private TestApp app;
     private Browser browser;
     private ChatPage page;
+    private String email;
 
     @BeforeEach
     void open() {
@@ -35,7 +36,8 @@ class ApprovalPageTest {
         browser = Browser.open();
         app = TestApp.start(Map.of("PARLEY_TOOL_POLICY", "query_usage=ask"));
         page = new ChatPage(browser, app.baseUrl());
-        page.open().register(ChatPageTest.email(), TestUsers.PASSWORD);
+        email = ChatPageTest.email();
+        page.open().register(email, TestUsers.PASSWORD);
         page.loadSample();
     }
 
@@ -60,20 +62,7 @@ class ApprovalPageTest {
         approval.findElement(By.cssSelector("button.approval-approve")).click();
 
         // The offline team asks for each query_usage call it makes: approve each as it comes, until the run ends.
-        long deadline = System.nanoTime() + RUN.toNanos();
-        while (!"completed".equals(page.lastTurn().getAttribute("data-state"))) {
-            assertThat(System.nanoTime()).as("the run completes within %s", RUN).isLessThan(deadline);
-            WebElement next = browser.await("another approval or the run's end", driver -> {
-                List<WebElement> pending = driver.findElements(PENDING_APPROVE);
-                if (!pending.isEmpty() && pending.getFirst().isEnabled()) {
-                    return pending.getFirst();
-                }
-                return "completed".equals(page.lastTurn().getAttribute("data-state")) ? page.lastTurn() : null;
-            });
-            if (next.getTagName().equals("button")) {
-                next.click();
-            }
-        }
+        approveUntilCompleted(page);
         List<WebElement> settled = browser.driver().findElements(APPROVAL);
         assertThat(settled).isNotEmpty().allSatisfy(each -> {
             assertThat(each.getAttribute("data-state")).isEqualTo("approved");
@@ -82,6 +71,69 @@ class ApprovalPageTest {
             assertThat(each.findElements(By.cssSelector("button"))).isEmpty();
         });
         assertThat(page.lastTurn().findElements(By.cssSelector(".step.tool[data-state='success']"))).isNotEmpty();
+    }
+
+    @Test
+    void everyTabOfTheUserShowsTheApprovalAndADecisionInOneSettlesItInAll() {
+        Browser second = Browser.open();
+        try {
+            ChatPage other = new ChatPage(second, app.baseUrl());
+            other.open().signIn(email, TestUsers.PASSWORD);
+
+            page.ask("Analyze my AI costs");
+            other.openThread("Analyze my AI costs");
+
+            WebElement first = browser.await("the approval in the first tab",
+                    ExpectedConditions.visibilityOfElementLocated(PENDING_APPROVE));
+            String approvalId = first.getAttribute("data-approval-id");
+            By sameApproval = By.cssSelector("#messages > .turn:last-child .step.approval[data-approval-id='"
+                    + approvalId + "']");
+            WebElement mirrored = second.await("the same approval in the second tab",
+                    ExpectedConditions.visibilityOfElementLocated(sameApproval));
+            assertThat(mirrored.getAttribute("data-state")).isEqualTo("pending");
+            assertThat(mirrored.findElement(By.cssSelector(".tool-name")).getText()).isEqualTo("query_usage");
+            assertThat(mirrored.findElements(By.cssSelector("button.approval-approve"))).hasSize(1);
+
+            // Decided in the second tab: the card settles in both and loses its buttons in both.
+            mirrored.findElement(By.cssSelector("button.approval-approve")).click();
+            for (Browser each : List.of(second, browser)) {
+                each.await("the approval to settle in every tab",
+                        ExpectedConditions.attributeToBe(sameApproval, "data-state", "approved"));
+                assertThat(each.driver().findElement(sameApproval).findElements(By.cssSelector("button"))).isEmpty();
+            }
+
+            // The rest of the run's approvals are decided in the first tab; both tabs see the run complete.
+            approveUntilCompleted(page);
+            other.awaitLastTurn("the run to complete in the second tab", RUN, "completed");
+            for (ChatPage each : List.of(page, other)) {
+                assertThat(each.driver().findElements(APPROVAL)).isNotEmpty().allSatisfy(card -> {
+                    assertThat(card.getAttribute("data-state")).isEqualTo("approved");
+                    assertThat(card.findElements(By.cssSelector("button"))).isEmpty();
+                });
+                assertThat(each.lastTurn().findElements(By.cssSelector(".step.tool[data-state='success']")))
+                        .isNotEmpty();
+            }
+        } finally {
+            second.close();
+        }
+    }
+
+    /** Approves each pending tool call of the last turn as it comes, until the run completes. */
+    private void approveUntilCompleted(ChatPage on) {
+        long deadline = System.nanoTime() + RUN.toNanos();
+        while (!"completed".equals(on.lastTurn().getAttribute("data-state"))) {
+            assertThat(System.nanoTime()).as("the run completes within %s", RUN).isLessThan(deadline);
+            WebElement next = on.browser().await("another approval or the run's end", driver -> {
+                List<WebElement> pending = driver.findElements(PENDING_APPROVE);
+                if (!pending.isEmpty() && pending.getFirst().isEnabled()) {
+                    return pending.getFirst();
+                }
+                return "completed".equals(on.lastTurn().getAttribute("data-state")) ? on.lastTurn() : null;
+            });
+            if (next.getTagName().equals("button")) {
+                next.click();
+            }
+        }
     }
 
     @Test

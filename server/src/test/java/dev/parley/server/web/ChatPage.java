@@ -61,6 +61,26 @@ final class ChatPage {
         awaitConnected();
     }
 
+    void signIn(String email, String password) {
+        registerMode(false);
+        fillAndSubmit(email, password);
+        awaitConnected();
+    }
+
+    /** Opens the thread with this title from the list (which the page may re-render in between) and waits for it. */
+    void openThread(String title) {
+        browser.await("the thread '" + title + "' in the list, clicked", driver -> {
+            for (WebElement open : driver.findElements(By.cssSelector("#thread-list .thread-open"))) {
+                if (open.findElement(By.cssSelector(".thread-title")).getText().equals(title)) {
+                    open.click();
+                    return true;
+                }
+            }
+            return null;
+        });
+        browser.await("the thread to open", ExpectedConditions.textToBe(By.id("chat-title"), title));
+    }
+
     /** Switches the form to "Create an account" (true) or "Sign in" (false). */
     void registerMode(boolean register) {
         browser.await("the sign-in form", ExpectedConditions.visibilityOfElementLocated(SIGNIN_VIEW));
