@@ -90,7 +90,7 @@ abstract class ApprovalsContract {
         return on.post("/api/approvals/" + approvalId, "{\"decision\":\"" + decision + "\"}", user.accessToken());
     }
 
-    private static List<String> types(List<JsonNode> events) {
+    static List<String> types(List<JsonNode> events) {
         return events.stream().map(e -> e.path("type").asText()).toList();
     }
 
@@ -317,6 +317,62 @@ abstract class ApprovalsContract {
                 assertThat(replayed.get(i).path("seq").asLong()).isEqualTo(i + 1);
             }
         }
+    }
+
+    @Test
+    void aRunWaitingForApprovalIsResumedOnANewSocketAndApprovedThere() {
+        TestUsers.User user = TestUsers.register(app);
+        JsonNode required;
+        try (SocketClient first = connected(app, user)) {
+            required = startWaiting(first, "resumed");
+        }
+        String runId = required.path("run_id").asText();
+        String approvalId = required.path("data").path("approval_id").asText();
+        long requiredSeq = required.path("seq").asLong();
+        try (SocketClient socket = connected(app, user)) {
+            socket.send("resume", Json.object().put("run_id", runId).put("last_seq", 0), "r-1");
+            List<JsonNode> replayed = new ArrayList<>();
+            JsonNode resumed;
+            while (true) {
+                JsonNode frame = socket.next();
+                if (frame.path("type").asText().equals("resumed")) {
+                    resumed = frame;
+                    break;
+                }
+                if (runId.equals(frame.path("run_id").asText(null))) {
+                    replayed.add(frame);
+                }
+            }
+            assertThat(types(replayed)).containsSubsequence("agent_started", "approval_required");
+            assertThat(types(replayed)).doesNotContain("approval_resolved", "tool_executing", "tool_completed");
+            for (int i = 0; i < replayed.size(); i++) {
+                assertThat(replayed.get(i).path("seq").asLong()).isEqualTo(i + 1);
+            }
+            JsonNode replayedRequired = replayed.getLast();
+            assertThat(replayedRequired.path("type").asText()).isEqualTo("approval_required");
+            assertThat(replayedRequired.path("seq").asLong()).isEqualTo(requiredSeq);
+            assertThat(replayedRequired.path("data").path("approval_id").asText()).isEqualTo(approvalId);
+            assertThat(resumed.path("data").path("run_id").asText()).isEqualTo(runId);
+            assertThat(resumed.path("data").path("complete").asBoolean()).isFalse();
+            assertThat(resumed.path("data").path("last_seq").asLong()).isEqualTo(requiredSeq);
+            assertThat(writeCalls("resumed")).isZero();
+
+            llm.then(OpenAiScript.answer("Resumed and noted."));
+            socket.send("approve_tool", Json.object().put("approval_id", approvalId).put("decision", "approve"), "a-1");
+            List<JsonNode> rest = socket.runEvents(runId);
+            assertThat(types(rest)).startsWith("approval_resolved", "tool_executing", "tool_completed");
+            assertThat(types(rest)).doesNotContain("error");
+            assertThat(rest.get(0).path("data").path("approval_id").asText()).isEqualTo(approvalId);
+            assertThat(rest.get(0).path("data").path("decision").asText()).isEqualTo("approved");
+            assertThat(rest.get(2).path("data").path("status").asText()).isEqualTo("success");
+            assertThat(rest.get(2).path("data").path("result").path("text").asText()).isEqualTo("noted resumed");
+            assertThat(rest.getLast().path("type").asText()).isEqualTo("agent_completed");
+            assertThat(rest.getLast().path("data").path("status").asText()).isEqualTo("completed");
+            for (int i = 0; i < rest.size(); i++) {
+                assertThat(rest.get(i).path("seq").asLong()).isEqualTo(requiredSeq + 1 + i);
+            }
+        }
+        assertThat(writeCalls("resumed")).isEqualTo(1);
     }
 
     @Test
