@@ -3,6 +3,7 @@ package dev.parley.server.agent;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.parley.protocol.Json;
 import dev.parley.server.testing.Await;
 import dev.parley.server.testing.McpTestServer;
@@ -123,6 +124,28 @@ abstract class ApprovalsContract {
             assertThat(rest.get(0).path("seq").asLong()).isEqualTo(required.path("seq").asLong() + 1);
         }
         assertThat(writeCalls("one")).isEqualTo(1);
+    }
+
+    @Test
+    void aDecisionCannotChangeTheArgumentsOfTheCallItApproves() {
+        TestUsers.User user = TestUsers.register(app);
+        try (SocketClient socket = connected(app, user)) {
+            JsonNode required = startWaiting(socket, "kept");
+            String runId = required.path("run_id").asText();
+            llm.then(OpenAiScript.answer("Kept."));
+            ObjectNode decision = Json.object().put("approval_id", required.path("data").path("approval_id").asText())
+                    .put("decision", "approve");
+            decision.putObject("parameters").put("text", "swapped");
+            decision.putObject("arguments").put("text", "swapped");
+            socket.send("approve_tool", decision, "k-1");
+            List<JsonNode> rest = socket.runEvents(runId);
+            JsonNode executing = rest.stream().filter(event -> event.path("type").asText().equals("tool_executing"))
+                    .findFirst().orElseThrow();
+            assertThat(executing.path("data").path("parameters").path("text").asText()).isEqualTo("kept");
+            assertThat(rest.getLast().path("data").path("status").asText()).isEqualTo("completed");
+        }
+        assertThat(writeCalls("kept")).isEqualTo(1);
+        assertThat(writeCalls("swapped")).isZero();
     }
 
     @Test
