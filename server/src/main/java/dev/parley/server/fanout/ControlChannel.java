@@ -31,6 +31,11 @@ final class ControlChannel implements AutoCloseable {
         this.subscription = redis.subscribe(channel, this::onMessage);
     }
 
+    /** Whether Redis has confirmed the subscription: from then on, the other instances' messages reach this one. */
+    boolean listening() {
+        return subscription.ready().isDone() && !subscription.ready().isCompletedExceptionally();
+    }
+
     void requestStop(String runId) {
         runStopHandlers(runId);
         redis.publish(channel, "stop " + instanceId + " " + runId);

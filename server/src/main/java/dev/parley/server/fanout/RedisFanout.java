@@ -219,6 +219,11 @@ public final class RedisFanout implements Fanout, RedisConnections.Listener {
         return redis.isUp() ? "up" : "down";
     }
 
+    /** Whether the control channel's subscription is confirmed (stop requests of other instances reach this one). */
+    boolean controlListening() {
+        return control.listening();
+    }
+
     /** Events recovered from the database (gaps and outages); for diagnostics and tests. */
     public long recoveredEvents() {
         return recovered.get();

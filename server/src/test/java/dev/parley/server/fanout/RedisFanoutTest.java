@@ -41,8 +41,10 @@ class RedisFanoutTest extends FanoutContract {
         RedisFanout fanout = new RedisFanout(redis, log.eventLog(), Clock.systemUTC());
         resources.add(fanout);
         resources.add(redis);
-        // An instance takes part once its link to Redis is up, as readiness reports it.
-        Await.until("the instance's Redis link is up", WAIT, () -> fanout.describe().equals("up"));
+        // An instance takes part once its link to Redis is up, as readiness reports it, and Redis has confirmed its
+        // control channel (a stop published before that reaches it through the database's flag, not the bus).
+        Await.until("the instance's Redis link is up", WAIT,
+                () -> fanout.describe().equals("up") && fanout.controlListening());
         return new Instance(redis, fanout);
     }
 
