@@ -1,7 +1,6 @@
 package dev.parley.server.fuzz;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.parley.protocol.Json;
 import dev.parley.server.testing.ServerProcess;
 import dev.parley.server.testing.SocketClient;
 import dev.parley.server.testing.TcpProxy;
@@ -77,7 +76,9 @@ public final class DatabaseOutageDrill {
             }
             List<SocketClient> sockets = OutageLoad.signUp(http, server, USERS, "outage");
             long end = System.nanoTime() + before.plus(cut).plus(after).toNanos();
-            List<Thread> threads = OutageLoad.drive(sockets, (socket, user) -> send(socket, user, end),
+            List<Thread> threads = OutageLoad.drive(sockets,
+                    (socket, user) -> OutageLoad.sendStarts(socket, "u" + user, end, EVERY,
+                            request -> sent.put(request, new Sent(System.nanoTime(), phase))),
                     socket -> read(socket, end));
             Thread.sleep(before.toMillis());
             long cutAt = System.nanoTime();
@@ -120,19 +121,6 @@ public final class DatabaseOutageDrill {
             }
             return new Report(silent ? "silent" : "refused", cut, answers, unanswered, duringMillis, notReady, ready,
                     acknowledged.size(), OutageLoad.notStored(url, acknowledged), server.process().isAlive());
-        }
-    }
-
-    private void send(SocketClient socket, int user, long end) {
-        for (int n = 0; System.nanoTime() < end; n++) {
-            String request = "u" + user + "-" + n;
-            sent.put(request, new Sent(System.nanoTime(), phase));
-            socket.send("start_agent", Json.object().put("user_request", request), request);
-            try {
-                Thread.sleep(EVERY.toMillis());
-            } catch (InterruptedException e) {
-                return;
-            }
         }
     }
 

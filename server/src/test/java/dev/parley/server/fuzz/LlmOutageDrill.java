@@ -101,7 +101,9 @@ public final class LlmOutageDrill {
             }
             List<SocketClient> sockets = OutageLoad.signUp(http, server, USERS, "llm-outage");
             long end = System.nanoTime() + before.plus(cut).plus(after).toNanos();
-            List<Thread> threads = OutageLoad.drive(sockets, (socket, user) -> send(socket, user, end),
+            List<Thread> threads = OutageLoad.drive(sockets,
+                    (socket, user) -> OutageLoad.sendStarts(socket, "llm-u" + user, end, EVERY,
+                            request -> sent.put(request, new Sent(System.nanoTime(), phase))),
                     socket -> read(socket, end));
             Thread.sleep(before.toMillis());
             long cutAt = System.nanoTime();
@@ -146,19 +148,6 @@ public final class LlmOutageDrill {
             return new Report(silent ? "silent" : "refused", cut, endings, duringMillis, unended, acknowledged.size(),
                     OutageLoad.notStored(url, acknowledged), unreachable, reachable,
                     recovery < 0 ? -1 : (recovery - restoredAt) / 1_000_000, closed, server.process().isAlive());
-        }
-    }
-
-    private void send(SocketClient socket, int user, long end) {
-        for (int n = 0; System.nanoTime() < end; n++) {
-            String request = "llm-u" + user + "-" + n;
-            sent.put(request, new Sent(System.nanoTime(), phase));
-            socket.send("start_agent", Json.object().put("user_request", request), request);
-            try {
-                Thread.sleep(EVERY.toMillis());
-            } catch (InterruptedException e) {
-                return;
-            }
         }
     }
 

@@ -10,6 +10,7 @@ import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -52,6 +53,23 @@ final class OutageLoad {
             threads.add(Thread.ofPlatform().start(() -> reader.accept(socket)));
         }
         return threads;
+    }
+
+    /**
+     * Sends a {@code start_agent} every {@code every} until {@code end} ({@link System#nanoTime()}), each request named
+     * {@code <prefix>-<n>} and used as its message id; {@code beforeSend} sees each name first.
+     */
+    static void sendStarts(SocketClient socket, String prefix, long end, Duration every, Consumer<String> beforeSend) {
+        for (int n = 0; System.nanoTime() < end; n++) {
+            String request = prefix + "-" + n;
+            beforeSend.accept(request);
+            socket.send("start_agent", Json.object().put("user_request", request), request);
+            try {
+                Thread.sleep(every.toMillis());
+            } catch (InterruptedException e) {
+                return;
+            }
+        }
     }
 
     /** How many of the acknowledged requests are not stored exactly once as a user message. */
