@@ -116,7 +116,8 @@ class WebRoutesTest {
                 queue.add(imports.group(1));
             }
         }
-        assertThat(seen).contains("app.js", "session.js", "socket.js", "runs.js", "conversation.js", "markdown.js",
+        assertThat(seen).contains("app.js", "page.js", "signin.js", "live.js", "threads.js", "composer.js", "tools.js",
+                "budget.js", "usage.js", "session.js", "socket.js", "runs.js", "conversation.js", "markdown.js",
                 "errors.js");
     }
 
