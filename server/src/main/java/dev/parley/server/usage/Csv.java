@@ -1,14 +1,24 @@
 package dev.parley.server.usage;
 
+import com.fasterxml.jackson.core.JsonParseException;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.dataformat.csv.CsvMapper;
+import com.fasterxml.jackson.dataformat.csv.CsvParser;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * An RFC 4180 reader: comma-separated fields, double quotes around fields that hold commas, quotes or line breaks
- * ({@code ""} inside a quoted field is one quote), and CRLF, LF or CR line ends. Blank lines and, when asked, lines
- * starting with {@code #} are skipped.
+ * RFC 4180 records read with jackson-dataformat-csv: comma-separated fields, double quotes around fields that hold
+ * commas, quotes or line breaks ({@code ""} inside a quoted field is one quote), and CRLF, LF or CR line ends. A
+ * leading byte-order mark, blank lines and, when asked, lines starting with {@code #} are skipped.
  */
 final class Csv {
+    private static final CsvMapper PLAIN = new CsvMapper();
+    private static final CsvMapper COMMENTED = CsvMapper.builder().enable(CsvParser.Feature.ALLOW_COMMENTS).build();
+    private static final String UNCLOSED_QUOTE = "Missing closing quote";
+
     private Csv() {
     }
 
@@ -16,7 +26,7 @@ final class Csv {
     record Line(int number, List<String> fields) {
     }
 
-    /** An unterminated quoted field. */
+    /** Text that is not CSV: an unterminated quoted field, or a character after a closing quote. */
     static final class MalformedCsvException extends RuntimeException {
         private final int line;
 
@@ -32,84 +42,36 @@ final class Csv {
 
     /** Reads at most {@code maxRecords} records (one more is read so that the caller can tell the limit was passed). */
     static List<Line> read(String text, boolean skipComments, int maxRecords) {
+        String body = text.startsWith("\uFEFF") ? text.substring(1) : text;
         List<Line> records = new ArrayList<>();
-        List<String> fields = new ArrayList<>();
-        StringBuilder field = new StringBuilder();
-        int line = 1;
         int recordStart = 1;
-        boolean quoted = false;
-        boolean fieldWasQuoted = false;
-        int i = 0;
-        int length = text.length();
-        if (length > 0 && text.charAt(0) == '\uFEFF') {
-            i = 1;
-        }
-        while (i < length && records.size() <= maxRecords) {
-            char c = text.charAt(i);
-            if (quoted) {
-                if (c == '"') {
-                    if (i + 1 < length && text.charAt(i + 1) == '"') {
-                        field.append('"');
-                        i += 2;
-                        continue;
+        try (CsvParser parser = (skipComments ? COMMENTED : PLAIN).getFactory().createParser(body)) {
+            List<String> fields = new ArrayList<>();
+            for (JsonToken token = parser.nextToken(); token != null && records.size() <= maxRecords;
+                    token = parser.nextToken()) {
+                switch (token) {
+                    case START_ARRAY -> {
+                        recordStart = parser.currentLocation().getLineNr();
+                        fields = new ArrayList<>();
                     }
-                    quoted = false;
-                } else {
-                    if (c == '\n' || (c == '\r' && (i + 1 >= length || text.charAt(i + 1) != '\n'))) {
-                        line++;
+                    case END_ARRAY -> {
+                        boolean blank = fields.size() == 1 && fields.getFirst().isBlank();
+                        if (!blank && !fields.isEmpty()) {
+                            records.add(new Line(recordStart, List.copyOf(fields)));
+                        }
                     }
-                    field.append(c);
-                }
-                i++;
-                continue;
-            }
-            switch (c) {
-                case '"' -> {
-                    if (field.isEmpty() && !fieldWasQuoted) {
-                        quoted = true;
-                        fieldWasQuoted = true;
-                    } else {
-                        field.append(c);
-                    }
-                    i++;
-                }
-                case ',' -> {
-                    fields.add(field.toString());
-                    field.setLength(0);
-                    fieldWasQuoted = false;
-                    i++;
-                }
-                case '\r', '\n' -> {
-                    fields.add(field.toString());
-                    field.setLength(0);
-                    fieldWasQuoted = false;
-                    addRecord(records, fields, recordStart, skipComments);
-                    fields = new ArrayList<>();
-                    i += (c == '\r' && i + 1 < length && text.charAt(i + 1) == '\n') ? 2 : 1;
-                    line++;
-                    recordStart = line;
-                }
-                default -> {
-                    field.append(c);
-                    i++;
+                    default -> fields.add(parser.getText());
                 }
             }
-        }
-        if (quoted) {
-            throw new MalformedCsvException(recordStart, "a quoted field that starts on line " + recordStart + " is never closed");
-        }
-        if (!field.isEmpty() || !fields.isEmpty() || fieldWasQuoted) {
-            fields.add(field.toString());
-            addRecord(records, fields, recordStart, skipComments);
+        } catch (JsonParseException e) {
+            String reason = e.getOriginalMessage();
+            throw new MalformedCsvException(recordStart, reason.startsWith(UNCLOSED_QUOTE)
+                    ? "a quoted field that starts on line " + recordStart + " is never closed"
+                    : "the record that starts on line " + recordStart + " cannot be read ("
+                            + reason.lines().findFirst().orElse(reason) + ")");
+        } catch (IOException e) {
+            throw new UncheckedIOException("Reading CSV from a string failed", e);
         }
         return records;
-    }
-
-    private static void addRecord(List<Line> records, List<String> fields, int line, boolean skipComments) {
-        boolean blank = fields.size() == 1 && fields.getFirst().isBlank();
-        boolean comment = skipComments && !fields.isEmpty() && fields.getFirst().startsWith("#");
-        if (!blank && !comment) {
-            records.add(new Line(line, List.copyOf(fields)));
-        }
     }
 }
