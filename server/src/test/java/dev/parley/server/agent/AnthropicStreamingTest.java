@@ -8,6 +8,10 @@ import java.util.List;
 
 /** Anthropic Messages streaming: {@code event:} + {@code data:} pairs, thinking and tool_use blocks, message_stop. */
 class AnthropicStreamingTest extends LlmProviderContract {
+    AnthropicStreamingTest() {
+        super(new Wire(Config.LlmProvider.ANTHROPIC, "claude-haiku-4-5", "/v1/", "text/event-stream"));
+    }
+
     private static String event(String name, String data) {
         return "event: " + name + "\ndata: " + data + "\n\n";
     }
@@ -36,26 +40,6 @@ class AnthropicStreamingTest extends LlmProviderContract {
         return event("message_delta", "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"" + stopReason
                 + "\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":" + outputTokens + "}}")
                 + event("message_stop", "{\"type\":\"message_stop\"}");
-    }
-
-    @Override
-    Config.LlmProvider provider() {
-        return Config.LlmProvider.ANTHROPIC;
-    }
-
-    @Override
-    String model() {
-        return "claude-haiku-4-5";
-    }
-
-    @Override
-    String baseUrl(ScriptedLlmServer server) {
-        return server.url("/v1/");
-    }
-
-    @Override
-    String contentType() {
-        return "text/event-stream";
     }
 
     @Override

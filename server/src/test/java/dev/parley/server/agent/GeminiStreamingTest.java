@@ -11,6 +11,10 @@ import java.util.List;
  * function calls in one piece, no end sentinel (the last chunk carries finishReason and usageMetadata).
  */
 class GeminiStreamingTest extends LlmProviderContract {
+    GeminiStreamingTest() {
+        super(new Wire(Config.LlmProvider.GEMINI, "gemini-2.5-flash", "/v1beta", "text/event-stream"));
+    }
+
     private static String chunk(String parts, String finish, String usage) {
         return "data: {\"candidates\":[{\"content\":{\"parts\":" + parts + ",\"role\":\"model\"},"
                 + (finish == null ? "" : "\"finishReason\":\"" + finish + "\",") + "\"index\":0}],"
@@ -20,26 +24,6 @@ class GeminiStreamingTest extends LlmProviderContract {
     private static String usage(int prompt, Integer candidates) {
         return "{\"promptTokenCount\":" + prompt + (candidates == null ? "" : ",\"candidatesTokenCount\":" + candidates)
                 + ",\"totalTokenCount\":" + (prompt + (candidates == null ? 0 : candidates)) + "}";
-    }
-
-    @Override
-    Config.LlmProvider provider() {
-        return Config.LlmProvider.GEMINI;
-    }
-
-    @Override
-    String model() {
-        return "gemini-2.5-flash";
-    }
-
-    @Override
-    String baseUrl(ScriptedLlmServer server) {
-        return server.url("/v1beta");
-    }
-
-    @Override
-    String contentType() {
-        return "text/event-stream";
     }
 
     @Override

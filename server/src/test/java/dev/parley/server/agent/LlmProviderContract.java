@@ -49,8 +49,17 @@ abstract class LlmProviderContract {
     static String user;
     static long userRequests;
 
+    /** What a provider's test names: the provider, the model asked for, its API's base path, its stream's media type. */
+    record Wire(Config.LlmProvider provider, String model, String basePath, String contentType) {
+    }
+
+    final Wire wire;
     ScriptedLlmServer server;
     Agent agent;
+
+    LlmProviderContract(Wire wire) {
+        this.wire = wire;
+    }
 
     @BeforeAll
     static void loadSample() {
@@ -69,8 +78,7 @@ abstract class LlmProviderContract {
     @BeforeEach
     void startServer() throws Exception {
         server = new ScriptedLlmServer();
-        agent = Agents.create(new Config.Agent(Duration.ZERO, provider(), Optional.of(model()), Optional.of("test-key"),
-                Optional.of(URI.create(baseUrl(server)))), store, CATALOG, CLOCK);
+        agent = Agents.create(agentConfig(), store, CATALOG, CLOCK);
     }
 
     @AfterEach
@@ -79,13 +87,10 @@ abstract class LlmProviderContract {
         server.close();
     }
 
-    abstract Config.LlmProvider provider();
-
-    abstract String model();
-
-    abstract String baseUrl(ScriptedLlmServer server);
-
-    abstract String contentType();
+    private Config.Agent agentConfig() {
+        return new Config.Agent(Duration.ZERO, wire.provider(), Optional.of(wire.model()), Optional.of("test-key"),
+                Optional.of(URI.create(server.url(wire.basePath()))));
+    }
 
     /** A first answer: some reasoning, then a call of query_usage with {"group_by":"model"}. */
     abstract List<String> toolCallStream();
@@ -122,8 +127,8 @@ abstract class LlmProviderContract {
 
     @Test
     void toolCallRoundTripThenStreamedAnswer() throws Exception {
-        server.then(ScriptedLlmServer.stream(contentType(), toolCallStream()))
-                .then(ScriptedLlmServer.stream(contentType(), answerStream()));
+        server.then(ScriptedLlmServer.stream(wire.contentType(), toolCallStream()))
+                .then(ScriptedLlmServer.stream(wire.contentType(), answerStream()));
         RecordingRun run = new RecordingRun(user, "Which model costs me the most?");
 
         Answer answer = run(run);
@@ -152,7 +157,7 @@ abstract class LlmProviderContract {
         long[] tokens = reportedTokens();
         assertThat(run.usage().inputTokens()).isEqualTo(tokens[0]);
         assertThat(run.usage().outputTokens()).isEqualTo(tokens[1]);
-        BigDecimal expected = CATALOG.current(null, model())
+        BigDecimal expected = CATALOG.current(null, wire.model())
                 .map(p -> p.input().multiply(BigDecimal.valueOf(tokens[0])).add(p.output().multiply(BigDecimal.valueOf(tokens[1])))
                         .divide(BigDecimal.valueOf(1_000_000)))
                 .orElse(BigDecimal.ZERO).setScale(6, RoundingMode.HALF_UP);
@@ -164,7 +169,7 @@ abstract class LlmProviderContract {
 
     @Test
     void anErrorInsideTheStreamIsLlmUnavailableAndRetryable() {
-        server.then(ScriptedLlmServer.stream(contentType(), streamWithError()));
+        server.then(ScriptedLlmServer.stream(wire.contentType(), streamWithError()));
         RecordingRun run = new RecordingRun(user, "Where does my money go?");
 
         assertThatThrownBy(() -> run(run)).isInstanceOfSatisfying(AgentException.class, e -> {
@@ -198,7 +203,7 @@ abstract class LlmProviderContract {
 
     @Test
     void aStreamCutBeforeItsEndIsLlmUnavailable() {
-        server.then(ScriptedLlmServer.stream(contentType(), cutStream()));
+        server.then(ScriptedLlmServer.stream(wire.contentType(), cutStream()));
         assertThatThrownBy(() -> run(new RecordingRun(user, "Where does my money go?")))
                 .isInstanceOfSatisfying(AgentException.class, e -> {
                     assertThat(e.code()).isEqualTo(ErrorCode.LLM_UNAVAILABLE);
@@ -208,7 +213,7 @@ abstract class LlmProviderContract {
 
     @Test
     void stoppingTheRunClosesTheProviderStream() throws Exception {
-        server.then(ScriptedLlmServer.stall(contentType(), firstChunks(), heartbeat()));
+        server.then(ScriptedLlmServer.stall(wire.contentType(), firstChunks(), heartbeat()));
         RecordingRun run = new RecordingRun(user, "Where does my money go?");
         AtomicReference<Throwable> outcome = new AtomicReference<>();
         CompletableFuture<Void> ended = new CompletableFuture<>();
@@ -233,8 +238,7 @@ abstract class LlmProviderContract {
 
     /** The configured agent again, with a spend budget of {@code limitUsd} for every user. */
     private Agent budgeted(Budgets budgets) {
-        return Agents.create(new Config.Agent(Duration.ZERO, provider(), Optional.of(model()), Optional.of("test-key"),
-                Optional.of(URI.create(baseUrl(server)))), store, CATALOG, CLOCK, budgets);
+        return Agents.create(agentConfig(), store, CATALOG, CLOCK, budgets);
     }
 
     private static Budgets budgets(String limitUsd) {
@@ -244,8 +248,8 @@ abstract class LlmProviderContract {
 
     @Test
     void underABudgetEachCallIsCappedReservedAndChargedWhatItReported() throws Exception {
-        server.then(ScriptedLlmServer.stream(contentType(), toolCallStream()))
-                .then(ScriptedLlmServer.stream(contentType(), answerStream()));
+        server.then(ScriptedLlmServer.stream(wire.contentType(), toolCallStream()))
+                .then(ScriptedLlmServer.stream(wire.contentType(), answerStream()));
         String spender = UsageTestData.newUser(database);
         try (Budgets budgets = budgets("1")) {
             Agent agent = budgeted(budgets);
@@ -259,7 +263,7 @@ abstract class LlmProviderContract {
             }
 
             BigDecimal cost = run.usage().costUsd();
-            if (provider() == Config.LlmProvider.OLLAMA) {
+            if (wire.provider() == Config.LlmProvider.OLLAMA) {
                 // A local model costs nothing: nothing is reserved or charged.
                 assertThat(run.events(EventType.COST_UPDATED)).isEmpty();
                 assertThat(budgets.status(spender).spentUsd()).isEqualByComparingTo("0");
@@ -279,7 +283,7 @@ abstract class LlmProviderContract {
 
     @Test
     void underABudgetThatCannotCoverTheFirstCallNothingIsSent() throws Exception {
-        org.junit.jupiter.api.Assumptions.assumeTrue(provider() != Config.LlmProvider.OLLAMA, "local models are free");
+        org.junit.jupiter.api.Assumptions.assumeTrue(wire.provider() != Config.LlmProvider.OLLAMA, "local models are free");
         String spender = UsageTestData.newUser(database);
         try (Budgets budgets = budgets("0.0001")) {
             Agent agent = budgeted(budgets);

@@ -8,6 +8,10 @@ import java.util.List;
 
 /** Ollama /api/chat: NDJSON lines, thinking beside content, whole tool calls, a last line with done:true and counts. */
 class OllamaStreamingTest extends LlmProviderContract {
+    OllamaStreamingTest() {
+        super(new Wire(Config.LlmProvider.OLLAMA, "llama3.2", "", "application/x-ndjson"));
+    }
+
     private static String line(String message, boolean done, String tail) {
         return "{\"model\":\"llama3.2\",\"created_at\":\"2026-11-28T10:00:00.000Z\",\"message\":" + message
                 + ",\"done\":" + done + tail + "}\n";
@@ -21,26 +25,6 @@ class OllamaStreamingTest extends LlmProviderContract {
         return line("{\"role\":\"assistant\",\"content\":\"\"}", true, ",\"done_reason\":\"stop\",\"total_duration\":"
                 + "181553584,\"load_duration\":27906292,\"prompt_eval_count\":" + prompt + ",\"prompt_eval_duration\":"
                 + "109000000,\"eval_count\":" + eval + ",\"eval_duration\":42000000");
-    }
-
-    @Override
-    Config.LlmProvider provider() {
-        return Config.LlmProvider.OLLAMA;
-    }
-
-    @Override
-    String model() {
-        return "llama3.2";
-    }
-
-    @Override
-    String baseUrl(ScriptedLlmServer server) {
-        return server.url("");
-    }
-
-    @Override
-    String contentType() {
-        return "application/x-ndjson";
     }
 
     @Override

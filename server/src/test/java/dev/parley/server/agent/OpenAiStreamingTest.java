@@ -10,6 +10,10 @@ import org.junit.jupiter.api.Test;
 
 /** OpenAI Chat Completions streaming: SSE {@code data:} lines, tool arguments in string pieces, usage chunk, [DONE]. */
 class OpenAiStreamingTest extends LlmProviderContract {
+    OpenAiStreamingTest() {
+        super(new Wire(Config.LlmProvider.OPENAI, "gpt-4o-mini", "/v1", "text/event-stream"));
+    }
+
     private static final String HEAD = "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1764300000,"
             + "\"model\":\"gpt-4o-mini\",";
 
@@ -25,26 +29,6 @@ class OpenAiStreamingTest extends LlmProviderContract {
         return chunk("[]", "{\"prompt_tokens\":" + prompt + ",\"completion_tokens\":" + completion + ",\"total_tokens\":"
                 + (prompt + completion) + ",\"prompt_tokens_details\":{\"cached_tokens\":0},"
                 + "\"completion_tokens_details\":{\"reasoning_tokens\":0}}");
-    }
-
-    @Override
-    Config.LlmProvider provider() {
-        return Config.LlmProvider.OPENAI;
-    }
-
-    @Override
-    String model() {
-        return "gpt-4o-mini";
-    }
-
-    @Override
-    String baseUrl(ScriptedLlmServer server) {
-        return server.url("/v1");
-    }
-
-    @Override
-    String contentType() {
-        return "text/event-stream";
     }
 
     @Override
@@ -141,7 +125,7 @@ class OpenAiStreamingTest extends LlmProviderContract {
     @Test
     void earlierTurnsAreSentAndAModelThatKeepsCallingToolsStopsAtTheRoundLimit() throws Exception {
         for (int i = 0; i < LlmSupervisor.MAX_ROUNDS; i++) {
-            server.then(ScriptedLlmServer.stream(contentType(), toolCallStream()));
+            server.then(ScriptedLlmServer.stream(wire.contentType(), toolCallStream()));
         }
         RecordingRun run = new RecordingRun(user, "And by model?", List.of(
                 new AgentRun.Turn("user", "Where does my money go?"), new AgentRun.Turn("assistant", "Mostly code review.")));
