@@ -8,6 +8,7 @@ import dev.parley.protocol.Json;
 import dev.parley.server.testing.Await;
 import dev.parley.server.testing.McpTestServer;
 import dev.parley.server.testing.MutableClock;
+import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.SocketClient;
 import dev.parley.server.testing.TestApp;
 import dev.parley.server.testing.TestUsers;
@@ -19,8 +20,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Approvals of tool calls, end to end, on one database: a policy of {@code ask} stops the call until a person decides
@@ -30,6 +31,8 @@ import org.junit.jupiter.api.Test;
  */
 abstract class ApprovalsContract {
     static final Duration RUN_TIMEOUT = Duration.ofSeconds(3);
+    @RegisterExtension
+    static final Servers servers = new Servers();
     static McpTestServer mcp;
     static ScriptedLlmServer llm;
     static MutableClock clock;
@@ -37,10 +40,10 @@ abstract class ApprovalsContract {
 
     /** Starts the app on the subclass's database, with {@code extra} settings. */
     static void startApp(Map<String, String> extra) throws Exception {
-        mcp = new McpTestServer();
-        llm = new ScriptedLlmServer();
+        mcp = servers.keep(new McpTestServer());
+        llm = servers.keep(new ScriptedLlmServer());
         clock = new MutableClock(Instant.now());
-        app = TestApp.start(settings(extra), clock);
+        app = servers.start(settings(extra), clock);
         TestUsers.User user = TestUsers.register(app);
         Await.until("the MCP server connected", Duration.ofSeconds(10), () -> app.get("/api/mcp/servers",
                 user.accessToken()).json().path("servers").path(0).path("status").asText().equals("connected"));
@@ -59,13 +62,6 @@ abstract class ApprovalsContract {
                 "PARLEY_SHUTDOWN_GRACE", "0"));
         env.putAll(extra);
         return env;
-    }
-
-    @AfterAll
-    static void stop() {
-        app.close();
-        llm.close();
-        mcp.close();
     }
 
     static SocketClient connected(TestApp on, TestUsers.User user) {

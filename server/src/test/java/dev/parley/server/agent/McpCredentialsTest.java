@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.parley.protocol.Json;
 import dev.parley.server.testing.Await;
 import dev.parley.server.testing.McpTestServer;
+import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.SocketClient;
 import dev.parley.server.testing.TestApp;
 import dev.parley.server.testing.TestUsers;
@@ -17,9 +18,9 @@ import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * An MCP server whose calls need each user's own credential ({@code user_secret}): the user stores it over HTTP, it
@@ -27,15 +28,18 @@ import org.junit.jupiter.api.Test;
  * before any approval is asked.
  */
 class McpCredentialsTest {
+    @RegisterExtension
+    static final Servers servers = new Servers();
+
     private static McpTestServer mcp;
     private static ScriptedLlmServer llm;
     private static TestApp app;
 
     @BeforeAll
     static void start() throws Exception {
-        mcp = new McpTestServer();
-        llm = new ScriptedLlmServer();
-        app = TestApp.start(Map.of(
+        mcp = servers.keep(new McpTestServer());
+        llm = servers.keep(new ScriptedLlmServer());
+        app = servers.start(Map.of(
                 "PARLEY_LLM_PROVIDER", "openai",
                 "PARLEY_LLM_API_KEY", "test-key",
                 "PARLEY_LLM_BASE_URL", llm.url("/v1"),
@@ -46,13 +50,6 @@ class McpCredentialsTest {
         TestUsers.User user = TestUsers.register(app);
         Await.until("the MCP server's tools discovered", Duration.ofSeconds(10), () -> !app.get("/api/mcp/servers",
                 user.accessToken()).json().path("servers").path(0).path("tools").isEmpty());
-    }
-
-    @AfterAll
-    static void stop() {
-        app.close();
-        llm.close();
-        mcp.close();
     }
 
     private static String status(TestUsers.User user) {

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.parley.protocol.Json;
 import dev.parley.server.testing.Await;
 import dev.parley.server.testing.McpStdioTestServer;
+import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.SocketClient;
 import dev.parley.server.testing.TestApp;
 import dev.parley.server.testing.TestUsers;
@@ -18,18 +19,22 @@ import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** An MCP server that runs as a local process (stdio): discovered, called, stopped, and given none of our secrets. */
 class McpStdioTest {
+    @RegisterExtension
+    static final Servers servers = new Servers();
+
     private static ScriptedLlmServer llm;
     private static TestApp app;
     private static Path cancellations;
 
     @BeforeAll
     static void start() throws Exception {
-        llm = new ScriptedLlmServer();
+        llm = servers.keep(new ScriptedLlmServer());
         cancellations = Files.createTempFile("mcp-cancellations", ".txt");
-        app = TestApp.start(Map.of(
+        app = servers.start(Map.of(
                 "PARLEY_LLM_PROVIDER", "openai",
                 "PARLEY_LLM_API_KEY", "test-key",
                 "PARLEY_LLM_BASE_URL", llm.url("/v1"),
@@ -42,8 +47,6 @@ class McpStdioTest {
 
     @AfterAll
     static void stop() throws Exception {
-        app.close();
-        llm.close();
         Files.deleteIfExists(cancellations);
     }
 

@@ -6,21 +6,25 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.parley.protocol.Json;
 import dev.parley.server.testing.Await;
 import dev.parley.server.testing.McpTestServer;
+import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.SocketClient;
 import dev.parley.server.testing.TestApp;
 import dev.parley.server.testing.TestUsers;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Tools of MCP servers in language-model runs, end to end: a real MCP server over Streamable HTTP, a scripted model
  * provider over HTTP, the real app, real sockets.
  */
 class McpToolsTest {
+    @RegisterExtension
+    static final Servers servers = new Servers();
+
     private static McpTestServer mcp;
     private static McpTestServer gone;
     private static ScriptedLlmServer llm;
@@ -28,10 +32,10 @@ class McpToolsTest {
 
     @BeforeAll
     static void start() throws Exception {
-        mcp = new McpTestServer();
-        gone = new McpTestServer();
-        llm = new ScriptedLlmServer();
-        app = TestApp.start(Map.of(
+        mcp = servers.keep(new McpTestServer());
+        gone = servers.keep(new McpTestServer());
+        llm = servers.keep(new ScriptedLlmServer());
+        app = servers.start(Map.of(
                 "PARLEY_LLM_PROVIDER", "openai",
                 "PARLEY_LLM_API_KEY", "test-key",
                 "PARLEY_LLM_BASE_URL", llm.url("/v1"),
@@ -43,14 +47,6 @@ class McpToolsTest {
             JsonNode servers = app.get("/api/mcp/servers", user.accessToken()).json().path("servers");
             return servers.size() == 3 && servers.findValuesAsText("status").stream().allMatch("connected"::equals);
         });
-    }
-
-    @AfterAll
-    static void stop() {
-        app.close();
-        llm.close();
-        mcp.close();
-        gone.close();
     }
 
     private static SocketClient connected(TestUsers.User user) {

@@ -14,7 +14,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -33,14 +32,7 @@ class PostgresApprovalsTest extends ApprovalsContract {
                 "PARLEY_REDIS_URL", TestRedis.url().toString(),
                 "PARLEY_REDIS_PREFIX", TestRedis.freshPrefix());
         startApp(shared);
-        second = TestApp.start(settings(shared), clock);
-    }
-
-    @AfterAll
-    static void stopSecond() {
-        if (second != null) {
-            second.close();
-        }
+        second = servers.start(settings(shared), clock);
     }
 
     @Test

@@ -1,35 +1,34 @@
 package dev.parley.server.auth;
 
-import static dev.parley.server.auth.AuthFlows.PASSWORD;
-import static dev.parley.server.auth.AuthFlows.errorCode;
-import static dev.parley.server.auth.AuthFlows.login;
 import static dev.parley.server.auth.AuthFlows.me;
-import static dev.parley.server.auth.AuthFlows.register;
-import static dev.parley.server.auth.AuthFlows.uniqueEmail;
+import static dev.parley.server.testing.TestUsers.PASSWORD;
+import static dev.parley.server.testing.TestUsers.attemptLogin;
+import static dev.parley.server.testing.TestUsers.attemptRegister;
+import static dev.parley.server.testing.TestUsers.uniqueEmail;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.parley.protocol.Json;
+import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.TestApp;
+import dev.parley.server.testing.TestUsers;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Each /auth route's success and error rows, over real HTTP. */
 class AuthRoutesTest {
+    @RegisterExtension
+    static final Servers servers = new Servers();
+
     private static TestApp app;
 
     @BeforeAll
     static void start() {
-        app = TestApp.start(Map.of("PARLEY_LOGIN_MAX_ATTEMPTS", "1000"));
-    }
-
-    @AfterAll
-    static void stop() {
-        app.close();
+        app = servers.start(Map.of("PARLEY_LOGIN_MAX_ATTEMPTS", "1000"));
     }
 
     @Test
@@ -63,7 +62,7 @@ class AuthRoutesTest {
     @Test
     void registerWithoutNameUsesTheLocalPart() {
         String email = uniqueEmail();
-        JsonNode pair = register(app, email, PASSWORD).json();
+        JsonNode pair = attemptRegister(app, email, PASSWORD).json();
         assertThat(pair.path("user").path("name").asText()).isEqualTo(email.substring(0, email.indexOf('@')));
     }
 
@@ -72,21 +71,21 @@ class AuthRoutesTest {
         for (String email : new String[] {"", "no-at-sign", "two@@example.org", "a@b@example.org", "space in@example.org",
                 "dot.@example.org", "user@localhost", "user@-example.org", "user@example..org", "user@192.168.0.1",
                 "x".repeat(65) + "@example.org", "user@" + "d".repeat(250) + ".org"}) {
-            TestApp.Response response = register(app, email, PASSWORD);
+            TestApp.Response response = attemptRegister(app, email, PASSWORD);
             assertThat(response.status()).as(email).isEqualTo(400);
-            assertThat(errorCode(response)).as(email).isEqualTo("invalid_email");
+            assertThat(response.errorCode()).as(email).isEqualTo("invalid_email");
         }
     }
 
     @Test
     void registerRefusesPasswordsTooShortOrTooLong() {
         for (String password : new String[] {"", "seven77", "\u00e9".repeat(7), "x".repeat(1025)}) {
-            TestApp.Response response = register(app, uniqueEmail(), password);
+            TestApp.Response response = attemptRegister(app, uniqueEmail(), password);
             assertThat(response.status()).as("length %d", password.length()).isEqualTo(400);
-            assertThat(errorCode(response)).isEqualTo("weak_password");
+            assertThat(response.errorCode()).isEqualTo("weak_password");
         }
-        assertThat(register(app, uniqueEmail(), "eight888").status()).isEqualTo(201);
-        assertThat(register(app, uniqueEmail(), "y".repeat(1024)).status()).isEqualTo(201);
+        assertThat(attemptRegister(app, uniqueEmail(), "eight888").status()).isEqualTo(201);
+        assertThat(attemptRegister(app, uniqueEmail(), "y".repeat(1024)).status()).isEqualTo(201);
     }
 
     @Test
@@ -97,28 +96,28 @@ class AuthRoutesTest {
                 "{\"email\":\"" + uniqueEmail() + "\",\"password\":\"" + PASSWORD + "\",\"name\":\"" + "n".repeat(201) + "\"}"}) {
             TestApp.Response response = app.post("/auth/register", body, null);
             assertThat(response.status()).as(body).isEqualTo(400);
-            assertThat(errorCode(response)).as(body).isEqualTo("invalid_request");
+            assertThat(response.errorCode()).as(body).isEqualTo("invalid_request");
         }
         TestApp.Response notJson = app.post("/auth/register", "{email:", null);
         assertThat(notJson.status()).isEqualTo(400);
-        assertThat(errorCode(notJson)).isEqualTo("invalid_json");
+        assertThat(notJson.errorCode()).isEqualTo("invalid_json");
     }
 
     @Test
     void registerRefusesATakenEmailWhateverItsCase() {
         String email = uniqueEmail();
-        assertThat(register(app, email, PASSWORD).status()).isEqualTo(201);
-        TestApp.Response again = register(app, email.toUpperCase(java.util.Locale.ROOT), "another password");
+        assertThat(attemptRegister(app, email, PASSWORD).status()).isEqualTo(201);
+        TestApp.Response again = attemptRegister(app, email.toUpperCase(java.util.Locale.ROOT), "another password");
         assertThat(again.status()).isEqualTo(409);
-        assertThat(errorCode(again)).isEqualTo("email_taken");
+        assertThat(again.errorCode()).isEqualTo("email_taken");
         assertThat(again.json().path("error").path("request_id").asText()).isEqualTo(again.header("X-Request-Id"));
     }
 
     @Test
     void loginAnswersTokenPairForTheSameAccount() {
         String email = uniqueEmail();
-        JsonNode registered = register(app, email, PASSWORD).json();
-        TestApp.Response response = login(app, " " + email.toUpperCase(java.util.Locale.ROOT) + " ", PASSWORD);
+        JsonNode registered = attemptRegister(app, email, PASSWORD).json();
+        TestApp.Response response = attemptLogin(app, " " + email.toUpperCase(java.util.Locale.ROOT) + " ", PASSWORD);
         assertThat(response.status()).as(response.body()).isEqualTo(200);
         JsonNode pair = response.json();
         assertThat(pair.path("user").path("id").asText()).isEqualTo(registered.path("user").path("id").asText());
@@ -133,12 +132,12 @@ class AuthRoutesTest {
     @Test
     void loginGivesTheSameAnswerForAWrongPasswordAndAnUnknownEmail() {
         String email = uniqueEmail();
-        register(app, email, PASSWORD);
-        TestApp.Response wrongPassword = login(app, email, "not the password");
-        TestApp.Response unknownEmail = login(app, uniqueEmail(), "not the password");
+        attemptRegister(app, email, PASSWORD);
+        TestApp.Response wrongPassword = attemptLogin(app, email, "not the password");
+        TestApp.Response unknownEmail = attemptLogin(app, uniqueEmail(), "not the password");
         for (TestApp.Response response : new TestApp.Response[] {wrongPassword, unknownEmail}) {
             assertThat(response.status()).isEqualTo(401);
-            assertThat(errorCode(response)).isEqualTo("invalid_credentials");
+            assertThat(response.errorCode()).isEqualTo("invalid_credentials");
         }
         JsonNode a = wrongPassword.json().path("error").deepCopy();
         JsonNode b = unknownEmail.json().path("error").deepCopy();
@@ -154,13 +153,13 @@ class AuthRoutesTest {
                 "{\"email\":\"a@example.org\",\"password\":12345678}", ""}) {
             TestApp.Response response = app.post("/auth/login", body, null);
             assertThat(response.status()).as(body).isEqualTo(400);
-            assertThat(errorCode(response)).as(body).isEqualTo("invalid_request");
+            assertThat(response.errorCode()).as(body).isEqualTo("invalid_request");
         }
     }
 
     @Test
     void logoutAnswersLoggedOutAndRevokesTheFamily() {
-        JsonNode pair = AuthFlows.registered(app);
+        JsonNode pair = TestUsers.registeredPair(app);
         String access = pair.path("access_token").asText();
         TestApp.Response response = AuthFlows.logout(app, access);
         assertThat(response.status()).isEqualTo(200);
@@ -168,10 +167,10 @@ class AuthRoutesTest {
 
         TestApp.Response after = me(app, access);
         assertThat(after.status()).isEqualTo(401);
-        assertThat(errorCode(after)).isEqualTo("token_revoked");
-        TestApp.Response refresh = AuthFlows.refresh(app, pair.path("refresh_token").asText());
+        assertThat(after.errorCode()).isEqualTo("token_revoked");
+        TestApp.Response refresh = TestUsers.attemptRefresh(app, pair.path("refresh_token").asText());
         assertThat(refresh.status()).isEqualTo(401);
-        assertThat(errorCode(refresh)).isEqualTo("token_revoked");
+        assertThat(refresh.errorCode()).isEqualTo("token_revoked");
         assertThat(AuthFlows.logout(app, access).status()).isEqualTo(401);
     }
 
@@ -179,13 +178,13 @@ class AuthRoutesTest {
     void logoutAndMeNeedABearerToken() {
         for (TestApp.Response response : new TestApp.Response[] {AuthFlows.logout(app, null), me(app, null)}) {
             assertThat(response.status()).isEqualTo(401);
-            assertThat(errorCode(response)).isEqualTo("unauthorized");
+            assertThat(response.errorCode()).isEqualTo("unauthorized");
             assertThat(response.header("WWW-Authenticate")).isEqualTo("Bearer realm=\"parley\"");
         }
         TestApp.Response basic = app.send(app.request("/auth/me", null).header("Authorization", "Basic dXNlcjpwdw==")
                 .GET().build());
         assertThat(basic.status()).isEqualTo(401);
-        assertThat(errorCode(basic)).isEqualTo("unauthorized");
+        assertThat(basic.errorCode()).isEqualTo("unauthorized");
     }
 
     @Test
@@ -200,7 +199,7 @@ class AuthRoutesTest {
     void devLoginIsNotFoundWhenDevModeIsOff() {
         TestApp.Response response = app.post("/auth/dev/login", "{}", null);
         assertThat(response.status()).isEqualTo(404);
-        assertThat(errorCode(response)).isEqualTo("not_found");
+        assertThat(response.errorCode()).isEqualTo("not_found");
         assertThat(app.post("/auth/dev/login", "", null).status()).isEqualTo(404);
     }
 
@@ -209,18 +208,18 @@ class AuthRoutesTest {
         String body = "{\"email\":\"a@example.org\",\"password\":\"" + "p".repeat(20_000) + "\"}";
         TestApp.Response response = app.post("/auth/login", body, null);
         assertThat(response.status()).isEqualTo(413);
-        assertThat(errorCode(response)).isEqualTo("message_too_large");
+        assertThat(response.errorCode()).isEqualTo("message_too_large");
     }
 
     @Test
     void registrationClosedIsRefusedWithForbidden() {
         try (TestApp closed = TestApp.start(Map.of("PARLEY_REGISTRATION_OPEN", "false"))) {
-            TestApp.Response response = register(closed, uniqueEmail(), PASSWORD);
+            TestApp.Response response = attemptRegister(closed, uniqueEmail(), PASSWORD);
             assertThat(response.status()).isEqualTo(403);
-            assertThat(errorCode(response)).isEqualTo("registration_closed");
+            assertThat(response.errorCode()).isEqualTo("registration_closed");
             TestApp.Response empty = closed.post("/auth/register", "{}", null);
             assertThat(empty.status()).isEqualTo(403);
-            assertThat(errorCode(empty)).isEqualTo("registration_closed");
+            assertThat(empty.errorCode()).isEqualTo("registration_closed");
             assertThat(closed.get("/auth/config", null).json().path("registration_open").asBoolean()).isFalse();
         }
     }
@@ -247,12 +246,12 @@ class AuthRoutesTest {
 
             TestApp.Response bad = dev.post("/auth/dev/login", "{\"email\":\"nope\"}", null);
             assertThat(bad.status()).isEqualTo(400);
-            assertThat(errorCode(bad)).isEqualTo("invalid_email");
+            assertThat(bad.errorCode()).isEqualTo("invalid_email");
 
             // A dev account has no password: a password sign-in to it fails like any other.
-            TestApp.Response password = login(dev, "dev@parley.local", PASSWORD);
+            TestApp.Response password = attemptLogin(dev, "dev@parley.local", PASSWORD);
             assertThat(password.status()).isEqualTo(401);
-            assertThat(errorCode(password)).isEqualTo("invalid_credentials");
+            assertThat(password.errorCode()).isEqualTo("invalid_credentials");
         }
     }
 }

@@ -1,12 +1,12 @@
 package dev.parley.server.auth;
 
-import static dev.parley.server.auth.AuthFlows.errorCode;
 import static dev.parley.server.auth.AuthFlows.me;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.parley.server.testing.TestApp;
+import dev.parley.server.testing.TestUsers;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -48,8 +48,8 @@ class JwtSecretTest {
             assertThat(secret).matches("[A-Za-z0-9_-]{43}");
             assertThat(dataDir.toFile().list()).noneMatch(name -> name.endsWith(".tmp"));
 
-            kept = AuthFlows.registered(first);
-            signedOut = AuthFlows.registered(first);
+            kept = TestUsers.registeredPair(first);
+            signedOut = TestUsers.registeredPair(first);
             assertThat(AuthFlows.logout(first, signedOut.path("access_token").asText()).status()).isEqualTo(200);
         }
 
@@ -59,20 +59,20 @@ class JwtSecretTest {
 
             TestApp.Response revoked = me(second, signedOut.path("access_token").asText());
             assertThat(revoked.status()).isEqualTo(401);
-            assertThat(errorCode(revoked)).isEqualTo("token_revoked");
-            TestApp.Response revokedRefresh = AuthFlows.refresh(second, signedOut.path("refresh_token").asText());
+            assertThat(revoked.errorCode()).isEqualTo("token_revoked");
+            TestApp.Response revokedRefresh = TestUsers.attemptRefresh(second, signedOut.path("refresh_token").asText());
             assertThat(revokedRefresh.status()).isEqualTo(401);
-            assertThat(errorCode(revokedRefresh)).isEqualTo("token_revoked");
+            assertThat(revokedRefresh.errorCode()).isEqualTo("token_revoked");
 
-            assertThat(AuthFlows.refresh(second, kept.path("refresh_token").asText()).status()).isEqualTo(200);
+            assertThat(TestUsers.attemptRefresh(second, kept.path("refresh_token").asText()).status()).isEqualTo(200);
         }
 
         try (TestApp third = startEmbedded()) {
             // The refresh token spent before the restart stays spent: presenting it again revokes its family.
-            TestApp.Response reuse = AuthFlows.refresh(third, kept.path("refresh_token").asText());
+            TestApp.Response reuse = TestUsers.attemptRefresh(third, kept.path("refresh_token").asText());
             assertThat(reuse.status()).isEqualTo(401);
-            assertThat(errorCode(reuse)).isEqualTo("token_revoked");
-            assertThat(errorCode(me(third, kept.path("access_token").asText()))).isEqualTo("token_revoked");
+            assertThat(reuse.errorCode()).isEqualTo("token_revoked");
+            assertThat(me(third, kept.path("access_token").asText()).errorCode()).isEqualTo("token_revoked");
         }
     }
 
@@ -80,7 +80,7 @@ class JwtSecretTest {
     void generatedSecretWorksAsTheConfiguredSecret() throws Exception {
         JsonNode pair;
         try (TestApp embedded = startEmbedded()) {
-            pair = AuthFlows.registered(embedded);
+            pair = TestUsers.registeredPair(embedded);
         }
         String secret = Files.readString(dataDir.resolve(JwtSecret.FILE_NAME), StandardCharsets.UTF_8).strip();
         Map<String, String> env = new HashMap<>();

@@ -1,6 +1,5 @@
 package dev.parley.server.auth;
 
-import static dev.parley.server.auth.AuthFlows.errorCode;
 import static dev.parley.server.auth.AuthFlows.me;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -8,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.parley.server.testing.MutableClock;
 import dev.parley.server.testing.TestApp;
 import dev.parley.server.testing.TestDatabases;
+import dev.parley.server.testing.TestUsers;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
@@ -29,17 +29,17 @@ class SharedDatabaseRevocationTest {
     void signOutOnOneInstanceReachesTheOtherWithinTheCacheLifetime() {
         String url = TestDatabases.freshPostgresSchema();
         try (TestApp a = instance(url, "1s"); TestApp b = instance(url, "1s")) {
-            JsonNode pair = AuthFlows.registered(a);
+            JsonNode pair = TestUsers.registeredPair(a);
             String access = pair.path("access_token").asText();
             assertThat(me(b, access).status()).isEqualTo(200);
 
             assertThat(AuthFlows.logout(a, access).status()).isEqualTo(200);
-            assertThat(errorCode(me(a, access))).isEqualTo("token_revoked");
+            assertThat(me(a, access).errorCode()).isEqualTo("token_revoked");
             assertThat(me(b, access).status()).as("b's cached answer is still fresh").isEqualTo(200);
             clock.advance(Duration.ofSeconds(1));
             TestApp.Response later = me(b, access);
             assertThat(later.status()).isEqualTo(401);
-            assertThat(errorCode(later)).isEqualTo("token_revoked");
+            assertThat(later.errorCode()).isEqualTo("token_revoked");
         }
     }
 
@@ -47,11 +47,11 @@ class SharedDatabaseRevocationTest {
     void withoutTheCacheSignOutIsInForceEverywhereAtOnce() {
         String url = TestDatabases.freshPostgresSchema();
         try (TestApp a = instance(url, "0"); TestApp b = instance(url, "0")) {
-            JsonNode pair = AuthFlows.registered(a);
+            JsonNode pair = TestUsers.registeredPair(a);
             String access = pair.path("access_token").asText();
             assertThat(me(b, access).status()).isEqualTo(200);
             assertThat(AuthFlows.logout(a, access).status()).isEqualTo(200);
-            assertThat(errorCode(me(b, access))).isEqualTo("token_revoked");
+            assertThat(me(b, access).errorCode()).isEqualTo("token_revoked");
         }
     }
 
@@ -59,12 +59,12 @@ class SharedDatabaseRevocationTest {
     void refreshRotationAndReuseDetectionSpanInstances() {
         String url = TestDatabases.freshPostgresSchema();
         try (TestApp a = instance(url, "0"); TestApp b = instance(url, "0")) {
-            JsonNode pair = AuthFlows.registered(a);
-            TestApp.Response rotated = AuthFlows.refresh(b, pair.path("refresh_token").asText());
+            JsonNode pair = TestUsers.registeredPair(a);
+            TestApp.Response rotated = TestUsers.attemptRefresh(b, pair.path("refresh_token").asText());
             assertThat(rotated.status()).isEqualTo(200);
-            TestApp.Response reuse = AuthFlows.refresh(a, pair.path("refresh_token").asText());
-            assertThat(errorCode(reuse)).isEqualTo("token_revoked");
-            assertThat(errorCode(me(b, rotated.json().path("access_token").asText()))).isEqualTo("token_revoked");
+            TestApp.Response reuse = TestUsers.attemptRefresh(a, pair.path("refresh_token").asText());
+            assertThat(reuse.errorCode()).isEqualTo("token_revoked");
+            assertThat(me(b, rotated.json().path("access_token").asText()).errorCode()).isEqualTo("token_revoked");
         }
     }
 }

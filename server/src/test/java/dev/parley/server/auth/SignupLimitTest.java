@@ -1,7 +1,6 @@
 package dev.parley.server.auth;
 
-import static dev.parley.server.auth.AuthFlows.errorCode;
-import static dev.parley.server.auth.AuthFlows.uniqueEmail;
+import static dev.parley.server.testing.TestUsers.uniqueEmail;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.parley.server.testing.MutableClock;
@@ -35,7 +34,7 @@ class SignupLimitTest {
 
     private static void assertLimited(TestApp.Response response, long retryAfterSeconds) {
         assertThat(response.status()).as(response.body()).isEqualTo(429);
-        assertThat(errorCode(response)).isEqualTo("rate_limited");
+        assertThat(response.errorCode()).isEqualTo("rate_limited");
         assertThat(response.header("Retry-After")).isEqualTo(Long.toString(retryAfterSeconds));
         assertThat(response.json().path("error").path("retry_after_s").asLong()).isEqualTo(retryAfterSeconds);
     }

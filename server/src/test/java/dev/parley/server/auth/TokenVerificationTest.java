@@ -1,6 +1,5 @@
 package dev.parley.server.auth;
 
-import static dev.parley.server.auth.AuthFlows.errorCode;
 import static dev.parley.server.auth.AuthFlows.header;
 import static dev.parley.server.auth.AuthFlows.hmacSigned;
 import static dev.parley.server.auth.AuthFlows.me;
@@ -10,14 +9,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.parley.server.testing.MutableClock;
+import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.TestApp;
+import dev.parley.server.testing.TestUsers;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Every way an access token can be refused, over HTTP on GET /auth/me. Forged tokens reuse the claims of a real,
@@ -28,21 +29,19 @@ class TokenVerificationTest {
     private static final Instant START = Instant.parse("2030-01-01T00:00:00Z");
     /** Long enough for HS384 and HS512 too, so that those tokens fail on their algorithm, not on the key length. */
     private static final String SECRET = "a-64-byte-secret-so-that-every-hmac-algorithm-accepts-the-key-!!";
+    @RegisterExtension
+    static final Servers servers = new Servers();
+
     private static TestApp app;
     private static String access;
     private static ObjectNode claims;
 
     @BeforeAll
     static void start() {
-        app = TestApp.start(Map.of("PARLEY_JWT_SECRET", SECRET), new MutableClock(START));
-        JsonNode pair = AuthFlows.registered(app);
+        app = servers.start(Map.of("PARLEY_JWT_SECRET", SECRET), new MutableClock(START));
+        JsonNode pair = TestUsers.registeredPair(app);
         access = pair.path("access_token").asText();
         claims = part(access, 1);
-    }
-
-    @AfterAll
-    static void stop() {
-        app.close();
     }
 
     private static byte[] secret() {
@@ -52,7 +51,7 @@ class TokenVerificationTest {
     private static void assertRefused(String token, String code) {
         TestApp.Response response = me(app, token);
         assertThat(response.status()).as(response.body()).isEqualTo(401);
-        assertThat(errorCode(response)).isEqualTo(code);
+        assertThat(response.errorCode()).isEqualTo(code);
         assertThat(response.body()).doesNotContain(token);
         assertThat(response.header("WWW-Authenticate")).isEqualTo("Bearer realm=\"parley\", error=\"invalid_token\"");
     }
@@ -122,7 +121,7 @@ class TokenVerificationTest {
 
     @Test
     void tokenOfAnotherTypeIsRefused() {
-        JsonNode pair = AuthFlows.registered(app);
+        JsonNode pair = TestUsers.registeredPair(app);
         assertRefused(pair.path("refresh_token").asText(), "invalid_token");
         ObjectNode untyped = claims.deepCopy();
         untyped.remove("token_type");
@@ -170,7 +169,7 @@ class TokenVerificationTest {
         for (String garbage : new String[] {"garbage", "a.b.c", "....", "eyJhbGciOiJIUzI1NiJ9", "x".repeat(10_000)}) {
             TestApp.Response response = me(app, garbage);
             assertThat(response.status()).as(garbage).isEqualTo(401);
-            assertThat(errorCode(response)).as(garbage).isIn("invalid_token", "unauthorized");
+            assertThat(response.errorCode()).as(garbage).isIn("invalid_token", "unauthorized");
         }
     }
 
@@ -178,19 +177,19 @@ class TokenVerificationTest {
     void expiredTokenIsRefusedAsExpired() {
         MutableClock clock = new MutableClock(START);
         try (TestApp timed = TestApp.start(Map.of(), clock)) {
-            String token = AuthFlows.registered(timed).path("access_token").asText();
+            String token = TestUsers.registeredPair(timed).path("access_token").asText();
             clock.advance(Duration.ofMinutes(15).minusMillis(1));
             assertThat(me(timed, token).status()).isEqualTo(200);
             clock.advance(Duration.ofMillis(1));
             TestApp.Response response = me(timed, token);
             assertThat(response.status()).isEqualTo(401);
-            assertThat(errorCode(response)).isEqualTo("token_expired");
+            assertThat(response.errorCode()).isEqualTo("token_expired");
         }
     }
 
     @Test
     void tokenRevokedBySignOutIsRefusedAsRevoked() {
-        JsonNode pair = AuthFlows.registered(app);
+        JsonNode pair = TestUsers.registeredPair(app);
         String token = pair.path("access_token").asText();
         assertThat(me(app, token).status()).isEqualTo(200);
         assertThat(AuthFlows.logout(app, token).status()).isEqualTo(200);

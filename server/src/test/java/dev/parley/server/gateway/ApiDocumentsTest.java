@@ -9,6 +9,7 @@ import dev.parley.protocol.ErrorCode;
 import dev.parley.protocol.EventType;
 import dev.parley.protocol.MessageType;
 import dev.parley.server.run.RunStatus;
+import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.TestApp;
 import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
@@ -18,9 +19,9 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import java.util.TreeSet;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The OpenAPI and AsyncAPI documents the server publishes, read over HTTP from a running server and compared with
@@ -31,20 +32,18 @@ class ApiDocumentsTest {
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
     private static final List<String> METHODS = List.of("get", "put", "post", "delete", "patch", "head", "options");
 
+    @RegisterExtension
+    static final Servers servers = new Servers();
+
     private static TestApp app;
     private static JsonNode openApi;
     private static JsonNode asyncApi;
 
     @BeforeAll
     static void start() throws Exception {
-        app = TestApp.start();
+        app = servers.start();
         openApi = fetch("/openapi.yaml");
         asyncApi = fetch("/asyncapi.yaml");
-    }
-
-    @AfterAll
-    static void stop() {
-        app.close();
     }
 
     private static JsonNode fetch(String path) throws Exception {

@@ -5,21 +5,25 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.parley.server.testing.ScriptedAgent;
+import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.SocketClient;
 import dev.parley.server.testing.TestApp;
 import dev.parley.server.testing.TestUsers;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * A second user tries every route and message on the first user's thread and run: each answers as if the ids did
  * not exist, nothing of the first user's changes, and none of the first user's events reach the second user.
  */
 class IsolationTest {
+    @RegisterExtension
+    static final Servers servers = new Servers();
+
     private static TestApp app;
     private static TestUsers.User alice;
     private static TestUsers.User mallory;
@@ -28,7 +32,7 @@ class IsolationTest {
 
     @BeforeAll
     static void start() {
-        app = TestApp.start(Map.of("PARLEY_SHUTDOWN_GRACE", "0"), Clock.systemUTC(), new ScriptedAgent(Duration.ofMillis(20)));
+        app = servers.start(Map.of("PARLEY_SHUTDOWN_GRACE", "0"), Clock.systemUTC(), new ScriptedAgent(Duration.ofMillis(20)));
         alice = TestUsers.register(app);
         mallory = TestUsers.register(app);
         try (SocketClient socket = SocketClient.open(app, alice.accessToken())) {
@@ -39,11 +43,6 @@ class IsolationTest {
             finishedRunId = started.path("run_id").asText();
             socket.runEvents(finishedRunId);
         }
-    }
-
-    @AfterAll
-    static void stop() {
-        app.close();
     }
 
     private static void assertNotFound(TestApp.Response response, String code) {

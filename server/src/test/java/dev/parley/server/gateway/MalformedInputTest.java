@@ -4,15 +4,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.parley.protocol.Json;
+import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.SocketClient;
 import dev.parley.server.testing.TestApp;
 import dev.parley.server.testing.TestUsers;
 import java.net.http.HttpRequest;
 import java.util.Map;
 import java.util.UUID;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Input past the JSON limits, and requests that would grow /metrics without bound, are answered with a coded error;
@@ -21,16 +22,14 @@ import org.junit.jupiter.api.Test;
 class MalformedInputTest {
     private static final String DEEP = "[".repeat(Json.MAX_DEPTH + 1) + "]".repeat(Json.MAX_DEPTH + 1);
     private static final String LONG_NUMBER = "1".repeat(5_000);
+    @RegisterExtension
+    static final Servers servers = new Servers();
+
     private static TestApp app;
 
     @BeforeAll
     static void start() {
-        app = TestApp.start(Map.of());
-    }
-
-    @AfterAll
-    static void stop() {
-        app.close();
+        app = servers.start(Map.of());
     }
 
     private static void assertInvalidJson(TestApp.Response response) {

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.parley.protocol.Json;
+import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.TestApp;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -14,25 +15,23 @@ import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Requests that break HTTP before any route sees them, written byte by byte: each gets one answer with the
  * contract's JSON error body, and a connection whose next bytes cannot be trusted is closed after it.
  */
 class RawHttpTest {
+    @RegisterExtension
+    static final Servers servers = new Servers();
+
     private static TestApp app;
 
     @BeforeAll
     static void start() {
-        app = TestApp.start(Map.of());
-    }
-
-    @AfterAll
-    static void stop() {
-        app.close();
+        app = servers.start(Map.of());
     }
 
     /** What came back on one connection: every byte until the server closed it, or until a 3 s silence. */

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.parley.protocol.EventType;
 import dev.parley.protocol.Json;
 import dev.parley.server.testing.ScriptedAgent;
+import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.SocketClient;
 import dev.parley.server.testing.TestApp;
 import dev.parley.server.testing.TestUsers;
@@ -21,23 +22,21 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Resume: replay after {@code last_seq}, then {@code resumed}, then live, with no gap and no duplicate at the seam. */
 class ResumeTest {
+    @RegisterExtension
+    static final Servers servers = new Servers();
+
     private static TestApp app;
 
     @BeforeAll
     static void start() {
-        app = TestApp.start(Map.of("PARLEY_SHUTDOWN_GRACE", "0", "PARLEY_WS_RATE_LIMIT", "1000",
+        app = servers.start(Map.of("PARLEY_SHUTDOWN_GRACE", "0", "PARLEY_WS_RATE_LIMIT", "1000",
                 "PARLEY_WS_RATE_BURST", "1000"), Clock.systemUTC(), new ScriptedAgent(Duration.ofMillis(2)));
-    }
-
-    @AfterAll
-    static void stop() {
-        app.close();
     }
 
     private static SocketClient connected(TestUsers.User user) {

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.parley.protocol.Json;
 import dev.parley.server.testing.Await;
 import dev.parley.server.testing.ScriptedAgent;
+import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.SocketClient;
 import dev.parley.server.testing.TestApp;
 import dev.parley.server.testing.TestUsers;
@@ -15,23 +16,21 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Runs over the socket: the event sequence, the message aliases, stop, one run per thread, failures. */
 class RunEventsTest {
+    @RegisterExtension
+    static final Servers servers = new Servers();
+
     private static TestApp app;
 
     @BeforeAll
     static void start() {
-        app = TestApp.start(Map.of("PARLEY_MAX_USER_REQUEST_CHARS", "500", "PARLEY_SHUTDOWN_GRACE", "0"),
+        app = servers.start(Map.of("PARLEY_MAX_USER_REQUEST_CHARS", "500", "PARLEY_SHUTDOWN_GRACE", "0"),
                 Clock.systemUTC(), new ScriptedAgent(Duration.ofMillis(30)));
-    }
-
-    @AfterAll
-    static void stop() {
-        app.close();
     }
 
     static ObjectNode payload(String... pairs) {

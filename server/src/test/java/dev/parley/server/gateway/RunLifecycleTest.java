@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.parley.server.testing.MutableClock;
 import dev.parley.server.testing.RawSocket;
 import dev.parley.server.testing.ScriptedAgent;
+import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.SocketClient;
 import dev.parley.server.testing.TestApp;
 import dev.parley.server.testing.TestUsers;
@@ -14,19 +15,15 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Runs and sockets at the edges of their lives: timeout, event retention, and the server's graceful shutdown. */
 class RunLifecycleTest {
-    private TestApp app;
+    @RegisterExtension
+    static final Servers servers = new Servers();
 
-    @AfterEach
-    void stop() {
-        if (app != null) {
-            app.close();
-        }
-    }
+    private TestApp app;
 
     private SocketClient connected(TestUsers.User user) {
         SocketClient socket = SocketClient.open(app, user.accessToken());
@@ -36,7 +33,7 @@ class RunLifecycleTest {
 
     @Test
     void aRunOverItsTimeoutIsStoppedWithAgentErrorTimeout() {
-        app = TestApp.start(Map.of("PARLEY_RUN_TIMEOUT", "1s"), Clock.systemUTC(), new ScriptedAgent());
+        app = servers.start(Map.of("PARLEY_RUN_TIMEOUT", "1s"), Clock.systemUTC(), new ScriptedAgent());
         TestUsers.User user = TestUsers.register(app);
         try (SocketClient socket = connected(user)) {
             socket.send("start_agent", payload("user_request", "hang"));
@@ -54,7 +51,7 @@ class RunLifecycleTest {
     @Test
     void eventsPastRetentionAreGoneForResumeAndHttp() {
         MutableClock clock = new MutableClock(Instant.parse("2030-01-01T00:00:00Z"));
-        app = TestApp.start(Map.of("PARLEY_RUN_EVENT_RETENTION", "10m", "PARLEY_HEARTBEAT_INTERVAL", "10m"), clock,
+        app = servers.start(Map.of("PARLEY_RUN_EVENT_RETENTION", "10m", "PARLEY_HEARTBEAT_INTERVAL", "10m"), clock,
                 new ScriptedAgent());
         TestUsers.User user = TestUsers.register(app);
         try (SocketClient socket = connected(user)) {
@@ -80,7 +77,7 @@ class RunLifecycleTest {
 
     @Test
     void shutdownSendsServerShutdownThenCloses1012AndEndsRunsInFlightAsRetryable() {
-        app = TestApp.start(Map.of("PARLEY_SHUTDOWN_GRACE", "200ms"), Clock.systemUTC(), new ScriptedAgent());
+        app = servers.start(Map.of("PARLEY_SHUTDOWN_GRACE", "200ms"), Clock.systemUTC(), new ScriptedAgent());
         TestUsers.User user = TestUsers.register(app);
         SocketClient watcher = connected(user);
         SocketClient socket = connected(user);
@@ -100,7 +97,7 @@ class RunLifecycleTest {
         assertThat(watcher.awaitClose().code()).isEqualTo(1012);
 
         // After a restart on the same data, the run is over: failed, retryable, with its last event in the log.
-        app = TestApp.restart(closing, Map.of());
+        app = servers.restart(closing, Map.of());
         JsonNode run = app.get("/api/runs/" + runId, token).json();
         assertThat(run.path("status").asText()).isEqualTo("failed");
         assertThat(run.path("error_code").asText()).isEqualTo("service_restart");
@@ -112,7 +109,7 @@ class RunLifecycleTest {
 
     @Test
     void aDrainingServerRefusesNewSockets() throws Exception {
-        app = TestApp.start(Map.of("PARLEY_SHUTDOWN_GRACE", "2s"), Clock.systemUTC(), new ScriptedAgent());
+        app = servers.start(Map.of("PARLEY_SHUTDOWN_GRACE", "2s"), Clock.systemUTC(), new ScriptedAgent());
         TestUsers.User user = TestUsers.register(app);
         SocketClient socket = connected(user);
         socket.send("start_agent", payload("user_request", "hang"));

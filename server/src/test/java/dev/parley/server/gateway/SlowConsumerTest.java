@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.parley.server.testing.Await;
 import dev.parley.server.testing.RawSocket;
 import dev.parley.server.testing.ScriptedAgent;
+import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.SocketClient;
 import dev.parley.server.testing.TestApp;
 import dev.parley.server.testing.TestUsers;
@@ -15,9 +16,9 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * A client that stops reading: its bounded queue fills, it is closed with 1013 {@code slow_consumer}, and the other
@@ -25,17 +26,15 @@ import org.junit.jupiter.api.Test;
  */
 class SlowConsumerTest {
     private static final int QUEUE_BYTES = 1_048_576;
+    @RegisterExtension
+    static final Servers servers = new Servers();
+
     private static TestApp app;
 
     @BeforeAll
     static void start() {
-        app = TestApp.start(Map.of("PARLEY_WS_SEND_QUEUE_BYTES", Integer.toString(QUEUE_BYTES),
+        app = servers.start(Map.of("PARLEY_WS_SEND_QUEUE_BYTES", Integer.toString(QUEUE_BYTES),
                 "PARLEY_SHUTDOWN_GRACE", "0"), Clock.systemUTC(), new ScriptedAgent(Duration.ofMillis(2)));
-    }
-
-    @AfterAll
-    static void stop() {
-        app.close();
     }
 
     @Test

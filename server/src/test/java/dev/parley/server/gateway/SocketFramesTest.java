@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.parley.server.testing.RawSocket;
 import dev.parley.server.testing.ScriptedAgent;
+import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.TestApp;
 import dev.parley.server.testing.TestUsers;
 import java.io.UncheckedIOException;
@@ -12,24 +13,22 @@ import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Frame-level behaviour, seen by a client that writes the frames itself: size limit, binary, UTF-8, control frames. */
 class SocketFramesTest {
+    @RegisterExtension
+    static final Servers servers = new Servers();
+
     private static TestApp app;
     private static TestUsers.User user;
 
     @BeforeAll
     static void start() {
-        app = TestApp.start(Map.of(), Clock.systemUTC(), new ScriptedAgent());
+        app = servers.start(Map.of(), Clock.systemUTC(), new ScriptedAgent());
         user = TestUsers.register(app);
-    }
-
-    @AfterAll
-    static void stop() {
-        app.close();
     }
 
     private static RawSocket open() {

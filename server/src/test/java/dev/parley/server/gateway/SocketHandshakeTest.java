@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.parley.protocol.Json;
 import dev.parley.server.testing.RawSocket;
 import dev.parley.server.testing.ScriptedAgent;
+import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.SocketClient;
 import dev.parley.server.testing.TestApp;
 import dev.parley.server.testing.TestUsers;
@@ -15,24 +16,22 @@ import java.time.Instant;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The socket handshake of the contract: credential forms, subprotocol selection, refusals before the upgrade. */
 class SocketHandshakeTest {
+    @RegisterExtension
+    static final Servers servers = new Servers();
+
     private static TestApp app;
     private static TestUsers.User alice;
 
     @BeforeAll
     static void start() {
-        app = TestApp.start(Map.of("PARLEY_WS_MAX_SOCKETS_PER_USER", "3"), Clock.systemUTC(), new ScriptedAgent());
+        app = servers.start(Map.of("PARLEY_WS_MAX_SOCKETS_PER_USER", "3"), Clock.systemUTC(), new ScriptedAgent());
         alice = TestUsers.register(app);
-    }
-
-    @AfterAll
-    static void stop() {
-        app.close();
     }
 
     private static String b64(String token) {

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.parley.server.testing.MutableClock;
 import dev.parley.server.testing.ScriptedAgent;
+import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.SocketClient;
 import dev.parley.server.testing.TestApp;
 import dev.parley.server.testing.TestUsers;
@@ -13,8 +14,8 @@ import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Heartbeats and the life of a socket's credentials, on a clock the tests move: heartbeat after an interval of
@@ -23,14 +24,10 @@ import org.junit.jupiter.api.Test;
  */
 class SocketLivenessTest {
     private final MutableClock clock = new MutableClock(Instant.parse("2030-01-01T00:00:00Z"));
-    private TestApp app;
+    @RegisterExtension
+    static final Servers servers = new Servers();
 
-    @AfterEach
-    void stop() {
-        if (app != null) {
-            app.close();
-        }
-    }
+    private TestApp app;
 
     private SocketClient connected(TestUsers.User user) {
         SocketClient socket = SocketClient.open(app, user.accessToken());
@@ -39,7 +36,7 @@ class SocketLivenessTest {
     }
 
     private void startWithHeartbeat(String interval) {
-        app = TestApp.start(Map.of("PARLEY_HEARTBEAT_INTERVAL", interval), clock, new ScriptedAgent());
+        app = servers.start(Map.of("PARLEY_HEARTBEAT_INTERVAL", interval), clock, new ScriptedAgent());
     }
 
     @Test

@@ -6,15 +6,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.parley.server.testing.MutableClock;
 import dev.parley.server.testing.ScriptedAgent;
+import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.SocketClient;
 import dev.parley.server.testing.TestApp;
 import dev.parley.server.testing.TestUsers;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Client messages that are not runs: pings and heartbeats, refusals coded by the contract with {@code in_reply_to},
@@ -23,16 +24,14 @@ import org.junit.jupiter.api.Test;
  */
 class SocketMessagesTest {
     private static final MutableClock CLOCK = new MutableClock(Instant.now());
+    @RegisterExtension
+    static final Servers servers = new Servers();
+
     private static TestApp app;
 
     @BeforeAll
     static void start() {
-        app = TestApp.start(Map.of(), CLOCK, new ScriptedAgent());
-    }
-
-    @AfterAll
-    static void stop() {
-        app.close();
+        app = servers.start(Map.of(), CLOCK, new ScriptedAgent());
     }
 
     private static SocketClient connected(TestUsers.User user) {

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.parley.protocol.Json;
 import dev.parley.server.db.Database;
+import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.SocketClient;
 import dev.parley.server.testing.TestApp;
 import dev.parley.server.testing.TestUsers;
@@ -20,9 +21,9 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The golden path on the real server with its real, offline agent: a new user registers, loads the sample usage
@@ -30,20 +31,17 @@ import org.junit.jupiter.api.Test;
  * computed here with plain SQL over the same rows.
  */
 class GoldenPathTest {
+    @RegisterExtension
+    static final Servers servers = new Servers();
+
     private static TestApp app;
     private static Database sameDatabase;
 
     @BeforeAll
     static void start() {
-        app = TestApp.start();
-        sameDatabase = Database.open(Database.sqliteUrl(app.dataDir().toAbsolutePath().normalize().resolve("parley.db")),
-                2);
-    }
-
-    @AfterAll
-    static void stop() {
-        sameDatabase.close();
-        app.close();
+        app = servers.start();
+        sameDatabase = servers.keep(Database.open(Database.sqliteUrl(app.dataDir().toAbsolutePath().normalize().resolve("parley.db")),
+                2));
     }
 
     private static String usd(BigDecimal amount) {

@@ -2,22 +2,21 @@ package dev.parley.server.health;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.TestApp;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 class HealthRoutesTest {
+    @RegisterExtension
+    static final Servers servers = new Servers();
+
     private static TestApp app;
 
     @BeforeAll
     static void start() {
-        app = TestApp.start();
-    }
-
-    @AfterAll
-    static void stop() {
-        app.close();
+        app = servers.start();
     }
 
     @Test

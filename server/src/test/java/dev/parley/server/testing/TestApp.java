@@ -143,6 +143,11 @@ public final class TestApp implements AutoCloseable {
         public String header(String name) {
             return raw.headers().firstValue(name).orElse(null);
         }
+
+        /** The code of an error answer ({@code {"error": {"code": ...}}}), or "" when the body has none. */
+        public String errorCode() {
+            return json().path("error").path("code").asText();
+        }
     }
 
     @Override

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.parley.protocol.Json;
 import dev.parley.server.testing.MutableClock;
+import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.TestApp;
 import java.io.ByteArrayInputStream;
 import java.net.http.HttpRequest;
@@ -13,23 +14,21 @@ import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.Map;
 import java.util.UUID;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The usage routes of the real server over real HTTP, for users registered through the accounts routes. */
 class UsageRoutesTest {
     private static final MutableClock CLOCK = new MutableClock(Instant.parse("2026-11-28T12:00:00Z"));
+    @RegisterExtension
+    static final Servers servers = new Servers();
+
     private static TestApp app;
 
     @BeforeAll
     static void start() {
-        app = TestApp.start(Map.of("PARLEY_MAX_REQUEST_BYTES", "65536"), CLOCK);
-    }
-
-    @AfterAll
-    static void stop() {
-        app.close();
+        app = servers.start(Map.of("PARLEY_MAX_REQUEST_BYTES", "65536"), CLOCK);
     }
 
     /** Registers a new user and returns its access token. */

@@ -2,14 +2,15 @@ package dev.parley.server.web;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.TestApp;
 import dev.parley.server.testing.TestUsers;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.openqa.selenium.By;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.support.ui.ExpectedConditions;
@@ -25,6 +26,11 @@ class ApprovalPageTest {
     private static final By PENDING_APPROVE = By.cssSelector(
             "#messages > .turn:last-child .step.approval[data-state='pending'] button.approval-approve");
 
+    @RegisterExtension
+    static final Servers servers = new Servers();
+    @RegisterExtension
+    static final Browsers browsers = new Browsers();
+
     private TestApp app;
     private Browser browser;
     private ChatPage page;
@@ -32,23 +38,12 @@ class ApprovalPageTest {
 
     @BeforeEach
     void open() {
-        Browser.requireInstalled();
-        browser = Browser.open();
-        app = TestApp.start(Map.of("PARLEY_TOOL_POLICY", "query_usage=ask"));
+        browser = browsers.open();
+        app = servers.start(Map.of("PARLEY_TOOL_POLICY", "query_usage=ask"));
         page = new ChatPage(browser, app.baseUrl());
         email = ChatPageTest.email();
         page.open().register(email, TestUsers.PASSWORD);
         page.loadSample();
-    }
-
-    @AfterEach
-    void closeAll() {
-        if (browser != null) {
-            browser.close();
-        }
-        if (app != null) {
-            app.close();
-        }
     }
 
     @Test
@@ -75,46 +70,42 @@ class ApprovalPageTest {
 
     @Test
     void everyTabOfTheUserShowsTheApprovalAndADecisionInOneSettlesItInAll() {
-        Browser second = Browser.open();
-        try {
-            ChatPage other = new ChatPage(second, app.baseUrl());
-            other.open().signIn(email, TestUsers.PASSWORD);
+        Browser second = browsers.open();
+        ChatPage other = new ChatPage(second, app.baseUrl());
+        other.open().signIn(email, TestUsers.PASSWORD);
 
-            page.ask("Analyze my AI costs");
-            other.openThread("Analyze my AI costs");
+        page.ask("Analyze my AI costs");
+        other.openThread("Analyze my AI costs");
 
-            WebElement first = browser.await("the approval in the first tab",
-                    ExpectedConditions.visibilityOfElementLocated(PENDING_APPROVE));
-            String approvalId = first.getAttribute("data-approval-id");
-            By sameApproval = By.cssSelector("#messages > .turn:last-child .step.approval[data-approval-id='"
-                    + approvalId + "']");
-            WebElement mirrored = second.await("the same approval in the second tab",
-                    ExpectedConditions.visibilityOfElementLocated(sameApproval));
-            assertThat(mirrored.getAttribute("data-state")).isEqualTo("pending");
-            assertThat(mirrored.findElement(By.cssSelector(".tool-name")).getText()).isEqualTo("query_usage");
-            assertThat(mirrored.findElements(By.cssSelector("button.approval-approve"))).hasSize(1);
+        WebElement first = browser.await("the approval in the first tab",
+                ExpectedConditions.visibilityOfElementLocated(PENDING_APPROVE));
+        String approvalId = first.getAttribute("data-approval-id");
+        By sameApproval = By.cssSelector("#messages > .turn:last-child .step.approval[data-approval-id='"
+                + approvalId + "']");
+        WebElement mirrored = second.await("the same approval in the second tab",
+                ExpectedConditions.visibilityOfElementLocated(sameApproval));
+        assertThat(mirrored.getAttribute("data-state")).isEqualTo("pending");
+        assertThat(mirrored.findElement(By.cssSelector(".tool-name")).getText()).isEqualTo("query_usage");
+        assertThat(mirrored.findElements(By.cssSelector("button.approval-approve"))).hasSize(1);
 
-            // Decided in the second tab: the card settles in both and loses its buttons in both.
-            mirrored.findElement(By.cssSelector("button.approval-approve")).click();
-            for (Browser each : List.of(second, browser)) {
-                each.await("the approval to settle in every tab",
-                        ExpectedConditions.attributeToBe(sameApproval, "data-state", "approved"));
-                assertThat(each.driver().findElement(sameApproval).findElements(By.cssSelector("button"))).isEmpty();
-            }
+        // Decided in the second tab: the card settles in both and loses its buttons in both.
+        mirrored.findElement(By.cssSelector("button.approval-approve")).click();
+        for (Browser each : List.of(second, browser)) {
+            each.await("the approval to settle in every tab",
+                    ExpectedConditions.attributeToBe(sameApproval, "data-state", "approved"));
+            assertThat(each.driver().findElement(sameApproval).findElements(By.cssSelector("button"))).isEmpty();
+        }
 
-            // The rest of the run's approvals are decided in the first tab; both tabs see the run complete.
-            approveUntilCompleted(page);
-            other.awaitLastTurn("the run to complete in the second tab", RUN, "completed");
-            for (ChatPage each : List.of(page, other)) {
-                assertThat(each.driver().findElements(APPROVAL)).isNotEmpty().allSatisfy(card -> {
-                    assertThat(card.getAttribute("data-state")).isEqualTo("approved");
-                    assertThat(card.findElements(By.cssSelector("button"))).isEmpty();
-                });
-                assertThat(each.lastTurn().findElements(By.cssSelector(".step.tool[data-state='success']")))
-                        .isNotEmpty();
-            }
-        } finally {
-            second.close();
+        // The rest of the run's approvals are decided in the first tab; both tabs see the run complete.
+        approveUntilCompleted(page);
+        other.awaitLastTurn("the run to complete in the second tab", RUN, "completed");
+        for (ChatPage each : List.of(page, other)) {
+            assertThat(each.driver().findElements(APPROVAL)).isNotEmpty().allSatisfy(card -> {
+                assertThat(card.getAttribute("data-state")).isEqualTo("approved");
+                assertThat(card.findElements(By.cssSelector("button"))).isEmpty();
+            });
+            assertThat(each.lastTurn().findElements(By.cssSelector(".step.tool[data-state='success']")))
+                    .isNotEmpty();
         }
     }
 

@@ -4,14 +4,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.parley.server.budget.BudgetRunsTest;
 import dev.parley.server.budget.OpenAiWireServer;
+import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.TestApp;
 import dev.parley.server.testing.TestUsers;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.openqa.selenium.By;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.support.ui.ExpectedConditions;
@@ -21,32 +22,22 @@ import org.openqa.selenium.support.ui.ExpectedConditions;
  * the warning, a run that stops because the limit ran out, and a message the limit refuses.
  */
 class BudgetPageTest {
-    private OpenAiWireServer model;
+    @RegisterExtension
+    static final Servers servers = new Servers();
+    @RegisterExtension
+    static final Browsers browsers = new Browsers();
+
     private TestApp app;
     private Browser browser;
 
     @BeforeEach
     void start() throws Exception {
-        Browser.requireInstalled();
         // Two calls a run; the first costs about USD 0.00255 and crosses half the 0.004 limit, the second cannot fit.
-        model = new OpenAiWireServer(2, 1000, 4000);
+        OpenAiWireServer model = servers.keep(new OpenAiWireServer(2, 1000, 4000));
         Map<String, String> env = new HashMap<>(BudgetRunsTest.llm(model, "0.004"));
         env.put("PARLEY_BUDGET_WARN_AT", "0.5");
-        app = TestApp.start(env);
-        browser = Browser.open();
-    }
-
-    @AfterEach
-    void stop() {
-        if (browser != null) {
-            browser.close();
-        }
-        if (app != null) {
-            app.close();
-        }
-        if (model != null) {
-            model.close();
-        }
+        app = servers.start(env);
+        browser = browsers.open();
     }
 
     @Test

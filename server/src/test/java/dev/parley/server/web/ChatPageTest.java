@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.parley.protocol.Json;
+import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.TestApp;
 import dev.parley.server.testing.TestUsers;
 import java.nio.file.Path;
@@ -12,11 +13,10 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.openqa.selenium.By;
 import org.openqa.selenium.Keys;
 import org.openqa.selenium.WebElement;
@@ -30,34 +30,24 @@ import org.openqa.selenium.support.ui.ExpectedConditions;
 class ChatPageTest {
     private static final Duration RUN = Duration.ofSeconds(40);
 
+    @RegisterExtension
+    static final Servers servers = new Servers();
+    @RegisterExtension
+    static final Browsers browsers = new Browsers();
+
     private static TestApp app;
     private Browser browser;
     private ChatPage page;
 
     @BeforeAll
     static void start() {
-        Browser.requireInstalled();
-        app = TestApp.start(Map.of("PARLEY_AGENT_STEP_DELAY", "400ms"));
-    }
-
-    @AfterAll
-    static void stop() {
-        if (app != null) {
-            app.close();
-        }
+        app = servers.start(Map.of("PARLEY_AGENT_STEP_DELAY", "400ms"));
     }
 
     @BeforeEach
     void openBrowser() {
-        browser = Browser.open();
+        browser = browsers.open();
         page = new ChatPage(browser, app.baseUrl());
-    }
-
-    @AfterEach
-    void closeBrowser() {
-        if (browser != null) {
-            browser.close();
-        }
     }
 
     @Test

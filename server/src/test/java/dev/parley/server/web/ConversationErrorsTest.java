@@ -4,16 +4,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.parley.server.observe.Metrics;
 import dev.parley.server.testing.ScriptedAgent;
+import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.TestApp;
 import dev.parley.server.testing.TestUsers;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.openqa.selenium.By;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.support.ui.ExpectedConditions;
@@ -25,36 +25,26 @@ import org.openqa.selenium.support.ui.ExpectedConditions;
 class ConversationErrorsTest {
     private static final Duration RUN = Duration.ofSeconds(30);
 
+    @RegisterExtension
+    static final Servers servers = new Servers();
+    @RegisterExtension
+    static final Browsers browsers = new Browsers();
+
     private static TestApp app;
     private Browser browser;
     private ChatPage page;
 
     @BeforeAll
     static void start() {
-        Browser.requireInstalled();
-        app = TestApp.start(Map.of("PARLEY_MAX_USER_REQUEST_CHARS", "40", "PARLEY_HEARTBEAT_INTERVAL", "500ms"),
+        app = servers.start(Map.of("PARLEY_MAX_USER_REQUEST_CHARS", "40", "PARLEY_HEARTBEAT_INTERVAL", "500ms"),
                 Clock.systemUTC(), new ScriptedAgent(Duration.ofMillis(50)));
-    }
-
-    @AfterAll
-    static void stop() {
-        if (app != null) {
-            app.close();
-        }
     }
 
     @BeforeEach
     void openBrowser() {
-        browser = Browser.open();
+        browser = browsers.open();
         page = new ChatPage(browser, app.baseUrl());
         page.open().register(ChatPageTest.email(), TestUsers.PASSWORD);
-    }
-
-    @AfterEach
-    void closeBrowser() {
-        if (browser != null) {
-            browser.close();
-        }
     }
 
     @Test

@@ -2,13 +2,14 @@ package dev.parley.server.web;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.TestApp;
 import dev.parley.server.testing.TestUsers;
 import java.time.Duration;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.openqa.selenium.By;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.support.ui.ExpectedConditions;
@@ -17,65 +18,62 @@ import org.openqa.selenium.support.ui.ExpectedConditions;
 class IsolationTest {
     private static final Duration RUN = Duration.ofSeconds(40);
 
+    @RegisterExtension
+    static final Servers servers = new Servers();
+    @RegisterExtension
+    static final Browsers browsers = new Browsers();
+
     private static TestApp app;
 
     @BeforeAll
     static void start() {
-        Browser.requireInstalled();
-        app = TestApp.start(Map.of("PARLEY_AGENT_STEP_DELAY", "200ms"));
-    }
-
-    @AfterAll
-    static void stop() {
-        if (app != null) {
-            app.close();
-        }
+        app = servers.start(Map.of("PARLEY_AGENT_STEP_DELAY", "200ms"));
     }
 
     @Test
     void aSecondUserInANewBrowserSeesNothingOfTheFirstUsersConversations() {
-        try (Browser first = Browser.open(); Browser second = Browser.open()) {
-            ChatPage alice = new ChatPage(first, app.baseUrl());
-            alice.open().register(ChatPageTest.email(), TestUsers.PASSWORD);
-            alice.loadSample();
-            alice.ask("Analyze my AI costs");
-            alice.awaitLastTurn("Alice's answer", RUN, "completed");
-            String aliceThread = alice.sessionItem("parley.thread");
-            assertThat(aliceThread).isNotBlank();
-            assertThat(alice.threadTitles()).containsExactly("Analyze my AI costs");
+        Browser first = browsers.open();
+        Browser second = browsers.open();
+        ChatPage alice = new ChatPage(first, app.baseUrl());
+        alice.open().register(ChatPageTest.email(), TestUsers.PASSWORD);
+        alice.loadSample();
+        alice.ask("Analyze my AI costs");
+        alice.awaitLastTurn("Alice's answer", RUN, "completed");
+        String aliceThread = alice.sessionItem("parley.thread");
+        assertThat(aliceThread).isNotBlank();
+        assertThat(alice.threadTitles()).containsExactly("Analyze my AI costs");
 
-            ChatPage bob = new ChatPage(second, app.baseUrl());
-            bob.open();
-            assertThat(second.driver().findElement(ChatPage.SIGNIN_VIEW).isDisplayed()).isTrue();
-            bob.register(ChatPageTest.email(), TestUsers.PASSWORD);
-            second.await("Bob's empty thread list", ExpectedConditions.visibilityOfElementLocated(By.id("threads-empty")));
-            assertThat(bob.threadTitles()).isEmpty();
-            second.await("Bob has no usage data", ExpectedConditions.textToBePresentInElementLocated(
-                    By.id("usage-summary"), "no usage records"));
+        ChatPage bob = new ChatPage(second, app.baseUrl());
+        bob.open();
+        assertThat(second.driver().findElement(ChatPage.SIGNIN_VIEW).isDisplayed()).isTrue();
+        bob.register(ChatPageTest.email(), TestUsers.PASSWORD);
+        second.await("Bob's empty thread list", ExpectedConditions.visibilityOfElementLocated(By.id("threads-empty")));
+        assertThat(bob.threadTitles()).isEmpty();
+        second.await("Bob has no usage data", ExpectedConditions.textToBePresentInElementLocated(
+                By.id("usage-summary"), "no usage records"));
 
-            // Even with Alice's thread id planted in his tab, Bob gets "no such conversation" and nothing of it.
-            second.script("sessionStorage.setItem('parley.thread', arguments[0]);", aliceThread);
-            second.driver().navigate().refresh();
-            bob.awaitConnected();
-            second.await("the refusal in words", ExpectedConditions.textToBe(ChatPage.CHAT_ALERT,
-                    "This conversation no longer exists. It may have been deleted."));
-            assertThat(second.driver().findElements(ChatPage.TURNS)).isEmpty();
-            assertThat(second.driver().findElement(By.id("chat-title")).getText()).isEqualTo("New conversation");
-            assertThat(bob.sessionItem("parley.thread")).isNull();
+        // Even with Alice's thread id planted in his tab, Bob gets "no such conversation" and nothing of it.
+        second.script("sessionStorage.setItem('parley.thread', arguments[0]);", aliceThread);
+        second.driver().navigate().refresh();
+        bob.awaitConnected();
+        second.await("the refusal in words", ExpectedConditions.textToBe(ChatPage.CHAT_ALERT,
+                "This conversation no longer exists. It may have been deleted."));
+        assertThat(second.driver().findElements(ChatPage.TURNS)).isEmpty();
+        assertThat(second.driver().findElement(By.id("chat-title")).getText()).isEqualTo("New conversation");
+        assertThat(bob.sessionItem("parley.thread")).isNull();
 
-            // Bob's own question is answered from his (empty) records, and Alice's page never hears of his run.
-            bob.ask("Analyze my AI costs");
-            WebElement answer = bob.awaitLastTurn("Bob's answer", RUN, "completed");
-            assertThat(answer.findElement(By.cssSelector(".answer")).getText()).contains("No usage data yet");
-            assertThat(bob.threadTitles()).containsExactly("Analyze my AI costs");
-            assertThat(first.driver().findElements(ChatPage.TURNS)).hasSize(1);
-            assertThat(alice.threadTitles()).containsExactly("Analyze my AI costs");
-            first.driver().navigate().refresh();
-            alice.awaitConnected();
-            first.await("Alice's one conversation", ExpectedConditions.numberOfElementsToBe(ChatPage.TURNS, 1));
-            assertThat(alice.threadTitles()).containsExactly("Analyze my AI costs");
-            assertThat(alice.lastTurn().findElement(By.cssSelector(".answer")).getText())
-                    .contains("Where your money goes");
-        }
+        // Bob's own question is answered from his (empty) records, and Alice's page never hears of his run.
+        bob.ask("Analyze my AI costs");
+        WebElement answer = bob.awaitLastTurn("Bob's answer", RUN, "completed");
+        assertThat(answer.findElement(By.cssSelector(".answer")).getText()).contains("No usage data yet");
+        assertThat(bob.threadTitles()).containsExactly("Analyze my AI costs");
+        assertThat(first.driver().findElements(ChatPage.TURNS)).hasSize(1);
+        assertThat(alice.threadTitles()).containsExactly("Analyze my AI costs");
+        first.driver().navigate().refresh();
+        alice.awaitConnected();
+        first.await("Alice's one conversation", ExpectedConditions.numberOfElementsToBe(ChatPage.TURNS, 1));
+        assertThat(alice.threadTitles()).containsExactly("Analyze my AI costs");
+        assertThat(alice.lastTurn().findElement(By.cssSelector(".answer")).getText())
+                .contains("Where your money goes");
     }
 }

@@ -4,10 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.parley.protocol.Json;
+import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.TestApp;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The page's Markdown renderer, run in the browser on the page itself (under its Content-Security-Policy and
@@ -34,25 +35,18 @@ class MarkdownRendererTest {
             }, (error) => done(JSON.stringify({ error: String(error) })));
             """;
 
-    private static TestApp app;
+    @RegisterExtension
+    static final Servers servers = new Servers();
+    @RegisterExtension
+    static final Browsers browsers = new Browsers();
+
     private static Browser browser;
 
     @BeforeAll
     static void start() {
-        Browser.requireInstalled();
-        app = TestApp.start();
-        browser = Browser.open();
+        TestApp app = servers.start();
+        browser = browsers.open();
         new ChatPage(browser, app.baseUrl()).open();
-    }
-
-    @AfterAll
-    static void stop() {
-        if (browser != null) {
-            browser.close();
-        }
-        if (app != null) {
-            app.close();
-        }
     }
 
     private static JsonNode render(String markdown) {

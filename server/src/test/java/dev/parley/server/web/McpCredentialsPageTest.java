@@ -6,15 +6,16 @@ import dev.parley.server.agent.OpenAiScript;
 import dev.parley.server.agent.ScriptedLlmServer;
 import dev.parley.server.testing.Await;
 import dev.parley.server.testing.McpTestServer;
+import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.TestApp;
 import dev.parley.server.testing.TestUsers;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.Map;
 import java.util.Set;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.openqa.selenium.By;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.support.ui.ExpectedConditions;
@@ -30,6 +31,11 @@ class McpCredentialsPageTest {
     private static final By DIALOG = By.id("connections-dialog");
     private static final By SERVER = By.cssSelector("#tool-servers .tool-server[data-server-id='mine']");
 
+    @RegisterExtension
+    static final Servers servers = new Servers();
+    @RegisterExtension
+    static final Browsers browsers = new Browsers();
+
     private McpTestServer mcp;
     private ScriptedLlmServer llm;
     private TestApp app;
@@ -38,11 +44,10 @@ class McpCredentialsPageTest {
 
     @BeforeEach
     void start() throws Exception {
-        Browser.requireInstalled();
-        mcp = new McpTestServer();
+        mcp = servers.keep(new McpTestServer());
         mcp.requireAuthorization(Set.of("Bearer " + TOKEN));
-        llm = new ScriptedLlmServer();
-        app = TestApp.start(Map.of(
+        llm = servers.keep(new ScriptedLlmServer());
+        app = servers.start(Map.of(
                 "PARLEY_LLM_PROVIDER", "openai",
                 "PARLEY_LLM_API_KEY", "test-key",
                 "PARLEY_LLM_BASE_URL", llm.url("/v1"),
@@ -53,25 +58,9 @@ class McpCredentialsPageTest {
         TestUsers.User probe = TestUsers.register(app);
         Await.until("the MCP server's tools discovered", Duration.ofSeconds(10), () -> !app.get("/api/mcp/servers",
                 probe.accessToken()).json().path("servers").path(0).path("tools").isEmpty());
-        browser = Browser.open();
+        browser = browsers.open();
         page = new ChatPage(browser, app.baseUrl());
         page.open().register(ChatPageTest.email(), TestUsers.PASSWORD);
-    }
-
-    @AfterEach
-    void stop() {
-        if (browser != null) {
-            browser.close();
-        }
-        if (app != null) {
-            app.close();
-        }
-        if (llm != null) {
-            llm.close();
-        }
-        if (mcp != null) {
-            mcp.close();
-        }
     }
 
     private WebElement openConnections() {

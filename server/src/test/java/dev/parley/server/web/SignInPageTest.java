@@ -4,14 +4,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.parley.protocol.Json;
+import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.TestApp;
 import dev.parley.server.testing.TestUsers;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.openqa.selenium.By;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.WindowType;
@@ -27,28 +28,22 @@ import org.openqa.selenium.support.ui.ExpectedConditions;
  * the tabs of a browser.
  */
 class SignInPageTest {
+    @RegisterExtension
+    static final Servers servers = new Servers();
+    @RegisterExtension
+    static final Browsers browsers = new Browsers();
+
     private TestApp app;
     private Browser browser;
     private ChatPage page;
 
     @BeforeEach
     void openBrowser() {
-        Browser.requireInstalled();
-        browser = Browser.open();
-    }
-
-    @AfterEach
-    void closeAll() {
-        if (browser != null) {
-            browser.close();
-        }
-        if (app != null) {
-            app.close();
-        }
+        browser = browsers.open();
     }
 
     private void startServer(Map<String, String> env) {
-        app = TestApp.start(env);
+        app = servers.start(env);
         page = new ChatPage(browser, app.baseUrl());
     }
 

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.parley.protocol.Json;
 import dev.parley.server.testing.ScriptedAgent;
+import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.TestApp;
 import dev.parley.server.testing.TestUsers;
 import java.io.IOException;
@@ -14,9 +15,9 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.openqa.selenium.By;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.support.ui.ExpectedConditions;
@@ -30,28 +31,22 @@ class StopAndResumeTest {
     private static final Duration RUN = Duration.ofSeconds(60);
     private static final String QUESTION = "Analyze my AI costs";
 
+    @RegisterExtension
+    static final Servers servers = new Servers();
+    @RegisterExtension
+    static final Browsers browsers = new Browsers();
+
     private TestApp app;
     private Browser browser;
     private ChatPage page;
 
     @BeforeEach
     void openBrowser() {
-        Browser.requireInstalled();
-        browser = Browser.open();
-    }
-
-    @AfterEach
-    void closeAll() {
-        if (browser != null) {
-            browser.close();
-        }
-        if (app != null) {
-            app.close();
-        }
+        browser = browsers.open();
     }
 
     private void startServer(Map<String, String> env) {
-        app = TestApp.start(env);
+        app = servers.start(env);
         page = new ChatPage(browser, app.baseUrl());
     }
 
@@ -89,7 +84,7 @@ class StopAndResumeTest {
 
     @Test
     void aStoppedStreamingAnswerKeepsItsPartialTextInTheStoredThread() {
-        app = TestApp.start(Map.of(), Clock.systemUTC(), new ScriptedAgent(Duration.ofMillis(150)));
+        app = servers.start(Map.of(), Clock.systemUTC(), new ScriptedAgent(Duration.ofMillis(150)));
         page = new ChatPage(browser, app.baseUrl());
         page.open().register(ChatPageTest.email(), TestUsers.PASSWORD);
         page.ask("endless");
@@ -167,7 +162,7 @@ class StopAndResumeTest {
         browser.await("the page to notice", ExpectedConditions.textMatches(ChatPage.STATUS,
                 java.util.regex.Pattern.compile("^(The server is restarting|Connection lost|Cannot connect|Reconnecting).*")));
         assertThat(browser.driver().findElement(ChatPage.SEND).isEnabled()).isFalse();
-        app = TestApp.start(env);
+        app = servers.start(env);
 
         WebElement turn = page.awaitLastTurn("the run to complete after the restart", RUN, "completed");
         browser.await("the resumed status", RUN, ExpectedConditions.textToBe(ChatPage.STATUS, "Reconnected, resumed"));

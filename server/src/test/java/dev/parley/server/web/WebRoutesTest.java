@@ -2,6 +2,7 @@ package dev.parley.server.web;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.TestApp;
 import java.io.IOException;
 import java.io.InputStream;
@@ -15,27 +16,23 @@ import java.util.List;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The page and its assets over plain HTTP: content types, caching, conditional requests and the security policy. */
 class WebRoutesTest {
     private static final Pattern ASSET_URL = Pattern.compile("(?:src|href)=\"(/assets/([0-9a-f]+)/([^\"]+))\"");
     private static final Pattern IMPORT = Pattern.compile("from '\\./([^']+)'");
 
+    @RegisterExtension
+    static final Servers servers = new Servers();
+
     private static TestApp app;
 
     @BeforeAll
     static void start() {
-        app = TestApp.start();
-    }
-
-    @AfterAll
-    static void stop() {
-        if (app != null) {
-            app.close();
-        }
+        app = servers.start();
     }
 
     @Test

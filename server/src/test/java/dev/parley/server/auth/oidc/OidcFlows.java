@@ -49,7 +49,4 @@ final class OidcFlows {
         return app.post("/auth/exchange", Json.write(Json.object().put("code", code)), null);
     }
 
-    static String errorCode(TestApp.Response response) {
-        return response.json().path("error").path("code").asText();
-    }
 }

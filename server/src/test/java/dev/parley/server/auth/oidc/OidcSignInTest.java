@@ -16,35 +16,22 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Sign-in with an OpenID provider that behaves, end to end over real HTTP: the flow, accounts and caches. */
 class OidcSignInTest {
-    private FakeOpenIdProvider provider;
-    private TestApp app;
-
-    @BeforeEach
-    void start() {
-        provider = FakeOpenIdProvider.start();
-        app = TestApp.start(OidcFlows.env(provider));
-    }
-
-    @AfterEach
-    void stop() {
-        app.close();
-        provider.close();
-    }
+    @RegisterExtension
+    final OidcServers oidc = new OidcServers();
 
     @Test
     void signInGoesThroughTheProviderAndEndsWithATokenPairThatWorks() {
-        Browser browser = new Browser(app);
+        Browser browser = new Browser(oidc.app());
         String email = "grace-" + UUID.randomUUID().toString().substring(0, 8) + "@example.org";
-        provider.nextSignIn(new FakeOpenIdProvider.Person("sub-grace", email, true, "Grace Hopper"));
+        oidc.provider().nextSignIn(new FakeOpenIdProvider.Person("sub-grace", email, true, "Grace Hopper"));
 
         String toProvider = browser.redirectOf(LOGIN);
-        assertThat(toProvider).startsWith(provider.issuer() + "/authorize?");
+        assertThat(toProvider).startsWith(oidc.provider().issuer() + "/authorize?");
         Map<String, String> authorize = FakeOpenIdProvider.form(URI.create(toProvider).getRawQuery());
         assertThat(authorize)
                 .containsEntry("response_type", "code")
@@ -67,7 +54,7 @@ class OidcSignInTest {
         String page = browser.redirectOf(callback);
         assertThat(page).matches("/#oauth_code=[A-Za-z0-9_-]{43}");
 
-        TestApp.Response exchanged = exchange(app, Browser.fragment(page).get("oauth_code"));
+        TestApp.Response exchanged = exchange(oidc.app(), Browser.fragment(page).get("oauth_code"));
         assertThat(exchanged.status()).as(exchanged.body()).isEqualTo(200);
         assertThat(exchanged.header("Cache-Control")).isEqualTo("no-store");
         JsonNode pair = exchanged.json();
@@ -77,12 +64,12 @@ class OidcSignInTest {
         assertThat(pair.path("user").path("name").asText()).isEqualTo("Grace Hopper");
 
         String accessToken = pair.path("access_token").asText();
-        TestApp.Response me = app.get("/auth/me", accessToken);
+        TestApp.Response me = oidc.app().get("/auth/me", accessToken);
         assertThat(me.status()).as(me.body()).isEqualTo(200);
         assertThat(me.json().path("email").asText()).isEqualTo(email);
         assertThat(me.json().path("id").asText()).isEqualTo(pair.path("user").path("id").asText());
 
-        TestApp.Response refreshed = app.post("/auth/refresh",
+        TestApp.Response refreshed = oidc.app().post("/auth/refresh",
                 Json.write(Json.object().put("refresh_token", pair.path("refresh_token").asText())), null);
         assertThat(refreshed.status()).as(refreshed.body()).isEqualTo(200);
 
@@ -94,7 +81,7 @@ class OidcSignInTest {
 
     @Test
     void configListsTheConfiguredProvidersInOrder() {
-        Map<String, String> env = new HashMap<>(OidcFlows.env(provider));
+        Map<String, String> env = new HashMap<>(OidcFlows.env(oidc.provider()));
         env.put("PARLEY_OIDC_PROVIDERS", "corp, Google");
         env.put("PARLEY_OIDC_GOOGLE_CLIENT_ID", "google-client");
         env.put("PARLEY_OIDC_GOOGLE_CLIENT_SECRET", "google-secret");
@@ -107,19 +94,19 @@ class OidcSignInTest {
                      {"id":"google","name":"Google","login_url":"/auth/login?provider=google"}]"""));
             assertThat(config.json().path("dev_login").isBoolean()).isTrue();
             // Listing providers fetches nothing from them.
-            assertThat(provider.discoveryRequests()).isZero();
+            assertThat(oidc.provider().discoveryRequests()).isZero();
         }
     }
 
     @Test
     void returningPersonIsFoundByTheProviderSubjectEvenWithAnotherEmail() {
         String subject = "sub-" + UUID.randomUUID();
-        provider.nextSignIn(new FakeOpenIdProvider.Person(subject, "first@example.org", true, "Ada"));
-        String firstId = signIn(app, new Browser(app)).path("user").path("id").asText();
+        oidc.provider().nextSignIn(new FakeOpenIdProvider.Person(subject, "first@example.org", true, "Ada"));
+        String firstId = signIn(oidc.app(), new Browser(oidc.app())).path("user").path("id").asText();
 
         // The provider now reports another address, not even verified: the subject still names the same person.
-        provider.nextSignIn(new FakeOpenIdProvider.Person(subject, "second@example.org", false, "Ada"));
-        JsonNode again = signIn(app, new Browser(app));
+        oidc.provider().nextSignIn(new FakeOpenIdProvider.Person(subject, "second@example.org", false, "Ada"));
+        JsonNode again = signIn(oidc.app(), new Browser(oidc.app()));
 
         assertThat(again.path("user").path("id").asText()).isEqualTo(firstId);
         assertThat(again.path("user").path("email").asText()).isEqualTo("first@example.org");
@@ -128,84 +115,85 @@ class OidcSignInTest {
     @Test
     void verifiedEmailLinksToTheExistingPasswordAccount() {
         String email = "linked-" + UUID.randomUUID().toString().substring(0, 8) + "@example.org";
-        TestApp.Response registered = app.post("/auth/register",
+        TestApp.Response registered = oidc.app().post("/auth/register",
                 Json.write(Json.object().put("email", email).put("password", "correct horse battery staple")), null);
         assertThat(registered.status()).isEqualTo(201);
         String accountId = registered.json().path("user").path("id").asText();
 
-        provider.nextSignIn(new FakeOpenIdProvider.Person("sub-" + UUID.randomUUID(), email.toUpperCase(), true, "X"));
-        JsonNode pair = signIn(app, new Browser(app));
+        oidc.provider().nextSignIn(new FakeOpenIdProvider.Person("sub-" + UUID.randomUUID(), email.toUpperCase(), true, "X"));
+        JsonNode pair = signIn(oidc.app(), new Browser(oidc.app()));
 
         assertThat(pair.path("user").path("id").asText()).isEqualTo(accountId);
-        TestApp.Response password = app.post("/auth/login",
+        TestApp.Response password = oidc.app().post("/auth/login",
                 Json.write(Json.object().put("email", email).put("password", "correct horse battery staple")), null);
         assertThat(password.status()).as("the password still works").isEqualTo(200);
     }
 
     @Test
     void emailVerifiedAsTheStringTrueCountsAsVerified() {
-        provider.nextSignIn(new FakeOpenIdProvider.Person("sub-" + UUID.randomUUID(), "string@example.org", "true", "S"));
+        oidc.provider().nextSignIn(new FakeOpenIdProvider.Person("sub-" + UUID.randomUUID(), "string@example.org", "true", "S"));
 
-        assertThat(signIn(app, new Browser(app)).path("user").path("email").asText()).isEqualTo("string@example.org");
+        assertThat(signIn(oidc.app(), new Browser(oidc.app())).path("user").path("email").asText())
+                .isEqualTo("string@example.org");
     }
 
     @Test
     void discoveryDocumentAndKeysAreFetchedOnceAndKept() {
         for (int i = 0; i < 3; i++) {
-            provider.nextSignIn(FakeOpenIdProvider.Person.verified("cached-" + i + "@example.org"));
-            signIn(app, new Browser(app));
+            oidc.provider().nextSignIn(FakeOpenIdProvider.Person.verified("cached-" + i + "@example.org"));
+            signIn(oidc.app(), new Browser(oidc.app()));
         }
 
-        assertThat(provider.discoveryRequests()).isEqualTo(1);
-        assertThat(provider.keyRequests()).isEqualTo(1);
-        assertThat(provider.tokenRequests()).isEqualTo(3);
+        assertThat(oidc.provider().discoveryRequests()).isEqualTo(1);
+        assertThat(oidc.provider().keyRequests()).isEqualTo(1);
+        assertThat(oidc.provider().tokenRequests()).isEqualTo(3);
     }
 
     @Test
     void aTokenSignedWithAnUnknownKeyIdMakesTheServerFetchTheKeysAgain() {
-        provider.nextSignIn(FakeOpenIdProvider.Person.verified("before@example.org"));
-        signIn(app, new Browser(app));
-        provider.rotateKey();
-        provider.nextSignIn(FakeOpenIdProvider.Person.verified("after@example.org"));
+        oidc.provider().nextSignIn(FakeOpenIdProvider.Person.verified("before@example.org"));
+        signIn(oidc.app(), new Browser(oidc.app()));
+        oidc.provider().rotateKey();
+        oidc.provider().nextSignIn(FakeOpenIdProvider.Person.verified("after@example.org"));
 
-        JsonNode pair = signIn(app, new Browser(app));
+        JsonNode pair = signIn(oidc.app(), new Browser(oidc.app()));
 
         assertThat(pair.path("user").path("email").asText()).isEqualTo("after@example.org");
-        assertThat(provider.keyRequests()).isEqualTo(2);
+        assertThat(oidc.provider().keyRequests()).isEqualTo(2);
     }
 
     @Test
     void es256IdTokensVerifyAgainstThePublishedKeyAndItsRotation() {
-        provider.nextSignIn(FakeOpenIdProvider.Person.verified("rsa@example.org"));
-        signIn(app, new Browser(app));
-        int fetched = provider.keyRequests();
-        provider.signWithNewEcKey();
-        provider.nextSignIn(FakeOpenIdProvider.Person.verified("ec@example.org"));
-        assertThat(signIn(app, new Browser(app)).path("user").path("email").asText()).isEqualTo("ec@example.org");
-        provider.signWithNewEcKey();
-        provider.nextSignIn(FakeOpenIdProvider.Person.verified("ec-rotated@example.org"));
-        assertThat(signIn(app, new Browser(app)).path("user").path("email").asText())
+        oidc.provider().nextSignIn(FakeOpenIdProvider.Person.verified("rsa@example.org"));
+        signIn(oidc.app(), new Browser(oidc.app()));
+        int fetched = oidc.provider().keyRequests();
+        oidc.provider().signWithNewEcKey();
+        oidc.provider().nextSignIn(FakeOpenIdProvider.Person.verified("ec@example.org"));
+        assertThat(signIn(oidc.app(), new Browser(oidc.app())).path("user").path("email").asText()).isEqualTo("ec@example.org");
+        oidc.provider().signWithNewEcKey();
+        oidc.provider().nextSignIn(FakeOpenIdProvider.Person.verified("ec-rotated@example.org"));
+        assertThat(signIn(oidc.app(), new Browser(oidc.app())).path("user").path("email").asText())
                 .isEqualTo("ec-rotated@example.org");
         // Each new key id made the server fetch the key set again, once.
-        assertThat(provider.keyRequests()).isEqualTo(fetched + 2);
+        assertThat(oidc.provider().keyRequests()).isEqualTo(fetched + 2);
     }
 
     @Test
     void keysAreKeptForTheMaxAgeTheProviderGives() {
         MutableClock clock = new MutableClock(Instant.now());
-        provider.cacheKeysFor("public, max-age=120, must-revalidate");
-        try (TestApp timed = TestApp.start(OidcFlows.env(provider), clock)) {
-            provider.nextSignIn(FakeOpenIdProvider.Person.verified("first@example.org"));
+        oidc.provider().cacheKeysFor("public, max-age=120, must-revalidate");
+        try (TestApp timed = TestApp.start(OidcFlows.env(oidc.provider()), clock)) {
+            oidc.provider().nextSignIn(FakeOpenIdProvider.Person.verified("first@example.org"));
             signIn(timed, new Browser(timed));
-            int fetched = provider.keyRequests();
+            int fetched = oidc.provider().keyRequests();
             clock.advance(Duration.ofSeconds(119));
-            provider.nextSignIn(FakeOpenIdProvider.Person.verified("kept@example.org"));
+            oidc.provider().nextSignIn(FakeOpenIdProvider.Person.verified("kept@example.org"));
             signIn(timed, new Browser(timed));
-            assertThat(provider.keyRequests()).isEqualTo(fetched);
+            assertThat(oidc.provider().keyRequests()).isEqualTo(fetched);
             clock.advance(Duration.ofSeconds(2));
-            provider.nextSignIn(FakeOpenIdProvider.Person.verified("refetched@example.org"));
+            oidc.provider().nextSignIn(FakeOpenIdProvider.Person.verified("refetched@example.org"));
             signIn(timed, new Browser(timed));
-            assertThat(provider.keyRequests()).isEqualTo(fetched + 1);
+            assertThat(oidc.provider().keyRequests()).isEqualTo(fetched + 1);
         }
     }
 
@@ -222,29 +210,29 @@ class OidcSignInTest {
 
     @Test
     void signInsStartedInTwoTabsOfOneBrowserBothFinish() {
-        Browser browser = new Browser(app);
-        provider.nextSignIn(FakeOpenIdProvider.Person.verified("tab1@example.org"));
+        Browser browser = new Browser(oidc.app());
+        oidc.provider().nextSignIn(FakeOpenIdProvider.Person.verified("tab1@example.org"));
         String first = browser.consentAt(LOGIN);
-        provider.nextSignIn(FakeOpenIdProvider.Person.verified("tab2@example.org"));
+        oidc.provider().nextSignIn(FakeOpenIdProvider.Person.verified("tab2@example.org"));
         String second = browser.consentAt(LOGIN);
 
         List<String> pages = List.of(browser.redirectOf(second), browser.redirectOf(first));
 
         assertThat(pages).allSatisfy(page -> assertThat(page).startsWith("/#oauth_code="));
-        assertThat(exchange(app, Browser.fragment(pages.get(1)).get("oauth_code")).json()
+        assertThat(exchange(oidc.app(), Browser.fragment(pages.get(1)).get("oauth_code")).json()
                 .path("user").path("email").asText()).isEqualTo("tab1@example.org");
     }
 
     @Test
     void theOnlyConfiguredProviderIsUsedWhenLoginNamesNone() {
-        Browser browser = new Browser(app);
+        Browser browser = new Browser(oidc.app());
 
-        assertThat(browser.redirectOf("/auth/login")).startsWith(provider.issuer() + "/authorize?");
+        assertThat(browser.redirectOf("/auth/login")).startsWith(oidc.provider().issuer() + "/authorize?");
     }
 
     @Test
     void theCookieIsSecureWhenTheRedirectUriIsHttps() {
-        Map<String, String> env = new HashMap<>(OidcFlows.env(provider));
+        Map<String, String> env = new HashMap<>(OidcFlows.env(oidc.provider()));
         env.put("PARLEY_OIDC_REDIRECT_URI", "https://chat.example.com/auth/callback");
         try (TestApp secure = TestApp.start(env)) {
             Browser browser = new Browser(secure);
