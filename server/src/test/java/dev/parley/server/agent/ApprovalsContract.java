@@ -31,6 +31,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  */
 abstract class ApprovalsContract {
     static final Duration RUN_TIMEOUT = Duration.ofSeconds(3);
+
     @RegisterExtension
     static final Servers servers = new Servers();
     static McpTestServer mcp;

@@ -19,6 +19,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 /** POST /auth/login answers 429 with Retry-After once an account or a client address has failed too often. */
 class LoginThrottlingTest {
     private final MutableClock clock = new MutableClock(Instant.parse("2030-01-01T00:00:00Z"));
+
     @RegisterExtension
     static final Servers servers = new Servers();
 

@@ -29,6 +29,7 @@ class TokenVerificationTest {
     private static final Instant START = Instant.parse("2030-01-01T00:00:00Z");
     /** Long enough for HS384 and HS512 too, so that those tokens fail on their algorithm, not on the key length. */
     private static final String SECRET = "a-64-byte-secret-so-that-every-hmac-algorithm-accepts-the-key-!!";
+
     @RegisterExtension
     static final Servers servers = new Servers();
 

@@ -22,6 +22,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class MalformedInputTest {
     private static final String DEEP = "[".repeat(Json.MAX_DEPTH + 1) + "]".repeat(Json.MAX_DEPTH + 1);
     private static final String LONG_NUMBER = "1".repeat(5_000);
+
     @RegisterExtension
     static final Servers servers = new Servers();
 

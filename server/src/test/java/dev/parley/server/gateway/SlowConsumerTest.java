@@ -26,6 +26,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  */
 class SlowConsumerTest {
     private static final int QUEUE_BYTES = 1_048_576;
+
     @RegisterExtension
     static final Servers servers = new Servers();
 

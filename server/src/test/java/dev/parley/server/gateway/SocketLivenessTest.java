@@ -24,6 +24,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  */
 class SocketLivenessTest {
     private final MutableClock clock = new MutableClock(Instant.parse("2030-01-01T00:00:00Z"));
+
     @RegisterExtension
     static final Servers servers = new Servers();
 

@@ -24,6 +24,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  */
 class SocketMessagesTest {
     private static final MutableClock CLOCK = new MutableClock(Instant.now());
+
     @RegisterExtension
     static final Servers servers = new Servers();
 

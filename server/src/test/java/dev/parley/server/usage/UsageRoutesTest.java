@@ -21,6 +21,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 /** The usage routes of the real server over real HTTP, for users registered through the accounts routes. */
 class UsageRoutesTest {
     private static final MutableClock CLOCK = new MutableClock(Instant.parse("2026-11-28T12:00:00Z"));
+
     @RegisterExtension
     static final Servers servers = new Servers();
 

@@ -28,6 +28,7 @@ class ApprovalPageTest {
 
     @RegisterExtension
     static final Servers servers = new Servers();
+
     @RegisterExtension
     static final Browsers browsers = new Browsers();
 

@@ -24,6 +24,7 @@ import org.openqa.selenium.support.ui.ExpectedConditions;
 class BudgetPageTest {
     @RegisterExtension
     static final Servers servers = new Servers();
+
     @RegisterExtension
     static final Browsers browsers = new Browsers();
 

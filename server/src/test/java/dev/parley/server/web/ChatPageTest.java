@@ -32,6 +32,7 @@ class ChatPageTest {
 
     @RegisterExtension
     static final Servers servers = new Servers();
+
     @RegisterExtension
     static final Browsers browsers = new Browsers();
 

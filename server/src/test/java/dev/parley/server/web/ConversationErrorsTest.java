@@ -27,6 +27,7 @@ class ConversationErrorsTest {
 
     @RegisterExtension
     static final Servers servers = new Servers();
+
     @RegisterExtension
     static final Browsers browsers = new Browsers();
 

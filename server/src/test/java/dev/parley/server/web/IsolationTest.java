@@ -20,6 +20,7 @@ class IsolationTest {
 
     @RegisterExtension
     static final Servers servers = new Servers();
+
     @RegisterExtension
     static final Browsers browsers = new Browsers();
 

@@ -30,6 +30,7 @@ import org.openqa.selenium.support.ui.ExpectedConditions;
 class SignInPageTest {
     @RegisterExtension
     static final Servers servers = new Servers();
+
     @RegisterExtension
     static final Browsers browsers = new Browsers();
 

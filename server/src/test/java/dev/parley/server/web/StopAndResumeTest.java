@@ -33,6 +33,7 @@ class StopAndResumeTest {
 
     @RegisterExtension
     static final Servers servers = new Servers();
+
     @RegisterExtension
     static final Browsers browsers = new Browsers();
 

@@ -25,6 +25,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  */
 class OidcAttackTest {
     private final MutableClock clock = new MutableClock(Instant.now());
+
     @RegisterExtension
     final OidcServers oidc = new OidcServers(clock, Map::of);
 
