@@ -188,6 +188,7 @@ public final class App implements AutoCloseable {
             ConversationStore conversations = new ConversationStore(database.sql(), clock);
             runs = new RunService(database.sql(), database.eventLogSql(), eventLog, conversations, agent, fanout,
                     config.runs(), metrics, clock, config.tools().approvalTimeout());
+            budgets.writeThrough(runs::writeLedger);
             List<HttpService> routes = new ArrayList<>();
             oidc = OidcSignIn.create(config, database.sql(), auth.accounts(), shared.throttle(), metrics, clock);
             routes.add(new AuthRoutes(auth.accounts(), auth.verifier(), config.auth().trustedProxyHops(),
