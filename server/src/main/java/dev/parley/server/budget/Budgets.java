@@ -30,8 +30,9 @@ import org.slf4j.LoggerFactory;
  * shares (so it holds across instances and with Redis down). A reservation is one conditional write of the user's
  * ledger row ({@code spent + held + most <= limit}) plus the hold's own row, in one transaction; a commit turns the
  * hold into spending (the hold's row deleted, and one update of the ledger row that returns the position), a release
- * gives it back. The transactions run through a {@link LedgerWriter}: in the server, the run journal's, so that they
- * join its batched commits; until one is {@linkplain #writeThrough set}, each on a pool connection of its own. Holds belong to runs: a run's agent commits or releases its own, and
+ * gives it back. The transactions run through a {@link LedgerWriter}: on the embedded database, the run journal's, so
+ * that they join its batched commits; otherwise (until one is {@linkplain #writeThrough set}) each on a pool
+ * connection of its own, on a thread apart from the caller's. Holds belong to runs: a run's agent commits or releases its own, and
  * a sweep on every instance releases the holds of runs that ended without doing so (their instance died and another
  * instance ended them when their lease ran out).
  *

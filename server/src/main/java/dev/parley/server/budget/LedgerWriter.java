@@ -8,9 +8,9 @@ import dev.parley.server.db.Sql;
  * ledger's tables ({@code budget_ledger}, {@code budget_holds}), so a writer may run it inside a transaction shared
  * with other writes, and may run it again after a rollback: it must leave the same result either way.
  *
- * <p>The server's writer is the run journal's ({@code RunService#writeLedger}): reservations and charges join its
- * batched commits instead of being a second writer beside it. Must not be interrupted mid-statement by the caller's
- * interrupt (a stopped run's thread).
+ * <p>On the embedded database the server's writer is the run journal's ({@code RunService#writeLedger}):
+ * reservations and charges join its batched commits instead of being a second SQLite writer beside it. A writer must
+ * not let the caller's interrupt (a stopped run's thread) cut a statement off.
  */
 public interface LedgerWriter {
     <T> T inTransaction(Sql.Work<T> work);
