@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Parley's load benchmarks (method and figures: docs/benchmarks.md).
 #
-#   bench/run.sh [rss|ping|latency|versus|all] [--short] [--repeat N] [--latency-users LIST] [--wait-quiet] [--postgres]
+#   bench/run.sh [rss|ping|latency|versus|turns|all] [--short] [--repeat N] [--latency-users LIST] [--wait-quiet] [--postgres]
 #                [--out DIR] [--keep]
 #
 #   rss      server RSS with 10,000 authenticated idle sockets (readings at 0, 5,000 and 10,000), server on one CPU
@@ -17,6 +17,8 @@
 #            python3-websockets), one after the other with the same drivers: closed loop (bench/peer/turns.mjs,
 #            20 users × 10 s) and open loop (bench/peer/latency.mjs, 1,000 users × 1 message/s × 20 s); prints each
 #            result and Parley's ratio to the peer; the per-socket rate limit is lifted and the agent unpaced
+#   turns    versus's closed loop on Parley alone (bench/peer/turns.mjs, 20 users × 10 s, same settings), with the
+#            server's CPU time over the loop (sign-up included); for comparing two settings of Parley run after run
 #   all      rss, ping and latency, one after another (the default)
 #
 #   --short     small sizes that finish in about a minute in total (CI): 1,000 sockets, 20 connections for 2 × 2 s,
@@ -57,7 +59,7 @@ wait_quiet=false
 latency_users=''
 while [ $# -gt 0 ]; do
   case $1 in
-    rss | ping | latency | versus | all) mode=$1 ;;
+    rss | ping | latency | versus | turns | all) mode=$1 ;;
     --short) short=true ;;
     --repeat) repeat=$2; shift ;;
     --out) out=$2; shift ;;
@@ -406,11 +408,27 @@ ratio() {
     console.log(x == null || !y ? "n/a" : (x / y).toFixed(2) + "x");' "$@"
 }
 
+# What versus lifts on Parley: the per-socket rate limit, the sign-up limit and the agent's pacing
+lifted=(PARLEY_WS_RATE_LIMIT=100000 PARLEY_WS_RATE_WINDOW=1s PARLEY_WS_RATE_BURST=100000 PARLEY_AGENT_STEP_DELAY=0
+  PARLEY_SIGNUP_LIMIT=100000)
+
+run_turns() { # run_turns NAME: versus's closed loop on Parley alone, with the server's CPU time over it
+  local name=$1 users=20 secs=10 rc=0 before after
+  $short && users=10 secs=3
+  note_run "$name"
+  start_parley "$name" "" "${lifted[@]}"
+  before=$(awk '{ print $14 + $15 }' "/proc/$server_pid/stat")
+  client "$name" "" "$bench/peer/turns.mjs" "http://127.0.0.1:$server_port" "$users" "$secs" || rc=$?
+  after=$(awk '{ print $14 + $15 }' "/proc/$server_pid/stat")
+  echo "run.sh: $name server CPU $(((after - before) * 1000 / clk_tck)) ms over the loop" | tee -a "$results" >&2
+  stop "$server_pid"
+  keep_files "$name"
+  [ $rc -eq 0 ] || { echo "run.sh: $name failed ($rc)" | tee -a "$results" >&2; status=1; }
+}
+
 run_versus() { # run_versus NAME
   local name=$1 users=20 secs=10 lat_users=1000 lat_secs=20 rc=0
   $short && users=10 secs=3 lat_users=100 lat_secs=5
-  local lifted=(PARLEY_WS_RATE_LIMIT=100000 PARLEY_WS_RATE_WINDOW=1s PARLEY_WS_RATE_BURST=100000
-    PARLEY_AGENT_STEP_DELAY=0 PARLEY_SIGNUP_LIMIT=100000)
   note_run "$name-turns-peer"
   start_peer "$name-peer"
   client "$name-turns-peer" "" "$bench/peer/turns.mjs" "http://127.0.0.1:$peer_port" "$users" "$secs" || rc=$?
@@ -457,6 +475,7 @@ for i in $(seq 1 "$repeat"); do
   esac
   case $mode in
     versus) run_versus "versus-$i" ;;
+    turns) run_turns "turns-$i" ;;
   esac
   case $mode in
     latency | all)

@@ -188,6 +188,12 @@ public final class App implements AutoCloseable {
             ConversationStore conversations = new ConversationStore(database.sql(), clock);
             runs = new RunService(database.sql(), database.eventLogSql(), eventLog, conversations, agent, fanout,
                     config.runs(), metrics, clock, config.tools().approvalTimeout());
+            if (database.embedded()) {
+                // One SQLite writer: the ledger's transactions join the run journal's commits instead of waiting in
+                // SQLite's busy handler beside them. PostgreSQL runs them on the pool, side by side: through the
+                // journal, their statements would queue one round trip after another on its single connection.
+                budgets.writeThrough(runs::writeLedger);
+            }
             List<HttpService> routes = new ArrayList<>();
             oidc = OidcSignIn.create(config, database.sql(), auth.accounts(), shared.throttle(), metrics, clock);
             routes.add(new AuthRoutes(auth.accounts(), auth.verifier(), config.auth().trustedProxyHops(),

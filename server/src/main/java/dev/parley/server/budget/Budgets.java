@@ -29,7 +29,10 @@ import org.slf4j.LoggerFactory;
  * The spend ledger: per user and period, the limit, what is spent and what is held, in the database every instance
  * shares (so it holds across instances and with Redis down). A reservation is one conditional write of the user's
  * ledger row ({@code spent + held + most <= limit}) plus the hold's own row, in one transaction; a commit turns the
- * hold into spending, a release gives it back. Holds belong to runs: a run's agent commits or releases its own, and
+ * hold into spending (the hold's row deleted, and one update of the ledger row that returns the position), a release
+ * gives it back. The transactions run through a {@link LedgerWriter}: on the embedded database, the run journal's, so
+ * that they join its batched commits; otherwise (until one is {@linkplain #writeThrough set}) each on a pool
+ * connection of its own, on a thread apart from the caller's. Holds belong to runs: a run's agent commits or releases its own, and
  * a sweep on every instance releases the holds of runs that ended without doing so (their instance died and another
  * instance ended them when their lease ran out).
  *
@@ -44,14 +47,25 @@ public final class Budgets implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Budgets.class);
     private static final String ADMIT = "UPDATE budget_ledger SET held_micros = held_micros + ? "
             + "WHERE user_id = ? AND period_start = ? AND spent_micros + held_micros + ? <= ?";
+    /**
+     * A commit's one write of the ledger row: the hold's part released, the cost spent, and {@code warned} counted
+     * from 0 to 1 by the first commit that finds the period at or past the warning share (2 for every later one), so
+     * that the row it returns says whether this commit is the one that warns.
+     */
+    private static final String CHARGE = "UPDATE budget_ledger SET held_micros = held_micros - ?, "
+            + "spent_micros = spent_micros + ?, warned = CASE WHEN spent_micros + ? >= ? "
+            + "THEN (CASE WHEN warned = 0 THEN 1 ELSE 2 END) ELSE warned END "
+            + "WHERE user_id = ? AND period_start = ? RETURNING spent_micros, held_micros, warned";
 
     private final Sql sql;
     private final Config.Budget config;
     private final Metrics metrics;
     private final Clock clock;
     private final ScheduledExecutorService sweeper;
-    /** Where ledger writes run: never on a run's own thread, whose interrupt (a stop) would break the connection. */
+    /** Where ledger writes run without a writer: never on a run's own thread, whose interrupt (a stop) would break
+     *  the connection. */
     private final ExecutorService writers = Executors.newVirtualThreadPerTaskExecutor();
+    private volatile LedgerWriter writer = this::ownTransaction;
 
     public Budgets(Sql sql, Config.Budget config, Metrics metrics, Clock clock) {
         this.sql = sql;
@@ -74,6 +88,16 @@ public final class Budgets implements AutoCloseable {
 
     public Config.Budget config() {
         return config;
+    }
+
+    /** Runs the ledger's transactions through {@code writer} from now on (the server's: the run journal's). */
+    public void writeThrough(LedgerWriter writer) {
+        this.writer = writer;
+    }
+
+    /** The ledger's transactions without a writer: each on a pool connection of its own, apart from the caller. */
+    private <T> T ownTransaction(Sql.Work<T> work) {
+        return apart(() -> sql.inTransaction(work));
     }
 
     /** Whether any user can have a limit; when not, the agent loop does no budget work at all. */
@@ -124,15 +148,15 @@ public final class Budgets implements AutoCloseable {
         Period period = currentPeriod();
         long amount = Money.microsCeiling(mostUsd);
         Hold hold = new Hold(Ids.timeOrdered(), userId, runId, period.key(), amount, limitMicros);
-        boolean taken = apart(() -> sql.inTransaction(connection -> {
+        Instant now = clock.instant();
+        boolean taken = writer.inTransaction(connection -> {
             if (!admit(connection, userId, period.key(), amount, limitMicros)) {
                 return false;
             }
             Sql.update(connection, "INSERT INTO budget_holds (id, run_id, user_id, period_start, amount_micros, "
-                    + "created_at) VALUES (?, ?, ?, ?, ?, ?)", hold.id(), runId, userId, period.key(), amount,
-                    clock.instant());
+                    + "created_at) VALUES (?, ?, ?, ?, ?, ?)", hold.id(), runId, userId, period.key(), amount, now);
             return true;
-        }));
+        });
         if (!taken) {
             throw refused(userId, period, limitMicros);
         }
@@ -151,21 +175,18 @@ public final class Budgets implements AutoCloseable {
             return hold;
         }
         long increase = amount - hold.micros();
-        boolean grown;
-        try {
-            grown = apart(() -> sql.inTransaction(connection -> {
-                if (!admit(connection, hold.userId(), hold.periodStart(), increase, hold.limitMicros())) {
-                    return false;
-                }
-                if (Sql.update(connection, "UPDATE budget_holds SET amount_micros = ? WHERE id = ?", amount,
-                        hold.id()) != 1) {
-                    throw new HoldGone(); // released by whoever ended the run: undo the increase
-                }
+        boolean grown = writer.inTransaction(connection -> {
+            if (Sql.update(connection, "UPDATE budget_holds SET amount_micros = ? WHERE id = ?", amount,
+                    hold.id()) != 1) {
+                return false; // released by whoever ended the run
+            }
+            if (admit(connection, hold.userId(), hold.periodStart(), increase, hold.limitMicros())) {
                 return true;
-            }));
-        } catch (HoldGone e) {
-            grown = false;
-        }
+            }
+            Sql.update(connection, "UPDATE budget_holds SET amount_micros = ? WHERE id = ?", hold.micros(),
+                    hold.id());
+            return false;
+        });
         if (!grown) {
             // Rolled back: the hold is as it was, and still the run's to release.
             throw refused(hold.userId(), periodOf(hold), hold.limitMicros());
@@ -186,13 +207,6 @@ public final class Budgets implements AutoCloseable {
                 throw failure;
             }
             throw e;
-        }
-    }
-
-    /** Rolls back a growth whose hold is gone. */
-    private static final class HoldGone extends RuntimeException {
-        HoldGone() {
-            super(null, null, false, false);
         }
     }
 
@@ -233,19 +247,16 @@ public final class Budgets implements AutoCloseable {
         long limit = hold.limitMicros();
         long threshold = BigDecimal.valueOf(limit).multiply(config.warnAt()).setScale(0, RoundingMode.CEILING)
                 .longValueExact();
-        return apart(() -> sql.inTransaction(connection -> {
+        return writer.inTransaction(connection -> {
             long released = Sql.update(connection, "DELETE FROM budget_holds WHERE id = ?", hold.id()) == 1
                     ? hold.micros() : 0;
-            Sql.update(connection, "UPDATE budget_ledger SET held_micros = held_micros - ?, "
-                    + "spent_micros = spent_micros + ? WHERE user_id = ? AND period_start = ?", released, cost,
+            List<long[]> rows = Sql.query(connection, CHARGE, row -> new long[] {row.getLong("spent_micros"),
+                    row.getLong("held_micros"), row.getLong("warned")}, released, cost, cost, threshold,
                     hold.userId(), hold.periodStart());
-            boolean warn = Sql.update(connection, "UPDATE budget_ledger SET warned = 1 WHERE user_id = ? "
-                    + "AND period_start = ? AND warned = 0 AND spent_micros >= ?", hold.userId(), hold.periodStart(),
-                    threshold) == 1;
-            long[] row = ledger(connection, hold.userId(), hold.periodStart());
+            long[] row = rows.isEmpty() ? new long[] {0, 0, 0} : rows.getFirst();
             return new Charge(Money.usd(cost), Money.usd(row[0]), Money.usd(limit),
-                    Money.usd(Math.max(0, limit - row[0] - row[1])), warn);
-        }));
+                    Money.usd(Math.max(0, limit - row[0] - row[1])), row[2] == 1);
+        });
     }
 
     /**
@@ -256,11 +267,9 @@ public final class Budgets implements AutoCloseable {
         LOG.error("A call of run {} of user {} was made without a reservation; charging its cost {} USD anyway", runId,
                 userId, costUsd);
         Hold hold = new Hold(Ids.timeOrdered(), userId, runId, currentPeriod().key(), 0, limitMicros);
-        apart(() -> sql.inTransaction(connection -> {
-            Sql.update(connection, "INSERT INTO budget_ledger (user_id, period_start, spent_micros, held_micros, "
-                    + "warned) VALUES (?, ?, 0, 0, 0) ON CONFLICT DO NOTHING", userId, hold.periodStart());
-            return null;
-        }));
+        writer.inTransaction(connection -> Sql.update(connection, "INSERT INTO budget_ledger (user_id, period_start, "
+                + "spent_micros, held_micros, warned) VALUES (?, ?, 0, 0, 0) ON CONFLICT DO NOTHING", userId,
+                hold.periodStart()));
         return commit(hold, costUsd);
     }
 
@@ -270,8 +279,8 @@ public final class Budgets implements AutoCloseable {
             return;
         }
         try {
-            apart(() -> sql.inTransaction(connection -> release(connection, hold.id(), hold.userId(),
-                    hold.periodStart(), hold.micros())));
+            writer.inTransaction(connection -> release(connection, hold.id(), hold.userId(), hold.periodStart(),
+                    hold.micros()));
         } catch (RuntimeException e) {
             LOG.warn("Releasing hold {} of run {} failed; it is released once the run has ended: {}", hold.id(),
                     hold.runId(), e.toString());
@@ -331,7 +340,7 @@ public final class Budgets implements AutoCloseable {
                         row.getLong("amount_micros")), orphanedBefore, "running");
         int released = 0;
         for (Left hold : left) {
-            if (sql.inTransaction(connection -> release(connection, hold.id(), hold.userId(), hold.period(),
+            if (writer.inTransaction(connection -> release(connection, hold.id(), hold.userId(), hold.period(),
                     hold.micros()))) {
                 released++;
             }

@@ -157,6 +157,15 @@ final class RunJournal implements AutoCloseable {
         return submitAsync(work, false);
     }
 
+    /**
+     * As {@link #submitAsync(Work)}, for work that reads and writes on the connection only tables that nothing else the
+     * journal stores touches (the spend ledger's): it runs in its batch's transaction, in queue order, without the
+     * batch's queued writes being flushed first, so that it does not split their batches.
+     */
+    <T> CompletableFuture<T> submitApartAsync(Work<T> work) {
+        return submitAsync(work, false);
+    }
+
     private <T> CompletableFuture<T> submitAsync(Work<T> work, boolean reads) {
         // While the database is known to be down, refuse at once rather than queue behind a batch that waits for it.
         sql.health().requireUp();

@@ -7,6 +7,10 @@ import dev.parley.protocol.ErrorCode;
 import dev.parley.protocol.EventType;
 import dev.parley.protocol.Json;
 import dev.parley.protocol.ProtocolException;
+import dev.parley.server.budget.BudgetExceededException;
+import dev.parley.server.budget.Budgets;
+import dev.parley.server.budget.Charge;
+import dev.parley.server.budget.Hold;
 import dev.parley.server.config.Config;
 import dev.parley.server.conversation.ConversationStore;
 import dev.parley.server.db.Database;
@@ -17,9 +21,14 @@ import dev.parley.server.testing.Accounts;
 import dev.parley.server.testing.Await;
 import dev.parley.server.testing.MutableClock;
 import dev.parley.server.testing.ScriptedAgent;
+import java.math.BigDecimal;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -108,6 +117,49 @@ abstract class RunServiceContract {
         assertThat(record.usage().outputTokens()).isEqualTo(34);
         assertThat(record.assistantMessageId()).isNotNull();
         assertThat(record.userMessageId()).isEqualTo(started.userMessageId());
+    }
+
+    @Test
+    void theSpendLedgerWrittenThroughTheJournalAdmitsExactlyWhatFitsAmidRunsBeingStored() throws Exception {
+        try (Budgets budgets = new Budgets(database.sql(), new Config.Budget(Optional.of(BigDecimal.ONE),
+                Config.BudgetPeriod.MONTH, new BigDecimal("0.5"), Set.of(), Optional.empty()), new Metrics(), clock)) {
+            budgets.writeThrough(runs::writeLedger);
+            List<Callable<Object>> work = new ArrayList<>();
+            for (int i = 0; i < 60; i++) {
+                String runId = "run-" + i;
+                work.add(() -> {
+                    try {
+                        return budgets.reserve(alice, runId, 1_000_000L, new BigDecimal("0.05"));
+                    } catch (BudgetExceededException e) {
+                        return e;
+                    }
+                });
+                if (i % 6 == 0) { // the ledger's units share batches with what runs store
+                    work.add(() -> runs.start(alice, new StartRequest(null, "deltas 2", null, null)));
+                }
+            }
+            List<Object> outcomes = new ArrayList<>();
+            try (ExecutorService pool = Executors.newFixedThreadPool(12)) {
+                for (Future<Object> outcome : pool.invokeAll(work)) {
+                    outcomes.add(outcome.get());
+                }
+            }
+            List<Hold> holds = outcomes.stream().filter(Hold.class::isInstance).map(Hold.class::cast).toList();
+            assertThat(holds).hasSize(20);
+            assertThat(outcomes.stream().filter(BudgetExceededException.class::isInstance)).hasSize(40);
+            assertThat(budgets.status(alice).reservedUsd()).isEqualByComparingTo("1");
+            for (Object outcome : outcomes) {
+                if (outcome instanceof StartedRun started) {
+                    assertThat(awaitEnd(started.runId())).isEqualTo(RunStatus.COMPLETED);
+                }
+            }
+
+            Charge charge = budgets.commit(holds.getFirst(), new BigDecimal("0.01"));
+            assertThat(charge.spentUsd()).isEqualByComparingTo("0.01");
+            assertThat(charge.remainingUsd()).isEqualByComparingTo("0.04"); // 1 - 0.01 spent - 19 × 0.05 held
+            budgets.quietlyRelease(holds.get(1));
+            assertThat(budgets.status(alice).reservedUsd()).isEqualByComparingTo("0.9");
+        }
     }
 
     @Test
