@@ -18,6 +18,8 @@ import io.helidon.webserver.ConnectionContext;
 import io.helidon.websocket.WsSession;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
@@ -299,16 +301,17 @@ final class SocketSession {
     }
 
     private void writeLoop() {
+        FrameWriter frames = FrameWriter.of(ws);
+        List<SendQueue.Item> items = new ArrayList<>();
+        List<SendQueue.Text> texts = new ArrayList<>();
         try {
-            while (true) {
-                SendQueue.Item item = queue.take();
-                if (item == null) {
-                    return;
-                }
-                switch (item) {
-                    case SendQueue.Text text -> {
-                        ws.send(text.text(), true);
-                        runtime.metrics().sent(typeOf(text.text()));
+            while (queue.take(items, FrameWriter.MAX_BATCH_BYTES)) {
+                switch (items.getFirst()) {
+                    case SendQueue.Text ignored -> {
+                        items.forEach(item -> texts.add((SendQueue.Text) item));
+                        frames.send(texts);
+                        texts.forEach(text -> runtime.metrics().sent(typeOf(text.text())));
+                        texts.clear();
                     }
                     case SendQueue.Pong pong -> ws.pong(BufferData.create(pong.data()));
                     case SendQueue.Close close -> {
@@ -316,6 +319,7 @@ final class SocketSession {
                         return;
                     }
                 }
+                items.clear();
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
