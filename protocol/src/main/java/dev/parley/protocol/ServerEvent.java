@@ -11,8 +11,9 @@ import java.time.format.DateTimeFormatter;
 
 /**
  * A server-to-client frame. Run events carry {@code thread_id}, {@code run_id}, {@code seq} and {@code agent_name};
- * other frames leave them null. {@link #toJson()} writes the contract's envelope, with {@code data} mirrored as
- * {@code payload} for older readers.
+ * other frames leave them null. {@link #toJson()} and {@link #toWire()} write the contract's envelope with
+ * {@code data}; {@link #withPayloadMirror} adds the copy of {@code data} as {@code payload} that older readers look
+ * for, for servers configured to send it.
  */
 public record ServerEvent(String type, Instant timestamp, ObjectNode data, String threadId, String runId, long seq,
                           String agentName) {
@@ -33,14 +34,6 @@ public record ServerEvent(String type, Instant timestamp, ObjectNode data, Strin
     }
 
     public ObjectNode toJson() {
-        ObjectNode node = head();
-        node.set("data", data);
-        node.set("payload", data);
-        return node;
-    }
-
-    /** The envelope's fields before {@code data}. */
-    private ObjectNode head() {
         ObjectNode node = Json.object();
         node.put("type", type);
         node.put("timestamp", formatTimestamp(timestamp));
@@ -50,37 +43,24 @@ public record ServerEvent(String type, Instant timestamp, ObjectNode data, Strin
             node.put("seq", seq);
             node.put("agent_name", agentName);
         }
+        node.set("data", data);
         return node;
     }
 
+    /** The frame's text: the envelope with {@code data}, the fields in the order {@link #toJson()} puts them. */
     public String toWire() {
-        return write().wire();
+        return Json.write(toJson());
     }
 
     /**
-     * The frame as {@link #toJson()} has it, and the same without the {@code payload} mirror (what an event log
-     * keeps: half the bytes), with {@code data} written once for both.
+     * The frame with {@code data} mirrored as {@code payload}, copied byte for byte (numbers keep the form they were
+     * written in), from one written by {@link #toWire()}. A frame that already has the mirror, or is not of that
+     * shape, is returned as it is.
      */
-    public Written write() {
-        String open = Json.write(head());
-        String written = Json.write(data);
-        String body = open.substring(0, open.length() - 1) + ",\"data\":" + written;
-        return new Written(body + ",\"payload\":" + written + "}", body + "}");
-    }
-
-    /** A frame written by {@link #write()}: {@code wire} for sockets, {@code compact} without the mirror. */
-    public record Written(String wire, String compact) {
-    }
-
-    /**
-     * The frame for sockets from one that {@link #write()} wrote without the {@code payload} mirror: {@code data}
-     * copied byte for byte (numbers keep the form they were written in). A frame that already has the mirror, or is
-     * not of that shape, is returned as it is.
-     */
-    public static String wireFromCompact(String compact) {
-        try (JsonParser parser = Json.MAPPER.getFactory().createParser(compact)) {
+    public static String withPayloadMirror(String wire) {
+        try (JsonParser parser = Json.MAPPER.getFactory().createParser(wire)) {
             if (parser.nextToken() != JsonToken.START_OBJECT) {
-                return compact;
+                return wire;
             }
             int dataStart = -1;
             int dataEnd = -1;
@@ -88,7 +68,7 @@ public record ServerEvent(String type, Instant timestamp, ObjectNode data, Strin
                 String name = parser.currentName();
                 JsonToken value = parser.nextToken();
                 if ("payload".equals(name)) {
-                    return compact;
+                    return wire;
                 }
                 if ("data".equals(name) && value == JsonToken.START_OBJECT) {
                     dataStart = (int) parser.currentTokenLocation().getCharOffset();
@@ -99,13 +79,13 @@ public record ServerEvent(String type, Instant timestamp, ObjectNode data, Strin
                 }
             }
             if (dataStart < 0 || parser.currentToken() != JsonToken.END_OBJECT) {
-                return compact;
+                return wire;
             }
             int close = (int) parser.currentTokenLocation().getCharOffset();
-            return compact.substring(0, close) + ",\"payload\":" + compact.substring(dataStart, dataEnd)
-                    + compact.substring(close);
+            return wire.substring(0, close) + ",\"payload\":" + wire.substring(dataStart, dataEnd)
+                    + wire.substring(close);
         } catch (IOException e) {
-            return compact;
+            return wire;
         }
     }
 

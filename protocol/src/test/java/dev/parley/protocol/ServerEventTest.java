@@ -2,6 +2,7 @@ package dev.parley.protocol;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.math.BigDecimal;
@@ -21,41 +22,34 @@ class ServerEventTest {
     }
 
     @Test
-    void writeGivesTheWireFrameAndTheSameWithoutTheMirror() {
+    void theFrameCarriesDataOnlyAndTheMirrorCopiesItByteForByte() {
         ServerEvent event = completed();
-        ServerEvent.Written written = event.write();
+        String wire = event.toWire();
 
-        assertEquals(Json.write(event.toJson()), written.wire());
-        ObjectNode compact = Json.parseObject(written.compact());
-        assertFalse(compact.has("payload"));
-        assertEquals(Json.parseObject(written.wire()).get("data"), compact.get("data"));
-    }
-
-    @Test
-    void theWireFrameComesBackByteForByteFromTheCompactOne() {
-        ServerEvent.Written written = completed().write();
-
-        assertEquals(written.wire(), ServerEvent.wireFromCompact(written.compact()));
+        String written = Json.write(event.data());
+        assertFalse(Json.parseObject(wire).has("payload"));
+        assertTrue(wire.endsWith(",\"data\":" + written + "}"), wire);
+        String mirrored = ServerEvent.withPayloadMirror(wire);
+        ObjectNode both = Json.parseObject(mirrored);
+        assertEquals(both.get("data"), both.get("payload"));
+        assertEquals(wire.substring(0, wire.length() - 1) + ",\"payload\":" + written + "}", mirrored);
     }
 
     @Test
     void aFrameThatHasTheMirrorOrIsNotAnEventIsLeftAsItIs() {
-        String wire = completed().toWire();
-        ObjectNode pong = Json.object().put("server_time", "now");
+        String mirrored = ServerEvent.withPayloadMirror(completed().toWire());
 
-        assertEquals(wire, ServerEvent.wireFromCompact(wire));
-        assertEquals(ServerEvent.of("pong", Instant.EPOCH, pong).toWire(),
-                ServerEvent.wireFromCompact(ServerEvent.of("pong", Instant.EPOCH, pong).toWire()));
-        assertEquals("{\"type\":\"x\"}", ServerEvent.wireFromCompact("{\"type\":\"x\"}"));
-        assertEquals("not json", ServerEvent.wireFromCompact("not json"));
+        assertEquals(mirrored, ServerEvent.withPayloadMirror(mirrored));
+        assertEquals("{\"type\":\"x\"}", ServerEvent.withPayloadMirror("{\"type\":\"x\"}"));
+        assertEquals("not json", ServerEvent.withPayloadMirror("not json"));
     }
 
     @Test
     void anEventOutsideARunHasNoRunFields() {
-        ServerEvent.Written written = ServerEvent.of("pong", Instant.EPOCH, Json.object().put("a", 1)).write();
+        String wire = ServerEvent.of("pong", Instant.EPOCH, Json.object().put("a", 1)).toWire();
 
-        assertEquals("{\"type\":\"pong\",\"timestamp\":\"1970-01-01T00:00:00.000Z\",\"data\":{\"a\":1}}",
-                written.compact());
-        assertEquals(written.wire(), ServerEvent.wireFromCompact(written.compact()));
+        assertEquals("{\"type\":\"pong\",\"timestamp\":\"1970-01-01T00:00:00.000Z\",\"data\":{\"a\":1}}", wire);
+        assertEquals("{\"type\":\"pong\",\"timestamp\":\"1970-01-01T00:00:00.000Z\",\"data\":{\"a\":1},"
+                + "\"payload\":{\"a\":1}}", ServerEvent.withPayloadMirror(wire));
     }
 }

@@ -56,7 +56,7 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
 
     /** WebSocket limits and liveness. */
     public record Socket(int maxFrameBytes, int rateLimitMessages, Duration rateLimitWindow, int rateLimitBurst,
-                         int maxSocketsPerUser, int sendQueueBytes, Duration heartbeatInterval) {
+                         int maxSocketsPerUser, int sendQueueBytes, Duration heartbeatInterval, boolean mirrorPayload) {
     }
 
     /**
@@ -363,7 +363,8 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
                 r.integer("PARLEY_WS_RATE_BURST", 10, 1, 100_000),
                 r.integer("PARLEY_WS_MAX_SOCKETS_PER_USER", 10, 1, 10_000),
                 r.integer("PARLEY_WS_SEND_QUEUE_BYTES", 1_048_576, 4096, 256 * 1_048_576),
-                r.duration("PARLEY_HEARTBEAT_INTERVAL", Duration.ofSeconds(25), Duration.ofMillis(100), Duration.ofMinutes(10)));
+                r.duration("PARLEY_HEARTBEAT_INTERVAL", Duration.ofSeconds(25), Duration.ofMillis(100), Duration.ofMinutes(10)),
+                r.bool("PARLEY_WS_PAYLOAD_MIRROR", false));
 
         Runs runs = new Runs(
                 r.duration("PARLEY_RUN_TIMEOUT", Duration.ofSeconds(120), Duration.ofSeconds(1), Duration.ofHours(1)),

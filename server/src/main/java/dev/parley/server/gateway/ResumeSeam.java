@@ -27,6 +27,7 @@ final class ResumeSeam {
     }
 
     private final long maxHeldBytes;
+    private final boolean mirrorPayload;
     /** Runs being resumed: their live events wait here until the replay is done. */
     private final Map<String, List<Envelope>> replaying = new HashMap<>();
     private long heldBytes;
@@ -36,8 +37,10 @@ final class ResumeSeam {
      */
     private final Map<String, Long> resumedUpTo = new HashMap<>();
 
-    ResumeSeam(long maxHeldBytes) {
+    /** {@code mirrorPayload}: the socket sends frames with {@code data} mirrored as {@code payload}. */
+    ResumeSeam(long maxHeldBytes, boolean mirrorPayload) {
         this.maxHeldBytes = maxHeldBytes;
+        this.mirrorPayload = mirrorPayload;
     }
 
     /**
@@ -58,7 +61,7 @@ final class ResumeSeam {
         if (sentUpTo != null && event.seq() <= sentUpTo) {
             return true;
         }
-        return output.offer(event.wire());
+        return output.offer(event.wire(mirrorPayload));
     }
 
     /** A replay of the run begins: its live events are held from now on. */
@@ -99,7 +102,7 @@ final class ResumeSeam {
             }
             for (Envelope event : batch) {
                 if (event.seq() > max) {
-                    output.put(event.wire());
+                    output.put(event.wire(mirrorPayload));
                     max = event.seq();
                 }
             }

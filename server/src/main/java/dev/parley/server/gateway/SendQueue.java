@@ -2,6 +2,7 @@ package dev.parley.server.gateway;
 
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.List;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -139,22 +140,33 @@ final class SendQueue {
         }
     }
 
-    /** The next frame, waiting for one; null once the queue is shut down. */
-    Item take() throws InterruptedException {
+    /**
+     * Moves the next items into {@code into}, waiting for one: a pong or a close alone, or a run of text frames that
+     * are queued one after the other, as many as fit in {@code maxBytes} (always at least one), so that the writer
+     * can put them on the wire in one write. Returns false once the queue is shut down.
+     */
+    boolean take(List<Item> into, int maxBytes) throws InterruptedException {
         lock.lock();
         try {
             while (items.isEmpty() && !shutDown) {
                 changed.await();
             }
             if (shutDown) {
-                return null;
+                return false;
             }
-            Item item = items.removeFirst();
-            if (item instanceof Text text) {
-                queuedBytes -= text.bytes();
+            Item first = items.removeFirst();
+            into.add(first);
+            if (first instanceof Text text) {
+                long taken = text.bytes();
+                while (items.peekFirst() instanceof Text next && taken + next.bytes() <= maxBytes) {
+                    items.removeFirst();
+                    into.add(next);
+                    taken += next.bytes();
+                }
+                queuedBytes -= taken;
                 changed.signalAll();
             }
-            return item;
+            return true;
         } finally {
             lock.unlock();
         }

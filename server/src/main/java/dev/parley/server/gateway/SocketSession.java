@@ -18,6 +18,8 @@ import io.helidon.webserver.ConnectionContext;
 import io.helidon.websocket.WsSession;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
@@ -58,6 +60,7 @@ final class SocketSession {
     private final SendQueue queue;
     private final TokenBucket bucket;
     private final int maxMessageBytes;
+    private final boolean mirrorPayload;
     private final long heartbeatMillis;
     private final AtomicBoolean closing = new AtomicBoolean();
     private final AtomicBoolean released = new AtomicBoolean();
@@ -95,8 +98,9 @@ final class SocketSession {
         this.bucket = new TokenBucket(runtime.clock(), runtime.config().rateLimitMessages(),
                 runtime.config().rateLimitWindow(), runtime.config().rateLimitBurst());
         this.maxMessageBytes = runtime.config().maxFrameBytes();
+        this.mirrorPayload = runtime.config().mirrorPayload();
         this.frames = new FrameAssembler(maxMessageBytes);
-        this.seam = new ResumeSeam(runtime.config().sendQueueBytes());
+        this.seam = new ResumeSeam(runtime.config().sendQueueBytes(), mirrorPayload);
         this.heartbeatMillis = runtime.config().heartbeatInterval().toMillis();
         long now = runtime.clock().millis();
         this.lastInboundMillis = now;
@@ -124,8 +128,13 @@ final class SocketSession {
         data.put("connection_ready", true);
         send(EventType.CONNECTION_ESTABLISHED, data);
         opened = true; // from here on the scheduler may queue frames: connection_established is already first
-        writer = Thread.ofVirtual().name("parley-ws-writer-" + connectionId).start(this::writeLoop);
-        subscription = runtime.fanout().subscribe(principal.userId(), this::deliver);
+        // The writer starts once the socket is subscribed, so a client that has read connection_established gets
+        // every event published from then on (a run started from another tab right after it, say).
+        try {
+            subscription = runtime.fanout().subscribe(principal.userId(), this::deliver);
+        } finally {
+            writer = Thread.ofVirtual().name("parley-ws-writer-" + connectionId).start(this::writeLoop);
+        }
         if (closing.get()) {
             quietlyUnsubscribe();
         }
@@ -257,7 +266,7 @@ final class SocketSession {
 
     /** Sends an event that is not part of a run. Never blocks. */
     void send(String type, ObjectNode data) {
-        enqueueLive(ServerEvent.of(type, runtime.clock().instant(), data).toWire());
+        enqueueLive(frame(ServerEvent.of(type, runtime.clock().instant(), data)));
     }
 
     /** Sends an {@code error} event answering a client message; the socket stays open. */
@@ -278,10 +287,16 @@ final class SocketSession {
             return;
         }
         if (!event.isRunEvent()) {
-            enqueueLive(event.wire());
+            enqueueLive(event.wire(mirrorPayload));
         } else if (!seam.live(event, output)) {
             slowConsumer();
         }
+    }
+
+    /** The frame of an event that is not a run's, as this socket sends frames. */
+    private String frame(ServerEvent event) {
+        String wire = event.toWire();
+        return mirrorPayload ? ServerEvent.withPayloadMirror(wire) : wire;
     }
 
     private void enqueueLive(String wire) {
@@ -299,16 +314,17 @@ final class SocketSession {
     }
 
     private void writeLoop() {
+        FrameWriter frames = FrameWriter.of(ws);
+        List<SendQueue.Item> items = new ArrayList<>();
+        List<SendQueue.Text> texts = new ArrayList<>();
         try {
-            while (true) {
-                SendQueue.Item item = queue.take();
-                if (item == null) {
-                    return;
-                }
-                switch (item) {
-                    case SendQueue.Text text -> {
-                        ws.send(text.text(), true);
-                        runtime.metrics().sent(typeOf(text.text()));
+            while (queue.take(items, FrameWriter.MAX_BATCH_BYTES)) {
+                switch (items.getFirst()) {
+                    case SendQueue.Text ignored -> {
+                        items.forEach(item -> texts.add((SendQueue.Text) item));
+                        frames.send(texts);
+                        texts.forEach(text -> runtime.metrics().sent(typeOf(text.text())));
+                        texts.clear();
                     }
                     case SendQueue.Pong pong -> ws.pong(BufferData.create(pong.data()));
                     case SendQueue.Close close -> {
@@ -316,6 +332,7 @@ final class SocketSession {
                         return;
                     }
                 }
+                items.clear();
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -361,7 +378,7 @@ final class SocketSession {
             long sentMax = lastSeq;
             int replayed = 0;
             for (StoredEvent event : log.events()) {
-                enqueuePaced(event.wire());
+                enqueuePaced(mirrorPayload ? ServerEvent.withPayloadMirror(event.wire()) : event.wire());
                 replayed++;
                 sentMax = Math.max(sentMax, event.seq());
             }
@@ -370,7 +387,7 @@ final class SocketSession {
             data.put("replayed", replayed);
             data.put("complete", log.complete());
             data.put("last_seq", sentMax);
-            enqueuePaced(ServerEvent.of(EventType.RESUMED, runtime.clock().instant(), data).toWire());
+            enqueuePaced(frame(ServerEvent.of(EventType.RESUMED, runtime.clock().instant(), data)));
             seam.finish(runId, sentMax, output);
             drained = true;
             if (log.complete()) {

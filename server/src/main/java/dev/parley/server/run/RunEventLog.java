@@ -1,7 +1,6 @@
 package dev.parley.server.run;
 
 import dev.parley.protocol.EventType;
-import dev.parley.protocol.ServerEvent;
 import dev.parley.server.db.Sql;
 import dev.parley.server.fanout.Envelope;
 import dev.parley.server.fanout.EventLogReader;
@@ -45,7 +44,7 @@ public final class RunEventLog implements EventLogReader {
             statement.setString(1, event.runId());
             statement.setLong(2, event.seq());
             statement.setString(3, event.type());
-            statement.setString(4, event.logged());
+            statement.setString(4, event.wire());
             statement.setTimestamp(5, Timestamp.from(createdAt));
             statement.addBatch();
             pending++;
@@ -82,7 +81,7 @@ public final class RunEventLog implements EventLogReader {
     List<StoredEvent> read(String runId, long afterSeq) {
         return sql.query("SELECT seq, type, body FROM run_events WHERE run_id = ? AND seq > ? ORDER BY seq",
                 row -> new StoredEvent(row.getLong("seq"), row.getString("type"),
-                        ServerEvent.wireFromCompact(row.getString("body"))),
+                        row.getString("body")),
                 runId, afterSeq);
     }
 
@@ -102,7 +101,7 @@ public final class RunEventLog implements EventLogReader {
         return sql.query("SELECT seq, type, body FROM run_events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT "
                         + MAX_EVENTS_PER_READ,
                 row -> new Envelope(row.getString("type"), runId, row.getLong("seq"),
-                        ServerEvent.wireFromCompact(row.getString("body"))),
+                        row.getString("body")),
                 runId, afterSeq);
     }
 

@@ -251,7 +251,7 @@ public final class RunService implements AutoCloseable {
         agentThreads.newThread(() -> execute(run)).start();
         return stored.thenApply(committed -> {
             metrics.started();
-            LOG.info("Run {} started on thread {} for user {}", runId, threadId, userId);
+            LOG.debug("Run {} started on thread {} for user {}", runId, threadId, userId);
             return new StartedRun(runId, threadId, messageId);
         });
     }
@@ -481,7 +481,10 @@ public final class RunService implements AutoCloseable {
                 }
                 metrics.ended(status);
                 run.done.complete(status);
-                LOG.info("Run {} {} in {} ms", run.runId, status.wire(), run.elapsedMillis());
+                // One line per run that ends well (its start is logged at DEBUG): at thousands of turns a second,
+                // a second INFO line per run is a write to the log per run for nothing an operator needs.
+                LOG.info("Run {} on thread {} of user {} {} in {} ms", run.runId, run.threadId, run.userId,
+                        status.wire(), run.elapsedMillis());
             }
             case TIMED_OUT, FAILED, SHUTDOWN -> {
                 Failure why = failure(run, ending, failure == null ? run.logFailure() : failure);

@@ -29,7 +29,7 @@ class ResumeSeamTest {
 
     @Test
     void liveEventsOfAReplayingRunWaitAndOnlyThoseAfterTheReplayGoOut() throws Exception {
-        ResumeSeam seam = new ResumeSeam(1 << 20);
+        ResumeSeam seam = new ResumeSeam(1 << 20, false);
         seam.begin("r");
         assertThat(seam.live(event("r", 3), output)).isTrue();
         assertThat(seam.live(event("r", 4), output)).isTrue();
@@ -46,7 +46,7 @@ class ResumeSeamTest {
 
     @Test
     void anEventTheReplayCarriedIsNotSentAgainWhenItArrivesLiveLater() throws Exception {
-        ResumeSeam seam = new ResumeSeam(1 << 20);
+        ResumeSeam seam = new ResumeSeam(1 << 20, false);
         seam.begin("r");
         seam.finish("r", 6, output);
         seam.live(event("r", 5), output);
@@ -58,7 +58,7 @@ class ResumeSeamTest {
 
     @Test
     void heldEventsPastTheLimitMakeTheSocketASlowConsumerAndAnAbandonedReplayFreesThem() {
-        ResumeSeam seam = new ResumeSeam(5);
+        ResumeSeam seam = new ResumeSeam(5, false);
         seam.begin("r");
         assertThat(seam.live(event("r", 1), output)).isTrue();
         assertThat(seam.live(event("r", 2), output)).as("over 5 bytes held").isFalse();
@@ -70,7 +70,7 @@ class ResumeSeamTest {
 
     @Test
     void aFullSendQueueIsReported() {
-        ResumeSeam seam = new ResumeSeam(1 << 20);
+        ResumeSeam seam = new ResumeSeam(1 << 20, false);
         ResumeSeam.Output full = new ResumeSeam.Output() {
             @Override
             public boolean offer(String wire) {

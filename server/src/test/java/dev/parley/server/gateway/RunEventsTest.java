@@ -67,7 +67,7 @@ class RunEventsTest {
                 assertThat(event.path("run_id").asText()).isEqualTo(runId);
                 assertThat(event.path("thread_id").asText()).isEqualTo(threadId);
                 assertThat(event.path("agent_name").asText()).isNotBlank();
-                assertThat(event.path("payload")).isEqualTo(event.path("data"));
+                assertThat(event.has("payload")).as("no payload mirror by default").isFalse();
             }
             assertThat(started.path("data").path("user_request").asText()).isEqualTo("deltas 3");
             String userMessageId = started.path("data").path("message_id").asText();
@@ -100,6 +100,35 @@ class RunEventsTest {
             assertThat(run.path("thread_id").asText()).isEqualTo(threadId);
             assertThat(run.path("finished_at").asText()).isNotBlank();
             assertThat(run.path("usage").path("output_tokens").asLong()).isEqualTo(34);
+        }
+    }
+
+    @Test
+    void aServerConfiguredForOlderReadersMirrorsDataAsPayloadInEveryFrame() {
+        try (TestApp mirroring = TestApp.start(Map.of("PARLEY_WS_PAYLOAD_MIRROR", "true"), Clock.systemUTC(),
+                new ScriptedAgent(Duration.ofMillis(30)))) {
+            TestUsers.User user = TestUsers.register(mirroring);
+            List<JsonNode> frames = new ArrayList<>();
+            String runId;
+            try (SocketClient socket = SocketClient.open(mirroring, user.accessToken())) {
+                frames.add(socket.next());
+                socket.send("start_agent", payload("user_request", "deltas 2"), "m-1");
+                JsonNode started = socket.await("agent_started");
+                runId = started.path("run_id").asText();
+                frames.add(started);
+                frames.addAll(socket.runEvents(runId));
+            }
+            try (SocketClient socket = SocketClient.open(mirroring, user.accessToken())) {
+                frames.add(socket.next());
+                socket.send("resume", Json.object().put("run_id", runId).put("last_seq", 0), "r-1");
+                frames.addAll(socket.runEvents(runId));
+                frames.add(socket.await("resumed"));
+            }
+            assertThat(frames).extracting(frame -> frame.path("type").asText()).contains("connection_established",
+                    "agent_started", "partial_result", "agent_completed", "resumed");
+            for (JsonNode frame : frames) {
+                assertThat(frame.path("payload")).as(frame.path("type").asText()).isEqualTo(frame.path("data"));
+            }
         }
     }
 

@@ -126,6 +126,58 @@ class SocketFramesTest {
         }
     }
 
+    @Test
+    void eventsWrittenTogetherArriveAsSeparateWholeFrames() {
+        // 60 deltas with no pause reach the socket's queue faster than it writes: the writer puts runs of them on
+        // the wire in one write each, which the client must still read as one well-formed frame per event.
+        try (RawSocket socket = open()) {
+            socket.sendText("{\"type\":\"start_agent\",\"payload\":{\"user_request\":\"big 60 700\"}}");
+            long seq = 0;
+            int deltas = 0;
+            while (true) {
+                RawSocket.Frame frame = socket.readFrame();
+                assertThat(frame.opcode()).isEqualTo(RawSocket.TEXT);
+                assertThat(frame.fin()).isTrue();
+                com.fasterxml.jackson.databind.JsonNode event = dev.parley.protocol.Json.parse(frame.text());
+                assertThat(event.path("seq").asLong()).isEqualTo(++seq);
+                if (event.path("type").asText().equals("partial_result")) {
+                    assertThat(event.path("data").path("delta").asText()).hasSize(700);
+                    deltas++;
+                }
+                if (event.path("type").asText().equals("agent_completed")) {
+                    break;
+                }
+            }
+            assertThat(deltas).isEqualTo(60);
+        }
+    }
+
+    @Test
+    void frameHeadersFollowRfc6455ForEveryLengthForm() {
+        for (int length : new int[] {0, 1, 125, 126, 127, 65_535, 65_536, 1 << 20}) {
+            byte[] out = new byte[FrameWriter.headerLength(length)];
+            assertThat(FrameWriter.writeHeader(out, 0, length)).isEqualTo(out.length);
+            assertThat(out[0]).isEqualTo((byte) 0x81);
+            long decoded = out[1] & 0x7F;
+            if (decoded == 126) {
+                decoded = ((out[2] & 0xFF) << 8) | (out[3] & 0xFF);
+            } else if (decoded == 127) {
+                decoded = 0;
+                for (int i = 2; i < 10; i++) {
+                    decoded = (decoded << 8) | (out[i] & 0xFF);
+                }
+            }
+            assertThat((out[1] & 0x80)).as("server frames are not masked").isZero();
+            assertThat(decoded).as("length %d", length).isEqualTo(length);
+            assertThat(out.length).isEqualTo(length < 126 ? 2 : length <= 65_535 ? 4 : 10);
+        }
+    }
+
+    @Test
+    void helidonsSendLockIsReachableSoFramesAreCoalesced() {
+        assertThat(FrameWriter.reachesSendLock()).isTrue();
+    }
+
     private static byte[] closePayload(int code, byte[] reason) {
         byte[] payload = new byte[2 + reason.length];
         payload[0] = (byte) (code >>> 8);
