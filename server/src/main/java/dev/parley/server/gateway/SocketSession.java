@@ -244,7 +244,8 @@ final class SocketSession {
      * id in the close reason names the logged stack trace. Never a silent drop.
      */
     void failed(RuntimeException failure) {
-        Failure why = Failures.internal(failure, null, LOG, "Socket " + connectionId + " of user " + userId() + " on a frame");
+        Failure why = Failures.internal(failure, null, LOG,
+                "Socket " + connectionId + " of user " + userId() + " on a frame");
         closeWith(why.code().closeCode(), why.code().code(), why.code().code() + " " + why.requestId(), false,
                 CLOSE_GRACE);
     }
