@@ -28,6 +28,14 @@ public class ProtocolException extends RuntimeException {
         return code;
     }
 
+    /**
+     * Whether sending the same request again may succeed, as the error table says for this code; a code whose cause
+     * decides ({@link ErrorCode.Retry#WHEN_TRANSIENT}) is not retryable unless a subclass states a passing cause.
+     */
+    public boolean retryable() {
+        return code.retryable(false);
+    }
+
     /** Extra fields carried inside the wire {@code error} object, such as {@code retry_after_ms}. */
     public Map<String, Object> details() {
         return details;

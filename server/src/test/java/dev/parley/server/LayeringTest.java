@@ -32,7 +32,7 @@ class LayeringTest {
                         ROOT + ".auth..", ROOT + ".conversation..", ROOT + ".budget..", ROOT + ".usage..",
                         ROOT + ".fanout..", ROOT + ".mcp..",
                         ROOT + ".db..", ROOT + ".redis..", ROOT + ".health..", ROOT + ".observe..",
-                        ROOT + ".config..", ROOT + ".logging..")
+                        ROOT + ".config..", ROOT + ".logging..", ROOT + ".failure..")
                 .because("every package is placed in the layering below (docs/architecture.md)")
                 .check(server);
     }
@@ -52,7 +52,7 @@ class LayeringTest {
                 .layer("Fanout").definedBy(ROOT + ".fanout..")
                 .layer("Storage").definedBy(ROOT + ".db..", ROOT + ".redis..")
                 .layer("Support").definedBy(ROOT + ".config..", ROOT + ".observe..", ROOT + ".health..",
-                        ROOT + ".logging..")
+                        ROOT + ".logging..", ROOT + ".failure..")
                 .whereLayer("Composition").mayNotBeAccessedByAnyLayer()
                 .whereLayer("Gateway").mayOnlyBeAccessedByLayers("Composition")
                 .whereLayer("Run").mayOnlyBeAccessedByLayers("Gateway", "Composition")
@@ -83,7 +83,7 @@ class LayeringTest {
     @Test
     void jdbcStaysWithTheStores() {
         noClasses().that().resideInAnyPackage(ROOT + ".gateway..", ROOT + ".agent..", ROOT + ".fanout..",
-                        ROOT + ".config..", ROOT + ".health..", ROOT + ".observe..")
+                        ROOT + ".config..", ROOT + ".health..", ROOT + ".observe..", ROOT + ".failure..")
                 .should().dependOnClassesThat().resideInAPackage("java.sql..")
                 .check(server);
     }

@@ -94,9 +94,10 @@ final class Toolbox {
             throw e;
         } catch (RuntimeException e) {
             RunEvents.toolCompleted(run, agent, callId, tool.name(), error(publicMessage(e)), elapsedMs(started), false);
-            boolean retryable = e instanceof ProtocolException p && p.code() == ErrorCode.UPSTREAM_UNAVAILABLE;
+            // The tool's failure passes when what it met does (a database that is down), as the error table says.
+            boolean transientCause = e instanceof ProtocolException coded && coded.retryable();
             throw new AgentException(ErrorCode.TOOL_FAILED, "The " + tool.name() + " tool failed: " + publicMessage(e),
-                    retryable, e);
+                    transientCause, e);
         }
     }
 

@@ -13,6 +13,8 @@ import dev.parley.server.auth.Principal;
 import dev.parley.server.auth.TokenVerifier;
 import dev.parley.server.conversation.ChatMessage;
 import dev.parley.server.conversation.ConversationStore;
+import dev.parley.server.failure.Failure;
+import dev.parley.server.failure.Failures;
 import dev.parley.server.run.RunService;
 import dev.parley.server.run.StartRequest;
 import java.time.Clock;
@@ -94,14 +96,9 @@ final class ClientMessages {
      * else {@code internal} with a request id that names the logged stack trace. The socket stays open.
      */
     private static void answerFailure(SocketSession session, String typeName, String inReplyTo, Throwable failure) {
-        if (failure instanceof ProtocolException e) {
-            session.sendError(e.code(), e.getMessage(), e.details(), inReplyTo);
-            return;
-        }
-        String requestId = RequestId.next().value();
-        LOG.error("Socket {} message {} failed [request_id={}]", session.connectionId, typeName, requestId, failure);
-        session.sendError(ErrorCode.INTERNAL, "Something went wrong on our side; quote the request id if you report it.",
-                Map.of("request_id", requestId), inReplyTo);
+        Failure answer = Failures.translate(failure, null, LOG,
+                "Socket " + session.connectionId + " message " + typeName);
+        session.sendError(answer.code(), answer.message(), answer.detailsWithRequestId(), inReplyTo);
     }
 
     private static void rateLimited(SocketSession session, String inReplyTo, long retryAfterMillis) {

@@ -8,6 +8,7 @@ import dev.parley.protocol.ProtocolException;
 import dev.parley.server.auth.ClientAddress;
 import dev.parley.server.auth.Principal;
 import dev.parley.server.auth.TokenVerifier;
+import dev.parley.server.failure.Failure;
 import io.helidon.http.HeaderNames;
 import io.helidon.http.RequestException;
 import io.helidon.http.Status;
@@ -138,12 +139,14 @@ final class Http {
         response.send(Json.write(body).getBytes(StandardCharsets.UTF_8));
     }
 
-    static void error(ServerResponse response, ErrorCode code, String message, Map<String, Object> details,
-                      String requestId) {
-        response.status(Status.create(code.httpStatus() == 0 ? 500 : code.httpStatus()));
+    /** Answers a failure as the contract's JSON error body, with its status and headers. */
+    static void error(ServerResponse response, Failure failure) {
+        ErrorCode code = failure.code();
+        response.status(Status.create(failure.httpStatus()));
         if (code.httpStatus() == 401) {
             response.header(HeaderNames.WWW_AUTHENTICATE, challenge(code));
         }
+        Map<String, Object> details = failure.details();
         if (details.get("retry_after_s") instanceof Number seconds) {
             response.header(HeaderNames.RETRY_AFTER, Long.toString(seconds.longValue()));
         } else if (details.get("retry_after_ms") instanceof Number millis) {
@@ -151,7 +154,7 @@ final class Http {
         }
         response.header(HeaderNames.CONTENT_TYPE, "application/json");
         response.header(HeaderNames.CACHE_CONTROL, "no-store");
-        response.send(dev.parley.protocol.ErrorBody.http(code, message, details, requestId)
+        response.send(dev.parley.protocol.ErrorBody.http(code, failure.message(), details, failure.requestId())
                 .getBytes(StandardCharsets.UTF_8));
     }
 

@@ -2,6 +2,8 @@ package dev.parley.server.gateway;
 
 import dev.parley.protocol.ErrorCode;
 import dev.parley.protocol.ProtocolException;
+import dev.parley.server.failure.Failure;
+import dev.parley.server.failure.Failures;
 import dev.parley.server.observe.Metrics;
 import dev.parley.server.observe.ThrottledWarning;
 import io.helidon.http.HeaderName;
@@ -22,8 +24,8 @@ import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
 
 /**
- * The one place where exceptions become HTTP error bodies, plus the request filter that hands out request ids and
- * records request counts and latencies.
+ * Where exceptions thrown by the routes become HTTP error bodies (through {@link Failures}, as on the socket and in
+ * runs), plus the request filter that hands out request ids and records request counts and latencies.
  */
 final class HttpEdge {
     private static final Logger LOG = LoggerFactory.getLogger(HttpEdge.class);
@@ -50,7 +52,7 @@ final class HttpEdge {
         RequestId id = request.headers().first(X_REQUEST_ID)
                 .filter(value -> value.matches("[A-Za-z0-9._-]{1,64}"))
                 .map(RequestId::new)
-                .orElseGet(RequestId::next);
+                .orElseGet(() -> new RequestId(Failures.newRequestId()));
         request.context().register(id);
         response.header(X_REQUEST_ID, id.value());
         MDC.put("request_id", id.value());
@@ -91,7 +93,7 @@ final class HttpEdge {
         if (Http.closesAfterResponse(request)) {
             response.header(HeaderValues.CONNECTION_CLOSE);
         }
-        Http.error(response, e.code(), e.getMessage(), e.details(), Http.requestId(request));
+        Http.error(response, Failures.translate(e, Http.requestId(request), LOG, subject(request)));
     }
 
     private void httpError(ServerRequest request, ServerResponse response, HttpException e) {
@@ -104,15 +106,17 @@ final class HttpEdge {
             case 401 -> ErrorCode.UNAUTHORIZED;
             default -> status < 500 ? ErrorCode.INVALID_REQUEST : ErrorCode.INTERNAL;
         };
-        if (code == ErrorCode.INTERNAL) {
-            LOG.error("request {} {} failed", request.prologue().method().text(), request.path().path(), e);
-        }
-        Http.error(response, code, code.meaning(), Map.of(), Http.requestId(request));
+        String requestId = Http.requestId(request);
+        Http.error(response, code == ErrorCode.INTERNAL
+                ? Failures.internal(e, requestId, LOG, subject(request))
+                : new Failure(code, code.meaning(), Map.of(), code.retryable(false), requestId));
     }
 
     private void unexpected(ServerRequest request, ServerResponse response, Throwable e) {
-        LOG.error("request {} {} failed", request.prologue().method().text(), request.path().path(), e);
-        Http.error(response, ErrorCode.INTERNAL, "Something went wrong on our side; quote the request id if you report it.",
-                Map.of(), Http.requestId(request));
+        Http.error(response, Failures.translate(e, Http.requestId(request), LOG, subject(request)));
+    }
+
+    private static String subject(ServerRequest request) {
+        return "request " + request.prologue().method().text() + " " + request.path().path();
     }
 }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.parley.protocol.ErrorCode;
 import dev.parley.protocol.ProtocolException;
 import dev.parley.server.auth.oidc.OidcSignIn;
+import dev.parley.server.failure.Failures;
 import io.helidon.http.HeaderName;
 import io.helidon.http.HeaderNames;
 import io.helidon.http.SetCookie;
@@ -122,7 +123,7 @@ public final class OidcRoutes implements HttpService {
             LOG.warn("Sign-in {} failed: {}: {}", request.path().path(), e.code().code(), reason);
         }
         if (!isBrowser(request)) {
-            Http.error(response, e.code(), e.getMessage(), e.details(), Http.requestId(request));
+            Http.error(response, Failures.coded(e, Http.requestId(request)));
             return;
         }
         redirectWithError(request, response, e.code(), e.getMessage());

@@ -5,6 +5,7 @@ import dev.parley.protocol.ProtocolException;
 import dev.parley.server.auth.Principal;
 import dev.parley.server.auth.SocketTickets;
 import dev.parley.server.auth.TokenVerifier;
+import dev.parley.server.failure.Failures;
 import dev.parley.server.health.Lifecycle;
 import io.helidon.http.HeaderName;
 import io.helidon.http.HeaderNames;
@@ -80,7 +81,7 @@ final class SocketHandshake {
             accepted = check(request);
         } catch (ProtocolException e) {
             metrics.refused(e.code().code());
-            Http.error(response, e.code(), e.getMessage(), e.details(), Http.requestId(request));
+            Http.error(response, Failures.coded(e, Http.requestId(request)));
             return;
         }
         PENDING.set(accepted);
@@ -188,6 +189,6 @@ final class SocketHandshake {
     /** The JSON body of a refusal that Helidon itself answers (its origin check runs before the filter). */
     static String forbiddenOriginBody() {
         return dev.parley.protocol.ErrorBody.http(ErrorCode.FORBIDDEN_ORIGIN, "Sockets may not be opened from this origin.",
-                Map.of(), RequestId.next().value());
+                Map.of(), Failures.newRequestId());
     }
 }

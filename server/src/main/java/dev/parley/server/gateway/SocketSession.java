@@ -9,6 +9,8 @@ import dev.parley.protocol.Json;
 import dev.parley.protocol.ProtocolException;
 import dev.parley.protocol.ServerEvent;
 import dev.parley.server.auth.Principal;
+import dev.parley.server.failure.Failure;
+import dev.parley.server.failure.Failures;
 import dev.parley.server.fanout.Envelope;
 import dev.parley.server.fanout.Fanout;
 import dev.parley.server.run.RunLog;
@@ -251,10 +253,10 @@ final class SocketSession {
      * id in the close reason names the logged stack trace. Never a silent drop.
      */
     void failed(RuntimeException failure) {
-        String requestId = RequestId.next().value();
-        LOG.error("Socket {} of user {} failed on a frame [request_id={}]", connectionId, userId(), requestId, failure);
-        closeWith(ErrorCode.INTERNAL.closeCode(), ErrorCode.INTERNAL.code(), ErrorCode.INTERNAL.code() + " " + requestId,
-                false, CLOSE_GRACE);
+        Failure why = Failures.internal(failure, null, LOG,
+                "Socket " + connectionId + " of user " + userId() + " on a frame");
+        closeWith(why.code().closeCode(), why.code().code(), why.code().code() + " " + why.requestId(), false,
+                CLOSE_GRACE);
     }
 
     void onError(Throwable failure) {

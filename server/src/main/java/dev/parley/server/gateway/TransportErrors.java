@@ -2,6 +2,7 @@ package dev.parley.server.gateway;
 
 import dev.parley.protocol.ErrorBody;
 import dev.parley.protocol.ErrorCode;
+import dev.parley.server.failure.Failures;
 import io.helidon.http.DirectHandler;
 import io.helidon.http.HeaderNames;
 import io.helidon.http.ServerResponseHeaders;
@@ -49,7 +50,7 @@ final class TransportErrors implements DirectHandler {
             socket.get().protocolError(message == null ? eventType.name() : message);
         }
         Answer answer = answer(request, eventType, defaultStatus, message);
-        String requestId = RequestId.next().value();
+        String requestId = Failures.newRequestId();
         if (answer.code() == ErrorCode.INTERNAL) {
             LOG.error("request {} {} failed before routing: {} [request_id={}]", request.method(), request.path(),
                     message, requestId);
@@ -95,7 +96,6 @@ final class TransportErrors implements DirectHandler {
         if ((eventType == EventType.INTERNAL_ERROR || eventType == EventType.OTHER) && request.method().isEmpty()) {
             return new Answer(Status.BAD_REQUEST_400, ErrorCode.INVALID_REQUEST, "The request line is not valid HTTP.");
         }
-        return new Answer(Status.INTERNAL_SERVER_ERROR_500, ErrorCode.INTERNAL,
-                "Something went wrong on our side; quote the request id if you report it.");
+        return new Answer(Status.INTERNAL_SERVER_ERROR_500, ErrorCode.INTERNAL, Failures.INTERNAL_MESSAGE);
     }
 }

@@ -7,7 +7,6 @@ import dev.parley.protocol.Json;
 import dev.parley.protocol.ProtocolException;
 import dev.parley.protocol.ServerEvent;
 import dev.parley.server.agent.Agent;
-import dev.parley.server.agent.AgentException;
 import dev.parley.server.agent.AgentRun;
 import dev.parley.server.agent.Answer;
 import dev.parley.server.agent.BudgetExhausted;
@@ -18,15 +17,15 @@ import dev.parley.server.conversation.ConversationStore;
 import dev.parley.server.conversation.Titles;
 import dev.parley.server.db.Ids;
 import dev.parley.server.db.Sql;
+import dev.parley.server.failure.Failure;
+import dev.parley.server.failure.Failures;
 import dev.parley.server.fanout.Envelope;
 import dev.parley.server.fanout.Fanout;
 import dev.parley.server.observe.Metrics;
-import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -69,7 +68,6 @@ public final class RunService implements AutoCloseable {
     /** What a start refused for load asks the client to wait. */
     static final Duration OVERLOADED_RETRY_AFTER = Duration.ofSeconds(1);
     private static final Logger LOG = LoggerFactory.getLogger(RunService.class);
-    private static final SecureRandom RANDOM = new SecureRandom();
     /** The order in which the journal writes a batch's rows: every parent before its children. */
     private static final List<String> WRITE_ORDER = List.of(ConversationStore.INSERT_THREAD,
             ConversationStore.COUNT_MESSAGE, RunStore.INSERT_RUN, ConversationStore.INSERT_MESSAGE, RunStore.FINISH_RUN);
@@ -508,9 +506,6 @@ public final class RunService implements AutoCloseable {
         }
     }
 
-    private record Failure(ErrorCode code, String message, boolean retryable, String requestId) {
-    }
-
     /** The run's end is stored only by whoever moves it out of running; anyone else rolls back with this. */
     private static Supplier<IllegalStateException> endedElsewhere(ActiveRun run) {
         return () -> new IllegalStateException("run " + run.runId + " was already ended by another instance");
@@ -518,27 +513,17 @@ public final class RunService implements AutoCloseable {
 
     private Failure failure(ActiveRun run, ActiveRun.Ending ending, Exception failure) {
         return switch (ending) {
-            case TIMED_OUT -> new Failure(ErrorCode.TIMEOUT, "The run took longer than "
-                    + config.timeout().toSeconds() + " s and was stopped.", true, null);
-            case SHUTDOWN -> new Failure(ErrorCode.SERVICE_RESTART,
-                    "The server restarted during the run; send the message again.", true, null);
+            case TIMED_OUT -> Failure.of(ErrorCode.TIMEOUT, "The run took longer than "
+                    + config.timeout().toSeconds() + " s and was stopped.");
+            case SHUTDOWN -> Failure.of(ErrorCode.SERVICE_RESTART,
+                    "The server restarted during the run; send the message again.");
             default -> {
-                if (failure instanceof AgentException agentFailure) {
-                    LOG.warn("Run {} failed: {} ({})", run.runId, agentFailure.code().code(), agentFailure.getMessage());
-                    yield new Failure(agentFailure.code(), agentFailure.getMessage(), agentFailure.retryable(), null);
-                }
-                if (failure instanceof ProtocolException coded) {
+                if (failure instanceof ProtocolException coded) { // an AgentException too
                     LOG.warn("Run {} failed: {} ({})", run.runId, coded.code().code(), coded.getMessage());
-                    yield new Failure(coded.code(), coded.getMessage(), coded.code() == ErrorCode.UPSTREAM_UNAVAILABLE, null);
+                    yield Failures.coded(coded, null);
                 }
-                String requestId = newRequestId();
-                if (failure == null) {
-                    LOG.error("Run {} failed [request_id={}]: the agent returned no answer", run.runId, requestId);
-                } else {
-                    LOG.error("Run {} failed [request_id={}]", run.runId, requestId, failure);
-                }
-                yield new Failure(ErrorCode.INTERNAL,
-                        "Something went wrong on our side; quote the request id if you report it.", true, requestId);
+                yield Failures.internal(failure != null ? failure
+                        : new IllegalStateException("the agent returned no answer"), null, LOG, "Run " + run.runId);
             }
         };
     }
@@ -584,15 +569,15 @@ public final class RunService implements AutoCloseable {
             store.renewLeases(ours, now.plus(lease));
         }
         for (Map.Entry<String, String> unrecorded : List.copyOf(unrecordedEnds.entrySet())) {
-            store.find(unrecorded.getValue(), unrecorded.getKey()).ifPresent(run -> end(run, new Failure(
+            store.find(unrecorded.getValue(), unrecorded.getKey()).ifPresent(run -> end(run, Failure.of(
                     ErrorCode.UPSTREAM_UNAVAILABLE, "The database was unavailable while this request ran; send the"
-                    + " message again.", true, null)));
+                    + " message again.")));
             unrecordedEnds.remove(unrecorded.getKey());
         }
         for (RunRecord abandoned : store.abandoned(now)) {
             if (!active.containsKey(abandoned.id()) && !unrecordedEnds.containsKey(abandoned.id())) {
-                end(abandoned, new Failure(ErrorCode.SERVICE_RESTART,
-                        "The server that ran this request stopped; send the message again.", true, null));
+                end(abandoned, Failure.of(ErrorCode.SERVICE_RESTART,
+                        "The server that ran this request stopped; send the message again."));
             }
         }
         int purged = log.purge(now.minus(config.eventRetention()));
@@ -702,11 +687,5 @@ public final class RunService implements AutoCloseable {
 
     private static ProtocolException runFinished() {
         return new ProtocolException(ErrorCode.RUN_FINISHED, "The run has already finished.");
-    }
-
-    private static String newRequestId() {
-        byte[] bytes = new byte[8];
-        RANDOM.nextBytes(bytes);
-        return HexFormat.of().formatHex(bytes);
     }
 }

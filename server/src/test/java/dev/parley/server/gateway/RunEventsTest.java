@@ -2,9 +2,14 @@ package dev.parley.server.gateway;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.parley.protocol.Json;
+import dev.parley.server.run.RunService;
 import dev.parley.server.testing.Await;
 import dev.parley.server.testing.ScriptedAgent;
 import dev.parley.server.testing.Servers;
@@ -19,6 +24,7 @@ import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.slf4j.LoggerFactory;
 
 /** Runs over the socket: the event sequence, the message aliases, stop, one run per thread, failures. */
 class RunEventsTest {
@@ -287,11 +293,30 @@ class RunEventsTest {
             assertThat(app.get("/api/runs/" + failed.path("run_id").asText(), user.accessToken()).json()
                     .path("status").asText()).isEqualTo("failed");
 
-            socket.send("start_agent", payload("user_request", "crash"));
-            JsonNode crashed = socket.await("agent_error");
+            JsonNode crashed;
+            Logger runLog = (Logger) LoggerFactory.getLogger(RunService.class);
+            ListAppender<ILoggingEvent> logged = new ListAppender<>();
+            logged.start();
+            runLog.addAppender(logged);
+            try {
+                socket.send("start_agent", payload("user_request", "crash"));
+                crashed = socket.await("agent_error");
+            } finally {
+                runLog.detachAppender(logged);
+            }
             assertThat(crashed.path("data").path("error").path("code").asText()).isEqualTo("internal");
-            assertThat(crashed.path("data").path("error").path("request_id").asText()).isNotBlank();
+            assertThat(crashed.path("data").path("retryable").asBoolean()).isTrue();
+            String requestId = crashed.path("data").path("error").path("request_id").asText();
+            assertThat(requestId).matches("[0-9a-f]{16}");
+            String runId = crashed.path("run_id").asText();
             assertThat(crashed.path("data").path("error").path("message").asText()).doesNotContain("scripted crash");
+            assertThat(List.copyOf(logged.list)).as("the log line that the answer's request id names")
+                    .anySatisfy(line -> {
+                        assertThat(line.getLevel()).isEqualTo(Level.ERROR);
+                        assertThat(line.getFormattedMessage())
+                                .isEqualTo("Run " + runId + " failed [request_id=" + requestId + "]");
+                        assertThat(line.getThrowableProxy().getMessage()).isEqualTo("scripted crash");
+                    });
 
             socket.send("ping", null);
             assertThat(socket.await("pong").path("type").asText()).isEqualTo("pong");
