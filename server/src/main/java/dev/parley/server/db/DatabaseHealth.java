@@ -93,7 +93,7 @@ public final class DatabaseHealth implements AutoCloseable {
     }
 
     /** The answer to a caller while the database is down (or its connection just failed). */
-    static ProtocolException unavailable(Throwable cause) {
+    public static ProtocolException unavailable(Throwable cause) {
         return new ProtocolException(ErrorCode.UPSTREAM_UNAVAILABLE, "The database is unavailable; try again shortly.",
                 Map.of("retry_after_ms", RETRY_AFTER.toMillis()), cause);
     }

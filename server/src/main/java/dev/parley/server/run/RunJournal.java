@@ -2,6 +2,7 @@ package dev.parley.server.run;
 
 import dev.parley.protocol.ErrorCode;
 import dev.parley.protocol.ProtocolException;
+import dev.parley.server.db.DatabaseHealth;
 import dev.parley.server.db.Sql;
 import dev.parley.server.db.Writes;
 import dev.parley.server.fanout.Envelope;
@@ -11,9 +12,11 @@ import java.sql.SQLException;
 import java.sql.SQLTransientConnectionException;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -42,11 +45,26 @@ import org.slf4j.LoggerFactory;
  * An event that cannot be stored fails its run ({@link ActiveRun#logFailed}); the run's later events are then not
  * stored, so its log never has a gap, and its last event is numbered after what was stored.
  *
- * <p>Threads: {@link #queue} is shared; the units, the runs' {@code appendedSeq}/{@code storedSeq}/{@code logBroken}
- * fields and the connection are the writer's, or the caller's once the journal is closed.
+ * <p>While the database is unavailable, the runs' events and ends ({@link #submitEnd}) are not failed but held: the
+ * writer keeps them in memory, in queue order, with the {@code seq} they already carry, and writes them, then what
+ * queued behind them, once {@link dev.parley.server.db.DatabaseHealth} says the database answers again; they are
+ * published only then, so no socket sees an event before it is stored. Other work is refused while anything is held
+ * and the database is down. What is held is bounded: a run past {@code maxHeldPerRun} events or
+ * {@link #MAX_HELD_CHARS_PER_RUN}, or any run while all runs together hold more than {@link #MAX_HELD_CHARS}, is
+ * ended ({@link ActiveRun#outOfRoom}); what it emitted before is kept, and its end follows it. Held units are lost when
+ * the process ends before the database is back; the run's lease then runs out and another instance ends it.
+ *
+ * <p>Threads: {@link #queue} is shared; the units, {@link #held}, the runs' {@code appendedSeq}/{@code storedSeq}/
+ * {@code logBroken}/held counts and the connection are the writer's, or the caller's once the journal is closed.
  */
 final class RunJournal implements AutoCloseable {
     static final int MAX_BATCH = 256;
+    /** What one run may hold in event bodies (characters) while the database is down. */
+    static final long MAX_HELD_CHARS_PER_RUN = 1L << 20;
+    /** What all runs together may hold in event bodies (characters) while the database is down. */
+    static final long MAX_HELD_CHARS = 64L << 20;
+    /** How long the writer waits before trying held units again after they failed once more. */
+    private static final Duration HELD_RETRY_EVERY = Duration.ofMillis(100);
     private static final Duration CLOSE_WAIT = Duration.ofSeconds(5);
     private static final Logger LOG = LoggerFactory.getLogger(RunJournal.class);
 
@@ -80,17 +98,20 @@ final class RunJournal implements AutoCloseable {
         final Instant at;
         final Work<T> work;
         final boolean reads; // the work reads the database: what the batch queued so far is written first
+        final boolean holdable; // kept while the database is down (a run's event or end) rather than failed
         final CompletableFuture<T> done;
         final long queuedAt = System.nanoTime();
         final List<Published> published = new ArrayList<>(1);
         T result;
 
-        Unit(ActiveRun run, Envelope event, Instant at, Work<T> work, boolean reads, CompletableFuture<T> done) {
+        Unit(ActiveRun run, Envelope event, Instant at, Work<T> work, boolean reads, boolean holdable,
+             CompletableFuture<T> done) {
             this.run = run;
             this.event = event;
             this.at = at;
             this.work = work;
             this.reads = reads;
+            this.holdable = holdable;
             this.done = done;
         }
     }
@@ -104,11 +125,21 @@ final class RunJournal implements AutoCloseable {
     private final RunMetrics metrics;
     private final LinkedBlockingQueue<Unit<?>> queue = new LinkedBlockingQueue<>();
     private final Thread writer;
+    private final int maxHeldPerRun;
+    /** Units that could not be written because the database is unavailable, in queue order (the writer's). */
+    private final ArrayDeque<Unit<?>> held = new ArrayDeque<>();
+    private long heldChars; // the writer's: event bodies in held
+    private volatile int heldEvents; // written by the writer: events in held
+    private long nextHeldAttempt = System.nanoTime(); // the writer's
     private volatile boolean closed;
 
-    /** {@code start}: false leaves the writer idle until {@link #start()}, so that a test can fill a batch. */
-    RunJournal(Sql sql, List<String> writeOrder, Fanout fanout, RunMetrics metrics, boolean start) {
+    /**
+     * {@code start}: false leaves the writer idle until {@link #start()}, so that a test can fill a batch;
+     * {@code maxHeldPerRun}: how many events a run may hold while the database is down.
+     */
+    RunJournal(Sql sql, List<String> writeOrder, Fanout fanout, RunMetrics metrics, int maxHeldPerRun, boolean start) {
         this.sql = sql;
+        this.maxHeldPerRun = maxHeldPerRun;
         this.writeOrder = List.copyOf(writeOrder);
         this.fanout = fanout;
         this.metrics = metrics;
@@ -127,6 +158,11 @@ final class RunJournal implements AutoCloseable {
         return queue.size();
     }
 
+    /** Run events held in memory because the database is unavailable, waiting to be stored. */
+    int heldEvents() {
+        return heldEvents;
+    }
+
     /** How long the oldest unit waiting for the writer has waited: how far the database is behind the runs. */
     Duration backlog() {
         Unit<?> oldest = queue.peek();
@@ -138,7 +174,7 @@ final class RunJournal implements AutoCloseable {
      * stored, the run is failed through {@link ActiveRun#logFailed}.
      */
     void append(ActiveRun run, Envelope event, Instant at) {
-        enqueue(new Unit<>(run, event, at, null, false, null));
+        enqueue(new Unit<>(run, event, at, null, false, true, null));
     }
 
     /**
@@ -161,8 +197,19 @@ final class RunJournal implements AutoCloseable {
         // While the database is known to be down, refuse at once rather than queue behind a batch that waits for it.
         sql.health().requireUp();
         CompletableFuture<T> done = new CompletableFuture<>();
-        enqueue(new Unit<>(null, null, null, work, reads, done));
+        enqueue(new Unit<>(null, null, null, work, reads, false, done));
         return done;
+    }
+
+    /**
+     * Stores the end of a run of this instance (work that only writes) and returns its result: queued even while the
+     * database is down, and then held with the run's events and written after them once it is back. Throws what the
+     * work threw, or {@code upstream_unavailable} when the journal closes before the database is back.
+     */
+    <T> T submitEnd(Work<T> work) {
+        CompletableFuture<T> done = new CompletableFuture<>();
+        enqueue(new Unit<>(null, null, null, work, false, true, done));
+        return join(done);
     }
 
     /** Queues work and returns its result once committed and its events published; throws what the work threw. */
@@ -196,7 +243,7 @@ final class RunJournal implements AutoCloseable {
             }
         }
         if (!queued) {
-            write(List.of(unit), true); // closed: the caller writes its own unit
+            failAll(write(List.of(unit), true)); // closed: the caller writes its own unit
         }
     }
 
@@ -204,16 +251,25 @@ final class RunJournal implements AutoCloseable {
         List<Unit<?>> batch = new ArrayList<>(MAX_BATCH);
         while (true) {
             try {
+                if (!held.isEmpty() && (closed || !sql.health().isDown())
+                        && System.nanoTime() - nextHeldAttempt >= 0) {
+                    writeHeld(batch);
+                    continue;
+                }
                 Unit<?> first = queue.poll(100, TimeUnit.MILLISECONDS);
                 if (first == null) {
-                    if (closed && queue.isEmpty()) {
+                    if (closed && queue.isEmpty() && held.isEmpty()) {
                         return; // nothing is queued once closed is set: enqueue checks it under the same lock
                     }
                     continue;
                 }
                 batch.add(first);
                 queue.drainTo(batch, MAX_BATCH - 1);
-                write(batch, true);
+                if (held.isEmpty()) {
+                    holdAll(write(batch, true));
+                } else {
+                    holdAll(batch); // behind what is held: written after it, or refused while the database is down
+                }
             } catch (InterruptedException e) {
                 LOG.warn("The run journal's writer was interrupted; it goes on until closed");
             } catch (RuntimeException e) {
@@ -226,11 +282,92 @@ final class RunJournal implements AutoCloseable {
     }
 
     /**
+     * Writes the oldest held units, in order, with what they carry ({@code seq} included). What fails again for the
+     * database goes back to the front of {@link #held} and is tried again after {@link #HELD_RETRY_EVERY}; once the
+     * journal is closed it fails instead.
+     */
+    private void writeHeld(List<Unit<?>> batch) {
+        while (batch.size() < MAX_BATCH && !held.isEmpty()) {
+            Unit<?> unit = held.pollFirst();
+            count(unit, -1);
+            batch.add(unit);
+        }
+        List<Unit<?>> again = write(batch, true);
+        if (again.isEmpty()) {
+            if (held.isEmpty()) {
+                LOG.info("The run journal stored what it held while the database was unavailable");
+            }
+            return;
+        }
+        if (closed) {
+            LOG.warn("The run journal closes with {} unit(s) it could not store: the database is unavailable",
+                    again.size() + held.size());
+            failAll(again);
+            failAll(new ArrayList<>(held));
+            held.forEach(unit -> count(unit, -1));
+            held.clear();
+            return;
+        }
+        for (int i = again.size() - 1; i >= 0; i--) {
+            held.addFirst(again.get(i));
+            count(again.get(i), 1);
+        }
+        nextHeldAttempt = System.nanoTime() + HELD_RETRY_EVERY.toNanos();
+    }
+
+    /** Keeps the units that may wait for the database (behind what is already held); fails the others. */
+    private void holdAll(List<Unit<?>> units) {
+        for (Unit<?> unit : units) {
+            if (!unit.holdable) {
+                fail(unit, DatabaseHealth.unavailable(null));
+                continue;
+            }
+            if (held.isEmpty()) {
+                LOG.warn("The database is unavailable: the run journal holds the runs' events until it is back");
+            }
+            held.addLast(unit);
+            count(unit, 1);
+        }
+    }
+
+    /**
+     * Counts a held unit in ({@code sign} 1) or out (-1); a run that holds more than it may, or any run while all of
+     * them together do, is ended, keeping what it emitted so far.
+     */
+    private void count(Unit<?> unit, int sign) {
+        if (unit.work != null) {
+            return; // a run's end: one per run, and it carries no event body of its own
+        }
+        int chars = unit.event.logged().length();
+        heldChars += sign * (long) chars;
+        heldEvents += sign;
+        unit.run.held(sign, chars);
+        if (sign > 0 && (unit.run.heldEvents() > maxHeldPerRun || unit.run.heldChars() > MAX_HELD_CHARS_PER_RUN
+                || heldChars > MAX_HELD_CHARS)) {
+            unit.run.outOfRoom(outOfRoom());
+        }
+    }
+
+    /** Why a run ended because it could not hold more events while the database was down. */
+    static ProtocolException outOfRoom() {
+        return new ProtocolException(ErrorCode.UPSTREAM_UNAVAILABLE, "The database was unavailable for longer than this"
+                + " run could keep its events; what it had answered so far is stored. Send the message again.",
+                Map.of("retry_after_ms", DatabaseHealth.RETRY_AFTER.toMillis()), null);
+    }
+
+    private static void failAll(List<Unit<?>> units) {
+        ProtocolException unavailable = DatabaseHealth.unavailable(null);
+        units.forEach(unit -> fail(unit, unavailable));
+    }
+
+    /**
      * Writes a batch in one transaction, then publishes and completes it. {@code mayRetry}: a connection failure is
      * tried once more at once, because the pool hands out a connection that broke while idle (the database
      * restarted, a network path was cut) until it has been used: that first use fails, and the pool replaces it.
+     * Returns the units that could not be written because the database is unavailable and may wait for it (the
+     * runs' events and ends), in order; the others are failed.
      */
-    private void write(List<Unit<?>> batch, boolean mayRetry) {
+    private List<Unit<?>> write(List<Unit<?>> batch, boolean mayRetry) {
         Set<ActiveRun> touched = new LinkedHashSet<>();
         try {
             sql.inTransaction(connection -> {
@@ -240,22 +377,33 @@ final class RunJournal implements AutoCloseable {
         } catch (RuntimeException e) {
             touched.forEach(ActiveRun::rollBackAppended);
             batch.forEach(unit -> unit.published.clear());
-            if (mayRetry && e instanceof ProtocolException failure && failure.code() == ErrorCode.UPSTREAM_UNAVAILABLE
-                    && !(failure.getCause() instanceof SQLTransientConnectionException)) {
-                // The driver's message is left out: for a batch it quotes the statement with its values.
-                LOG.info("The run journal's database connection failed ({}); trying the batch once more",
-                        e.getCause() == null ? e.getMessage() : e.getCause().getClass().getSimpleName());
-                write(batch, false);
-                return;
+            if (e instanceof ProtocolException failure && failure.code() == ErrorCode.UPSTREAM_UNAVAILABLE) {
+                if (mayRetry && !sql.health().isDown()
+                        && !(failure.getCause() instanceof SQLTransientConnectionException)) {
+                    // The driver's message is left out: for a batch it quotes the statement with its values.
+                    LOG.info("The run journal's database connection failed ({}); trying the batch once more",
+                            e.getCause() == null ? e.getMessage() : e.getCause().getClass().getSimpleName());
+                    return write(batch, false);
+                }
+                List<Unit<?>> waiting = new ArrayList<>(batch.size());
+                for (Unit<?> unit : batch) {
+                    if (unit.holdable) {
+                        waiting.add(unit);
+                    } else {
+                        fail(unit, e);
+                    }
+                }
+                return waiting;
             }
             if (batch.size() > 1) {
+                List<Unit<?>> waiting = new ArrayList<>();
                 for (Unit<?> unit : batch) {
-                    write(List.of(unit), false);
+                    waiting.addAll(write(List.of(unit), false));
                 }
-                return;
+                return waiting;
             }
             fail(batch.getFirst(), e);
-            return;
+            return List.of();
         }
         touched.forEach(ActiveRun::commitAppended);
         for (Unit<?> unit : batch) {
@@ -265,6 +413,7 @@ final class RunJournal implements AutoCloseable {
             }
             complete(unit);
         }
+        return List.of();
     }
 
     private void run(Connection connection, List<Unit<?>> batch, Set<ActiveRun> touched) throws SQLException {
@@ -355,7 +504,7 @@ final class RunJournal implements AutoCloseable {
         if (writer.getState() == Thread.State.NEW) {
             List<Unit<?>> left = new ArrayList<>();
             queue.drainTo(left);
-            left.forEach(unit -> write(List.of(unit), true)); // never started (a test): what was queued is written here
+            left.forEach(unit -> failAll(write(List.of(unit), true))); // never started (a test): written here
             return;
         }
         try {
