@@ -77,6 +77,7 @@ final class ActiveRun implements AgentRun {
     private volatile boolean startFailed; // written by the journal's writer
     private long appendedSeq; // the journal's writer's: appended in the transaction under way
     private long storedSeq; // the journal's writer's: committed
+    private boolean commitInDoubt; // the journal's writer's: a commit with its events failed with its connection
     private int heldEvents; // the journal's writer's: events held while the database is down
     private long heldChars; // the journal's writer's: their bodies' length
     private volatile RuntimeException outOfRoom; // written by the journal's writer
@@ -198,7 +199,8 @@ final class ActiveRun implements AgentRun {
             ServerEvent event = new ServerEvent(EventType.APPROVAL_REQUIRED, now, data, threadId, runId, next,
                     agentName);
             Envelope envelope = Envelope.of(event);
-            stored = journal.submitWritesAsync((connection, log) -> {
+            // Held with the run's events while the database is down: its seq is taken now, so it must be stored.
+            stored = journal.submitForRunAsync((connection, log) -> {
                 approvals.insert(log.writes(), approvalId, this, toolCallId, toolName, parameters, now, expiresAt);
                 log.append(this, envelope, now);
                 return null;
@@ -358,6 +360,17 @@ final class ActiveRun implements AgentRun {
 
     void commitAppended() {
         storedSeq = appendedSeq;
+        commitInDoubt = false;
+    }
+
+    /** A transaction that appended the run's events lost its connection: it may or may not have committed. */
+    void markCommitInDoubt() {
+        commitInDoubt = true;
+    }
+
+    /** Whether the run's log must be read before its next event is written ({@link #markCommitInDoubt()}). */
+    boolean commitInDoubt() {
+        return commitInDoubt;
     }
 
     void rollBackAppended() {

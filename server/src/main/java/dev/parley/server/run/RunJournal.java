@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -45,14 +46,17 @@ import org.slf4j.LoggerFactory;
  * An event that cannot be stored fails its run ({@link ActiveRun#logFailed}); the run's later events are then not
  * stored, so its log never has a gap, and its last event is numbered after what was stored.
  *
- * <p>While the database is unavailable, the runs' events and ends ({@link #submitEnd}) are not failed but held: the
- * writer keeps them in memory, in queue order, with the {@code seq} they already carry, and writes them, then what
- * queued behind them, once {@link dev.parley.server.db.DatabaseHealth} says the database answers again; they are
- * published only then, so no socket sees an event before it is stored. Other work is refused while anything is held
- * and the database is down. What is held is bounded: a run past {@code maxHeldPerRun} events or
- * {@link #MAX_HELD_CHARS_PER_RUN}, or any run while all runs together hold more than {@link #MAX_HELD_CHARS}, is
- * ended ({@link ActiveRun#outOfRoom}); what it emitted before is kept, and its end follows it. Held units are lost when
- * the process ends before the database is back; the run's lease then runs out and another instance ends it.
+ * <p>While the database is unavailable, the runs' events, ends and approvals ({@link #submitForRunAsync}) are not
+ * failed but held: the writer keeps them in memory, in queue order, with the {@code seq} they already carry, and
+ * writes them, then what queued behind them, once {@link dev.parley.server.db.DatabaseHealth} says the database
+ * answers again; they are published only then, so no socket sees an event before it is stored. Other work is refused
+ * while anything is held and the database is down. What is held is bounded: a run past {@code maxHeldPerRun} events
+ * or {@link #MAX_HELD_CHARS_PER_RUN}, or any run while all runs together hold more than {@link #MAX_HELD_CHARS}, is
+ * ended ({@link ActiveRun#outOfRoom}); what it emitted before is kept, and its end follows it. Held units are lost
+ * when the process ends before the database is back; the run's lease then runs out and another instance ends it. A
+ * commit whose connection failed may have been stored all the same: the next transaction that appends to such a run
+ * reads its log's last {@code seq} first ({@link ActiveRun#commitInDoubt}), and publishes, without writing them
+ * again, the events it already holds.
  *
  * <p>Threads: {@link #queue} is shared; the units, {@link #held}, the runs' {@code appendedSeq}/{@code storedSeq}/
  * {@code logBroken}/held counts and the connection are the writer's, or the caller's once the journal is closed.
@@ -80,7 +84,7 @@ final class RunJournal implements AutoCloseable {
         Writes writes();
 
         /** The {@code seq} the run's next event takes, after everything stored and appended for it so far. */
-        long nextSeq(ActiveRun run);
+        long nextSeq(ActiveRun run) throws SQLException;
 
         /** The next {@code seq} of a run of no instance here (an abandoned one), read from its log. */
         long nextSeq(String runId) throws SQLException;
@@ -202,14 +206,20 @@ final class RunJournal implements AutoCloseable {
     }
 
     /**
-     * Stores the end of a run of this instance (work that only writes) and returns its result: queued even while the
-     * database is down, and then held with the run's events and written after them once it is back. Throws what the
-     * work threw, or {@code upstream_unavailable} when the journal closes before the database is back.
+     * Queues writes of a run of this instance that already runs (its end, an approval it asks for), as
+     * {@link #submitWritesAsync}, but never refused while the database is down: held with the run's events and
+     * written after them once it is back. The future fails with what the work threw, or with
+     * {@code upstream_unavailable} when the journal closes before the database is back.
      */
-    <T> T submitEnd(Work<T> work) {
+    <T> CompletableFuture<T> submitForRunAsync(Work<T> work) {
         CompletableFuture<T> done = new CompletableFuture<>();
         enqueue(new Unit<>(null, null, null, work, false, true, done));
-        return join(done);
+        return done;
+    }
+
+    /** As {@link #submitForRunAsync}, waiting for the commit; throws what the work threw. */
+    <T> T submitForRun(Work<T> work) {
+        return join(submitForRunAsync(work));
     }
 
     /** Queues work and returns its result once committed and its events published; throws what the work threw. */
@@ -378,6 +388,8 @@ final class RunJournal implements AutoCloseable {
             touched.forEach(ActiveRun::rollBackAppended);
             batch.forEach(unit -> unit.published.clear());
             if (e instanceof ProtocolException failure && failure.code() == ErrorCode.UPSTREAM_UNAVAILABLE) {
+                // The connection failed: the commit may have reached the database before its answer was lost.
+                touched.forEach(ActiveRun::markCommitInDoubt);
                 if (mayRetry && !sql.health().isDown()
                         && !(failure.getCause() instanceof SQLTransientConnectionException)) {
                     // The driver's message is left out: for a batch it quotes the statement with its values.
@@ -418,9 +430,10 @@ final class RunJournal implements AutoCloseable {
 
     private void run(Connection connection, List<Unit<?>> batch, Set<ActiveRun> touched) throws SQLException {
         Writes writes = new Writes(writeOrder);
+        Set<ActiveRun> checked = new HashSet<>();
         try (RunEventLog.Inserts inserts = new RunEventLog.Inserts(connection)) {
             for (Unit<?> unit : batch) {
-                Appender log = appender(connection, writes, inserts, unit, touched);
+                Appender log = appender(connection, writes, inserts, unit, touched, checked);
                 if (unit.work == null) {
                     if (!unit.run.logBroken()) {
                         log.append(unit.run, unit.event, unit.at);
@@ -447,7 +460,7 @@ final class RunJournal implements AutoCloseable {
     }
 
     private static Appender appender(Connection connection, Writes writes, RunEventLog.Inserts inserts, Unit<?> unit,
-                                     Set<ActiveRun> touched) {
+                                     Set<ActiveRun> touched, Set<ActiveRun> checked) {
         return new Appender() {
             @Override
             public Writes writes() {
@@ -455,8 +468,27 @@ final class RunJournal implements AutoCloseable {
             }
 
             @Override
-            public long nextSeq(ActiveRun run) {
+            public long nextSeq(ActiveRun run) throws SQLException {
+                settle(run);
                 return run.appendedSeq() + 1;
+            }
+
+            /**
+             * A run whose last commit failed with its connection may have had it stored all the same (the answer was
+             * lost, not the commit): once per transaction, what its log holds is read, and the events it already
+             * holds are published without being written again, so that no {@code seq} is taken twice.
+             */
+            private void settle(ActiveRun run) throws SQLException {
+                if (run.commitInDoubt() && checked.add(run)) {
+                    flush(connection, writes, inserts);
+                    long stored = RunEventLog.lastSeq(connection, run.runId);
+                    if (stored > run.appendedSeq()) {
+                        LOG.info("Run {}: events up to seq {} were stored by a commit whose answer was lost",
+                                run.runId, stored);
+                        run.appended(stored);
+                    }
+                    touched.add(run);
+                }
             }
 
             @Override
@@ -467,8 +499,11 @@ final class RunJournal implements AutoCloseable {
 
             @Override
             public void append(ActiveRun run, Envelope event, Instant at) throws SQLException {
-                inserts.add(event, at);
-                run.appended(event.seq());
+                settle(run);
+                if (event.seq() > run.appendedSeq()) {
+                    inserts.add(event, at);
+                    run.appended(event.seq());
+                }
                 touched.add(run);
                 unit.published.add(new Published(run.userId, event));
             }

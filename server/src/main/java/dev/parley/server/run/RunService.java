@@ -453,7 +453,7 @@ public final class RunService implements AutoCloseable {
                 };
                 String text = ending == ActiveRun.Ending.COMPLETED ? answer.text() : run.partialAnswer();
                 long elapsed = run.elapsedMillis();
-                boolean recorded = journal.submitEnd((connection, log) -> {
+                boolean recorded = journal.submitForRun((connection, log) -> {
                     if (run.startFailed()) {
                         return false; // the start, queued before this, was not stored
                     }
@@ -483,7 +483,7 @@ public final class RunService implements AutoCloseable {
                 // A run the database cut off keeps what it answered so far, as a run that is stopped does.
                 String partial = why.code() == ErrorCode.UPSTREAM_UNAVAILABLE ? run.partialAnswer() : "";
                 long elapsed = run.elapsedMillis();
-                boolean recorded = journal.submitEnd((connection, log) -> {
+                boolean recorded = journal.submitForRun((connection, log) -> {
                     if (run.startFailed()) {
                         return false;
                     }
