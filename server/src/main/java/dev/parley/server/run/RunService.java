@@ -585,10 +585,15 @@ public final class RunService implements AutoCloseable {
                     + " message again.", true, null)));
             unrecordedEnds.remove(unrecorded.getKey());
         }
-        for (RunRecord abandoned : store.abandoned(now)) {
-            if (!active.containsKey(abandoned.id()) && !unrecordedEnds.containsKey(abandoned.id())) {
-                end(abandoned, new Failure(ErrorCode.SERVICE_RESTART,
-                        "The server that ran this request stopped; send the message again.", true, null));
+        // A lease that ran out while the database was down says nothing of its instance, which could not renew it:
+        // every live instance renews its runs' leases within a lease of the database's return, so only then is a
+        // run whose lease ran out taken for one whose instance is gone.
+        if (sql.health().answeringFor().compareTo(lease) >= 0) {
+            for (RunRecord abandoned : store.abandoned(now)) {
+                if (!active.containsKey(abandoned.id()) && !unrecordedEnds.containsKey(abandoned.id())) {
+                    end(abandoned, new Failure(ErrorCode.SERVICE_RESTART,
+                            "The server that ran this request stopped; send the message again.", true, null));
+                }
             }
         }
         int purged = log.purge(now.minus(config.eventRetention()));

@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.LongStream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -27,7 +28,9 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class RunInFlightOutageTest {
     private static final Duration PAUSE = Duration.ofMillis(100);
-    private static final int DELTAS = 40;
+    private static final int DELTAS = 60;
+    /** How long the database stays away once readiness shows it: longer than the shortest lease (3 s). */
+    private static final Duration DOWN = Duration.ofMillis(3500);
     /** PostgreSQL's CommandComplete tag for a commit, as it appears in the answer. */
     private static final byte[] COMMITTED = "COMMIT\0".getBytes(StandardCharsets.US_ASCII);
 
@@ -38,7 +41,7 @@ class RunInFlightOutageTest {
     @ParameterizedTest
     @ValueSource(strings = {"refused", "black-holed", "commit answer lost"})
     void aRunStreamingThroughAnOutageCompletesOnceTheDatabaseIsBack(String outage) {
-        runThroughAnOutage(outage, new String[0], (app, user, run) -> {
+        runThroughAnOutage(outage, new String[0], 1, (app, user, run) -> {
             JsonNode last = run.live().getLast();
             assertThat(last.path("type").asText()).as(run.live().toString()).isEqualTo("agent_completed");
             assertThat(last.path("data").path("status").asText()).isEqualTo("completed");
@@ -54,7 +57,7 @@ class RunInFlightOutageTest {
     @ParameterizedTest
     @ValueSource(strings = {"refused", "black-holed"})
     void aRunThatCannotKeepMoreEventsEndsAsUpstreamUnavailableWithItsPartialAnswerStored(String outage) {
-        runThroughAnOutage(outage, new String[] {"PARLEY_RUN_OUTAGE_EVENTS", "5"}, (app, user, run) -> {
+        runThroughAnOutage(outage, new String[] {"PARLEY_RUN_OUTAGE_EVENTS", "5"}, 1, (app, user, run) -> {
             JsonNode last = run.live().getLast();
             assertThat(last.path("type").asText()).as(run.live().toString()).isEqualTo("agent_error");
             assertThat(last.path("data").path("error").path("code").asText()).isEqualTo("upstream_unavailable");
@@ -70,6 +73,20 @@ class RunInFlightOutageTest {
         });
     }
 
+    /**
+     * An outage longer than the run lease: no instance could renew its leases meanwhile, so the other instance must not
+     * take the run, whose instance is alive, for abandoned once the database is back (it would end it
+     * {@code service_restart} and take the {@code seq} of the run's own next event).
+     */
+    @Test
+    void anOutageLongerThanTheLeaseDoesNotEndTheRunOfALiveInstance() {
+        runThroughAnOutage("refused", new String[] {"PARLEY_RUN_LEASE", "3s"}, 2, (app, user, run) -> {
+            JsonNode last = run.live().getLast();
+            assertThat(last.path("type").asText()).as(run.live().toString()).isEqualTo("agent_completed");
+            assertThat(assistantMessage(app, user, run).path("content").asText()).isEqualTo(deltas(run.seen()));
+        });
+    }
+
     /** A run that streamed through an outage: what its socket received live after it, and everything it saw. */
     private record Outcome(String runId, String threadId, List<JsonNode> live, List<JsonNode> seen) {
     }
@@ -80,13 +97,16 @@ class RunInFlightOutageTest {
     }
 
     /**
-     * Starts a run of {@link #DELTAS} paced deltas on a server with {@code env}, takes the database away in the
-     * {@code outage} way once it streams, brings it back, waits for the run's last event, checks that the stored log
-     * and the thread hold what the socket saw, then hands the outcome to {@code check}.
+     * Starts a run of {@link #DELTAS} paced deltas on the first of {@code instances} servers with {@code env}, takes
+     * the database away in the {@code outage} way once it streams, for longer than the shortest run lease, brings it
+     * back, waits for the run's last event, checks that the stored log and the thread hold what the socket saw, then
+     * hands the outcome to {@code check}.
      */
-    private static void runThroughAnOutage(String outage, String[] env, Check check) {
+    private static void runThroughAnOutage(String outage, String[] env, int instances, Check check) {
         try (ProxiedPostgres database = ProxiedPostgres.start();
-             TestApp app = TestApp.start(database.env(env), Clock.systemUTC(), new ScriptedAgent(PAUSE))) {
+             TestApp app = TestApp.start(database.env(env), Clock.systemUTC(), new ScriptedAgent(PAUSE));
+             TestApp other = instances > 1
+                     ? TestApp.start(database.env(env), Clock.systemUTC(), new ScriptedAgent(PAUSE)) : null) {
             TestUsers.User user = TestUsers.register(app);
             try (SocketClient socket = Cluster.connect(app, user)) {
                 JsonNode started = Cluster.start(socket, "slow " + DELTAS);
@@ -95,6 +115,10 @@ class RunInFlightOutageTest {
                 List<JsonNode> live = socket.runEvents(runId);
                 Outcome run = new Outcome(runId, started.path("thread_id").asText(), live, seen(socket, runId));
                 assertStoredAsSeen(app, user, runId, run.seen());
+                if (other != null) {
+                    assertThat(other.get("/api/runs/" + runId, user.accessToken()).json().path("status").asText())
+                            .isEqualTo(app.get("/api/runs/" + runId, user.accessToken()).json().path("status").asText());
+                }
                 check.check(app, user, run);
             }
         }
@@ -126,7 +150,7 @@ class RunInFlightOutageTest {
         Await.until("readiness turns 503", Duration.ofSeconds(2),
                 () -> app.get("/health/ready", null).status() == 503);
         try {
-            Thread.sleep(1500);
+            Thread.sleep(DOWN.toMillis());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new AssertionError(e);
