@@ -13,6 +13,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -21,8 +22,9 @@ import java.util.concurrent.TimeUnit;
  * PostgreSQL cut under load, as an operator's bad day goes: 20 users each send a start_agent every 0.5 s over their
  * socket to a server process whose database sits behind a proxy; the proxy refuses connections (or goes silent) for
  * a while and comes back, with no restart. Prints the answers by code before, during and after the cut, the answer
- * times during it, messages unanswered after 10 s, readiness going down and up, and whether every message that got
- * {@code agent_started} is stored.
+ * times during it, messages unanswered after 10 s, readiness going down and up, whether every message that got
+ * {@code agent_started} is stored, how the acknowledged runs ended (by {@code agent_completed} status or
+ * {@code agent_error} code), and whether every answer that got {@code agent_completed} is stored.
  *
  * <p>{@code bin/fuzz --outage [refused|silent] [SECONDS]} runs it (30 s cut by default); DatabaseOutageDrillTest runs
  * a short form in the build.
@@ -33,7 +35,8 @@ public final class DatabaseOutageDrill {
 
     public record Report(String mode, Duration cut, Map<String, Map<String, Long>> answers, long unansweredAfter10s,
                          List<Long> answerMillisDuringCut, long notReadyAfterMillis, long readyAgainAfterMillis,
-                         long acknowledged, long acknowledgedButNotStored, boolean serverAlive) {
+                         long acknowledged, long acknowledgedButNotStored, boolean serverAlive,
+                         Map<String, Long> runEnds, long runsNotEnded, long answersNotStored) {
         long percentile(double p) {
             return OutageLoad.percentile(answerMillisDuringCut, p);
         }
@@ -45,7 +48,9 @@ public final class DatabaseOutageDrill {
                     + "unanswered after 10 s: " + unansweredAfter10s + "; readiness 503 " + notReadyAfterMillis
                     + " ms after the cut, 200 again " + readyAgainAfterMillis + " ms after the restore\n"
                     + "acknowledged (agent_started): " + acknowledged + ", of them not stored: "
-                    + acknowledgedButNotStored + "; server alive: " + serverAlive + '\n';
+                    + acknowledgedButNotStored + "; server alive: " + serverAlive + '\n'
+                    + "run ends by code " + runEnds + "; acknowledged runs without an end: " + runsNotEnded
+                    + "; completed answers not stored: " + answersNotStored + '\n';
         }
     }
 
@@ -55,6 +60,10 @@ public final class DatabaseOutageDrill {
     private final Map<String, Sent> sent = new ConcurrentHashMap<>();
     private final Map<String, Long> answeredAt = new ConcurrentHashMap<>();
     private final Map<String, String> answerCode = new ConcurrentHashMap<>();
+    /** Run id to how it ended: {@code completed}, {@code cancelled}, ... or the {@code agent_error} code. */
+    private final Map<String, String> runEnd = new ConcurrentHashMap<>();
+    private final Set<String> runsStarted = ConcurrentHashMap.newKeySet();
+    private final Set<String> answerIds = ConcurrentHashMap.newKeySet();
     private volatile String phase = "before";
 
     public static Report run(boolean silent, Duration before, Duration cut, Duration after) throws Exception {
@@ -119,8 +128,12 @@ public final class DatabaseOutageDrill {
                     acknowledged.add(entry.getKey());
                 }
             }
+            Map<String, Long> ends = new TreeMap<>();
+            runEnd.values().forEach(code -> ends.merge(code, 1L, Long::sum));
+            long notEnded = runsStarted.stream().filter(runId -> !runEnd.containsKey(runId)).count();
             return new Report(silent ? "silent" : "refused", cut, answers, unanswered, duringMillis, notReady, ready,
-                    acknowledged.size(), OutageLoad.notStored(url, acknowledged), server.process().isAlive());
+                    acknowledged.size(), OutageLoad.notStored(url, acknowledged), server.process().isAlive(), ends,
+                    notEnded, OutageLoad.missingMessages(url, List.copyOf(answerIds)));
         }
     }
 
@@ -137,9 +150,16 @@ public final class DatabaseOutageDrill {
             JsonNode data = frame.path("data");
             String key = null;
             String code = null;
+            String runId = frame.path("run_id").asText();
             if (type.equals("agent_started")) {
                 key = data.path("user_request").asText();
                 code = type;
+                runsStarted.add(runId);
+            } else if (type.equals("agent_completed")) {
+                runEnd.put(runId, data.path("status").asText());
+                answerIds.add(data.path("message_id").asText());
+            } else if (type.equals("agent_error")) {
+                runEnd.put(runId, data.path("error").path("code").asText());
             } else if (type.equals("error")) {
                 key = data.path("in_reply_to").asText();
                 code = data.path("error").path("code").asText();
@@ -167,7 +187,9 @@ public final class DatabaseOutageDrill {
         Duration cut = Duration.ofSeconds(args.length > 1 ? Long.parseLong(args[1]) : 30);
         Report report = run(silent, Duration.ofSeconds(10), cut, Duration.ofSeconds(10));
         System.out.print(report.summary());
-        if (report.acknowledgedButNotStored() > 0 || !report.serverAlive() || report.unansweredAfter10s() > 0) {
+        if (report.acknowledgedButNotStored() > 0 || !report.serverAlive() || report.unansweredAfter10s() > 0
+                || report.runEnds().containsKey("service_restart") || report.runsNotEnded() > 0
+                || report.answersNotStored() > 0) {
             System.out.println("outage drill: FAILED");
             System.exit(1);
         }

@@ -5,7 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 
-/** The short form of {@code bin/fuzz --outage}: a 3 s cut of PostgreSQL under 20 users sending twice a second. */
+/**
+ * The short form of {@code bin/fuzz --outage}: a 3 s cut of PostgreSQL under 20 users sending twice a second; every
+ * acknowledged run ends, none with {@code service_restart}, and every completed answer is stored.
+ */
 class DatabaseOutageDrillTest {
     @Test
     void aCutDatabaseIsAnsweredAtOnceAndNothingAcknowledgedIsLost() throws Exception {
@@ -23,6 +26,9 @@ class DatabaseOutageDrillTest {
             assertThat(report.answers().get("during")).as(report.summary()).containsKey("upstream_unavailable");
             assertThat(report.notReadyAfterMillis()).as(report.summary()).isBetween(0L, 1000L);
             assertThat(report.readyAgainAfterMillis()).as(report.summary()).isBetween(0L, 2000L);
+            assertThat(report.runEnds()).as(report.summary()).doesNotContainKey("service_restart");
+            assertThat(report.runsNotEnded()).as(report.summary()).isZero();
+            assertThat(report.answersNotStored()).as(report.summary()).isZero();
         }
     }
 }

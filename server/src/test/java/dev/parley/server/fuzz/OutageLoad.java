@@ -74,12 +74,21 @@ final class OutageLoad {
 
     /** How many of the acknowledged requests are not stored exactly once as a user message. */
     static long notStored(String url, List<String> acknowledged) throws Exception {
+        return notOnce(url, "SELECT COUNT(*) FROM messages WHERE role = 'user' AND content = ?", acknowledged);
+    }
+
+    /** How many of the answers ({@code agent_completed}'s {@code message_id}) are not stored as assistant messages. */
+    static long missingMessages(String url, List<String> messageIds) throws Exception {
+        return notOnce(url, "SELECT COUNT(*) FROM messages WHERE role = 'assistant' AND id = ?", messageIds);
+    }
+
+    /** How many of the values do not make {@code count} (one parameter) answer exactly 1. */
+    private static long notOnce(String url, String count, List<String> values) throws Exception {
         long missing = 0;
         try (Connection connection = DriverManager.getConnection(url);
-             PreparedStatement query = connection.prepareStatement(
-                     "SELECT COUNT(*) FROM messages WHERE role = 'user' AND content = ?")) {
-            for (String request : acknowledged) {
-                query.setString(1, request);
+             PreparedStatement query = connection.prepareStatement(count)) {
+            for (String value : values) {
+                query.setString(1, value);
                 try (ResultSet row = query.executeQuery()) {
                     row.next();
                     if (row.getLong(1) != 1) {
