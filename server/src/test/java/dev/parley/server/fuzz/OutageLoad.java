@@ -1,5 +1,6 @@
 package dev.parley.server.fuzz;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.parley.protocol.Json;
 import dev.parley.server.testing.ServerProcess;
 import dev.parley.server.testing.SocketClient;
@@ -60,10 +61,20 @@ final class OutageLoad {
      * {@code <prefix>-<n>} and used as its message id; {@code beforeSend} sees each name first.
      */
     static void sendStarts(SocketClient socket, String prefix, long end, Duration every, Consumer<String> beforeSend) {
+        sendStarts(socket, prefix, end, every, Duration.ZERO, beforeSend);
+    }
+
+    /** As above; a {@code stepDelay} above zero asks the offline agent to pace its steps, so that runs last. */
+    static void sendStarts(SocketClient socket, String prefix, long end, Duration every, Duration stepDelay,
+                           Consumer<String> beforeSend) {
         for (int n = 0; System.nanoTime() < end; n++) {
             String request = prefix + "-" + n;
             beforeSend.accept(request);
-            socket.send("start_agent", Json.object().put("user_request", request), request);
+            ObjectNode payload = Json.object().put("user_request", request);
+            if (!stepDelay.isZero()) {
+                payload.putObject("settings").put("step_delay_ms", stepDelay.toMillis());
+            }
+            socket.send("start_agent", payload, request);
             try {
                 Thread.sleep(every.toMillis());
             } catch (InterruptedException e) {
