@@ -62,17 +62,26 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
     /**
      * Agent runs: how long they may take, how long their events are kept, how large a request may be, and the lease
      * an instance holds on each of its runs (renewed while it lives; once it runs out another instance ends the run),
-     * and how long run events may wait to be stored before new runs are refused with {@code overloaded}
-     * ({@code maxLogDelay}; zero: never refused).
+     * how long run events may wait to be stored before new runs are refused with {@code overloaded}
+     * ({@code maxLogDelay}; zero: never refused), and how many events a run keeps in memory while the database is
+     * down before it is ended ({@code outageEvents}).
      */
     public record Runs(Duration timeout, Duration eventRetention, int maxUserRequestChars, Duration lease,
-                       Duration maxLogDelay) {
+                       Duration maxLogDelay, int outageEvents) {
         public static final Duration DEFAULT_LEASE = Duration.ofSeconds(30);
         public static final Duration DEFAULT_MAX_LOG_DELAY = Duration.ofMillis(250);
+        /** How many events a run keeps in memory while the database is down, unless configured otherwise. */
+        public static final int DEFAULT_OUTAGE_EVENTS = 4096;
 
         /** Runs with the default lease and admission limit. */
         public Runs(Duration timeout, Duration eventRetention, int maxUserRequestChars) {
             this(timeout, eventRetention, maxUserRequestChars, DEFAULT_LEASE, DEFAULT_MAX_LOG_DELAY);
+        }
+
+        /** Runs that keep the default number of events while the database is down. */
+        public Runs(Duration timeout, Duration eventRetention, int maxUserRequestChars, Duration lease,
+                    Duration maxLogDelay) {
+            this(timeout, eventRetention, maxUserRequestChars, lease, maxLogDelay, DEFAULT_OUTAGE_EVENTS);
         }
     }
 
@@ -371,7 +380,8 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
                 r.duration("PARLEY_RUN_EVENT_RETENTION", Duration.ofMinutes(10), Duration.ofSeconds(1), Duration.ofDays(7)),
                 r.integer("PARLEY_MAX_USER_REQUEST_CHARS", 16_000, 1, 1_000_000),
                 r.duration("PARLEY_RUN_LEASE", Runs.DEFAULT_LEASE, Duration.ofSeconds(3), Duration.ofMinutes(10)),
-                r.duration("PARLEY_RUN_MAX_LOG_DELAY", Runs.DEFAULT_MAX_LOG_DELAY, Duration.ZERO, Duration.ofMinutes(1)));
+                r.duration("PARLEY_RUN_MAX_LOG_DELAY", Runs.DEFAULT_MAX_LOG_DELAY, Duration.ZERO, Duration.ofMinutes(1)),
+                r.integer("PARLEY_RUN_OUTAGE_EVENTS", Runs.DEFAULT_OUTAGE_EVENTS, 1, 1_000_000));
 
         LlmProvider provider = r.choice("PARLEY_LLM_PROVIDER", LlmProvider.class, LlmProvider.NONE);
         Agent agent = new Agent(

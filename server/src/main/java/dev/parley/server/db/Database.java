@@ -59,7 +59,7 @@ public final class Database implements AutoCloseable {
     /** Opens a pool on a JDBC URL and migrates the schema; the URL picks embedded SQLite or PostgreSQL. */
     public static Database open(String jdbcUrl, int poolSize) {
         boolean embedded = jdbcUrl.startsWith("jdbc:sqlite:");
-        HikariDataSource dataSource = pool(jdbcUrl, "parley-db", poolSize);
+        HikariDataSource dataSource = pool(jdbcUrl, "parley-db", poolSize, Math.min(2, poolSize));
         HikariDataSource eventLogSource;
         try {
             Flyway.configure()
@@ -67,7 +67,9 @@ public final class Database implements AutoCloseable {
                     .locations(embedded ? "classpath:db/sqlite" : "classpath:db/migration")
                     .load()
                     .migrate();
-            eventLogSource = pool(jdbcUrl, "parley-db-events", 1);
+            // No idle minimum: the pool then makes no attempts of its own while the database is down, whose growing
+            // back-off would delay the journal's first write after it is back by up to seconds.
+            eventLogSource = pool(jdbcUrl, "parley-db-events", 1, 0);
         } catch (RuntimeException e) {
             dataSource.close();
             throw e;
@@ -77,12 +79,12 @@ public final class Database implements AutoCloseable {
         return new Database(dataSource, eventLogSource, embedded, DatabaseHealth.start(jdbcUrl, embedded));
     }
 
-    private static HikariDataSource pool(String jdbcUrl, String name, int size) {
+    private static HikariDataSource pool(String jdbcUrl, String name, int size, int minimumIdle) {
         HikariConfig hikari = new HikariConfig();
         hikari.setJdbcUrl(jdbcUrl);
         hikari.setPoolName(name);
         hikari.setMaximumPoolSize(size);
-        hikari.setMinimumIdle(Math.min(2, size));
+        hikari.setMinimumIdle(minimumIdle);
         hikari.setConnectionTimeout(Duration.ofSeconds(5).toMillis());
         hikari.setValidationTimeout(Duration.ofSeconds(2).toMillis());
         hikari.setInitializationFailTimeout(Duration.ofSeconds(10).toMillis());

@@ -53,6 +53,8 @@ public final class DatabaseHealth implements AutoCloseable {
     private volatile boolean down;
     /** {@link System#nanoTime()} when a pooled statement last finished without a failure. */
     private volatile long lastAnswer;
+    /** {@link System#nanoTime()} when the database last came back after being down; long ago when it never was. */
+    private volatile long upSince = System.nanoTime() - TimeUnit.DAYS.toNanos(1);
     private volatile boolean closed;
     private volatile Runnable onRecovered = () -> { };
     private final Set<Connection> inUse = ConcurrentHashMap.newKeySet();
@@ -85,6 +87,11 @@ public final class DatabaseHealth implements AutoCloseable {
         return down;
     }
 
+    /** How long the database has answered since it was last down; zero while it is down. */
+    public Duration answeringFor() {
+        return down ? Duration.ZERO : Duration.ofNanos(System.nanoTime() - upSince);
+    }
+
     /** Throws {@code upstream_unavailable} at once while the database is known to be down. */
     public void requireUp() {
         if (down) {
@@ -93,7 +100,7 @@ public final class DatabaseHealth implements AutoCloseable {
     }
 
     /** The answer to a caller while the database is down (or its connection just failed). */
-    static ProtocolException unavailable(Throwable cause) {
+    public static ProtocolException unavailable(Throwable cause) {
         return new ProtocolException(ErrorCode.UPSTREAM_UNAVAILABLE, "The database is unavailable; try again shortly.",
                 Map.of("retry_after_ms", RETRY_AFTER.toMillis()), cause);
     }
@@ -154,6 +161,7 @@ public final class DatabaseHealth implements AutoCloseable {
             boolean answered = answers();
             if (answered && down) {
                 onRecovered.run();
+                upSince = System.nanoTime();
                 down = false;
                 LOG.info("Database answers again; marked up");
             } else if (!answered && (down || lastAnswer - began <= 0)) {

@@ -33,8 +33,9 @@ import java.util.function.Function;
  * {@code seq} order. The agent does not wait for the database: the journal's writer commits and publishes behind it.
  * The first and the last event are appended by the work that stores the run's start and end ({@link RunService}).
  *
- * <p>How the run ends is decided once, under the same lock ({@link #end}): by a stop, a timeout, a shutdown or an
- * event that could not be stored ({@link #requestEnd}, {@link #logFailed}, which then interrupt the agent's thread),
+ * <p>How the run ends is decided once, under the same lock ({@link #end}): by a stop, a timeout, a shutdown, an
+ * event that could not be stored or more events held than the run may keep while the database is down
+ * ({@link #requestEnd}, {@link #logFailed}, {@link #outOfRoom}, which then interrupt the agent's thread),
  * or by the agent returning. The agent's thread does no database work of its own while it may be interrupted; once an
  * ending is set, further agent events are dropped. Fields marked "guarded" are read and written under {@link #lock};
  * {@link #appendedSeq}, {@link #storedSeq} and {@link #logFailure} belong to the journal's writer.
@@ -76,6 +77,10 @@ final class ActiveRun implements AgentRun {
     private volatile boolean startFailed; // written by the journal's writer
     private long appendedSeq; // the journal's writer's: appended in the transaction under way
     private long storedSeq; // the journal's writer's: committed
+    private boolean commitInDoubt; // the journal's writer's: a commit with its events failed with its connection
+    private int heldEvents; // the journal's writer's: events held while the database is down
+    private long heldChars; // the journal's writer's: their bodies' length
+    private volatile RuntimeException outOfRoom; // written by the journal's writer
 
     ActiveRun(String runId, String threadId, String userId, String request, boolean continuesThread,
               Optional<Duration> stepDelay, RunJournal journal, Clock clock, Approvals approvals) {
@@ -194,7 +199,8 @@ final class ActiveRun implements AgentRun {
             ServerEvent event = new ServerEvent(EventType.APPROVAL_REQUIRED, now, data, threadId, runId, next,
                     agentName);
             Envelope envelope = Envelope.of(event);
-            stored = journal.submitWritesAsync((connection, log) -> {
+            // Held with the run's events while the database is down: its seq is taken now, so it must be stored.
+            stored = journal.submitForRunAsync((connection, log) -> {
                 approvals.insert(log.writes(), approvalId, this, toolCallId, toolName, parameters, now, expiresAt);
                 log.append(this, envelope, now);
                 return null;
@@ -354,6 +360,17 @@ final class ActiveRun implements AgentRun {
 
     void commitAppended() {
         storedSeq = appendedSeq;
+        commitInDoubt = false;
+    }
+
+    /** A transaction that appended the run's events lost its connection: it may or may not have committed. */
+    void markCommitInDoubt() {
+        commitInDoubt = true;
+    }
+
+    /** Whether the run's log must be read before its next event is written ({@link #markCommitInDoubt()}). */
+    boolean commitInDoubt() {
+        return commitInDoubt;
     }
 
     void rollBackAppended() {
@@ -362,6 +379,39 @@ final class ActiveRun implements AgentRun {
 
     boolean logBroken() {
         return logFailure != null;
+    }
+
+    /** Counts events the journal holds for the run while the database is down in ({@code sign} 1) or out (-1). */
+    void held(int sign, int chars) {
+        heldEvents += sign;
+        heldChars += sign * (long) chars;
+    }
+
+    int heldEvents() {
+        return heldEvents;
+    }
+
+    long heldChars() {
+        return heldChars;
+    }
+
+    /**
+     * The run holds as much as it may while the database is down: it ends with that cause, and what it emitted so far
+     * (all of it held) is stored with its end once the database is back.
+     */
+    void outOfRoom(RuntimeException cause) {
+        lock.lock();
+        try {
+            if (ending == null) {
+                outOfRoom = cause;
+                ending = Ending.FAILED;
+                if (thread != null) {
+                    thread.interrupt();
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** An event of the run could not be stored: the run fails with that cause, and stores nothing more but its end. */
@@ -393,9 +443,9 @@ final class ActiveRun implements AgentRun {
         return startFailed;
     }
 
-    /** Why the run's log stopped taking events, or null. */
+    /** Why the run's log stopped taking events, or why it could hold no more of them; null when neither. */
     RuntimeException logFailure() {
-        return logFailure;
+        return logFailure != null ? logFailure : outOfRoom;
     }
 
     /** Marks the agent's thread; false when the run already has an ending and the agent should not start. */

@@ -2,6 +2,7 @@ package dev.parley.server.run;
 
 import dev.parley.protocol.ErrorCode;
 import dev.parley.protocol.ProtocolException;
+import dev.parley.server.db.DatabaseHealth;
 import dev.parley.server.db.Sql;
 import dev.parley.server.db.Writes;
 import dev.parley.server.fanout.Envelope;
@@ -11,9 +12,12 @@ import java.sql.SQLException;
 import java.sql.SQLTransientConnectionException;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -42,11 +46,29 @@ import org.slf4j.LoggerFactory;
  * An event that cannot be stored fails its run ({@link ActiveRun#logFailed}); the run's later events are then not
  * stored, so its log never has a gap, and its last event is numbered after what was stored.
  *
- * <p>Threads: {@link #queue} is shared; the units, the runs' {@code appendedSeq}/{@code storedSeq}/{@code logBroken}
- * fields and the connection are the writer's, or the caller's once the journal is closed.
+ * <p>While the database is unavailable, the runs' events, ends and approvals ({@link #submitForRunAsync}) are not
+ * failed but held: the writer keeps them in memory, in queue order, with the {@code seq} they already carry, and
+ * writes them, then what queued behind them, once {@link dev.parley.server.db.DatabaseHealth} says the database
+ * answers again; they are published only then, so no socket sees an event before it is stored. Other work is refused
+ * while anything is held and the database is down. What is held is bounded: a run past {@code maxHeldPerRun} events
+ * or {@link #MAX_HELD_CHARS_PER_RUN}, or any run while all runs together hold more than {@link #MAX_HELD_CHARS}, is
+ * ended ({@link ActiveRun#outOfRoom}); what it emitted before is kept, and its end follows it. Held units are lost
+ * when the process ends before the database is back; the run's lease then runs out and another instance ends it. A
+ * commit whose connection failed may have been stored all the same: the next transaction that appends to such a run
+ * reads its log's last {@code seq} first ({@link ActiveRun#commitInDoubt}), and publishes, without writing them
+ * again, the events it already holds.
+ *
+ * <p>Threads: {@link #queue} is shared; the units, {@link #held}, the runs' {@code appendedSeq}/{@code storedSeq}/
+ * {@code logBroken}/held counts and the connection are the writer's, or the caller's once the journal is closed.
  */
 final class RunJournal implements AutoCloseable {
     static final int MAX_BATCH = 256;
+    /** What one run may hold in event bodies (characters) while the database is down. */
+    static final long MAX_HELD_CHARS_PER_RUN = 1L << 20;
+    /** What all runs together may hold in event bodies (characters) while the database is down. */
+    static final long MAX_HELD_CHARS = 64L << 20;
+    /** How long the writer waits before trying held units again after they failed once more. */
+    private static final Duration HELD_RETRY_EVERY = Duration.ofMillis(100);
     private static final Duration CLOSE_WAIT = Duration.ofSeconds(5);
     private static final Logger LOG = LoggerFactory.getLogger(RunJournal.class);
 
@@ -62,7 +84,7 @@ final class RunJournal implements AutoCloseable {
         Writes writes();
 
         /** The {@code seq} the run's next event takes, after everything stored and appended for it so far. */
-        long nextSeq(ActiveRun run);
+        long nextSeq(ActiveRun run) throws SQLException;
 
         /** The next {@code seq} of a run of no instance here (an abandoned one), read from its log. */
         long nextSeq(String runId) throws SQLException;
@@ -80,17 +102,20 @@ final class RunJournal implements AutoCloseable {
         final Instant at;
         final Work<T> work;
         final boolean reads; // the work reads the database: what the batch queued so far is written first
+        final boolean holdable; // kept while the database is down (a run's event or end) rather than failed
         final CompletableFuture<T> done;
         final long queuedAt = System.nanoTime();
         final List<Published> published = new ArrayList<>(1);
         T result;
 
-        Unit(ActiveRun run, Envelope event, Instant at, Work<T> work, boolean reads, CompletableFuture<T> done) {
+        Unit(ActiveRun run, Envelope event, Instant at, Work<T> work, boolean reads, boolean holdable,
+             CompletableFuture<T> done) {
             this.run = run;
             this.event = event;
             this.at = at;
             this.work = work;
             this.reads = reads;
+            this.holdable = holdable;
             this.done = done;
         }
     }
@@ -104,11 +129,21 @@ final class RunJournal implements AutoCloseable {
     private final RunMetrics metrics;
     private final LinkedBlockingQueue<Unit<?>> queue = new LinkedBlockingQueue<>();
     private final Thread writer;
+    private final int maxHeldPerRun;
+    /** Units that could not be written because the database is unavailable, in queue order (the writer's). */
+    private final ArrayDeque<Unit<?>> held = new ArrayDeque<>();
+    private long heldChars; // the writer's: event bodies in held
+    private volatile int heldEvents; // written by the writer: events in held
+    private long nextHeldAttempt = System.nanoTime(); // the writer's
     private volatile boolean closed;
 
-    /** {@code start}: false leaves the writer idle until {@link #start()}, so that a test can fill a batch. */
-    RunJournal(Sql sql, List<String> writeOrder, Fanout fanout, RunMetrics metrics, boolean start) {
+    /**
+     * {@code start}: false leaves the writer idle until {@link #start()}, so that a test can fill a batch;
+     * {@code maxHeldPerRun}: how many events a run may hold while the database is down.
+     */
+    RunJournal(Sql sql, List<String> writeOrder, Fanout fanout, RunMetrics metrics, int maxHeldPerRun, boolean start) {
         this.sql = sql;
+        this.maxHeldPerRun = maxHeldPerRun;
         this.writeOrder = List.copyOf(writeOrder);
         this.fanout = fanout;
         this.metrics = metrics;
@@ -127,6 +162,11 @@ final class RunJournal implements AutoCloseable {
         return queue.size();
     }
 
+    /** Run events held in memory because the database is unavailable, waiting to be stored. */
+    int heldEvents() {
+        return heldEvents;
+    }
+
     /** How long the oldest unit waiting for the writer has waited: how far the database is behind the runs. */
     Duration backlog() {
         Unit<?> oldest = queue.peek();
@@ -138,7 +178,7 @@ final class RunJournal implements AutoCloseable {
      * stored, the run is failed through {@link ActiveRun#logFailed}.
      */
     void append(ActiveRun run, Envelope event, Instant at) {
-        enqueue(new Unit<>(run, event, at, null, false, null));
+        enqueue(new Unit<>(run, event, at, null, false, true, null));
     }
 
     /**
@@ -170,8 +210,25 @@ final class RunJournal implements AutoCloseable {
         // While the database is known to be down, refuse at once rather than queue behind a batch that waits for it.
         sql.health().requireUp();
         CompletableFuture<T> done = new CompletableFuture<>();
-        enqueue(new Unit<>(null, null, null, work, reads, done));
+        enqueue(new Unit<>(null, null, null, work, reads, false, done));
         return done;
+    }
+
+    /**
+     * Queues writes of a run of this instance that already runs (its end, an approval it asks for), as
+     * {@link #submitWritesAsync}, but never refused while the database is down: held with the run's events and
+     * written after them once it is back. The future fails with what the work threw, or with
+     * {@code upstream_unavailable} when the journal closes before the database is back.
+     */
+    <T> CompletableFuture<T> submitForRunAsync(Work<T> work) {
+        CompletableFuture<T> done = new CompletableFuture<>();
+        enqueue(new Unit<>(null, null, null, work, false, true, done));
+        return done;
+    }
+
+    /** As {@link #submitForRunAsync}, waiting for the commit; throws what the work threw. */
+    <T> T submitForRun(Work<T> work) {
+        return join(submitForRunAsync(work));
     }
 
     /** Queues work and returns its result once committed and its events published; throws what the work threw. */
@@ -205,7 +262,7 @@ final class RunJournal implements AutoCloseable {
             }
         }
         if (!queued) {
-            write(List.of(unit), true); // closed: the caller writes its own unit
+            failAll(write(List.of(unit), true)); // closed: the caller writes its own unit
         }
     }
 
@@ -213,16 +270,25 @@ final class RunJournal implements AutoCloseable {
         List<Unit<?>> batch = new ArrayList<>(MAX_BATCH);
         while (true) {
             try {
+                if (!held.isEmpty() && (closed || !sql.health().isDown())
+                        && System.nanoTime() - nextHeldAttempt >= 0) {
+                    writeHeld(batch);
+                    continue;
+                }
                 Unit<?> first = queue.poll(100, TimeUnit.MILLISECONDS);
                 if (first == null) {
-                    if (closed && queue.isEmpty()) {
+                    if (closed && queue.isEmpty() && held.isEmpty()) {
                         return; // nothing is queued once closed is set: enqueue checks it under the same lock
                     }
                     continue;
                 }
                 batch.add(first);
                 queue.drainTo(batch, MAX_BATCH - 1);
-                write(batch, true);
+                if (held.isEmpty()) {
+                    holdAll(write(batch, true));
+                } else {
+                    holdAll(batch); // behind what is held: written after it, or refused while the database is down
+                }
             } catch (InterruptedException e) {
                 LOG.warn("The run journal's writer was interrupted; it goes on until closed");
             } catch (RuntimeException e) {
@@ -235,11 +301,92 @@ final class RunJournal implements AutoCloseable {
     }
 
     /**
+     * Writes the oldest held units, in order, with what they carry ({@code seq} included). What fails again for the
+     * database goes back to the front of {@link #held} and is tried again after {@link #HELD_RETRY_EVERY}; once the
+     * journal is closed it fails instead.
+     */
+    private void writeHeld(List<Unit<?>> batch) {
+        while (batch.size() < MAX_BATCH && !held.isEmpty()) {
+            Unit<?> unit = held.pollFirst();
+            count(unit, -1);
+            batch.add(unit);
+        }
+        List<Unit<?>> again = write(batch, true);
+        if (again.isEmpty()) {
+            if (held.isEmpty()) {
+                LOG.info("The run journal stored what it held while the database was unavailable");
+            }
+            return;
+        }
+        if (closed) {
+            LOG.warn("The run journal closes with {} unit(s) it could not store: the database is unavailable",
+                    again.size() + held.size());
+            failAll(again);
+            failAll(new ArrayList<>(held));
+            held.forEach(unit -> count(unit, -1));
+            held.clear();
+            return;
+        }
+        for (int i = again.size() - 1; i >= 0; i--) {
+            held.addFirst(again.get(i));
+            count(again.get(i), 1);
+        }
+        nextHeldAttempt = System.nanoTime() + HELD_RETRY_EVERY.toNanos();
+    }
+
+    /** Keeps the units that may wait for the database (behind what is already held); fails the others. */
+    private void holdAll(List<Unit<?>> units) {
+        for (Unit<?> unit : units) {
+            if (!unit.holdable) {
+                fail(unit, DatabaseHealth.unavailable(null));
+                continue;
+            }
+            if (held.isEmpty()) {
+                LOG.warn("The database is unavailable: the run journal holds the runs' events until it is back");
+            }
+            held.addLast(unit);
+            count(unit, 1);
+        }
+    }
+
+    /**
+     * Counts a held unit in ({@code sign} 1) or out (-1); a run that holds more than it may, or any run while all of
+     * them together do, is ended, keeping what it emitted so far.
+     */
+    private void count(Unit<?> unit, int sign) {
+        if (unit.work != null) {
+            return; // a run's end: one per run, and it carries no event body of its own
+        }
+        int chars = unit.event.wire().length();
+        heldChars += sign * (long) chars;
+        heldEvents += sign;
+        unit.run.held(sign, chars);
+        if (sign > 0 && (unit.run.heldEvents() > maxHeldPerRun || unit.run.heldChars() > MAX_HELD_CHARS_PER_RUN
+                || heldChars > MAX_HELD_CHARS)) {
+            unit.run.outOfRoom(outOfRoom());
+        }
+    }
+
+    /** Why a run ended because it could not hold more events while the database was down. */
+    static ProtocolException outOfRoom() {
+        return new ProtocolException(ErrorCode.UPSTREAM_UNAVAILABLE, "The database was unavailable for longer than this"
+                + " run could keep its events; what it had answered so far is stored. Send the message again.",
+                Map.of("retry_after_ms", DatabaseHealth.RETRY_AFTER.toMillis()), null);
+    }
+
+    private static void failAll(List<Unit<?>> units) {
+        ProtocolException unavailable = DatabaseHealth.unavailable(null);
+        units.forEach(unit -> fail(unit, unavailable));
+    }
+
+    /**
      * Writes a batch in one transaction, then publishes and completes it. {@code mayRetry}: a connection failure is
      * tried once more at once, because the pool hands out a connection that broke while idle (the database
      * restarted, a network path was cut) until it has been used: that first use fails, and the pool replaces it.
+     * Returns the units that could not be written because the database is unavailable and may wait for it (the
+     * runs' events and ends), in order; the others are failed.
      */
-    private void write(List<Unit<?>> batch, boolean mayRetry) {
+    private List<Unit<?>> write(List<Unit<?>> batch, boolean mayRetry) {
         Set<ActiveRun> touched = new LinkedHashSet<>();
         try {
             sql.inTransaction(connection -> {
@@ -249,22 +396,35 @@ final class RunJournal implements AutoCloseable {
         } catch (RuntimeException e) {
             touched.forEach(ActiveRun::rollBackAppended);
             batch.forEach(unit -> unit.published.clear());
-            if (mayRetry && e instanceof ProtocolException failure && failure.code() == ErrorCode.UPSTREAM_UNAVAILABLE
-                    && !(failure.getCause() instanceof SQLTransientConnectionException)) {
-                // The driver's message is left out: for a batch it quotes the statement with its values.
-                LOG.info("The run journal's database connection failed ({}); trying the batch once more",
-                        e.getCause() == null ? e.getMessage() : e.getCause().getClass().getSimpleName());
-                write(batch, false);
-                return;
+            if (e instanceof ProtocolException failure && failure.code() == ErrorCode.UPSTREAM_UNAVAILABLE) {
+                // The connection failed: the commit may have reached the database before its answer was lost.
+                touched.forEach(ActiveRun::markCommitInDoubt);
+                if (mayRetry && !sql.health().isDown()
+                        && !(failure.getCause() instanceof SQLTransientConnectionException)) {
+                    // The driver's message is left out: for a batch it quotes the statement with its values.
+                    LOG.info("The run journal's database connection failed ({}); trying the batch once more",
+                            e.getCause() == null ? e.getMessage() : e.getCause().getClass().getSimpleName());
+                    return write(batch, false);
+                }
+                List<Unit<?>> waiting = new ArrayList<>(batch.size());
+                for (Unit<?> unit : batch) {
+                    if (unit.holdable) {
+                        waiting.add(unit);
+                    } else {
+                        fail(unit, e);
+                    }
+                }
+                return waiting;
             }
             if (batch.size() > 1) {
+                List<Unit<?>> waiting = new ArrayList<>();
                 for (Unit<?> unit : batch) {
-                    write(List.of(unit), false);
+                    waiting.addAll(write(List.of(unit), false));
                 }
-                return;
+                return waiting;
             }
             fail(batch.getFirst(), e);
-            return;
+            return List.of();
         }
         touched.forEach(ActiveRun::commitAppended);
         for (Unit<?> unit : batch) {
@@ -274,13 +434,15 @@ final class RunJournal implements AutoCloseable {
             }
             complete(unit);
         }
+        return List.of();
     }
 
     private void run(Connection connection, List<Unit<?>> batch, Set<ActiveRun> touched) throws SQLException {
         Writes writes = new Writes(writeOrder);
+        Set<ActiveRun> checked = new HashSet<>();
         try (RunEventLog.Inserts inserts = new RunEventLog.Inserts(connection)) {
             for (Unit<?> unit : batch) {
-                Appender log = appender(connection, writes, inserts, unit, touched);
+                Appender log = appender(connection, writes, inserts, unit, touched, checked);
                 if (unit.work == null) {
                     if (!unit.run.logBroken()) {
                         log.append(unit.run, unit.event, unit.at);
@@ -307,7 +469,7 @@ final class RunJournal implements AutoCloseable {
     }
 
     private static Appender appender(Connection connection, Writes writes, RunEventLog.Inserts inserts, Unit<?> unit,
-                                     Set<ActiveRun> touched) {
+                                     Set<ActiveRun> touched, Set<ActiveRun> checked) {
         return new Appender() {
             @Override
             public Writes writes() {
@@ -315,8 +477,27 @@ final class RunJournal implements AutoCloseable {
             }
 
             @Override
-            public long nextSeq(ActiveRun run) {
+            public long nextSeq(ActiveRun run) throws SQLException {
+                settle(run);
                 return run.appendedSeq() + 1;
+            }
+
+            /**
+             * A run whose last commit failed with its connection may have had it stored all the same (the answer was
+             * lost, not the commit): once per transaction, what its log holds is read, and the events it already
+             * holds are published without being written again, so that no {@code seq} is taken twice.
+             */
+            private void settle(ActiveRun run) throws SQLException {
+                if (run.commitInDoubt() && checked.add(run)) {
+                    flush(connection, writes, inserts);
+                    long stored = RunEventLog.lastSeq(connection, run.runId);
+                    if (stored > run.appendedSeq()) {
+                        LOG.info("Run {}: events up to seq {} were stored by a commit whose answer was lost",
+                                run.runId, stored);
+                        run.appended(stored);
+                    }
+                    touched.add(run);
+                }
             }
 
             @Override
@@ -327,8 +508,11 @@ final class RunJournal implements AutoCloseable {
 
             @Override
             public void append(ActiveRun run, Envelope event, Instant at) throws SQLException {
-                inserts.add(event, at);
-                run.appended(event.seq());
+                settle(run);
+                if (event.seq() > run.appendedSeq()) {
+                    inserts.add(event, at);
+                    run.appended(event.seq());
+                }
                 touched.add(run);
                 unit.published.add(new Published(run.userId, event));
             }
@@ -364,7 +548,7 @@ final class RunJournal implements AutoCloseable {
         if (writer.getState() == Thread.State.NEW) {
             List<Unit<?>> left = new ArrayList<>();
             queue.drainTo(left);
-            left.forEach(unit -> write(List.of(unit), true)); // never started (a test): what was queued is written here
+            left.forEach(unit -> failAll(write(List.of(unit), true))); // never started (a test): written here
             return;
         }
         try {

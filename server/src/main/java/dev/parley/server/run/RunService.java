@@ -131,12 +131,15 @@ public final class RunService implements AutoCloseable {
         this.fanout = fanout;
         this.config = config;
         this.metrics = new RunMetrics(metrics);
-        this.journal = new RunJournal(journal, WRITE_ORDER, fanout, this.metrics, writeEvents);
+        this.journal = new RunJournal(journal, WRITE_ORDER, fanout, this.metrics, config.outageEvents(), writeEvents);
         this.clock = clock;
         metrics.gauge("parley_runs_active", "Agent runs in progress on this instance.", active::size);
         metrics.gauge("parley_run_event_log_delay_seconds",
                 "How long the oldest run event waiting to be stored has waited.",
                 () -> eventLogDelay().toNanos() / 1e9);
+        metrics.gauge("parley_run_events_held",
+                "Run events kept in memory because the database is unavailable, waiting to be stored.",
+                this.journal::heldEvents);
         this.scheduler = Executors.newSingleThreadScheduledExecutor(
                 Thread.ofPlatform().daemon().name("parley-runs").factory());
         this.stopRequests = fanout.onStopRequest(this::stopLocally);
@@ -415,8 +418,9 @@ public final class RunService implements AutoCloseable {
                 if (e.code() != ErrorCode.UPSTREAM_UNAVAILABLE) {
                     throw e;
                 }
-                // Its lease is kept, and the next maintenance pass after the database is back ends it with the code
-                // that says what happened; another instance never ends it as abandoned meanwhile.
+                // Its end could not even be queued (settling a pending approval needs the database) or the journal
+                // closed before the database came back. Its lease is kept, and the next maintenance pass after the
+                // database is back ends it with the code that says what happened.
                 unrecordedEnds.put(run.runId, run.userId);
                 LOG.warn("Run {} ended while the database is unavailable; it will be recorded as {} once it is back",
                         run.runId, ErrorCode.UPSTREAM_UNAVAILABLE.code());
@@ -456,7 +460,7 @@ public final class RunService implements AutoCloseable {
                 };
                 String text = ending == ActiveRun.Ending.COMPLETED ? answer.text() : run.partialAnswer();
                 long elapsed = run.elapsedMillis();
-                boolean recorded = journal.submitWrites((connection, log) -> {
+                boolean recorded = journal.submitForRun((connection, log) -> {
                     if (run.startFailed()) {
                         return false; // the start, queued before this, was not stored
                     }
@@ -486,12 +490,16 @@ public final class RunService implements AutoCloseable {
             }
             case TIMED_OUT, FAILED, SHUTDOWN -> {
                 Failure why = failure(run, ending, failure == null ? run.logFailure() : failure);
+                // A run the database cut off keeps what it answered so far, as a run that is stopped does.
+                String partial = why.code() == ErrorCode.UPSTREAM_UNAVAILABLE ? run.partialAnswer() : "";
                 long elapsed = run.elapsedMillis();
-                boolean recorded = journal.submitWrites((connection, log) -> {
+                boolean recorded = journal.submitForRun((connection, log) -> {
                     if (run.startFailed()) {
                         return false;
                     }
-                    store.finish(log.writes(), run.runId, RunStatus.FAILED, now, usage, null, why.code().code(),
+                    String messageId = partial.isEmpty() ? null : conversations.appendMessage(log.writes(),
+                            run.userId, run.threadId, ChatMessage.ASSISTANT, partial, run.runId).id();
+                    store.finish(log.writes(), run.runId, RunStatus.FAILED, now, usage, messageId, why.code().code(),
                             endedElsewhere(run));
                     log.append(run, run.lastEvent(log.nextSeq(run), EventType.AGENT_ERROR, errorData(why, elapsed)),
                             now);
@@ -574,10 +582,15 @@ public final class RunService implements AutoCloseable {
                     + " message again.")));
             unrecordedEnds.remove(unrecorded.getKey());
         }
-        for (RunRecord abandoned : store.abandoned(now)) {
-            if (!active.containsKey(abandoned.id()) && !unrecordedEnds.containsKey(abandoned.id())) {
-                end(abandoned, Failure.of(ErrorCode.SERVICE_RESTART,
-                        "The server that ran this request stopped; send the message again."));
+        // A lease that ran out while the database was down says nothing of its instance, which could not renew it:
+        // every live instance renews its runs' leases within a lease of the database's return, so only then is a
+        // run whose lease ran out taken for one whose instance is gone.
+        if (sql.health().answeringFor().compareTo(lease) >= 0) {
+            for (RunRecord abandoned : store.abandoned(now)) {
+                if (!active.containsKey(abandoned.id()) && !unrecordedEnds.containsKey(abandoned.id())) {
+                    end(abandoned, Failure.of(ErrorCode.SERVICE_RESTART,
+                            "The server that ran this request stopped; send the message again."));
+                }
             }
         }
         int purged = log.purge(now.minus(config.eventRetention()));

@@ -13,6 +13,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -21,11 +22,13 @@ import java.util.concurrent.TimeUnit;
  * PostgreSQL cut under load, as an operator's bad day goes: 20 users each send a start_agent every 0.5 s over their
  * socket to a server process whose database sits behind a proxy; the proxy refuses connections (or goes silent) for
  * a while and comes back, with no restart. Prints the answers by code before, during and after the cut, the answer
- * times during it, messages unanswered after 10 s, readiness going down and up, and whether every message that got
- * {@code agent_started} is stored.
+ * times during it, messages unanswered after 10 s, readiness going down and up, whether every message that got
+ * {@code agent_started} is stored, how the acknowledged runs ended (by {@code agent_completed} status or
+ * {@code agent_error} code), and whether every answer that got {@code agent_completed} is stored.
  *
- * <p>{@code bin/fuzz --outage [refused|silent] [SECONDS]} runs it (30 s cut by default); DatabaseOutageDrillTest runs
- * a short form in the build.
+ * <p>{@code bin/fuzz --outage [refused|silent] [SECONDS [STEP_DELAY_MS]]} runs it (30 s cut by default; with a step
+ * delay, runs last and some live through the cut); DatabaseOutageDrillTest runs a short form in the build, with runs
+ * paced a second a step.
  */
 public final class DatabaseOutageDrill {
     static final int USERS = 20;
@@ -33,7 +36,8 @@ public final class DatabaseOutageDrill {
 
     public record Report(String mode, Duration cut, Map<String, Map<String, Long>> answers, long unansweredAfter10s,
                          List<Long> answerMillisDuringCut, long notReadyAfterMillis, long readyAgainAfterMillis,
-                         long acknowledged, long acknowledgedButNotStored, boolean serverAlive) {
+                         long acknowledged, long acknowledgedButNotStored, boolean serverAlive,
+                         Map<String, Long> runEnds, long runsNotEnded, long answersNotStored, long runsThroughCut) {
         long percentile(double p) {
             return OutageLoad.percentile(answerMillisDuringCut, p);
         }
@@ -45,7 +49,10 @@ public final class DatabaseOutageDrill {
                     + "unanswered after 10 s: " + unansweredAfter10s + "; readiness 503 " + notReadyAfterMillis
                     + " ms after the cut, 200 again " + readyAgainAfterMillis + " ms after the restore\n"
                     + "acknowledged (agent_started): " + acknowledged + ", of them not stored: "
-                    + acknowledgedButNotStored + "; server alive: " + serverAlive + '\n';
+                    + acknowledgedButNotStored + "; server alive: " + serverAlive + '\n'
+                    + "run ends by code " + runEnds + " (" + runsThroughCut + " started before the cut and ended after"
+                    + " it); acknowledged runs without an end: " + runsNotEnded
+                    + "; completed answers not stored: " + answersNotStored + '\n';
         }
     }
 
@@ -55,13 +62,26 @@ public final class DatabaseOutageDrill {
     private final Map<String, Sent> sent = new ConcurrentHashMap<>();
     private final Map<String, Long> answeredAt = new ConcurrentHashMap<>();
     private final Map<String, String> answerCode = new ConcurrentHashMap<>();
+    /** Run id to how it ended: {@code completed}, {@code cancelled}, ... or the {@code agent_error} code. */
+    private final Map<String, String> runEnd = new ConcurrentHashMap<>();
+    /** Run id to when its {@code agent_started} arrived, and to when its last event did. */
+    private final Map<String, Long> runStartedAt = new ConcurrentHashMap<>();
+    private final Map<String, Long> runEndedAt = new ConcurrentHashMap<>();
+    private volatile long cutAt = Long.MAX_VALUE;
+    private final Set<String> answerIds = ConcurrentHashMap.newKeySet();
     private volatile String phase = "before";
 
-    public static Report run(boolean silent, Duration before, Duration cut, Duration after) throws Exception {
-        return new DatabaseOutageDrill().drill(silent, before, cut, after);
+    /**
+     * {@code stepDelay}: zero, or the {@code settings.step_delay_ms} every start carries, so that the offline agent's
+     * runs last and some are in flight when the database goes away.
+     */
+    public static Report run(boolean silent, Duration before, Duration cut, Duration after, Duration stepDelay)
+            throws Exception {
+        return new DatabaseOutageDrill().drill(silent, before, cut, after, stepDelay);
     }
 
-    private Report drill(boolean silent, Duration before, Duration cut, Duration after) throws Exception {
+    private Report drill(boolean silent, Duration before, Duration cut, Duration after, Duration stepDelay)
+            throws Exception {
         String url = TestDatabases.freshPostgresSchema();
         URI parsed = URI.create(url.substring("jdbc:".length()));
         Path data = Files.createTempDirectory("parley-outage");
@@ -77,11 +97,11 @@ public final class DatabaseOutageDrill {
             List<SocketClient> sockets = OutageLoad.signUp(http, server, USERS, "outage");
             long end = System.nanoTime() + before.plus(cut).plus(after).toNanos();
             List<Thread> threads = OutageLoad.drive(sockets,
-                    (socket, user) -> OutageLoad.sendStarts(socket, "u" + user, end, EVERY,
+                    (socket, user) -> OutageLoad.sendStarts(socket, "u" + user, end, EVERY, stepDelay,
                             request -> sent.put(request, new Sent(System.nanoTime(), phase))),
                     socket -> read(socket, end));
             Thread.sleep(before.toMillis());
-            long cutAt = System.nanoTime();
+            cutAt = System.nanoTime();
             phase = "during";
             if (silent) {
                 proxy.blackHole();
@@ -119,8 +139,14 @@ public final class DatabaseOutageDrill {
                     acknowledged.add(entry.getKey());
                 }
             }
+            Map<String, Long> ends = new TreeMap<>();
+            runEnd.values().forEach(code -> ends.merge(code, 1L, Long::sum));
+            long notEnded = runStartedAt.keySet().stream().filter(runId -> !runEnd.containsKey(runId)).count();
+            long throughCut = runStartedAt.entrySet().stream().filter(started -> started.getValue() < cutAt
+                    && runEndedAt.getOrDefault(started.getKey(), Long.MIN_VALUE) > cutAt).count();
             return new Report(silent ? "silent" : "refused", cut, answers, unanswered, duringMillis, notReady, ready,
-                    acknowledged.size(), OutageLoad.notStored(url, acknowledged), server.process().isAlive());
+                    acknowledged.size(), OutageLoad.notStored(url, acknowledged), server.process().isAlive(), ends,
+                    notEnded, OutageLoad.missingMessages(url, List.copyOf(answerIds)), throughCut);
         }
     }
 
@@ -137,9 +163,18 @@ public final class DatabaseOutageDrill {
             JsonNode data = frame.path("data");
             String key = null;
             String code = null;
+            String runId = frame.path("run_id").asText();
             if (type.equals("agent_started")) {
                 key = data.path("user_request").asText();
                 code = type;
+                runStartedAt.put(runId, System.nanoTime());
+            } else if (type.equals("agent_completed")) {
+                runEndedAt.put(runId, System.nanoTime());
+                runEnd.put(runId, data.path("status").asText());
+                answerIds.add(data.path("message_id").asText());
+            } else if (type.equals("agent_error")) {
+                runEndedAt.put(runId, System.nanoTime());
+                runEnd.put(runId, data.path("error").path("code").asText());
             } else if (type.equals("error")) {
                 key = data.path("in_reply_to").asText();
                 code = data.path("error").path("code").asText();
@@ -161,13 +196,16 @@ public final class DatabaseOutageDrill {
     }
 
 
-    /** {@code bin/fuzz --outage [refused|silent] [SECONDS]}. */
+    /** {@code bin/fuzz --outage [refused|silent] [SECONDS [STEP_DELAY_MS]]}. */
     public static void main(String[] args) throws Exception {
         boolean silent = args.length > 0 && args[0].equals("silent");
         Duration cut = Duration.ofSeconds(args.length > 1 ? Long.parseLong(args[1]) : 30);
-        Report report = run(silent, Duration.ofSeconds(10), cut, Duration.ofSeconds(10));
+        Duration stepDelay = Duration.ofMillis(args.length > 2 ? Long.parseLong(args[2]) : 0);
+        Report report = run(silent, Duration.ofSeconds(10), cut, Duration.ofSeconds(10), stepDelay);
         System.out.print(report.summary());
-        if (report.acknowledgedButNotStored() > 0 || !report.serverAlive() || report.unansweredAfter10s() > 0) {
+        if (report.acknowledgedButNotStored() > 0 || !report.serverAlive() || report.unansweredAfter10s() > 0
+                || report.runEnds().containsKey("service_restart") || report.runsNotEnded() > 0
+                || report.answersNotStored() > 0) {
             System.out.println("outage drill: FAILED");
             System.exit(1);
         }

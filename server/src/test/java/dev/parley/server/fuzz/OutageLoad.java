@@ -1,5 +1,6 @@
 package dev.parley.server.fuzz;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.parley.protocol.Json;
 import dev.parley.server.testing.ServerProcess;
 import dev.parley.server.testing.SocketClient;
@@ -60,10 +61,20 @@ final class OutageLoad {
      * {@code <prefix>-<n>} and used as its message id; {@code beforeSend} sees each name first.
      */
     static void sendStarts(SocketClient socket, String prefix, long end, Duration every, Consumer<String> beforeSend) {
+        sendStarts(socket, prefix, end, every, Duration.ZERO, beforeSend);
+    }
+
+    /** As above; a {@code stepDelay} above zero asks the offline agent to pace its steps, so that runs last. */
+    static void sendStarts(SocketClient socket, String prefix, long end, Duration every, Duration stepDelay,
+                           Consumer<String> beforeSend) {
         for (int n = 0; System.nanoTime() < end; n++) {
             String request = prefix + "-" + n;
             beforeSend.accept(request);
-            socket.send("start_agent", Json.object().put("user_request", request), request);
+            ObjectNode payload = Json.object().put("user_request", request);
+            if (!stepDelay.isZero()) {
+                payload.putObject("settings").put("step_delay_ms", stepDelay.toMillis());
+            }
+            socket.send("start_agent", payload, request);
             try {
                 Thread.sleep(every.toMillis());
             } catch (InterruptedException e) {
@@ -74,12 +85,21 @@ final class OutageLoad {
 
     /** How many of the acknowledged requests are not stored exactly once as a user message. */
     static long notStored(String url, List<String> acknowledged) throws Exception {
+        return notOnce(url, "SELECT COUNT(*) FROM messages WHERE role = 'user' AND content = ?", acknowledged);
+    }
+
+    /** How many of the answers ({@code agent_completed}'s {@code message_id}) are not stored as assistant messages. */
+    static long missingMessages(String url, List<String> messageIds) throws Exception {
+        return notOnce(url, "SELECT COUNT(*) FROM messages WHERE role = 'assistant' AND id = ?", messageIds);
+    }
+
+    /** How many of the values do not make {@code count} (one parameter) answer exactly 1. */
+    private static long notOnce(String url, String count, List<String> values) throws Exception {
         long missing = 0;
         try (Connection connection = DriverManager.getConnection(url);
-             PreparedStatement query = connection.prepareStatement(
-                     "SELECT COUNT(*) FROM messages WHERE role = 'user' AND content = ?")) {
-            for (String request : acknowledged) {
-                query.setString(1, request);
+             PreparedStatement query = connection.prepareStatement(count)) {
+            for (String value : values) {
+                query.setString(1, value);
                 try (ResultSet row = query.executeQuery()) {
                     row.next();
                     if (row.getLong(1) != 1) {

@@ -8,6 +8,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.util.Arrays;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -24,6 +25,7 @@ public final class TcpProxy implements AutoCloseable {
     private final Set<Socket> open = ConcurrentHashMap.newKeySet();
     private volatile boolean cut;
     private volatile boolean silent;
+    private volatile byte[] cutOnAnswer;
     private volatile boolean closed;
 
     private TcpProxy(ServerSocket listener, String targetHost, int targetPort) {
@@ -62,6 +64,15 @@ public final class TcpProxy implements AutoCloseable {
      */
     public void blackHole() {
         silent = true;
+    }
+
+    /**
+     * Cuts, as {@link #cut()} does, the moment the service next sends bytes that contain {@code marker}, before they
+     * are relayed: the service acted on a request (a commit went through) and its answer is lost with the connection.
+     * A marker split across two reads of the relay is not seen.
+     */
+    public void cutOnAnswer(byte[] marker) {
+        cutOnAnswer = marker.clone();
     }
 
     /** Relays again (connections held while silent are dropped: their protocol state is lost). */
@@ -113,17 +124,23 @@ public final class TcpProxy implements AutoCloseable {
             cut();
             return;
         }
-        Thread.ofVirtual().start(() -> pump(client, server));
-        pump(server, client);
+        Thread.ofVirtual().start(() -> pump(client, server, false));
+        pump(server, client, true);
     }
 
-    private void pump(Socket from, Socket to) {
+    private void pump(Socket from, Socket to, boolean answers) {
         byte[] buffer = new byte[16384];
         try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
             int read;
             while ((read = in.read(buffer)) >= 0) {
                 if (silent) {
                     continue; // swallowed
+                }
+                byte[] marker = cutOnAnswer;
+                if (answers && marker != null && contains(buffer, read, marker)) {
+                    cutOnAnswer = null;
+                    cut();
+                    return;
                 }
                 out.write(buffer, 0, read);
                 out.flush();
@@ -136,6 +153,15 @@ public final class TcpProxy implements AutoCloseable {
             open.remove(from);
             open.remove(to);
         }
+    }
+
+    private static boolean contains(byte[] buffer, int length, byte[] marker) {
+        for (int at = 0; at + marker.length <= length; at++) {
+            if (Arrays.equals(buffer, at, at + marker.length, marker, 0, marker.length)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static void quietlyClose(Socket socket) {
