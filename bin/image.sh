@@ -188,6 +188,48 @@ slim_sqlite_jar() {
 for sqlite_jar in "$rootfs"/app/libs/sqlite-jdbc-*.jar; do
   slim_sqlite_jar "$sqlite_jar"
 done
+# BouncyCastle's provider jar (7 MB) is there for one thing, Argon2id password hashes: the image's copy keeps the
+# classes the server's own code reaches in it, directly or through other BouncyCastle classes (jdeps follows every
+# static reference; the server uses BouncyCastle's lightweight API, which finds nothing by reflection), and drops
+# the rest, the module descriptor and the signature files with it (the jar is on the class path, unsigned use).
+slim_bouncycastle_jar() {
+  local jar=$1 work list
+  work=$(mktemp -d)
+  # Class -> class edges, without the version prefix of multi-release entries (23/org/... is org/...).
+  "$jdk/bin/jdeps" -verbose:class -filter:none --multi-release "$feature" "$jar" 2>/dev/null \
+    | awk '$2 == "->" && $3 ~ /^([0-9]+\/)?org\.bouncycastle\./ { sub(/^[0-9]+\//, "", $1); sub(/^[0-9]+\//, "", $3); print $1, $3 }' \
+    >"$work/edges"
+  "$jdk/bin/jdeps" -verbose:class -filter:none --multi-release "$feature" --class-path "$libs/*" "$rootfs/app/parley-server.jar" \
+    2>/dev/null | awk '$2 == "->" && $3 ~ /^org\.bouncycastle\./ { print $3 }' | sort -u >"$work/roots"
+  [ -s "$work/roots" ] || { rm -rf "$work"; return 0; }
+  list=$(awk 'NR == FNR { next_of[$1] = next_of[$1] " " $2; next }
+    { queue[++n] = $1; seen[$1] = 1 }
+    END {
+      for (i = 1; i <= n; i++) {
+        k = split(next_of[queue[i]], out, " ")
+        for (j = 1; j <= k; j++) if (!(out[j] in seen)) { seen[out[j]] = 1; queue[++n] = out[j] }
+      }
+      for (c in seen) { gsub(/\./, "/", c); print c }
+    }' "$work/edges" "$work/roots")
+  mkdir "$work/all" "$work/kept"
+  (cd "$work/all" && "$jdk/bin/jar" xf "$jar")
+  local class path
+  for class in $list; do
+    for path in "$work/all/$class.class" "$work/all"/META-INF/versions/*/"$class.class"; do
+      [ -f "$path" ] || continue
+      mkdir -p "$work/kept/$(dirname "${path#"$work/all/"}")"
+      cp "$path" "$work/kept/${path#"$work/all/"}"
+    done
+  done
+  printf 'Manifest-Version: 1.0\nMulti-Release: true\n' >"$work/manifest"
+  rm "$jar"
+  "$jdk/bin/jar" --create --file "$jar" --manifest "$work/manifest" -C "$work/kept" .
+  log "$(basename "$jar"): kept $(printf '%s\n' "$list" | wc -l) classes the server reaches"
+  rm -rf "$work"
+}
+for bouncycastle_jar in "$rootfs"/app/libs/bcprov-*.jar; do
+  slim_bouncycastle_jar "$bouncycastle_jar"
+done
 # Jib gives every file it adds this modification time; the AOT cache records the jars' times and refuses
 # to load against different ones, so the training run must see the same.
 find "$rootfs" -exec touch -h -d @1 {} +
