@@ -61,19 +61,22 @@ public final class Database implements AutoCloseable {
         boolean embedded = jdbcUrl.startsWith("jdbc:sqlite:");
         HikariDataSource dataSource = pool(jdbcUrl, "parley-db", poolSize);
         HikariDataSource eventLogSource;
+        long migrating = System.nanoTime();
+        long migrated;
         try {
             Flyway.configure()
                     .dataSource(dataSource)
                     .locations(embedded ? "classpath:db/sqlite" : "classpath:db/migration")
                     .load()
                     .migrate();
+            migrated = System.nanoTime();
             eventLogSource = pool(jdbcUrl, "parley-db-events", 1);
         } catch (RuntimeException e) {
             dataSource.close();
             throw e;
         }
-        LOG.info("Database ready: {} (pool {}, and one connection for the run event log)",
-                embedded ? "embedded SQLite" : "PostgreSQL", poolSize);
+        LOG.info("Database ready: {} (pool {}, and one connection for the run event log; schema migrations {} ms)",
+                embedded ? "embedded SQLite" : "PostgreSQL", poolSize, (migrated - migrating) / 1_000_000);
         return new Database(dataSource, eventLogSource, embedded, DatabaseHealth.start(jdbcUrl, embedded));
     }
 
