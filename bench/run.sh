@@ -4,7 +4,8 @@
 #   bench/run.sh [rss|ping|latency|versus|turns|all] [--short] [--repeat N] [--latency-users LIST] [--wait-quiet] [--postgres]
 #                [--out DIR] [--keep]
 #
-#   rss      server RSS with 10,000 authenticated idle sockets (readings at 0, 5,000 and 10,000), server on one CPU
+#   rss      server RSS with 10,000 authenticated idle sockets, one user per socket, each signed in over HTTP first
+#            (readings at 0 before and after the sign-ins, 1,000, 5,000 and 10,000), server on one CPU
 #            and a 512 MiB container's heap sizing; then the same sockets on the bare Helidon echo server, and one
 #            more Parley run with Native Memory Tracking and a live-heap histogram, for attribution
 #   ping     {"type":"ping"} → pong round trips through Parley against a bare Helidon echo endpoint, 100 connections,
@@ -329,8 +330,9 @@ keep_files() { # keep_files NAME: copies the run's JSON and logs to --out
 
 run_rss() { # run_rss NAME [nmt|echo]
   local name=$1 variant=${2:-}
-  local users=1000 steps=5000,10000 idle=5
-  $short && users=100 steps=500,1000 idle=2
+  # One user per socket, as users arrive: every socket's user signed in over HTTP first.
+  local users=10000 steps=1000,5000,10000 idle=5
+  $short && users=1000 steps=100,1000 idle=2
   extra_jvm_opts=()
   local attribution=()
   if [ "$variant" = nmt ]; then

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Measures the image's cold start on one CPU: unpacks the OCI tarball, runs its entrypoint from the image's own
 # filesystem with chroot pinned to CPU 0 (close to a 1-vCPU Cloud Run instance), and times process spawn ->
-# first 200 from /health/ready, polled from CPU 1. Each run starts on an empty /data, as a new instance does.
+# first 200 from /health/ready, polled from CPU 1, and the CPU time (user + system) the server had used by then: the
+# work of starting, which other load on a shared machine does not inflate as it does the wall time. Each run starts
+# on an empty /data, as a new instance does.
 # Runs with the AOT cache (the image's entrypoint as it is) and without it (the same entrypoint minus
 # -XX:AOTCache). Needs root (chroot, mount), curl and taskset; two CPUs.
 set -euo pipefail
@@ -10,7 +12,7 @@ usage() {
   cat <<'EOF'
 Usage: bin/image-coldstart.sh [--runs N] [TARBALL]
 
-TARBALL defaults to image/target/parley-image.tar (bin/image.sh writes it). Prints each run in ms and
+TARBALL defaults to image/target/parley-image.tar (bin/image.sh writes it). Prints each run in ms (wall, then the server's CPU time) and
 min/median/max per variant.
 EOF
 }
@@ -69,8 +71,10 @@ cp /etc/hosts /etc/resolv.conf "$rootfs/etc/"
 port=18180
 taskset=$(command -v taskset)
 chroot=$(command -v chroot)
-last_ms=0
-# Sets last_ms to the ms from spawn to the first 200 of /health/ready for one start of the given command.
+last_ms=0 last_cpu_ms=0
+ticks=$(getconf CLK_TCK)
+# Sets last_ms to the ms from spawn to the first 200 of /health/ready for one start of the given command, and
+# last_cpu_ms to the server's CPU time then (env, taskset and chroot each exec the next, so $! is the JVM).
 one_start() {
   rm -rf "${rootfs:?}/data/"* "$rootfs/tmp/"*
   local start end code
@@ -82,6 +86,12 @@ one_start() {
     kill -0 "$server" 2>/dev/null || { cat "$work/server.log" >&2; echo "coldstart: the server died" >&2; exit 1; }
   done
   end=$(date +%s%N)
+  local stat
+  stat=$(cat "/proc/$server/stat")
+  stat=${stat##*) }
+  # shellcheck disable=SC2086 # the fields after the command name, as words
+  set -- $stat
+  last_cpu_ms=$(((${12} + ${13}) * 1000 / ticks))
   kill -TERM "$server"
   wait "$server" || true
   server=''
@@ -107,15 +117,19 @@ has_aot=false
 echo "image: $tarball ($(du -sb "$rootfs" --exclude=proc | cut -f1) bytes unpacked); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 # One start of each, not counted: the page cache then holds the image's files for every variant alike.
 one_start "${entrypoint[@]}"
-with_times=() without_times=()
+with_times=() without_times=() with_cpu=() without_cpu=()
 for _ in $(seq 1 "$runs"); do
   # Interleaved, so that load from elsewhere on the machine hits both variants alike.
   if [ "$has_aot" = true ]; then
     one_start "${entrypoint[@]}"
     with_times+=("$last_ms")
+    with_cpu+=("$last_cpu_ms")
   fi
   one_start "${without[@]}"
   without_times+=("$last_ms")
+  without_cpu+=("$last_cpu_ms")
 done
 [ "$has_aot" = false ] || summary "AOT cache" "${with_times[@]}"
+[ "$has_aot" = false ] || summary "  CPU time" "${with_cpu[@]}"
 summary "no AOT cache" "${without_times[@]}"
+summary "  CPU time" "${without_cpu[@]}"

@@ -3,7 +3,7 @@
 # the server uses, the C library copied from this machine, the server's jars, and a JDK AOT cache trained
 # on that very runtime; Jib assembles them into an OCI tarball (or pushes them to a registry).
 #
-# Layers, bottom to top: runtime (/opt/java, the C library, /etc, /tmp, /data), libraries (/app/libs),
+# Layers, bottom to top: runtime (/opt/java, the C library, /etc, /tmp, /data), libraries (/app/libs, /app/native),
 # Jib's small argument-file layer, application (/app/parley-server.jar and /app/parley.aot). The first two
 # come from a docker-archive tarball this script writes (Jib reads it as the base image), because Jib's own
 # layers cannot give /data to the non-root user; the last one is Jib's extra-files layer.
@@ -39,7 +39,10 @@ EOF
 # The image's JVM flags (before the optional AOT cache flag): heap from the container's memory limit,
 # the serial collector (one vCPU; no GC threads competing with requests), and exit instead of limping on
 # after an OutOfMemoryError so that the platform restarts the instance.
-JAVA_FLAGS=(-XX:MaxRAMPercentage=65 -XX:+UseSerialGC -XX:NewSize=24m -XX:+ExitOnOutOfMemoryError)
+# sqlite-jdbc loads its native library from /app/native instead of extracting it from its jar to /tmp at every start
+# (60-100 ms of a one-CPU start, and 1 MB of /tmp, which is memory on Cloud Run).
+JAVA_FLAGS=(-XX:MaxRAMPercentage=65 -XX:+UseSerialGC -XX:NewSize=24m -XX:+ExitOnOutOfMemoryError
+  -Dorg.sqlite.lib.path=/app/native -Dorg.sqlite.lib.name=libsqlitejdbc.so)
 AOT_FLAG=-XX:AOTCache=/app/parley.aot
 APP_ARGS=(-jar /app/parley-server.jar serve)
 # The image's user; /data belongs to it.
@@ -168,7 +171,8 @@ fi
 cp "$jar" "$rootfs/app/parley-server.jar"
 cp "$libs"/*.jar "$rootfs/app/libs/"
 # sqlite-jdbc carries its native library for 24 platforms (21 MB unpacked); the image runs on one, Linux with
-# glibc on this machine's architecture. The rest is dropped from the image's copy of the jar, under the same name.
+# glibc on this machine's architecture. That one goes to /app/native (JAVA_FLAGS point sqlite-jdbc at it), and every
+# native library is dropped from the image's copy of the jar, under the same name.
 slim_sqlite_jar() {
   local jar=$1 arch work
   case $(uname -m) in
@@ -179,14 +183,57 @@ slim_sqlite_jar() {
   work=$(mktemp -d)
   (cd "$work" && "$jdk/bin/jar" xf "$jar")
   [ -f "$work/org/sqlite/native/Linux/$arch/libsqlitejdbc.so" ] || fail "$jar has no Linux/$arch native library"
-  find "$work/org/sqlite/native" -mindepth 1 -maxdepth 1 ! -name Linux -exec rm -rf {} +
-  find "$work/org/sqlite/native/Linux" -mindepth 1 -maxdepth 1 ! -name "$arch" -exec rm -rf {} +
+  mkdir -p "$rootfs/app/native"
+  cp "$work/org/sqlite/native/Linux/$arch/libsqlitejdbc.so" "$rootfs/app/native/"
+  rm -rf "$work/org/sqlite/native"
   rm "$jar"
   "$jdk/bin/jar" --create --file "$jar" --manifest "$work/META-INF/MANIFEST.MF" -C "$work" .
   rm -rf "$work"
 }
 for sqlite_jar in "$rootfs"/app/libs/sqlite-jdbc-*.jar; do
   slim_sqlite_jar "$sqlite_jar"
+done
+# BouncyCastle's provider jar (7 MB) is there for one thing, Argon2id password hashes: the image's copy keeps the
+# classes the server's own code reaches in it, directly or through other BouncyCastle classes (jdeps follows every
+# static reference; the server uses BouncyCastle's lightweight API, which finds nothing by reflection), and drops
+# the rest, the module descriptor and the signature files with it (the jar is on the class path, unsigned use).
+slim_bouncycastle_jar() {
+  local jar=$1 work list
+  work=$(mktemp -d)
+  # Class -> class edges, without the version prefix of multi-release entries (23/org/... is org/...).
+  "$jdk/bin/jdeps" -verbose:class -filter:none --multi-release "$feature" "$jar" 2>/dev/null \
+    | awk '$2 == "->" && $3 ~ /^([0-9]+\/)?org\.bouncycastle\./ { sub(/^[0-9]+\//, "", $1); sub(/^[0-9]+\//, "", $3); print $1, $3 }' \
+    >"$work/edges"
+  "$jdk/bin/jdeps" -verbose:class -filter:none --multi-release "$feature" --class-path "$libs/*" "$rootfs/app/parley-server.jar" \
+    2>/dev/null | awk '$2 == "->" && $3 ~ /^org\.bouncycastle\./ { print $3 }' | sort -u >"$work/roots"
+  [ -s "$work/roots" ] || { rm -rf "$work"; return 0; }
+  list=$(awk 'NR == FNR { next_of[$1] = next_of[$1] " " $2; next }
+    { queue[++n] = $1; seen[$1] = 1 }
+    END {
+      for (i = 1; i <= n; i++) {
+        k = split(next_of[queue[i]], out, " ")
+        for (j = 1; j <= k; j++) if (!(out[j] in seen)) { seen[out[j]] = 1; queue[++n] = out[j] }
+      }
+      for (c in seen) { gsub(/\./, "/", c); print c }
+    }' "$work/edges" "$work/roots")
+  mkdir "$work/all" "$work/kept"
+  (cd "$work/all" && "$jdk/bin/jar" xf "$jar")
+  local class path
+  for class in $list; do
+    for path in "$work/all/$class.class" "$work/all"/META-INF/versions/*/"$class.class"; do
+      [ -f "$path" ] || continue
+      mkdir -p "$work/kept/$(dirname "${path#"$work/all/"}")"
+      cp "$path" "$work/kept/${path#"$work/all/"}"
+    done
+  done
+  printf 'Manifest-Version: 1.0\nMulti-Release: true\n' >"$work/manifest"
+  rm "$jar"
+  "$jdk/bin/jar" --create --file "$jar" --manifest "$work/manifest" -C "$work/kept" .
+  log "$(basename "$jar"): kept $(printf '%s\n' "$list" | wc -l) classes the server reaches"
+  rm -rf "$work"
+}
+for bouncycastle_jar in "$rootfs"/app/libs/bcprov-*.jar; do
+  slim_bouncycastle_jar "$bouncycastle_jar"
 done
 # Jib gives every file it adds this modification time; the AOT cache records the jars' times and refuses
 # to load against different ones, so the training run must see the same.
@@ -204,7 +251,9 @@ train() {
   local scratch
   scratch=$(mktemp -d)
   log "training the AOT cache (the server's training workload, then exit)"
-  local flags=("${JAVA_FLAGS[@]}" -XX:MaxRAM=512m)
+  # The same flags, with the native library's directory as this machine sees it (a system property: the AOT cache
+  # does not depend on it).
+  local flags=("${JAVA_FLAGS[@]}" -XX:MaxRAM=512m "-Dorg.sqlite.lib.path=$rootfs/app/native")
   # shellcheck disable=SC2207 # one flag per line, none with spaces
   flags+=($(aot_training_flags "$feature"))
   if ! env -i PATH=/usr/bin:/bin HOME="$scratch" \
@@ -242,7 +291,7 @@ tar_layer() {
 tar_layer --exclude=./app --exclude=./data -cf "$base/runtime.tar" .
 tar_layer --owner="$USER_ID" --group="$USER_ID" --no-recursion -rf "$base/runtime.tar" ./data
 tar_layer --no-recursion -cf "$base/libraries.tar" ./app
-tar_layer -rf "$base/libraries.tar" ./app/libs
+tar_layer -rf "$base/libraries.tar" ./app/libs ./app/native
 arch=$(uname -m)
 case $arch in
   x86_64) arch=amd64 ;;

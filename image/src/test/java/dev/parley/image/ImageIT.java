@@ -164,6 +164,11 @@ class ImageIT {
             }
             assertThat(OciImage.output("stat", "-c", "%u", root.rootfs().resolve("data/parley.db").toString()).trim())
                     .as("the embedded database belongs to the image's user").isEqualTo("65532");
+            try (Stream<Path> tmp = Files.list(root.rootfs().resolve("tmp"))) {
+                assertThat(tmp.map(p -> p.getFileName().toString()))
+                        .as("SQLite's native library is loaded from /app/native, not extracted to /tmp")
+                        .noneMatch(name -> name.contains("sqlite"));
+            }
 
             long signalled = System.nanoTime();
             server.destroy();

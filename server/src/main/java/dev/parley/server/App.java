@@ -145,9 +145,11 @@ public final class App implements AutoCloseable {
      * model) for tests of the run machinery that need a scripted pace; {@code null} uses the configured one.
      */
     public static App start(Config config, Clock clock, Agent agentOverride) {
+        long started = System.nanoTime();
         Lifecycle lifecycle = new Lifecycle();
         Metrics metrics = new Metrics();
         Database database = Database.open(config.storage());
+        long databaseOpen = System.nanoTime();
         AuthModule auth = null;
         OidcSignIn oidc = null;
         Agent agent = null;
@@ -208,8 +210,13 @@ public final class App implements AutoCloseable {
             routes.add(WebRoutes.fromClasspath(config.server().publicUrl()));
             sockets = new SocketEndpoint(new SocketEndpoint.Dependencies(config, auth.verifier(), auth.revocations(),
                     database.sql(), runs, conversations, fanout, shared.counter(), lifecycle, metrics, clock));
+            long servicesBuilt = System.nanoTime();
             Gateway gateway = Gateway.start(new Gateway.Services(config, metrics, health, lifecycle, routes), sockets);
             lifecycle.ready();
+            long listening = System.nanoTime();
+            LOG.info("Started in {} ms: database {} ms (open and migrate), services {} ms, listener {} ms",
+                    millis(listening - started), millis(databaseOpen - started), millis(servicesBuilt - databaseOpen),
+                    millis(listening - servicesBuilt));
             return new App(config, lifecycle, metrics, database, auth, oidc, fanout, runs, sockets, gateway, usage,
                     agent, shared, budgets, mcp);
         } catch (RuntimeException e) {
@@ -241,6 +248,10 @@ public final class App implements AutoCloseable {
             database.close();
             throw e;
         }
+    }
+
+    private static long millis(long nanos) {
+        return nanos / 1_000_000;
     }
 
     private static HealthCheck fanoutCheck(Fanout fanout) {

@@ -61,12 +61,15 @@ public final class Database implements AutoCloseable {
         boolean embedded = jdbcUrl.startsWith("jdbc:sqlite:");
         HikariDataSource dataSource = pool(jdbcUrl, "parley-db", poolSize, Math.min(2, poolSize));
         HikariDataSource eventLogSource;
+        long migrating = System.nanoTime();
+        long migrated;
         try {
             Flyway.configure()
                     .dataSource(dataSource)
                     .locations(embedded ? "classpath:db/sqlite" : "classpath:db/migration")
                     .load()
                     .migrate();
+            migrated = System.nanoTime();
             // No idle minimum: the pool then makes no attempts of its own while the database is down, whose growing
             // back-off would delay the journal's first write after it is back by up to seconds.
             eventLogSource = pool(jdbcUrl, "parley-db-events", 1, 0);
@@ -74,8 +77,8 @@ public final class Database implements AutoCloseable {
             dataSource.close();
             throw e;
         }
-        LOG.info("Database ready: {} (pool {}, and one connection for the run event log)",
-                embedded ? "embedded SQLite" : "PostgreSQL", poolSize);
+        LOG.info("Database ready: {} (pool {}, and one connection for the run event log; schema migrations {} ms)",
+                embedded ? "embedded SQLite" : "PostgreSQL", poolSize, (migrated - migrating) / 1_000_000);
         return new Database(dataSource, eventLogSource, embedded, DatabaseHealth.start(jdbcUrl, embedded));
     }
 
