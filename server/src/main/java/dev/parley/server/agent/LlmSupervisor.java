@@ -162,9 +162,29 @@ final class LlmSupervisor implements Agent, AutoCloseable {
 
     @Override
     public Answer run(AgentRun run) throws InterruptedException {
-        LlmHttpClient transport = new LlmHttpClient(http, reachability, responseTimeout);
         RunSpending spent = budgets == null ? null : spending.computeIfAbsent(run.runId(),
                 id -> newSpending(run.userId(), id));
+        if (spent == null) {
+            return converse(run, null);
+        }
+        Answer answer;
+        try {
+            answer = converse(run, spent);
+        } catch (InterruptedException | RuntimeException e) {
+            try {
+                spent.awaitCharges(run, NAME); // the run's end is stored once its calls' charges are
+            } catch (RuntimeException failure) {
+                e.addSuppressed(failure);
+            }
+            throw e;
+        }
+        spent.awaitCharges(run, NAME);
+        return answer;
+    }
+
+    /** The run's conversation with the model; its calls' charges may still be queued when it returns. */
+    private Answer converse(AgentRun run, RunSpending spent) throws InterruptedException {
+        LlmHttpClient transport = new LlmHttpClient(http, reachability, responseTimeout);
         if (spent != null && spent.limited()) {
             transport.beforeStream(bytes -> spent.reserve(today(), bytes, LlmModels.MAX_OUTPUT_TOKENS));
         }
@@ -198,7 +218,8 @@ final class LlmSupervisor implements Agent, AutoCloseable {
                 }
                 BigDecimal cost = recordUsage(run, response.tokenUsage(), spent);
                 if (spent != null) {
-                    spent.charge(run, NAME, cost);
+                    spent.emitCharged(run, NAME); // the earlier calls' charges that have committed meanwhile
+                    spent.charge(cost); // queued: the run goes on while it commits
                 }
                 AiMessage message = response.aiMessage();
                 if (!message.hasToolExecutionRequests()) {

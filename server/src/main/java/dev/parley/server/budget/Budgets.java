@@ -30,19 +30,20 @@ import org.slf4j.LoggerFactory;
  * shares (so it holds across instances and with Redis down). A reservation is one conditional write of the user's
  * ledger row ({@code spent + held + most <= limit}) plus the hold's own row, in one transaction; a commit turns the
  * hold into spending (the hold's row deleted, and one update of the ledger row that returns the position), a release
- * gives it back. The transactions run through a {@link LedgerWriter}: on the embedded database, the run journal's, so
+ * gives it back. A commit can be queued without waiting for it ({@link #commitAsync}): its hold stays counted until
+ * it commits. The transactions run through a {@link LedgerWriter}: on the embedded database, the run journal's, so
  * that they join its batched commits; otherwise (until one is {@linkplain #writeThrough set}) each on a pool
- * connection of its own, on a thread apart from the caller's. Holds belong to runs: a run's agent commits or releases its own, and
- * a sweep on every instance releases the holds of runs that ended without doing so (their instance died and another
- * instance ended them when their lease ran out).
+ * connection of its own, on a thread apart from the caller's. Holds belong to runs: a run's agent commits or releases
+ * its own, and a sweep on every instance charges in full the holds of runs that ended without doing so (their
+ * instance died and another instance ended them when their lease ran out).
  *
  * <p>Users without a limit (no default, no override) cost no ledger writes: their holds are untracked. When budgets
  * are not enabled at all ({@link Config.Budget#enabled()}), nothing here touches the database. Thread-safe.
  */
 public final class Budgets implements AutoCloseable {
-    /** How often every instance releases the holds of runs that ended elsewhere. */
+    /** How often every instance charges the holds of runs that ended elsewhere. */
     static final Duration SWEEP_EVERY = Duration.ofSeconds(2);
-    /** How old a hold of a run that was never stored (its start failed) must be before it is released. */
+    /** How old a hold of a run that was never stored (its start failed) must be before the sweep charges it. */
     static final Duration ORPHAN_AGE = Duration.ofMinutes(1);
     private static final Logger LOG = LoggerFactory.getLogger(Budgets.class);
     private static final String ADMIT = "UPDATE budget_ledger SET held_micros = held_micros + ? "
@@ -96,8 +97,13 @@ public final class Budgets implements AutoCloseable {
     }
 
     /** The ledger's transactions without a writer: each on a pool connection of its own, apart from the caller. */
-    private <T> T ownTransaction(Sql.Work<T> work) {
-        return apart(() -> sql.inTransaction(work));
+    private <T> CompletableFuture<T> ownTransaction(Sql.Work<T> work) {
+        return CompletableFuture.supplyAsync(() -> sql.inTransaction(work), writers);
+    }
+
+    /** Runs a ledger transaction through the writer and waits for its commit, not interruptibly. */
+    private <T> T write(Sql.Work<T> work) {
+        return join(writer.submit(work));
     }
 
     /** Whether any user can have a limit; when not, the agent loop does no budget work at all. */
@@ -149,7 +155,7 @@ public final class Budgets implements AutoCloseable {
         long amount = Money.microsCeiling(mostUsd);
         Hold hold = new Hold(Ids.timeOrdered(), userId, runId, period.key(), amount, limitMicros);
         Instant now = clock.instant();
-        boolean taken = writer.inTransaction(connection -> {
+        boolean taken = write(connection -> {
             if (!admit(connection, userId, period.key(), amount, limitMicros)) {
                 return false;
             }
@@ -175,7 +181,7 @@ public final class Budgets implements AutoCloseable {
             return hold;
         }
         long increase = amount - hold.micros();
-        boolean grown = writer.inTransaction(connection -> {
+        boolean grown = write(connection -> {
             if (Sql.update(connection, "UPDATE budget_holds SET amount_micros = ? WHERE id = ?", amount,
                     hold.id()) != 1) {
                 return false; // released by whoever ended the run
@@ -200,8 +206,13 @@ public final class Budgets implements AutoCloseable {
      * A stop still ends the run right after, since the caller's interrupt stays set.
      */
     private <T> T apart(Supplier<T> work) {
+        return join(CompletableFuture.supplyAsync(work, writers));
+    }
+
+    /** Waits for ledger work, not interruptibly; a failure comes out as what the work threw. */
+    private static <T> T join(CompletableFuture<T> done) {
         try {
-            return CompletableFuture.supplyAsync(work, writers).join();
+            return done.join();
         } catch (CompletionException e) {
             if (e.getCause() instanceof RuntimeException failure) {
                 throw failure;
@@ -234,24 +245,38 @@ public final class Budgets implements AutoCloseable {
     }
 
     /**
-     * Turns a hold into spending: the call cost {@code costUsd}, the rest of the hold is released. A hold already
-     * released (its run was ended by another instance) still charges the cost, which the provider billed.
+     * Turns a hold into spending, and waits for it: see {@link #commitAsync}.
      *
      * @return the user's position afterwards, or null for an untracked hold
      */
     public Charge commit(Hold hold, BigDecimal costUsd) {
+        return join(commitAsync(hold, costUsd));
+    }
+
+    /**
+     * Queues the charge of a finished call: the call cost {@code costUsd}, and in the same transaction its hold is
+     * deleted and the rest of it released. Until that transaction commits the hold stays counted in full, so that
+     * reservations admitted meanwhile (the run's next call among them) still see it: the charge may commit after
+     * them, and admission stays conservative. A hold already gone was charged in full by the sweep (its run was
+     * ended elsewhere, {@link #chargeHoldsOfEndedRuns}); the charge then adds only what the cost exceeds it by, so
+     * that the call is counted once, and never below its cost.
+     *
+     * @return the user's position once the charge has committed (null for an untracked hold)
+     */
+    public CompletableFuture<Charge> commitAsync(Hold hold, BigDecimal costUsd) {
         if (!hold.tracked()) {
-            return null;
+            return CompletableFuture.completedFuture(null);
         }
         long cost = Money.micros(costUsd);
         long limit = hold.limitMicros();
         long threshold = BigDecimal.valueOf(limit).multiply(config.warnAt()).setScale(0, RoundingMode.CEILING)
                 .longValueExact();
-        return writer.inTransaction(connection -> {
-            long released = Sql.update(connection, "DELETE FROM budget_holds WHERE id = ?", hold.id()) == 1
-                    ? hold.micros() : 0;
+        return writer.submit(connection -> {
+            boolean held = Sql.update(connection, "DELETE FROM budget_holds WHERE id = ?", hold.id()) == 1;
+            long released = held ? hold.micros() : 0;
+            long spent = held ? cost : Math.max(0, cost - hold.micros());
             List<long[]> rows = Sql.query(connection, CHARGE, row -> new long[] {row.getLong("spent_micros"),
-                    row.getLong("held_micros"), row.getLong("warned")}, released, cost, cost, threshold,
+                    row.getLong("held_micros"), row.getLong("warned")}, released, spent, spent, threshold,
                     hold.userId(), hold.periodStart());
             long[] row = rows.isEmpty() ? new long[] {0, 0, 0} : rows.getFirst();
             return new Charge(Money.usd(cost), Money.usd(row[0]), Money.usd(limit),
@@ -267,19 +292,22 @@ public final class Budgets implements AutoCloseable {
         LOG.error("A call of run {} of user {} was made without a reservation; charging its cost {} USD anyway", runId,
                 userId, costUsd);
         Hold hold = new Hold(Ids.timeOrdered(), userId, runId, currentPeriod().key(), 0, limitMicros);
-        writer.inTransaction(connection -> Sql.update(connection, "INSERT INTO budget_ledger (user_id, period_start, "
+        write(connection -> Sql.update(connection, "INSERT INTO budget_ledger (user_id, period_start, "
                 + "spent_micros, held_micros, warned) VALUES (?, ?, 0, 0, 0) ON CONFLICT DO NOTHING", userId,
                 hold.periodStart()));
         return commit(hold, costUsd);
     }
 
-    /** Gives a hold back (a call that was stopped or failed); a failure is logged, and the sweep releases it later. */
+    /**
+     * Gives a hold back (a call that was stopped or failed); a failure is logged, and the sweep charges the hold in
+     * full once the run has ended (never less than the call could have cost).
+     */
     public void quietlyRelease(Hold hold) {
         if (hold == null || !hold.tracked()) {
             return;
         }
         try {
-            writer.inTransaction(connection -> release(connection, hold.id(), hold.userId(), hold.periodStart(),
+            write(connection -> release(connection, hold.id(), hold.userId(), hold.periodStart(),
                     hold.micros()));
         } catch (RuntimeException e) {
             LOG.warn("Releasing hold {} of run {} failed; it is released once the run has ended: {}", hold.id(),
@@ -324,12 +352,17 @@ public final class Budgets implements AutoCloseable {
     }
 
     /**
-     * Releases the holds of runs that have ended (their agent could not release them: its instance died) and of
-     * runs that were never stored (their start failed) once they are {@link #ORPHAN_AGE} old.
+     * Charges in full the holds of runs that have ended (their agent could neither charge nor release them: its
+     * instance died, or a release failed) and of runs that were never stored (their instance died between admission
+     * and storing the start) once they are {@link #ORPHAN_AGE} old. Such a hold may belong to a call whose request
+     * was sent, or that finished while its charge was still queued; the provider may have billed either, up to the
+     * reservation, so the whole reservation is spent: never less than what was billed, and never past the limit,
+     * since it was admitted. A charge of the same call that commits afterwards adds only what its cost exceeds the
+     * reservation by ({@link #commitAsync}).
      *
-     * @return how many holds were released
+     * @return how many holds were charged
      */
-    public int releaseHoldsOfEndedRuns() {
+    public int chargeHoldsOfEndedRuns() {
         Instant orphanedBefore = clock.instant().minus(ORPHAN_AGE);
         record Left(String id, String userId, String period, long micros) {
         }
@@ -338,26 +371,36 @@ public final class Budgets implements AutoCloseable {
                         + "WHERE (r.id IS NULL AND h.created_at < ?) OR (r.id IS NOT NULL AND r.status <> ?)",
                 row -> new Left(row.getString("id"), row.getString("user_id"), row.getString("period_start"),
                         row.getLong("amount_micros")), orphanedBefore, "running");
-        int released = 0;
+        int charged = 0;
         for (Left hold : left) {
-            if (writer.inTransaction(connection -> release(connection, hold.id(), hold.userId(), hold.period(),
+            if (write(connection -> chargeInFull(connection, hold.id(), hold.userId(), hold.period(),
                     hold.micros()))) {
-                released++;
+                charged++;
             }
         }
-        if (released > 0) {
-            metrics.add("parley_budget_holds_swept_total", "Holds released after their run ended without releasing "
-                    + "them (its instance stopped).", released);
-            LOG.info("Released {} hold(s) of runs that ended elsewhere", released);
+        if (charged > 0) {
+            metrics.add("parley_budget_holds_swept_total", "Holds charged in full after their run ended without "
+                    + "charging or releasing them (its instance stopped).", charged);
+            LOG.info("Charged in full {} hold(s) of runs that ended elsewhere", charged);
         }
-        return released;
+        return charged;
+    }
+
+    private static boolean chargeInFull(Connection connection, String holdId, String userId, String period,
+                                        long micros) throws SQLException {
+        if (Sql.update(connection, "DELETE FROM budget_holds WHERE id = ?", holdId) != 1) {
+            return false; // charged or released meanwhile
+        }
+        Sql.update(connection, "UPDATE budget_ledger SET held_micros = held_micros - ?, spent_micros = spent_micros + ? "
+                + "WHERE user_id = ? AND period_start = ?", micros, micros, userId, period);
+        return true;
     }
 
     private void quietlySweep() {
         try {
-            releaseHoldsOfEndedRuns();
+            chargeHoldsOfEndedRuns();
         } catch (RuntimeException e) {
-            LOG.debug("Releasing the holds of ended runs failed: {}", e.toString());
+            LOG.debug("Charging the holds of ended runs failed: {}", e.toString());
         }
     }
 

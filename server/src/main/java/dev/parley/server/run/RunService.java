@@ -257,12 +257,12 @@ public final class RunService implements AutoCloseable {
     }
 
     /**
-     * Runs work on tables of its own (the spend ledger's) in the run journal's next batched transaction and returns
-     * its result once committed, throwing what it threw: what the ledger's reservations and charges use, so that they
-     * are not a second writer beside the journal. The caller's interrupt does not cut the work off.
+     * Queues work on tables of its own (the spend ledger's) for the run journal's next batched transaction; the future
+     * completes with its result once committed, or with what it threw: what the ledger's reservations and charges use,
+     * so that they are not a second writer beside the journal. The caller's interrupt does not cut the work off.
      */
-    public <T> T writeLedger(Sql.Work<T> work) {
-        return RunJournal.join(journal.submitApartAsync((connection, log) -> work.run(connection)));
+    public <T> CompletableFuture<T> writeLedger(Sql.Work<T> work) {
+        return journal.submitApartAsync((connection, log) -> work.run(connection));
     }
 
     /** How long the oldest write waiting for the run journal has waited; what admission control looks at. */

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.parley.server.config.Config;
 import dev.parley.server.conversation.ConversationStore;
 import dev.parley.server.db.Database;
+import dev.parley.server.db.Sql;
 import dev.parley.server.observe.Metrics;
 import dev.parley.server.testing.Accounts;
 import dev.parley.server.testing.MutableClock;
@@ -19,6 +20,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -153,7 +155,7 @@ abstract class BudgetsContract {
     }
 
     @Test
-    void holdsOfEndedRunsAndOfStartsNeverStoredAreReleasedByTheSweep() {
+    void holdsOfEndedRunsAndOfStartsNeverStoredAreChargedInFullByTheSweep() {
         String threadId = new ConversationStore(database.sql(), clock).createThread(user, "t").id();
         String ended = UUID.randomUUID().toString();
         String running = UUID.randomUUID().toString();
@@ -163,25 +165,59 @@ abstract class BudgetsContract {
         budgets.reserve(user, running, LIMIT, usd("0.2"));
         budgets.reserve(user, "never-stored", LIMIT, usd("0.3"));
 
-        assertThat(budgets.releaseHoldsOfEndedRuns()).isEqualTo(1);
+        assertThat(budgets.chargeHoldsOfEndedRuns()).isEqualTo(1);
         assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.5");
+        assertThat(budgets.status(user).spentUsd()).isEqualByComparingTo("0.1");
 
         clock.advance(Budgets.ORPHAN_AGE.plusSeconds(1));
-        assertThat(budgets.releaseHoldsOfEndedRuns()).isEqualTo(1);
+        assertThat(budgets.chargeHoldsOfEndedRuns()).isEqualTo(1);
         assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.2");
-        assertThat(budgets.releaseHoldsOfEndedRuns()).isZero();
+        assertThat(budgets.status(user).spentUsd()).isEqualByComparingTo("0.4");
+        assertThat(budgets.chargeHoldsOfEndedRuns()).isZero();
     }
 
     @Test
-    void aCommitAfterTheHoldWasReleasedElsewhereStillChargesTheCost() {
-        Hold hold = budgets.reserve(user, "gone", LIMIT, usd("0.3"));
+    void aChargeAfterTheSweepChargedItsHoldCountsTheCallOnceAndNeverBelowItsCost() {
+        Hold cheaper = budgets.reserve(user, "gone", LIMIT, usd("0.3"));
+        Hold dearer = budgets.reserve(user, "gone", LIMIT, usd("0.2"));
         clock.advance(Budgets.ORPHAN_AGE.plusSeconds(1));
-        budgets.releaseHoldsOfEndedRuns();
+        assertThat(budgets.chargeHoldsOfEndedRuns()).isEqualTo(2);
 
-        budgets.commit(hold, usd("0.2"));
+        budgets.commit(cheaper, usd("0.2"));
+        budgets.commit(dearer, usd("0.25"));
 
         assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0");
-        assertThat(budgets.status(user).spentUsd()).isEqualByComparingTo("0.2");
+        assertThat(budgets.status(user).spentUsd()).isEqualByComparingTo("0.55");
+    }
+
+    @Test
+    void aQueuedChargeKeepsItsHoldCountedUntilItCommits() {
+        Hold first = budgets.reserve(user, "run-1", LIMIT, usd("0.6"));
+        CompletableFuture<Void> gate = new CompletableFuture<>();
+        budgets.writeThrough(new LedgerWriter() {
+            @Override
+            public <T> CompletableFuture<T> submit(Sql.Work<T> work) {
+                return gate.thenApplyAsync(open -> database.sql().inTransaction(work));
+            }
+        });
+        CompletableFuture<Charge> charge = budgets.commitAsync(first, usd("0.1"));
+        budgets.writeThrough(new LedgerWriter() {
+            @Override
+            public <T> CompletableFuture<T> submit(Sql.Work<T> work) {
+                return CompletableFuture.supplyAsync(() -> database.sql().inTransaction(work));
+            }
+        });
+
+        assertThatThrownBy(() -> budgets.reserve(user, "run-1", LIMIT, usd("0.5")))
+                .isInstanceOf(BudgetExceededException.class);
+        budgets.reserve(user, "run-1", LIMIT, usd("0.4"));
+        assertThat(charge).isNotDone();
+        gate.complete(null);
+
+        assertThat(charge.join().remainingUsd()).isEqualByComparingTo("0.5");
+        assertThat(budgets.status(user).spentUsd()).isEqualByComparingTo("0.1");
+        assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.4");
+        budgets.reserve(user, "run-1", LIMIT, usd("0.5"));
     }
 
     @Test
