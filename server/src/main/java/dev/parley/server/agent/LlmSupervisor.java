@@ -123,25 +123,32 @@ final class LlmSupervisor implements Agent, AutoCloseable {
 
     /**
      * Reserves the run's first call when its user has a limit: the system prompt, the tools and the request (the
-     * thread's history is added when the call is made), at most {@link LlmModels#MAX_OUTPUT_TOKENS} out.
+     * thread's history is added when the call is made), at most {@link LlmModels#MAX_OUTPUT_TOKENS} out; here, or,
+     * when the ledger's writer also stores starts, in the start's own transaction (the admission returned).
      *
      * @throws BudgetExceededException when the budget cannot cover it ({@code budget_exceeded})
      * @throws ProtocolException {@code llm_unavailable} when the user has a limit and the model has no price
      */
     @Override
-    public void admit(String userId, String runId, String request) {
+    public Admission admit(String userId, String runId, String request) {
         if (budgets == null) {
-            return;
+            return null;
         }
         RunSpending run = newSpending(userId, runId);
         if (!run.limited()) {
             spending.put(runId, run);
-            return;
+            return null;
         }
         long bound = utf8(systemPrompt()) + utf8(request) + utf8(String.valueOf(tools.specifications()))
                 + REQUEST_OVERHEAD_BYTES;
+        if (budgets.takesHoldsInStarts()) {
+            Admission admission = run.admitInStart(today(), bound, LlmModels.MAX_OUTPUT_TOKENS);
+            spending.put(runId, run);
+            return admission;
+        }
         run.admit(today(), bound, LlmModels.MAX_OUTPUT_TOKENS);
         spending.put(runId, run);
+        return null;
     }
 
     @Override

@@ -1,14 +1,17 @@
 package dev.parley.server.agent;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.parley.protocol.ErrorCode;
 import dev.parley.protocol.EventType;
 import dev.parley.protocol.Json;
+import dev.parley.protocol.ProtocolException;
 import dev.parley.server.budget.BudgetExceededException;
 import dev.parley.server.budget.Budgets;
 import dev.parley.server.budget.CallPricing;
 import dev.parley.server.budget.Charge;
 import dev.parley.server.budget.Hold;
 import dev.parley.server.budget.Money;
+import dev.parley.server.db.Sql;
 import java.math.BigDecimal;
 import java.time.LocalDate;
 import java.util.ArrayDeque;
@@ -38,6 +41,8 @@ final class RunSpending {
     private final String runId;
     private final Long limitMicros;
     private Hold admitted; // the hold of the first call, taken at admission, until that call is reserved
+    /** Whether the start's transaction took {@link #admitted} (when it decides admission); null: taken already. */
+    private CompletableFuture<Boolean> admission;
     private Hold current; // the hold of the call in flight
     private BigDecimal runCost = BigDecimal.ZERO;
     /** Charges queued and not yet reported in {@code cost_updated}, oldest first. */
@@ -67,14 +72,52 @@ final class RunSpending {
     }
 
     /**
-     * Reserves the call about to be sent.
+     * Prepares the run's first call's hold, sized as {@link #admit} does, for the start's own transaction to take:
+     * the returned admission decides there, and the first call waits for that transaction before it is sent.
+     */
+    synchronized Agent.Admission admitInStart(LocalDate day, long inputBound, long outputCap) {
+        Hold hold = budgets.prepare(userId, runId, limitMicros, pricing.most(day, inputBound, outputCap));
+        CompletableFuture<Boolean> decided = new CompletableFuture<>();
+        admitted = hold;
+        admission = decided;
+        Sql.Work<BudgetExceededException> take = budgets.take(hold);
+        return new Agent.Admission() {
+            @Override
+            public Sql.Work<BudgetExceededException> decision() {
+                return take;
+            }
+
+            @Override
+            public void settled(boolean admitted, RuntimeException refusal) {
+                if (refusal instanceof BudgetExceededException exceeded) {
+                    budgets.refused(exceeded, userId);
+                }
+                decided.complete(admitted);
+            }
+        };
+    }
+
+    /**
+     * Reserves the call about to be sent; the first one waits for the start's transaction when that takes its hold.
      *
      * @throws BudgetExceededException when the budget cannot cover it
      */
-    synchronized void reserve(LocalDate day, long inputBound, long outputCap) {
+    void reserve(LocalDate day, long inputBound, long outputCap) {
         if (!limited()) {
             return;
         }
+        CompletableFuture<Boolean> decided;
+        synchronized (this) {
+            decided = admitted == null ? null : admission;
+        }
+        if (decided != null && !decided.join()) { // not interruptible: the start's transaction ends either way
+            // Refused or not stored: the run's agent is being stopped, and its call must not be sent.
+            throw new ProtocolException(ErrorCode.BUDGET_EXCEEDED, "Run " + runId + " was not admitted.");
+        }
+        reserveAdmitted(day, inputBound, outputCap);
+    }
+
+    private synchronized void reserveAdmitted(LocalDate day, long inputBound, long outputCap) {
         BigDecimal most = pricing.most(day, inputBound, outputCap);
         if (admitted != null) {
             Hold first = admitted;
@@ -170,7 +213,9 @@ final class RunSpending {
     /** Gives back whatever the run still holds (a call stopped or failed, or a first call never made). */
     synchronized void release() {
         budgets.quietlyRelease(current);
-        budgets.quietlyRelease(admitted);
+        if (admission == null || admission.getNow(true)) { // a hold the start did not take is not there to release
+            budgets.quietlyRelease(admitted);
+        }
         current = null;
         admitted = null;
     }

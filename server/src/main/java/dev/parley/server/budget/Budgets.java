@@ -67,6 +67,7 @@ public final class Budgets implements AutoCloseable {
      *  the connection. */
     private final ExecutorService writers = Executors.newVirtualThreadPerTaskExecutor();
     private volatile LedgerWriter writer = this::ownTransaction;
+    private volatile boolean holdsInStarts;
 
     public Budgets(Sql sql, Config.Budget config, Metrics metrics, Clock clock) {
         this.sql = sql;
@@ -94,6 +95,15 @@ public final class Budgets implements AutoCloseable {
     /** Runs the ledger's transactions through {@code writer} from now on (the server's: the run journal's). */
     public void writeThrough(LedgerWriter writer) {
         this.writer = writer;
+    }
+
+    /**
+     * As {@link #writeThrough}, for the writer that also stores runs' starts (the run journal's): a start then takes
+     * its first call's hold in its own transaction ({@link #takesHoldsInStarts}).
+     */
+    public void writeThroughStarts(LedgerWriter writer) {
+        this.writer = writer;
+        this.holdsInStarts = true;
     }
 
     /** The ledger's transactions without a writer: each on a pool connection of its own, apart from the caller. */
@@ -151,22 +161,52 @@ public final class Budgets implements AutoCloseable {
         if (limitMicros == null) {
             return Hold.untracked(userId, runId);
         }
-        Period period = currentPeriod();
-        long amount = Money.microsCeiling(mostUsd);
-        Hold hold = new Hold(Ids.timeOrdered(), userId, runId, period.key(), amount, limitMicros);
-        Instant now = clock.instant();
-        boolean taken = write(connection -> {
-            if (!admit(connection, userId, period.key(), amount, limitMicros)) {
-                return false;
-            }
-            Sql.update(connection, "INSERT INTO budget_holds (id, run_id, user_id, period_start, amount_micros, "
-                    + "created_at) VALUES (?, ?, ?, ?, ?, ?)", hold.id(), runId, userId, period.key(), amount, now);
-            return true;
-        });
-        if (!taken) {
-            throw refused(userId, period, limitMicros);
+        Hold hold = prepare(userId, runId, limitMicros, mostUsd);
+        long[] position = write(connection -> admitHold(connection, hold));
+        if (position != null) {
+            throw refused(exceeded(hold, position), userId);
         }
         return hold;
+    }
+
+    /**
+     * A reservation of {@code mostUsd} in the current period whose admission a caller decides inside a transaction
+     * of its own ({@link #take}): a run's start, when the ledger's writer is the one that stores starts, so that the
+     * start and its first call's reservation are one commit.
+     */
+    public Hold prepare(String userId, String runId, long limitMicros, BigDecimal mostUsd) {
+        return new Hold(Ids.timeOrdered(), userId, runId, currentPeriod().key(), Money.microsCeiling(mostUsd),
+                limitMicros);
+    }
+
+    /**
+     * The work that takes a {@linkplain #prepare prepared} hold inside the caller's transaction: the conditional
+     * write of admission and the hold's row, as {@link #reserve} does. It returns null when the hold was taken;
+     * when it does not fit, nothing is written but the period's (empty) ledger row, and it returns the refusal, to be
+     * counted with {@link #refused} once the caller's transaction is over. It leaves the same result when run again
+     * after a rollback.
+     */
+    public Sql.Work<BudgetExceededException> take(Hold hold) {
+        return connection -> {
+            long[] position = admitHold(connection, hold);
+            return position == null ? null : exceeded(hold, position);
+        };
+    }
+
+    /** Whether the ledger's writer also stores runs' starts, so that a start can {@link #take} its first hold. */
+    public boolean takesHoldsInStarts() {
+        return holdsInStarts;
+    }
+
+    /** The conditional write and the hold's row: null when taken, otherwise the position (spent, held) that refused. */
+    private long[] admitHold(Connection connection, Hold hold) throws SQLException {
+        if (!admit(connection, hold.userId(), hold.periodStart(), hold.micros(), hold.limitMicros())) {
+            return ledger(connection, hold.userId(), hold.periodStart());
+        }
+        Sql.update(connection, "INSERT INTO budget_holds (id, run_id, user_id, period_start, amount_micros, "
+                + "created_at) VALUES (?, ?, ?, ?, ?, ?)", hold.id(), hold.runId(), hold.userId(), hold.periodStart(),
+                hold.micros(), clock.instant());
+        return null;
     }
 
     /**
@@ -195,7 +235,7 @@ public final class Budgets implements AutoCloseable {
         });
         if (!grown) {
             // Rolled back: the hold is as it was, and still the run's to release.
-            throw refused(hold.userId(), periodOf(hold), hold.limitMicros());
+            throw refused(exceeded(hold, ledger(hold.userId(), hold.periodStart())), hold.userId());
         }
         return hold.withMicros(amount);
     }
@@ -234,14 +274,19 @@ public final class Budgets implements AutoCloseable {
         return Sql.update(connection, ADMIT, amount, userId, period, amount, limit) == 1;
     }
 
-    private BudgetExceededException refused(String userId, Period period, long limitMicros) {
+    /** The refusal of a hold that does not fit beside {@code position} (spent, held). */
+    private BudgetExceededException exceeded(Hold hold, long[] position) {
+        long remaining = Math.max(0, hold.limitMicros() - position[0] - position[1]);
+        return new BudgetExceededException(Money.usd(remaining), periodOf(hold).endInstant());
+    }
+
+    /** Counts a refusal on /metrics and logs it; returns it. */
+    public BudgetExceededException refused(BudgetExceededException refusal, String userId) {
         metrics.increment("parley_budget_refusals_total", "Reservations refused because a user's budget could not "
                 + "cover them (starts refused and runs ended budget_exhausted).");
-        long[] row = ledger(userId, period.key());
-        long remaining = Math.max(0, limitMicros - row[0] - row[1]);
-        LOG.info("Budget of user {} cannot cover a call: {} USD left in the period from {}", userId,
-                Money.usd(remaining), period.start());
-        return new BudgetExceededException(Money.usd(remaining), period.endInstant());
+        LOG.info("Budget of user {} cannot cover a call: {} USD left in the period that ends at {}", userId,
+                refusal.remainingUsd(), refusal.details().get("resets_at"));
+        return refusal;
     }
 
     /**

@@ -74,6 +74,7 @@ final class ActiveRun implements AgentRun {
     private final Approvals approvals;
     private volatile RuntimeException logFailure; // written by the journal's writer
     private volatile boolean startFailed; // written by the journal's writer
+    private volatile RuntimeException startRefusal; // written by the journal's writer
     private long appendedSeq; // the journal's writer's: appended in the transaction under way
     private long storedSeq; // the journal's writer's: committed
 
@@ -361,7 +362,7 @@ final class ActiveRun implements AgentRun {
     }
 
     boolean logBroken() {
-        return logFailure != null;
+        return logFailure != null || startRefusal != null;
     }
 
     /** An event of the run could not be stored: the run fails with that cause, and stores nothing more but its end. */
@@ -391,6 +392,21 @@ final class ActiveRun implements AgentRun {
 
     boolean startFailed() {
         return startFailed;
+    }
+
+    /**
+     * What the start's own transaction decided about the run's admission (its agent's, such as a spend budget): null
+     * admits it; a refusal means nothing of it is stored, not even the events its agent queued meanwhile, and
+     * {@link #startFailed} stops the agent once that transaction is over. A refusal stays if the transaction is
+     * written again, so that the run stays refused.
+     */
+    void refuseStart(RuntimeException refusal) {
+        startRefusal = refusal;
+    }
+
+    /** Why the start's transaction refused the run, or null. */
+    RuntimeException startRefusal() {
+        return startRefusal;
     }
 
     /** Why the run's log stopped taking events, or null. */
