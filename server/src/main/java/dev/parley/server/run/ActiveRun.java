@@ -390,8 +390,9 @@ final class ActiveRun implements AgentRun {
         logFailed(failure);
     }
 
+    /** Whether the run's start failed or was refused: nothing of it is stored. */
     boolean startFailed() {
-        return startFailed;
+        return startFailed || startRefusal != null;
     }
 
     /**
