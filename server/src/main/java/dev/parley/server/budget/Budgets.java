@@ -58,6 +58,27 @@ public final class Budgets implements AutoCloseable {
             + "THEN (CASE WHEN warned = 0 THEN 1 ELSE 2 END) ELSE warned END "
             + "WHERE user_id = ? AND period_start = ? RETURNING spent_micros, held_micros, warned";
 
+    /**
+     * A reservation in one statement, for PostgreSQL: the conditional write of the user's ledger row and, when it
+     * admitted the amount, the hold's row; one round trip, committed on its own, where a transaction of the two takes
+     * three. Inserts nothing (and updates nothing) when the amount does not fit or the period has no row yet.
+     */
+    private static final String RESERVE_AT_ONCE = "WITH admitted AS (" + ADMIT + " RETURNING user_id) "
+            + "INSERT INTO budget_holds (id, run_id, user_id, period_start, amount_micros, created_at) "
+            + "SELECT ?, ?, ?, ?, ?, ? FROM admitted";
+    /**
+     * A charge in one statement, for PostgreSQL: the hold's row deleted and the ledger row updated as {@link #CHARGE}
+     * does, with what the deleted row held released; a hold already gone (charged in full by the sweep) adds only
+     * what the cost exceeds it by.
+     */
+    private static final String CHARGE_AT_ONCE = "WITH released AS (DELETE FROM budget_holds WHERE id = ? "
+            + "RETURNING amount_micros), charge AS (SELECT COALESCE((SELECT amount_micros FROM released), 0) AS freed, "
+            + "CASE WHEN EXISTS (SELECT 1 FROM released) THEN ? ELSE GREATEST(0, ? - ?) END AS cost) "
+            + "UPDATE budget_ledger SET held_micros = held_micros - charge.freed, "
+            + "spent_micros = spent_micros + charge.cost, warned = CASE WHEN spent_micros + charge.cost >= ? "
+            + "THEN (CASE WHEN warned = 0 THEN 1 ELSE 2 END) ELSE warned END "
+            + "FROM charge WHERE user_id = ? AND period_start = ? RETURNING spent_micros, held_micros, warned";
+
     private final Sql sql;
     private final Config.Budget config;
     private final Metrics metrics;
@@ -66,7 +87,8 @@ public final class Budgets implements AutoCloseable {
     /** Where ledger writes run without a writer: never on a run's own thread, whose interrupt (a stop) would break
      *  the connection. */
     private final ExecutorService writers = Executors.newVirtualThreadPerTaskExecutor();
-    private volatile LedgerWriter writer = this::ownTransaction;
+    private final LedgerWriter own = this::ownTransaction;
+    private volatile LedgerWriter writer = own;
     private volatile boolean holdsInStarts;
 
     public Budgets(Sql sql, Config.Budget config, Metrics metrics, Clock clock) {
@@ -109,6 +131,14 @@ public final class Budgets implements AutoCloseable {
     /** The ledger's transactions without a writer: each on a pool connection of its own, apart from the caller. */
     private <T> CompletableFuture<T> ownTransaction(Sql.Work<T> work) {
         return CompletableFuture.supplyAsync(() -> sql.inTransaction(work), writers);
+    }
+
+    /**
+     * Whether reservations and charges are each one statement on a pool connection, committed on its own: on
+     * PostgreSQL, while the ledger has no writer of another's. SQLite cannot modify rows in a {@code WITH} clause.
+     */
+    private boolean atOnce() {
+        return writer == own && !sql.sqlite();
     }
 
     /** Runs a ledger transaction through the writer and waits for its commit, not interruptibly. */
@@ -162,6 +192,12 @@ public final class Budgets implements AutoCloseable {
             return Hold.untracked(userId, runId);
         }
         Hold hold = prepare(userId, runId, limitMicros, mostUsd);
+        if (atOnce() && apart(() -> sql.update(RESERVE_AT_ONCE, hold.micros(), userId, hold.periodStart(),
+                hold.micros(), limitMicros, hold.id(), runId, userId, hold.periodStart(), hold.micros(),
+                clock.instant())) == 1) {
+            return hold;
+        }
+        // Not admitted at once (no room, or the period's first reservation): the transaction decides, and says why.
         long[] position = write(connection -> admitHold(connection, hold));
         if (position != null) {
             throw refused(exceeded(hold, position), userId);
@@ -316,6 +352,14 @@ public final class Budgets implements AutoCloseable {
         long limit = hold.limitMicros();
         long threshold = BigDecimal.valueOf(limit).multiply(config.warnAt()).setScale(0, RoundingMode.CEILING)
                 .longValueExact();
+        if (atOnce()) {
+            return CompletableFuture.supplyAsync(() -> {
+                List<long[]> rows = sql.query(CHARGE_AT_ONCE, row -> new long[] {row.getLong("spent_micros"),
+                        row.getLong("held_micros"), row.getLong("warned")}, hold.id(), cost, cost, hold.micros(),
+                        threshold, hold.userId(), hold.periodStart());
+                return charge(cost, limit, rows);
+            }, writers);
+        }
         return writer.submit(connection -> {
             boolean held = Sql.update(connection, "DELETE FROM budget_holds WHERE id = ?", hold.id()) == 1;
             long released = held ? hold.micros() : 0;
@@ -323,10 +367,15 @@ public final class Budgets implements AutoCloseable {
             List<long[]> rows = Sql.query(connection, CHARGE, row -> new long[] {row.getLong("spent_micros"),
                     row.getLong("held_micros"), row.getLong("warned")}, released, spent, spent, threshold,
                     hold.userId(), hold.periodStart());
-            long[] row = rows.isEmpty() ? new long[] {0, 0, 0} : rows.getFirst();
-            return new Charge(Money.usd(cost), Money.usd(row[0]), Money.usd(limit),
-                    Money.usd(Math.max(0, limit - row[0] - row[1])), row[2] == 1);
+            return charge(cost, limit, rows);
         });
+    }
+
+    /** What a charge of {@code cost} left, from the ledger row it returned (spent, held, warned). */
+    private static Charge charge(long cost, long limit, List<long[]> rows) {
+        long[] row = rows.isEmpty() ? new long[] {0, 0, 0} : rows.getFirst();
+        return new Charge(Money.usd(cost), Money.usd(row[0]), Money.usd(limit),
+                Money.usd(Math.max(0, limit - row[0] - row[1])), row[2] == 1);
     }
 
     /**
