@@ -155,8 +155,8 @@ final class RunSpending {
      * Emits {@code cost_updated} for each queued charge that has committed, oldest first, stopping at the first one
      * still queued; and {@code budget_warning} when a charge crossed the warning share first in the period.
      *
-     * @throws RuntimeException what a charge that failed threw (its hold stays, and is charged in full once the run
-     *     has ended)
+     * @throws RuntimeException what a charge that failed threw (its hold stays, and is released once the run has
+     *     ended)
      */
     void emitCharged(AgentRun run, String agent) {
         emit(run, agent, false);

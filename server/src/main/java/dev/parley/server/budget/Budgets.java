@@ -34,8 +34,8 @@ import org.slf4j.LoggerFactory;
  * it commits. The transactions run through a {@link LedgerWriter}: on the embedded database, the run journal's, so
  * that they join its batched commits; otherwise (until one is {@linkplain #writeThrough set}) each on a pool
  * connection of its own, on a thread apart from the caller's. Holds belong to runs: a run's agent commits or releases
- * its own, and a sweep on every instance charges in full the holds of runs that ended without doing so (their
- * instance died and another instance ended them when their lease ran out).
+ * its own, and a sweep on every instance releases the holds of runs that ended without doing so (their instance
+ * died and another instance ended them when their lease ran out), as the contract says.
  *
  * <p>Users without a limit (no default, no override) cost no ledger writes: their holds are untracked. When budgets
  * are not enabled at all ({@link Config.Budget#enabled()}), nothing here touches the database. Thread-safe.
@@ -43,7 +43,7 @@ import org.slf4j.LoggerFactory;
 public final class Budgets implements AutoCloseable {
     /** How often every instance charges the holds of runs that ended elsewhere. */
     static final Duration SWEEP_EVERY = Duration.ofSeconds(2);
-    /** How old a hold of a run that was never stored (its start failed) must be before the sweep charges it. */
+    /** How old a hold of a run that was never stored (its start failed) must be before the sweep releases it. */
     static final Duration ORPHAN_AGE = Duration.ofMinutes(1);
     private static final Logger LOG = LoggerFactory.getLogger(Budgets.class);
     private static final String ADMIT = "UPDATE budget_ledger SET held_micros = held_micros + ? "
@@ -68,12 +68,12 @@ public final class Budgets implements AutoCloseable {
             + "SELECT ?, ?, ?, ?, ?, ? FROM admitted";
     /**
      * A charge in one statement, for PostgreSQL: the hold's row deleted and the ledger row updated as {@link #CHARGE}
-     * does, with what the deleted row held released; a hold already gone (charged in full by the sweep) adds only
-     * what the cost exceeds it by.
+     * does, with what the deleted row held released; the call's whole cost is spent either way (a hold already
+     * released by the sweep frees nothing).
      */
     private static final String CHARGE_AT_ONCE = "WITH released AS (DELETE FROM budget_holds WHERE id = ? "
             + "RETURNING amount_micros), charge AS (SELECT COALESCE((SELECT amount_micros FROM released), 0) AS freed, "
-            + "CASE WHEN EXISTS (SELECT 1 FROM released) THEN ? ELSE GREATEST(0, ? - ?) END AS cost) "
+            + "CAST(? AS BIGINT) AS cost) "
             + "UPDATE budget_ledger SET held_micros = held_micros - charge.freed, "
             + "spent_micros = spent_micros + charge.cost, warned = CASE WHEN spent_micros + charge.cost >= ? "
             + "THEN (CASE WHEN warned = 0 THEN 1 ELSE 2 END) ELSE warned END "
@@ -338,9 +338,8 @@ public final class Budgets implements AutoCloseable {
      * Queues the charge of a finished call: the call cost {@code costUsd}, and in the same transaction its hold is
      * deleted and the rest of it released. Until that transaction commits the hold stays counted in full, so that
      * reservations admitted meanwhile (the run's next call among them) still see it: the charge may commit after
-     * them, and admission stays conservative. A hold already gone was charged in full by the sweep (its run was
-     * ended elsewhere, {@link #chargeHoldsOfEndedRuns}); the charge then adds only what the cost exceeds it by, so
-     * that the call is counted once, and never below its cost.
+     * them, and admission stays conservative. A hold already gone was released by the sweep (its run was ended
+     * elsewhere, {@link #releaseHoldsOfEndedRuns}); the call's whole cost is spent all the same.
      *
      * @return the user's position once the charge has committed (null for an untracked hold)
      */
@@ -355,15 +354,15 @@ public final class Budgets implements AutoCloseable {
         if (atOnce()) {
             return CompletableFuture.supplyAsync(() -> {
                 List<long[]> rows = sql.query(CHARGE_AT_ONCE, row -> new long[] {row.getLong("spent_micros"),
-                        row.getLong("held_micros"), row.getLong("warned")}, hold.id(), cost, cost, hold.micros(),
-                        threshold, hold.userId(), hold.periodStart());
+                        row.getLong("held_micros"), row.getLong("warned")}, hold.id(), cost, threshold,
+                        hold.userId(), hold.periodStart());
                 return charge(cost, limit, rows);
             }, writers);
         }
         return writer.submit(connection -> {
             boolean held = Sql.update(connection, "DELETE FROM budget_holds WHERE id = ?", hold.id()) == 1;
             long released = held ? hold.micros() : 0;
-            long spent = held ? cost : Math.max(0, cost - hold.micros());
+            long spent = cost;
             List<long[]> rows = Sql.query(connection, CHARGE, row -> new long[] {row.getLong("spent_micros"),
                     row.getLong("held_micros"), row.getLong("warned")}, released, spent, spent, threshold,
                     hold.userId(), hold.periodStart());
@@ -393,8 +392,8 @@ public final class Budgets implements AutoCloseable {
     }
 
     /**
-     * Gives a hold back (a call that was stopped or failed); a failure is logged, and the sweep charges the hold in
-     * full once the run has ended (never less than the call could have cost).
+     * Gives a hold back (a call that was stopped or failed); a failure is logged, and the sweep releases the hold
+     * once the run has ended.
      */
     public void quietlyRelease(Hold hold) {
         if (hold == null || !hold.tracked()) {
@@ -446,17 +445,14 @@ public final class Budgets implements AutoCloseable {
     }
 
     /**
-     * Charges in full the holds of runs that have ended (their agent could neither charge nor release them: its
-     * instance died, or a release failed) and of runs that were never stored (their instance died between admission
-     * and storing the start) once they are {@link #ORPHAN_AGE} old. Such a hold may belong to a call whose request
-     * was sent, or that finished while its charge was still queued; the provider may have billed either, up to the
-     * reservation, so the whole reservation is spent: never less than what was billed, and never past the limit,
-     * since it was admitted. A charge of the same call that commits afterwards adds only what its cost exceeds the
-     * reservation by ({@link #commitAsync}).
+     * Releases the holds of runs that have ended (their agent could neither charge nor release them: its instance
+     * died, or a release failed) and of runs that were never stored (their instance died between admission and storing
+     * the start) once they are {@link #ORPHAN_AGE} old. A call of a live instance never loses its hold this way: a run
+     * ends only after its charges have committed.
      *
-     * @return how many holds were charged
+     * @return how many holds were released
      */
-    public int chargeHoldsOfEndedRuns() {
+    public int releaseHoldsOfEndedRuns() {
         Instant orphanedBefore = clock.instant().minus(ORPHAN_AGE);
         record Left(String id, String userId, String period, long micros) {
         }
@@ -465,36 +461,25 @@ public final class Budgets implements AutoCloseable {
                         + "WHERE (r.id IS NULL AND h.created_at < ?) OR (r.id IS NOT NULL AND r.status <> ?)",
                 row -> new Left(row.getString("id"), row.getString("user_id"), row.getString("period_start"),
                         row.getLong("amount_micros")), orphanedBefore, "running");
-        int charged = 0;
+        int released = 0;
         for (Left hold : left) {
-            if (write(connection -> chargeInFull(connection, hold.id(), hold.userId(), hold.period(),
-                    hold.micros()))) {
-                charged++;
+            if (write(connection -> release(connection, hold.id(), hold.userId(), hold.period(), hold.micros()))) {
+                released++;
             }
         }
-        if (charged > 0) {
-            metrics.add("parley_budget_holds_swept_total", "Holds charged in full after their run ended without "
-                    + "charging or releasing them (its instance stopped).", charged);
-            LOG.info("Charged in full {} hold(s) of runs that ended elsewhere", charged);
+        if (released > 0) {
+            metrics.add("parley_budget_holds_swept_total", "Holds released after their run ended without releasing "
+                    + "or charging them (its instance stopped).", released);
+            LOG.info("Released {} hold(s) of runs that ended elsewhere", released);
         }
-        return charged;
-    }
-
-    private static boolean chargeInFull(Connection connection, String holdId, String userId, String period,
-                                        long micros) throws SQLException {
-        if (Sql.update(connection, "DELETE FROM budget_holds WHERE id = ?", holdId) != 1) {
-            return false; // charged or released meanwhile
-        }
-        Sql.update(connection, "UPDATE budget_ledger SET held_micros = held_micros - ?, spent_micros = spent_micros + ? "
-                + "WHERE user_id = ? AND period_start = ?", micros, micros, userId, period);
-        return true;
+        return released;
     }
 
     private void quietlySweep() {
         try {
-            chargeHoldsOfEndedRuns();
+            releaseHoldsOfEndedRuns();
         } catch (RuntimeException e) {
-            LOG.debug("Charging the holds of ended runs failed: {}", e.toString());
+            LOG.debug("Releasing the holds of ended runs failed: {}", e.toString());
         }
     }
 

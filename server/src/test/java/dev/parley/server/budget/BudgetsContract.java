@@ -155,7 +155,7 @@ abstract class BudgetsContract {
     }
 
     @Test
-    void holdsOfEndedRunsAndOfStartsNeverStoredAreChargedInFullByTheSweep() {
+    void holdsOfEndedRunsAndOfStartsNeverStoredAreReleasedByTheSweep() {
         String threadId = new ConversationStore(database.sql(), clock).createThread(user, "t").id();
         String ended = UUID.randomUUID().toString();
         String running = UUID.randomUUID().toString();
@@ -165,29 +165,29 @@ abstract class BudgetsContract {
         budgets.reserve(user, running, LIMIT, usd("0.2"));
         budgets.reserve(user, "never-stored", LIMIT, usd("0.3"));
 
-        assertThat(budgets.chargeHoldsOfEndedRuns()).isEqualTo(1);
+        assertThat(budgets.releaseHoldsOfEndedRuns()).isEqualTo(1);
         assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.5");
-        assertThat(budgets.status(user).spentUsd()).isEqualByComparingTo("0.1");
+        assertThat(budgets.status(user).spentUsd()).isEqualByComparingTo("0");
 
         clock.advance(Budgets.ORPHAN_AGE.plusSeconds(1));
-        assertThat(budgets.chargeHoldsOfEndedRuns()).isEqualTo(1);
+        assertThat(budgets.releaseHoldsOfEndedRuns()).isEqualTo(1);
         assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.2");
-        assertThat(budgets.status(user).spentUsd()).isEqualByComparingTo("0.4");
-        assertThat(budgets.chargeHoldsOfEndedRuns()).isZero();
+        assertThat(budgets.status(user).spentUsd()).isEqualByComparingTo("0");
+        assertThat(budgets.releaseHoldsOfEndedRuns()).isZero();
     }
 
     @Test
-    void aChargeAfterTheSweepChargedItsHoldCountsTheCallOnceAndNeverBelowItsCost() {
+    void aChargeAfterTheSweepReleasedItsHoldSpendsTheCallsWholeCost() {
         Hold cheaper = budgets.reserve(user, "gone", LIMIT, usd("0.3"));
         Hold dearer = budgets.reserve(user, "gone", LIMIT, usd("0.2"));
         clock.advance(Budgets.ORPHAN_AGE.plusSeconds(1));
-        assertThat(budgets.chargeHoldsOfEndedRuns()).isEqualTo(2);
+        assertThat(budgets.releaseHoldsOfEndedRuns()).isEqualTo(2);
 
         budgets.commit(cheaper, usd("0.2"));
         budgets.commit(dearer, usd("0.25"));
 
         assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0");
-        assertThat(budgets.status(user).spentUsd()).isEqualByComparingTo("0.55");
+        assertThat(budgets.status(user).spentUsd()).isEqualByComparingTo("0.45");
     }
 
     @Test
