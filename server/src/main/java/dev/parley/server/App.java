@@ -192,9 +192,10 @@ public final class App implements AutoCloseable {
                     config.runs(), metrics, clock, config.tools().approvalTimeout());
             if (database.embedded()) {
                 // One SQLite writer: the ledger's transactions join the run journal's commits instead of waiting in
-                // SQLite's busy handler beside them. PostgreSQL runs them on the pool, side by side: through the
-                // journal, their statements would queue one round trip after another on its single connection.
-                budgets.writeThrough(runs::writeLedger);
+                // SQLite's busy handler beside them, and a start takes its first call's hold in its own unit.
+                // PostgreSQL runs them on the pool, side by side: through the journal, their statements would queue
+                // one round trip after another on its single connection.
+                budgets.writeThroughStarts(runs::writeLedger);
             }
             List<HttpService> routes = new ArrayList<>();
             oidc = OidcSignIn.create(config, database.sql(), auth.accounts(), shared.throttle(), metrics, clock);

@@ -123,25 +123,32 @@ final class LlmSupervisor implements Agent, AutoCloseable {
 
     /**
      * Reserves the run's first call when its user has a limit: the system prompt, the tools and the request (the
-     * thread's history is added when the call is made), at most {@link LlmModels#MAX_OUTPUT_TOKENS} out.
+     * thread's history is added when the call is made), at most {@link LlmModels#MAX_OUTPUT_TOKENS} out; here, or,
+     * when the ledger's writer also stores starts, in the start's own transaction (the admission returned).
      *
      * @throws BudgetExceededException when the budget cannot cover it ({@code budget_exceeded})
      * @throws ProtocolException {@code llm_unavailable} when the user has a limit and the model has no price
      */
     @Override
-    public void admit(String userId, String runId, String request) {
+    public Admission admit(String userId, String runId, String request) {
         if (budgets == null) {
-            return;
+            return null;
         }
         RunSpending run = newSpending(userId, runId);
         if (!run.limited()) {
             spending.put(runId, run);
-            return;
+            return null;
         }
         long bound = utf8(systemPrompt()) + utf8(request) + utf8(String.valueOf(tools.specifications()))
                 + REQUEST_OVERHEAD_BYTES;
+        if (budgets.takesHoldsInStarts()) {
+            Admission admission = run.admitInStart(today(), bound, LlmModels.MAX_OUTPUT_TOKENS);
+            spending.put(runId, run);
+            return admission;
+        }
         run.admit(today(), bound, LlmModels.MAX_OUTPUT_TOKENS);
         spending.put(runId, run);
+        return null;
     }
 
     @Override
@@ -162,9 +169,29 @@ final class LlmSupervisor implements Agent, AutoCloseable {
 
     @Override
     public Answer run(AgentRun run) throws InterruptedException {
-        LlmHttpClient transport = new LlmHttpClient(http, reachability, responseTimeout);
         RunSpending spent = budgets == null ? null : spending.computeIfAbsent(run.runId(),
                 id -> newSpending(run.userId(), id));
+        if (spent == null) {
+            return converse(run, null);
+        }
+        Answer answer;
+        try {
+            answer = converse(run, spent);
+        } catch (InterruptedException | RuntimeException e) {
+            try {
+                spent.awaitCharges(run, NAME); // the run's end is stored once its calls' charges are
+            } catch (RuntimeException failure) {
+                e.addSuppressed(failure);
+            }
+            throw e;
+        }
+        spent.awaitCharges(run, NAME);
+        return answer;
+    }
+
+    /** The run's conversation with the model; its calls' charges may still be queued when it returns. */
+    private Answer converse(AgentRun run, RunSpending spent) throws InterruptedException {
+        LlmHttpClient transport = new LlmHttpClient(http, reachability, responseTimeout);
         if (spent != null && spent.limited()) {
             transport.beforeStream(bytes -> spent.reserve(today(), bytes, LlmModels.MAX_OUTPUT_TOKENS));
         }
@@ -198,7 +225,8 @@ final class LlmSupervisor implements Agent, AutoCloseable {
                 }
                 BigDecimal cost = recordUsage(run, response.tokenUsage(), spent);
                 if (spent != null) {
-                    spent.charge(run, NAME, cost);
+                    spent.emitCharged(run, NAME); // the earlier calls' charges that have committed meanwhile
+                    spent.charge(cost); // queued: the run goes on while it commits
                 }
                 AiMessage message = response.aiMessage();
                 if (!message.hasToolExecutionRequests()) {

@@ -30,19 +30,20 @@ import org.slf4j.LoggerFactory;
  * shares (so it holds across instances and with Redis down). A reservation is one conditional write of the user's
  * ledger row ({@code spent + held + most <= limit}) plus the hold's own row, in one transaction; a commit turns the
  * hold into spending (the hold's row deleted, and one update of the ledger row that returns the position), a release
- * gives it back. The transactions run through a {@link LedgerWriter}: on the embedded database, the run journal's, so
+ * gives it back. A commit can be queued without waiting for it ({@link #commitAsync}): its hold stays counted until
+ * it commits. The transactions run through a {@link LedgerWriter}: on the embedded database, the run journal's, so
  * that they join its batched commits; otherwise (until one is {@linkplain #writeThrough set}) each on a pool
- * connection of its own, on a thread apart from the caller's. Holds belong to runs: a run's agent commits or releases its own, and
- * a sweep on every instance releases the holds of runs that ended without doing so (their instance died and another
- * instance ended them when their lease ran out).
+ * connection of its own, on a thread apart from the caller's. Holds belong to runs: a run's agent commits or releases
+ * its own, and a sweep on every instance releases the holds of runs that ended without doing so (their instance
+ * died and another instance ended them when their lease ran out), as the contract says.
  *
  * <p>Users without a limit (no default, no override) cost no ledger writes: their holds are untracked. When budgets
  * are not enabled at all ({@link Config.Budget#enabled()}), nothing here touches the database. Thread-safe.
  */
 public final class Budgets implements AutoCloseable {
-    /** How often every instance releases the holds of runs that ended elsewhere. */
+    /** How often every instance charges the holds of runs that ended elsewhere. */
     static final Duration SWEEP_EVERY = Duration.ofSeconds(2);
-    /** How old a hold of a run that was never stored (its start failed) must be before it is released. */
+    /** How old a hold of a run that was never stored (its start failed) must be before the sweep releases it. */
     static final Duration ORPHAN_AGE = Duration.ofMinutes(1);
     private static final Logger LOG = LoggerFactory.getLogger(Budgets.class);
     private static final String ADMIT = "UPDATE budget_ledger SET held_micros = held_micros + ? "
@@ -57,6 +58,27 @@ public final class Budgets implements AutoCloseable {
             + "THEN (CASE WHEN warned = 0 THEN 1 ELSE 2 END) ELSE warned END "
             + "WHERE user_id = ? AND period_start = ? RETURNING spent_micros, held_micros, warned";
 
+    /**
+     * A reservation in one statement, for PostgreSQL: the conditional write of the user's ledger row and, when it
+     * admitted the amount, the hold's row; one round trip, committed on its own, where a transaction of the two takes
+     * three. Inserts nothing (and updates nothing) when the amount does not fit or the period has no row yet.
+     */
+    private static final String RESERVE_AT_ONCE = "WITH admitted AS (" + ADMIT + " RETURNING user_id) "
+            + "INSERT INTO budget_holds (id, run_id, user_id, period_start, amount_micros, created_at) "
+            + "SELECT ?, ?, ?, ?, ?, ? FROM admitted";
+    /**
+     * A charge in one statement, for PostgreSQL: the hold's row deleted and the ledger row updated as {@link #CHARGE}
+     * does, with what the deleted row held released; the call's whole cost is spent either way (a hold already
+     * released by the sweep frees nothing).
+     */
+    private static final String CHARGE_AT_ONCE = "WITH released AS (DELETE FROM budget_holds WHERE id = ? "
+            + "RETURNING amount_micros), charge AS (SELECT COALESCE((SELECT amount_micros FROM released), 0) AS freed, "
+            + "CAST(? AS BIGINT) AS cost) "
+            + "UPDATE budget_ledger SET held_micros = held_micros - charge.freed, "
+            + "spent_micros = spent_micros + charge.cost, warned = CASE WHEN spent_micros + charge.cost >= ? "
+            + "THEN (CASE WHEN warned = 0 THEN 1 ELSE 2 END) ELSE warned END "
+            + "FROM charge WHERE user_id = ? AND period_start = ? RETURNING spent_micros, held_micros, warned";
+
     private final Sql sql;
     private final Config.Budget config;
     private final Metrics metrics;
@@ -65,7 +87,9 @@ public final class Budgets implements AutoCloseable {
     /** Where ledger writes run without a writer: never on a run's own thread, whose interrupt (a stop) would break
      *  the connection. */
     private final ExecutorService writers = Executors.newVirtualThreadPerTaskExecutor();
-    private volatile LedgerWriter writer = this::ownTransaction;
+    private final LedgerWriter own = this::ownTransaction;
+    private volatile LedgerWriter writer = own;
+    private volatile boolean holdsInStarts;
 
     public Budgets(Sql sql, Config.Budget config, Metrics metrics, Clock clock) {
         this.sql = sql;
@@ -95,9 +119,31 @@ public final class Budgets implements AutoCloseable {
         this.writer = writer;
     }
 
+    /**
+     * As {@link #writeThrough}, for the writer that also stores runs' starts (the run journal's): a start then takes
+     * its first call's hold in its own transaction ({@link #takesHoldsInStarts}).
+     */
+    public void writeThroughStarts(LedgerWriter writer) {
+        this.writer = writer;
+        this.holdsInStarts = true;
+    }
+
     /** The ledger's transactions without a writer: each on a pool connection of its own, apart from the caller. */
-    private <T> T ownTransaction(Sql.Work<T> work) {
-        return apart(() -> sql.inTransaction(work));
+    private <T> CompletableFuture<T> ownTransaction(Sql.Work<T> work) {
+        return CompletableFuture.supplyAsync(() -> sql.inTransaction(work), writers);
+    }
+
+    /**
+     * Whether reservations and charges are each one statement on a pool connection, committed on its own: on
+     * PostgreSQL, while the ledger has no writer of another's. SQLite cannot modify rows in a {@code WITH} clause.
+     */
+    private boolean atOnce() {
+        return writer == own && !sql.sqlite();
+    }
+
+    /** Runs a ledger transaction through the writer and waits for its commit, not interruptibly. */
+    private <T> T write(Sql.Work<T> work) {
+        return join(writer.submit(work));
     }
 
     /** Whether any user can have a limit; when not, the agent loop does no budget work at all. */
@@ -145,22 +191,58 @@ public final class Budgets implements AutoCloseable {
         if (limitMicros == null) {
             return Hold.untracked(userId, runId);
         }
-        Period period = currentPeriod();
-        long amount = Money.microsCeiling(mostUsd);
-        Hold hold = new Hold(Ids.timeOrdered(), userId, runId, period.key(), amount, limitMicros);
-        Instant now = clock.instant();
-        boolean taken = writer.inTransaction(connection -> {
-            if (!admit(connection, userId, period.key(), amount, limitMicros)) {
-                return false;
-            }
-            Sql.update(connection, "INSERT INTO budget_holds (id, run_id, user_id, period_start, amount_micros, "
-                    + "created_at) VALUES (?, ?, ?, ?, ?, ?)", hold.id(), runId, userId, period.key(), amount, now);
-            return true;
-        });
-        if (!taken) {
-            throw refused(userId, period, limitMicros);
+        Hold hold = prepare(userId, runId, limitMicros, mostUsd);
+        if (atOnce() && apart(() -> sql.update(RESERVE_AT_ONCE, hold.micros(), userId, hold.periodStart(),
+                hold.micros(), limitMicros, hold.id(), runId, userId, hold.periodStart(), hold.micros(),
+                clock.instant())) == 1) {
+            return hold;
+        }
+        // Not admitted at once (no room, or the period's first reservation): the transaction decides, and says why.
+        long[] position = write(connection -> admitHold(connection, hold));
+        if (position != null) {
+            throw refused(exceeded(hold, position), userId);
         }
         return hold;
+    }
+
+    /**
+     * A reservation of {@code mostUsd} in the current period whose admission a caller decides inside a transaction
+     * of its own ({@link #take}): a run's start, when the ledger's writer is the one that stores starts, so that the
+     * start and its first call's reservation are one commit.
+     */
+    public Hold prepare(String userId, String runId, long limitMicros, BigDecimal mostUsd) {
+        return new Hold(Ids.timeOrdered(), userId, runId, currentPeriod().key(), Money.microsCeiling(mostUsd),
+                limitMicros);
+    }
+
+    /**
+     * The work that takes a {@linkplain #prepare prepared} hold inside the caller's transaction: the conditional
+     * write of admission and the hold's row, as {@link #reserve} does. It returns null when the hold was taken;
+     * when it does not fit, nothing is written but the period's (empty) ledger row, and it returns the refusal, to be
+     * counted with {@link #refused} once the caller's transaction is over. It leaves the same result when run again
+     * after a rollback.
+     */
+    public Sql.Work<BudgetExceededException> take(Hold hold) {
+        return connection -> {
+            long[] position = admitHold(connection, hold);
+            return position == null ? null : exceeded(hold, position);
+        };
+    }
+
+    /** Whether the ledger's writer also stores runs' starts, so that a start can {@link #take} its first hold. */
+    public boolean takesHoldsInStarts() {
+        return holdsInStarts;
+    }
+
+    /** The conditional write and the hold's row: null when taken, otherwise the position (spent, held) that refused. */
+    private long[] admitHold(Connection connection, Hold hold) throws SQLException {
+        if (!admit(connection, hold.userId(), hold.periodStart(), hold.micros(), hold.limitMicros())) {
+            return ledger(connection, hold.userId(), hold.periodStart());
+        }
+        Sql.update(connection, "INSERT INTO budget_holds (id, run_id, user_id, period_start, amount_micros, "
+                + "created_at) VALUES (?, ?, ?, ?, ?, ?)", hold.id(), hold.runId(), hold.userId(), hold.periodStart(),
+                hold.micros(), clock.instant());
+        return null;
     }
 
     /**
@@ -175,7 +257,7 @@ public final class Budgets implements AutoCloseable {
             return hold;
         }
         long increase = amount - hold.micros();
-        boolean grown = writer.inTransaction(connection -> {
+        boolean grown = write(connection -> {
             if (Sql.update(connection, "UPDATE budget_holds SET amount_micros = ? WHERE id = ?", amount,
                     hold.id()) != 1) {
                 return false; // released by whoever ended the run
@@ -189,7 +271,7 @@ public final class Budgets implements AutoCloseable {
         });
         if (!grown) {
             // Rolled back: the hold is as it was, and still the run's to release.
-            throw refused(hold.userId(), periodOf(hold), hold.limitMicros());
+            throw refused(exceeded(hold, ledger(hold.userId(), hold.periodStart())), hold.userId());
         }
         return hold.withMicros(amount);
     }
@@ -200,8 +282,13 @@ public final class Budgets implements AutoCloseable {
      * A stop still ends the run right after, since the caller's interrupt stays set.
      */
     private <T> T apart(Supplier<T> work) {
+        return join(CompletableFuture.supplyAsync(work, writers));
+    }
+
+    /** Waits for ledger work, not interruptibly; a failure comes out as what the work threw. */
+    private static <T> T join(CompletableFuture<T> done) {
         try {
-            return CompletableFuture.supplyAsync(work, writers).join();
+            return done.join();
         } catch (CompletionException e) {
             if (e.getCause() instanceof RuntimeException failure) {
                 throw failure;
@@ -223,40 +310,71 @@ public final class Budgets implements AutoCloseable {
         return Sql.update(connection, ADMIT, amount, userId, period, amount, limit) == 1;
     }
 
-    private BudgetExceededException refused(String userId, Period period, long limitMicros) {
+    /** The refusal of a hold that does not fit beside {@code position} (spent, held). */
+    private BudgetExceededException exceeded(Hold hold, long[] position) {
+        long remaining = Math.max(0, hold.limitMicros() - position[0] - position[1]);
+        return new BudgetExceededException(Money.usd(remaining), periodOf(hold).endInstant());
+    }
+
+    /** Counts a refusal on /metrics and logs it; returns it. */
+    public BudgetExceededException refused(BudgetExceededException refusal, String userId) {
         metrics.increment("parley_budget_refusals_total", "Reservations refused because a user's budget could not "
                 + "cover them (starts refused and runs ended budget_exhausted).");
-        long[] row = ledger(userId, period.key());
-        long remaining = Math.max(0, limitMicros - row[0] - row[1]);
-        LOG.info("Budget of user {} cannot cover a call: {} USD left in the period from {}", userId,
-                Money.usd(remaining), period.start());
-        return new BudgetExceededException(Money.usd(remaining), period.endInstant());
+        LOG.info("Budget of user {} cannot cover a call: {} USD left in the period that ends at {}", userId,
+                refusal.remainingUsd(), refusal.details().get("resets_at"));
+        return refusal;
     }
 
     /**
-     * Turns a hold into spending: the call cost {@code costUsd}, the rest of the hold is released. A hold already
-     * released (its run was ended by another instance) still charges the cost, which the provider billed.
+     * Turns a hold into spending, and waits for it: see {@link #commitAsync}.
      *
      * @return the user's position afterwards, or null for an untracked hold
      */
     public Charge commit(Hold hold, BigDecimal costUsd) {
+        return join(commitAsync(hold, costUsd));
+    }
+
+    /**
+     * Queues the charge of a finished call: the call cost {@code costUsd}, and in the same transaction its hold is
+     * deleted and the rest of it released. Until that transaction commits the hold stays counted in full, so that
+     * reservations admitted meanwhile (the run's next call among them) still see it: the charge may commit after
+     * them, and admission stays conservative. A hold already gone was released by the sweep (its run was ended
+     * elsewhere, {@link #releaseHoldsOfEndedRuns}); the call's whole cost is spent all the same.
+     *
+     * @return the user's position once the charge has committed (null for an untracked hold)
+     */
+    public CompletableFuture<Charge> commitAsync(Hold hold, BigDecimal costUsd) {
         if (!hold.tracked()) {
-            return null;
+            return CompletableFuture.completedFuture(null);
         }
         long cost = Money.micros(costUsd);
         long limit = hold.limitMicros();
         long threshold = BigDecimal.valueOf(limit).multiply(config.warnAt()).setScale(0, RoundingMode.CEILING)
                 .longValueExact();
-        return writer.inTransaction(connection -> {
-            long released = Sql.update(connection, "DELETE FROM budget_holds WHERE id = ?", hold.id()) == 1
-                    ? hold.micros() : 0;
+        if (atOnce()) {
+            return CompletableFuture.supplyAsync(() -> {
+                List<long[]> rows = sql.query(CHARGE_AT_ONCE, row -> new long[] {row.getLong("spent_micros"),
+                        row.getLong("held_micros"), row.getLong("warned")}, hold.id(), cost, threshold,
+                        hold.userId(), hold.periodStart());
+                return charge(cost, limit, rows);
+            }, writers);
+        }
+        return writer.submit(connection -> {
+            boolean held = Sql.update(connection, "DELETE FROM budget_holds WHERE id = ?", hold.id()) == 1;
+            long released = held ? hold.micros() : 0;
+            long spent = cost;
             List<long[]> rows = Sql.query(connection, CHARGE, row -> new long[] {row.getLong("spent_micros"),
-                    row.getLong("held_micros"), row.getLong("warned")}, released, cost, cost, threshold,
+                    row.getLong("held_micros"), row.getLong("warned")}, released, spent, spent, threshold,
                     hold.userId(), hold.periodStart());
-            long[] row = rows.isEmpty() ? new long[] {0, 0, 0} : rows.getFirst();
-            return new Charge(Money.usd(cost), Money.usd(row[0]), Money.usd(limit),
-                    Money.usd(Math.max(0, limit - row[0] - row[1])), row[2] == 1);
+            return charge(cost, limit, rows);
         });
+    }
+
+    /** What a charge of {@code cost} left, from the ledger row it returned (spent, held, warned). */
+    private static Charge charge(long cost, long limit, List<long[]> rows) {
+        long[] row = rows.isEmpty() ? new long[] {0, 0, 0} : rows.getFirst();
+        return new Charge(Money.usd(cost), Money.usd(row[0]), Money.usd(limit),
+                Money.usd(Math.max(0, limit - row[0] - row[1])), row[2] == 1);
     }
 
     /**
@@ -267,19 +385,22 @@ public final class Budgets implements AutoCloseable {
         LOG.error("A call of run {} of user {} was made without a reservation; charging its cost {} USD anyway", runId,
                 userId, costUsd);
         Hold hold = new Hold(Ids.timeOrdered(), userId, runId, currentPeriod().key(), 0, limitMicros);
-        writer.inTransaction(connection -> Sql.update(connection, "INSERT INTO budget_ledger (user_id, period_start, "
+        write(connection -> Sql.update(connection, "INSERT INTO budget_ledger (user_id, period_start, "
                 + "spent_micros, held_micros, warned) VALUES (?, ?, 0, 0, 0) ON CONFLICT DO NOTHING", userId,
                 hold.periodStart()));
         return commit(hold, costUsd);
     }
 
-    /** Gives a hold back (a call that was stopped or failed); a failure is logged, and the sweep releases it later. */
+    /**
+     * Gives a hold back (a call that was stopped or failed); a failure is logged, and the sweep releases the hold
+     * once the run has ended.
+     */
     public void quietlyRelease(Hold hold) {
         if (hold == null || !hold.tracked()) {
             return;
         }
         try {
-            writer.inTransaction(connection -> release(connection, hold.id(), hold.userId(), hold.periodStart(),
+            write(connection -> release(connection, hold.id(), hold.userId(), hold.periodStart(),
                     hold.micros()));
         } catch (RuntimeException e) {
             LOG.warn("Releasing hold {} of run {} failed; it is released once the run has ended: {}", hold.id(),
@@ -324,8 +445,10 @@ public final class Budgets implements AutoCloseable {
     }
 
     /**
-     * Releases the holds of runs that have ended (their agent could not release them: its instance died) and of
-     * runs that were never stored (their start failed) once they are {@link #ORPHAN_AGE} old.
+     * Releases the holds of runs that have ended (their agent could neither charge nor release them: its instance
+     * died, or a release failed) and of runs that were never stored (their instance died between admission and storing
+     * the start) once they are {@link #ORPHAN_AGE} old. A call of a live instance never loses its hold this way: a run
+     * ends only after its charges have committed.
      *
      * @return how many holds were released
      */
@@ -340,14 +463,13 @@ public final class Budgets implements AutoCloseable {
                         row.getLong("amount_micros")), orphanedBefore, "running");
         int released = 0;
         for (Left hold : left) {
-            if (writer.inTransaction(connection -> release(connection, hold.id(), hold.userId(), hold.period(),
-                    hold.micros()))) {
+            if (write(connection -> release(connection, hold.id(), hold.userId(), hold.period(), hold.micros()))) {
                 released++;
             }
         }
         if (released > 0) {
             metrics.add("parley_budget_holds_swept_total", "Holds released after their run ended without releasing "
-                    + "them (its instance stopped).", released);
+                    + "or charging them (its instance stopped).", released);
             LOG.info("Released {} hold(s) of runs that ended elsewhere", released);
         }
         return released;

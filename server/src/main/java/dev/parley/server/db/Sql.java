@@ -54,6 +54,11 @@ public final class Sql {
         return health;
     }
 
+    /** Whether the database is SQLite (else PostgreSQL), for statements that only one of them can run. */
+    public boolean sqlite() {
+        return sqlite;
+    }
+
     /**
      * A sum of money as this database stores it: a {@code NUMERIC} in PostgreSQL; in SQLite, which has no exact
      * decimal type and whose floating-point sums drift, a whole number of {@link #MONEY_SCALE 10^-8} dollars.

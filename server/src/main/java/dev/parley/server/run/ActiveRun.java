@@ -75,6 +75,7 @@ final class ActiveRun implements AgentRun {
     private final Approvals approvals;
     private volatile RuntimeException logFailure; // written by the journal's writer
     private volatile boolean startFailed; // written by the journal's writer
+    private volatile RuntimeException startRefusal; // written by the journal's writer
     private long appendedSeq; // the journal's writer's: appended in the transaction under way
     private long storedSeq; // the journal's writer's: committed
     private boolean commitInDoubt; // the journal's writer's: a commit with its events failed with its connection
@@ -378,7 +379,7 @@ final class ActiveRun implements AgentRun {
     }
 
     boolean logBroken() {
-        return logFailure != null;
+        return logFailure != null || startRefusal != null;
     }
 
     /** Counts events the journal holds for the run while the database is down in ({@code sign} 1) or out (-1). */
@@ -439,8 +440,24 @@ final class ActiveRun implements AgentRun {
         logFailed(failure);
     }
 
+    /** Whether the run's start failed or was refused: nothing of it is stored. */
     boolean startFailed() {
-        return startFailed;
+        return startFailed || startRefusal != null;
+    }
+
+    /**
+     * What the start's own transaction decided about the run's admission (its agent's, such as a spend budget): null
+     * admits it; a refusal means nothing of it is stored, not even the events its agent queued meanwhile, and
+     * {@link #startFailed} stops the agent once that transaction is over. A refusal stays if the transaction is
+     * written again, so that the run stays refused.
+     */
+    void refuseStart(RuntimeException refusal) {
+        startRefusal = refusal;
+    }
+
+    /** Why the start's transaction refused the run, or null. */
+    RuntimeException startRefusal() {
+        return startRefusal;
     }
 
     /** Why the run's log stopped taking events, or why it could hold no more of them; null when neither. */

@@ -31,6 +31,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
@@ -200,9 +201,11 @@ public final class RunService implements AutoCloseable {
         if (busy != null && busy.userId.equals(userId)) {
             throw RunStore.runInProgress();
         }
+        Agent.Admission admission;
         try {
-            // The agent may refuse the run before anything of it is stored (a spend budget that cannot cover it).
-            agent.admit(userId, runId, text);
+            // The agent may refuse the run before anything of it is stored (a spend budget that cannot cover it), or
+            // leave that decision to the start's transaction below.
+            admission = agent.admit(userId, runId, text);
         } catch (RuntimeException e) {
             busyThreads.remove(threadId, run);
             agent.ended(runId);
@@ -219,6 +222,12 @@ public final class RunService implements AutoCloseable {
         CompletableFuture<ActiveRun> stored;
         try {
             stored = journal.submitWritesAsync((connection, log) -> {
+                if (admission != null && run.startRefusal() == null) {
+                    run.refuseStart(admission.decision().run(connection));
+                }
+                if (run.startRefusal() != null) {
+                    return null; // refused: nothing of the start is written, nor what its agent emits meanwhile
+                }
                 if (continuesThread) {
                     conversations.countMessage(log.writes(), userId, threadId, now);
                 } else {
@@ -232,15 +241,32 @@ public final class RunService implements AutoCloseable {
             });
         } catch (RuntimeException e) {
             busyThreads.remove(threadId, run); // refused outright (the database is down): nothing was queued
+            if (admission != null) {
+                admission.settled(false, null);
+            }
             agent.ended(runId);
             throw e;
+        }
+        if (admission != null) {
+            stored = stored.handle((committed, failure) -> {
+                admission.settled(failure == null && committed != null, committed == null ? run.startRefusal() : null);
+                if (failure != null) {
+                    throw failure instanceof CompletionException wrapped ? wrapped : new CompletionException(failure);
+                }
+                if (committed == null) {
+                    throw new CompletionException(run.startRefusal());
+                }
+                return committed;
+            });
         }
         // The agent starts now, not after that commit: its events queue behind the start, so they are stored and
         // published after agent_started in any case, and the turn does not wait a commit for its agent. A start that
         // fails stops the agent before anything of it is stored (ActiveRun#startFailed); runs of the journal's thread.
         stored.whenComplete((ignored, failure) -> {
             if (failure != null) {
-                run.startFailed(failure instanceof RuntimeException e ? e : new IllegalStateException(failure));
+                Throwable cause = failure instanceof CompletionException wrapped && wrapped.getCause() != null
+                        ? wrapped.getCause() : failure;
+                run.startFailed(cause instanceof RuntimeException e ? e : new IllegalStateException(cause));
             }
         });
         active.put(runId, run);
@@ -258,12 +284,12 @@ public final class RunService implements AutoCloseable {
     }
 
     /**
-     * Runs work on tables of its own (the spend ledger's) in the run journal's next batched transaction and returns
-     * its result once committed, throwing what it threw: what the ledger's reservations and charges use, so that they
-     * are not a second writer beside the journal. The caller's interrupt does not cut the work off.
+     * Queues work on tables of its own (the spend ledger's) for the run journal's next batched transaction; the future
+     * completes with its result once committed, or with what it threw: what the ledger's reservations and charges use,
+     * so that they are not a second writer beside the journal. The caller's interrupt does not cut the work off.
      */
-    public <T> T writeLedger(Sql.Work<T> work) {
-        return RunJournal.join(journal.submitApartAsync((connection, log) -> work.run(connection)));
+    public <T> CompletableFuture<T> writeLedger(Sql.Work<T> work) {
+        return journal.submitApartAsync((connection, log) -> work.run(connection));
     }
 
     /** How long the oldest write waiting for the run journal has waited; what admission control looks at. */

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.parley.server.config.Config;
 import dev.parley.server.conversation.ConversationStore;
 import dev.parley.server.db.Database;
+import dev.parley.server.db.Sql;
 import dev.parley.server.observe.Metrics;
 import dev.parley.server.testing.Accounts;
 import dev.parley.server.testing.MutableClock;
@@ -19,6 +20,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -165,23 +167,57 @@ abstract class BudgetsContract {
 
         assertThat(budgets.releaseHoldsOfEndedRuns()).isEqualTo(1);
         assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.5");
+        assertThat(budgets.status(user).spentUsd()).isEqualByComparingTo("0");
 
         clock.advance(Budgets.ORPHAN_AGE.plusSeconds(1));
         assertThat(budgets.releaseHoldsOfEndedRuns()).isEqualTo(1);
         assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.2");
+        assertThat(budgets.status(user).spentUsd()).isEqualByComparingTo("0");
         assertThat(budgets.releaseHoldsOfEndedRuns()).isZero();
     }
 
     @Test
-    void aCommitAfterTheHoldWasReleasedElsewhereStillChargesTheCost() {
-        Hold hold = budgets.reserve(user, "gone", LIMIT, usd("0.3"));
+    void aChargeAfterTheSweepReleasedItsHoldSpendsTheCallsWholeCost() {
+        Hold cheaper = budgets.reserve(user, "gone", LIMIT, usd("0.3"));
+        Hold dearer = budgets.reserve(user, "gone", LIMIT, usd("0.2"));
         clock.advance(Budgets.ORPHAN_AGE.plusSeconds(1));
-        budgets.releaseHoldsOfEndedRuns();
+        assertThat(budgets.releaseHoldsOfEndedRuns()).isEqualTo(2);
 
-        budgets.commit(hold, usd("0.2"));
+        budgets.commit(cheaper, usd("0.2"));
+        budgets.commit(dearer, usd("0.25"));
 
         assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0");
-        assertThat(budgets.status(user).spentUsd()).isEqualByComparingTo("0.2");
+        assertThat(budgets.status(user).spentUsd()).isEqualByComparingTo("0.45");
+    }
+
+    @Test
+    void aQueuedChargeKeepsItsHoldCountedUntilItCommits() {
+        Hold first = budgets.reserve(user, "run-1", LIMIT, usd("0.6"));
+        CompletableFuture<Void> gate = new CompletableFuture<>();
+        budgets.writeThrough(new LedgerWriter() {
+            @Override
+            public <T> CompletableFuture<T> submit(Sql.Work<T> work) {
+                return gate.thenApplyAsync(open -> database.sql().inTransaction(work));
+            }
+        });
+        CompletableFuture<Charge> charge = budgets.commitAsync(first, usd("0.1"));
+        budgets.writeThrough(new LedgerWriter() {
+            @Override
+            public <T> CompletableFuture<T> submit(Sql.Work<T> work) {
+                return CompletableFuture.supplyAsync(() -> database.sql().inTransaction(work));
+            }
+        });
+
+        assertThatThrownBy(() -> budgets.reserve(user, "run-1", LIMIT, usd("0.5")))
+                .isInstanceOf(BudgetExceededException.class);
+        budgets.reserve(user, "run-1", LIMIT, usd("0.4"));
+        assertThat(charge).isNotDone();
+        gate.complete(null);
+
+        assertThat(charge.join().remainingUsd()).isEqualByComparingTo("0.5");
+        assertThat(budgets.status(user).spentUsd()).isEqualByComparingTo("0.1");
+        assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.4");
+        budgets.reserve(user, "run-1", LIMIT, usd("0.5"));
     }
 
     @Test

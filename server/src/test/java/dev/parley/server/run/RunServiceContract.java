@@ -7,6 +7,9 @@ import dev.parley.protocol.ErrorCode;
 import dev.parley.protocol.EventType;
 import dev.parley.protocol.Json;
 import dev.parley.protocol.ProtocolException;
+import dev.parley.server.agent.Agent;
+import dev.parley.server.agent.AgentRun;
+import dev.parley.server.agent.Answer;
 import dev.parley.server.budget.BudgetExceededException;
 import dev.parley.server.budget.Budgets;
 import dev.parley.server.budget.Charge;
@@ -14,6 +17,7 @@ import dev.parley.server.budget.Hold;
 import dev.parley.server.config.Config;
 import dev.parley.server.conversation.ConversationStore;
 import dev.parley.server.db.Database;
+import dev.parley.server.db.Sql;
 import dev.parley.server.fanout.Envelope;
 import dev.parley.server.fanout.LocalFanout;
 import dev.parley.server.observe.Metrics;
@@ -29,6 +33,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -319,6 +324,73 @@ abstract class RunServiceContract {
         assertThat(seen).allSatisfy(e -> assertThat(e.seq()).isLessThanOrEqualTo(last));
         for (Envelope event : seen) {
             assertThat(event.wire()).isEqualTo(logged.get((int) event.seq() - 1).wire());
+        }
+    }
+
+    @Test
+    void aStartWhoseOwnTransactionRefusesItsAdmissionStoresNothingNotEvenWhatItsAgentEmittedMeanwhile()
+            throws Exception {
+        List<Boolean> settled = new CopyOnWriteArrayList<>();
+        try (Budgets budgets = new Budgets(database.sql(), new Config.Budget(Optional.of(BigDecimal.ONE),
+                Config.BudgetPeriod.MONTH, new BigDecimal("0.5"), Set.of(), Optional.empty()), new Metrics(), clock)) {
+            Agent spender = new Agent() {
+                @Override
+                public Answer run(AgentRun run) throws InterruptedException {
+                    return agent.run(run);
+                }
+
+                @Override
+                public Admission admit(String userId, String runId, String request) {
+                    // "deltas 1" fits in the limit of 1 USD; "deltas 2" comes after it and does not.
+                    BigDecimal most = new BigDecimal(request.endsWith("1") ? "0.6" : "0.5");
+                    Sql.Work<BudgetExceededException> take = budgets.take(budgets.prepare(userId, runId, 1_000_000L,
+                            most));
+                    return new Admission() {
+                        @Override
+                        public Sql.Work<BudgetExceededException> decision() {
+                            return take;
+                        }
+
+                        @Override
+                        public void settled(boolean admitted, RuntimeException refusal) {
+                            settled.add(admitted);
+                            assertThat(refusal == null).isEqualTo(admitted);
+                        }
+                    };
+                }
+            };
+            // The journal's writer waits until both starts and the refused run's first events are queued, so that
+            // they are written in one batch.
+            RunService held = new RunService(database.sql(), database.eventLogSql(), new RunEventLog(database.sql()),
+                    conversations, spender, fanout, config, new Metrics(), clock, false);
+            try {
+                budgets.writeThroughStarts(held::writeLedger);
+                CompletableFuture<StartedRun> admitted = held.startAsync(alice, new StartRequest(null, "deltas 1",
+                        null, null));
+                CompletableFuture<StartedRun> refused = held.startAsync(alice, new StartRequest(null, "deltas 2",
+                        null, null));
+                Await.until("both agents have emitted", Duration.ofSeconds(10), () -> held.eventLogDelay()
+                        .toMillis() > 50 && agent.runs() == 2);
+                held.startEventWriter();
+
+                String runId = admitted.join().runId();
+                assertThatThrownBy(refused::join).hasCauseInstanceOf(BudgetExceededException.class);
+                Await.until("run " + runId + " ends", Duration.ofSeconds(10),
+                        () -> held.find(alice, runId).status().ended());
+                assertThat(settled).containsExactlyInAnyOrder(true, false);
+                assertThat(database.sql().query("SELECT id FROM runs", row -> row.getString(1)))
+                        .containsExactly(runId);
+                assertThat(database.sql().query("SELECT DISTINCT run_id FROM run_events", row -> row.getString(1)))
+                        .containsExactly(runId);
+                assertThat(database.sql().query("SELECT id FROM threads", row -> row.getString(1))).hasSize(1);
+                Await.until("the admitted run is published", Duration.ofSeconds(10),
+                        () -> aliceSaw.stream().anyMatch(e -> e.type().equals(EventType.AGENT_COMPLETED)));
+                assertThat(aliceSaw).extracting(Envelope::runId).containsOnly(runId);
+                assertThat(budgets.status(alice).reservedUsd()).isEqualByComparingTo("0.6");
+            } finally {
+                held.drain(Duration.ZERO);
+                held.close();
+            }
         }
     }
 
