@@ -1,6 +1,7 @@
 package dev.parley.server.fanout;
 
 import dev.parley.protocol.ServerEvent;
+import java.util.Objects;
 
 /**
  * An event on its way to sockets: the frame text, written once for all of them (and as the run event log keeps it),
@@ -62,6 +63,18 @@ public final class Envelope {
 
     public boolean isRunEvent() {
         return runId != null;
+    }
+
+    /** Equal when the type, run, {@code seq} and frame are (the mirrored frame follows from the frame). */
+    @Override
+    public boolean equals(Object other) {
+        return other instanceof Envelope that && seq == that.seq && type.equals(that.type)
+                && Objects.equals(runId, that.runId) && wire.equals(that.wire);
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(type, runId, seq, wire);
     }
 
     @Override
