@@ -31,7 +31,8 @@ import java.util.function.Function;
  * <p>Every event of the agent goes through {@link #append} under {@link #lock}: the next {@code seq}, then the
  * journal's queue, in that order, so the run's events reach the journal, and therefore the log and the sockets, in
  * {@code seq} order. The agent does not wait for the database: the journal's writer commits and publishes behind it.
- * The first and the last event are appended by the work that stores the run's start and end ({@link RunService}).
+ * The first and the last event are appended by the work that stores the run's start and end ({@link RunStarts},
+ * {@link RunEnds}).
  *
  * <p>How the run ends is decided once, under the same lock ({@link #end}): by a stop, a timeout, a shutdown, an
  * event that could not be stored or more events held than the run may keep while the database is down
@@ -39,6 +40,9 @@ import java.util.function.Function;
  * or by the agent returning. The agent's thread does no database work of its own while it may be interrupted; once an
  * ending is set, further agent events are dropped. Fields marked "guarded" are read and written under {@link #lock};
  * {@link #appendedSeq}, {@link #storedSeq} and {@link #logFailure} belong to the journal's writer.
+ *
+ * <p>It is one class of over 500 lines because its parts (numbering, the ending, open tool calls, the pending approval,
+ * the paused timeout) are decided together under that one lock: apart, each would need the others' guarded state.
  */
 final class ActiveRun implements AgentRun {
     /** How a run ends. */

@@ -60,6 +60,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Threads: {@link #queue} is shared; the units, {@link #held}, the runs' {@code appendedSeq}/{@code storedSeq}/
  * {@code logBroken}/held counts and the connection are the writer's, or the caller's once the journal is closed.
+ *
+ * <p>It is one class of over 500 lines because group commit, the retry one unit at a time and the outage's hold are
+ * one loop of that one writer thread over one queue and one connection: apart, they would share the writer's state.
  */
 final class RunJournal implements AutoCloseable {
     static final int MAX_BATCH = 256;

@@ -1,0 +1,126 @@
+package dev.parley.server.run;
+
+import dev.parley.protocol.ErrorCode;
+import dev.parley.protocol.ProtocolException;
+import dev.parley.server.fanout.Fanout;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Stopping runs: a run of this instance is stopped at once (its agent interrupted); a run of another instance is
+ * asked to stop through the database's flag and the fan-out, and this instance stops its own runs when either brings
+ * such a request.
+ *
+ * <p>Threads: {@link #stop} and {@link #stopRunOnThread} run on the caller's thread (a socket's reader or an HTTP
+ * handler), the latter waiting for the run's end; {@link #stopLocally} on the thread the fan-out delivers a request
+ * on (the requester's own, or the Redis subscriber's), and from {@link #quietlyPollStopRequests} on the runs'
+ * scheduler, every {@link RunService#STOP_POLL_EVERY}.
+ */
+final class RunStops {
+    /** Logs as {@link RunService}: the run machinery's lines keep one logger name whichever part writes them. */
+    private static final Logger LOG = LoggerFactory.getLogger(RunService.class);
+
+    private final RunStore store;
+    private final Fanout fanout;
+    private final Clock clock;
+    private final String instanceId;
+    private final ConcurrentHashMap<String, ActiveRun> active;
+
+    RunStops(RunStore store, Fanout fanout, Clock clock, String instanceId,
+             ConcurrentHashMap<String, ActiveRun> active) {
+        this.store = store;
+        this.fanout = fanout;
+        this.clock = clock;
+        this.instanceId = instanceId;
+        this.active = active;
+    }
+
+    void stop(String userId, String runId) {
+        ActiveRun run = runId == null ? null : active.get(runId);
+        if (run != null && run.userId.equals(userId)) {
+            if (!run.requestEnd(ActiveRun.Ending.STOPPED)) {
+                throw runFinished();
+            }
+            LOG.info("Run {} stopped by user {}", runId, userId);
+            return;
+        }
+        RunRecord record = store.find(userId, runId).orElseThrow(RunService::runNotFound);
+        if (record.status().ended()) {
+            throw runFinished();
+        }
+        // The flag first: an instance that misses the fan-out's request (Redis down) still finds it.
+        store.requestStop(runId, clock.instant());
+        fanout.requestStop(runId);
+        LOG.info("Run {} stop requested by user {} (running elsewhere)", runId, userId);
+    }
+
+    boolean stopRunOnThread(String userId, String threadId, Duration wait) {
+        Optional<RunRecord> running = store.findRunningOnThread(userId, threadId);
+        if (running.isEmpty()) {
+            return true;
+        }
+        String runId = running.get().id();
+        try {
+            stop(userId, runId);
+        } catch (ProtocolException e) {
+            // It ended on its own meanwhile.
+        }
+        long deadline = System.nanoTime() + wait.toNanos();
+        ActiveRun run = active.get(runId);
+        if (run != null) {
+            try {
+                run.done.get(wait.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (TimeoutException | ExecutionException e) {
+                return false;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        while (System.nanoTime() < deadline) {
+            if (store.findRunningOnThread(userId, threadId).isEmpty()) {
+                return true;
+            }
+            try {
+                Thread.sleep(50); // a run of another instance: its end shows in the database
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return store.findRunningOnThread(userId, threadId).isEmpty();
+    }
+
+    /** Stops a run of this instance that another instance was asked to stop (through the fan-out or the database). */
+    void stopLocally(String runId) {
+        ActiveRun run = active.get(runId);
+        if (run != null && run.requestEnd(ActiveRun.Ending.STOPPED)) {
+            LOG.info("Run {} stopped on request from another instance", runId);
+        }
+    }
+
+    /** Stops the runs of this instance that were asked to stop through the database. */
+    void quietlyPollStopRequests() {
+        if (active.isEmpty()) {
+            return;
+        }
+        try {
+            for (String runId : store.stopRequested(instanceId)) {
+                stopLocally(runId);
+            }
+        } catch (RuntimeException e) {
+            LOG.debug("Polling stop requests failed: {}", e.toString());
+        }
+    }
+
+    private static ProtocolException runFinished() {
+        return new ProtocolException(ErrorCode.RUN_FINISHED, "The run has already finished.");
+    }
+}
