@@ -7,19 +7,19 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.regex.Pattern;
 
 /**
  * The whole configuration of a Parley server: one tree of records, loaded from the environment in one place
  * ({@link #from(Map)}). Every problem is reported at once, one line each, naming the variable. docs/configuration.md
- * lists the same variables; a test keeps the two in step.
+ * lists the same variables; a test keeps the two in step. The sections with structured values have their own readers
+ * ({@link ToolSettings}, {@link OidcSettings}, {@link BudgetSettings}); the records stay here, so that the whole tree
+ * reads in one file.
  */
 public record Config(Server server, Storage storage, Auth auth, Socket socket, Runs runs, Agent agent, Logging logging,
                      Oidc oidc, Redis redis, Budget budget, Tools tools) {
@@ -203,11 +203,10 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
     /** The issuer used for the provider id {@code google} when its issuer variable is unset. */
     public static final URI GOOGLE_ISSUER = URI.create("https://accounts.google.com");
     /** Per-provider variables: {@code PARLEY_OIDC_<NAME>_ISSUER} and so on, {@code <NAME>} the upper-case id. */
-    private static final String OIDC_PREFIX = "PARLEY_OIDC_";
+    static final String OIDC_PREFIX = "PARLEY_OIDC_";
     private static final String OIDC_NAME = "<NAME>";
-    private static final Pattern OIDC_ID = Pattern.compile("[a-z][a-z0-9]{0,31}");
 
-    private static final Set<String> HTTP = Set.of("http", "https");
+    static final Set<String> HTTP = Set.of("http", "https");
 
     /** Loads and validates the configuration; throws {@link ConfigException} listing every problem. */
     public static Config from(Map<String, String> env) {
@@ -404,7 +403,7 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
                 r.choice("PARLEY_LOG_FORMAT", LogFormat.class, LogFormat.TEXT),
                 r.string("PARLEY_LOG_LEVEL", "INFO"));
 
-        Oidc oidc = readOidc(r, server.publicUrl());
+        Oidc oidc = OidcSettings.read(r, server.publicUrl());
 
         String keyPrefix = r.string("PARLEY_REDIS_PREFIX", "parley");
         if (!keyPrefix.matches("[A-Za-z0-9_.:-]{1,64}")) {
@@ -413,133 +412,13 @@ public record Config(Server server, Storage storage, Auth auth, Socket socket, R
         Redis redis = new Redis(keyPrefix,
                 r.duration("PARLEY_REDIS_TIMEOUT", Duration.ofSeconds(2), Duration.ofMillis(50), Duration.ofMinutes(1)));
 
-        Budget budget = readBudget(r);
+        Budget budget = BudgetSettings.read(r);
         Tools tools = ToolSettings.read(r);
         return new Config(server, storage, auth, socket, runs, agent, logging, oidc, redis, budget, tools);
     }
 
-    private static Budget readBudget(EnvReader r) {
-        Optional<BigDecimal> limit = r.optional("PARLEY_BUDGET_USD").flatMap(raw -> {
-            Optional<BigDecimal> usd = decimal(raw);
-            if (usd.isEmpty() || usd.get().signum() < 0 || usd.get().compareTo(new BigDecimal("1000000000")) > 0) {
-                r.problem("PARLEY_BUDGET_USD", "must be a number of US dollars between 0 and 1000000000, got '" + raw + "'");
-                return Optional.empty();
-            }
-            return usd;
-        });
-        BudgetPeriod period = r.choice("PARLEY_BUDGET_PERIOD", BudgetPeriod.class, BudgetPeriod.MONTH);
-        BigDecimal warnAt = new BigDecimal("0.8");
-        Optional<String> rawWarn = r.optional("PARLEY_BUDGET_WARN_AT");
-        if (rawWarn.isPresent()) {
-            Optional<BigDecimal> share = decimal(rawWarn.get());
-            if (share.isEmpty() || share.get().signum() <= 0 || share.get().compareTo(BigDecimal.ONE) > 0) {
-                r.problem("PARLEY_BUDGET_WARN_AT", "must be a share of the limit above 0 and at most 1 (such as 0.8), got '"
-                        + rawWarn.get() + "'");
-            } else {
-                warnAt = share.get();
-            }
-        }
-        Set<String> admins = new LinkedHashSet<>();
-        for (String email : list(r.string("PARLEY_ADMIN_EMAILS", ""))) {
-            if (!email.contains("@")) {
-                r.problem("PARLEY_ADMIN_EMAILS", "'" + email + "' is not an email address");
-            }
-            admins.add(email.toLowerCase(java.util.Locale.ROOT));
-        }
-        Optional<ModelPrice> price = r.optional("PARLEY_LLM_PRICE").flatMap(raw -> {
-            List<String> parts = list(raw);
-            Optional<BigDecimal> input = parts.size() == 2 ? decimal(parts.get(0)) : Optional.empty();
-            Optional<BigDecimal> output = parts.size() == 2 ? decimal(parts.get(1)) : Optional.empty();
-            if (input.isEmpty() || output.isEmpty() || input.get().signum() < 0 || output.get().signum() < 0) {
-                r.problem("PARLEY_LLM_PRICE", "must be the model's input and output prices in USD per million tokens, "
-                        + "such as 0.40,1.60, got '" + raw + "'");
-                return Optional.empty();
-            }
-            return Optional.of(new ModelPrice(input.get(), output.get()));
-        });
-        return new Budget(limit, period, warnAt, Set.copyOf(admins), price);
-    }
-
-    private static Optional<BigDecimal> decimal(String text) {
-        try {
-            return Optional.of(new BigDecimal(text.trim()));
-        } catch (NumberFormatException e) {
-            return Optional.empty();
-        }
-    }
-
-    private static Oidc readOidc(EnvReader r, Optional<URI> publicUrl) {
-        List<String> ids = list(r.string("PARLEY_OIDC_PROVIDERS", "")).stream()
-                .map(id -> id.toLowerCase(java.util.Locale.ROOT))
-                .toList();
-        List<OidcProvider> providers = new ArrayList<>();
-        Set<String> seen = new HashSet<>();
-        for (String id : ids) {
-            if (!OIDC_ID.matcher(id).matches()) {
-                r.problem("PARLEY_OIDC_PROVIDERS", "'" + id + "' is not a provider id: use 1 to 32 letters and digits, "
-                        + "starting with a letter");
-                continue;
-            }
-            if (!seen.add(id)) {
-                r.problem("PARLEY_OIDC_PROVIDERS", "names '" + id + "' twice");
-                continue;
-            }
-            readOidcProvider(r, id).ifPresent(providers::add);
-        }
-        Optional<URI> redirectUri = r.uri("PARLEY_OIDC_REDIRECT_URI", HTTP)
-                .or(() -> publicUrl.map(url -> URI.create(url.toString().replaceAll("/+$", "") + "/auth/callback")));
-        redirectUri.ifPresent(uri -> {
-            if (uri.getHost() == null || uri.getRawFragment() != null) {
-                r.problem("PARLEY_OIDC_REDIRECT_URI", "must be an absolute URL without a fragment");
-            }
-        });
-        if (!ids.isEmpty() && redirectUri.isEmpty()) {
-            r.problem("PARLEY_OIDC_REDIRECT_URI", "is required when PARLEY_OIDC_PROVIDERS is set and PARLEY_PUBLIC_URL "
-                    + "is not: providers must know where to send people back (this server's /auth/callback)");
-        }
-        Duration httpTimeout =
-                r.duration("PARLEY_OIDC_HTTP_TIMEOUT", Duration.ofSeconds(5), Duration.ofMillis(100), Duration.ofMinutes(1));
-        return new Oidc(List.copyOf(providers), redirectUri, httpTimeout);
-    }
-
-    private static Optional<OidcProvider> readOidcProvider(EnvReader r, String id) {
-        String prefix = OIDC_PREFIX + id.toUpperCase(java.util.Locale.ROOT) + "_";
-        int problemsBefore = r.problems().size();
-        Optional<URI> issuer = r.uri(prefix + "ISSUER", HTTP).or(() -> id.equals("google")
-                ? Optional.of(GOOGLE_ISSUER) : Optional.empty());
-        if (issuer.isEmpty() && r.optional(prefix + "ISSUER").isEmpty()) {
-            r.problem(prefix + "ISSUER", "is required for provider '" + id + "' (its OpenID issuer URL)");
-        }
-        issuer.ifPresent(uri -> {
-            if (!"https".equalsIgnoreCase(uri.getScheme()) && !isLoopback(uri.getHost())) {
-                r.problem(prefix + "ISSUER", "must be an https URL (http is allowed for localhost only)");
-            }
-            if (uri.getRawQuery() != null || uri.getRawFragment() != null) {
-                r.problem(prefix + "ISSUER", "must not have a query or fragment");
-            }
-        });
-        Optional<String> clientId = r.optional(prefix + "CLIENT_ID");
-        if (clientId.isEmpty()) {
-            r.problem(prefix + "CLIENT_ID", "is required for provider '" + id + "'");
-        }
-        Optional<String> clientSecret = r.optional(prefix + "CLIENT_SECRET");
-        if (clientSecret.isEmpty()) {
-            r.problem(prefix + "CLIENT_SECRET", "is required for provider '" + id + "'");
-        }
-        String displayName = r.string(prefix + "DISPLAY_NAME",
-                id.equals("google") ? "Google" : Character.toUpperCase(id.charAt(0)) + id.substring(1));
-        if (r.problems().size() > problemsBefore) {
-            return Optional.empty();
-        }
-        return Optional.of(new OidcProvider(id, displayName, issuer.orElseThrow(), clientId.orElseThrow(),
-                clientSecret.orElseThrow()));
-    }
-
-    private static boolean isLoopback(String host) {
-        return host != null && (host.equals("localhost") || host.equals("127.0.0.1") || host.equals("[::1]"));
-    }
-
-    private static List<String> list(String csv) {
+    /** The non-empty, trimmed items of a comma-separated value. */
+    static List<String> list(String csv) {
         return Arrays.stream(csv.split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList();
     }
 
