@@ -38,14 +38,18 @@ import org.slf4j.LoggerFactory;
  * publishing threads ({@link #deliver}) and only ever go onto the bounded {@link SendQueue}; a virtual thread of this
  * socket ({@link #writer}) is the only one that writes data frames, so a client that does not read blocks nobody
  * but itself and is closed with 1013 once its queue is full. The endpoint's one scheduler calls {@link #tick} for
- * heartbeats and token expiry. The seam between a resume's replay and the live events is {@link ResumeSeam}, which
- * guards itself, and frames are joined into messages by a {@link FrameAssembler}; the rest is volatile or atomic.
+ * heartbeats and token expiry, whose timing is {@link SocketLiveness}'s. The seam between a resume's replay and the
+ * live events is {@link ResumeSeam}, which guards itself, and frames are joined into messages by a
+ * {@link FrameAssembler}; the rest is volatile or atomic.
  *
  * <p>Helidon tells the listener nothing when the TCP connection dies without a close frame; the connection thread
  * then simply ends. {@link #tick} notices that and releases the socket, and so does a new handshake of the same user.
+ *
+ * <p>It stays one class of a little over 500 lines because its close state machine is what every other part is
+ * written against: the reader, the writer, the fan-out's threads and the scheduler all end the socket through the one
+ * {@code closing} flag, the one {@link SendQueue} and {@code release()}, which a split would expose to each part.
  */
 final class SocketSession {
-    static final Duration EXPIRY_WARNING = Duration.ofSeconds(60);
     static final Duration CLOSE_GRACE = Duration.ofSeconds(5);
     static final Duration SLOW_CONSUMER_GRACE = Duration.ofSeconds(10);
     /** The socket whose connection this thread reads (each connection has its own virtual thread). */
@@ -63,14 +67,10 @@ final class SocketSession {
     private final TokenBucket bucket;
     private final int maxMessageBytes;
     private final boolean mirrorPayload;
-    private final long heartbeatMillis;
+    private final SocketLiveness liveness;
     private final AtomicBoolean closing = new AtomicBoolean();
     private final AtomicBoolean released = new AtomicBoolean();
     private volatile Principal principal;
-    private volatile long lastInboundMillis;
-    private volatile long lastHeartbeatMillis;
-    private long lastCountRefreshMillis; // scheduler thread only
-    private volatile boolean expiryWarned;
     private volatile boolean opened;
     private volatile Fanout.Subscription subscription;
     private volatile String closeReason;
@@ -103,10 +103,7 @@ final class SocketSession {
         this.mirrorPayload = runtime.config().mirrorPayload();
         this.frames = new FrameAssembler(maxMessageBytes);
         this.seam = new ResumeSeam(runtime.config().sendQueueBytes(), mirrorPayload);
-        this.heartbeatMillis = runtime.config().heartbeatInterval().toMillis();
-        long now = runtime.clock().millis();
-        this.lastInboundMillis = now;
-        this.lastHeartbeatMillis = now;
+        this.liveness = new SocketLiveness(this, runtime);
     }
 
     /** The socket whose connection the calling thread reads, if it reads one. */
@@ -123,7 +120,7 @@ final class SocketSession {
         data.put("connection_id", connectionId);
         data.put("user_id", principal.userId());
         data.put("server_time", ServerEvent.formatTimestamp(runtime.clock().instant()));
-        data.put("heartbeat_interval_ms", heartbeatMillis);
+        data.put("heartbeat_interval_ms", liveness.heartbeatMillis());
         data.put("max_message_bytes", maxMessageBytes);
         data.put("protocol_version", 1);
         data.put("event", EventType.CONNECTION_ESTABLISHED);
@@ -153,7 +150,7 @@ final class SocketSession {
     // ---- inbound (reader thread) ----
 
     void onText(String text, boolean last) {
-        lastInboundMillis = runtime.clock().millis();
+        liveness.inbound();
         if (closing.get()) {
             return;
         }
@@ -173,21 +170,21 @@ final class SocketSession {
     }
 
     void onBinary() {
-        lastInboundMillis = runtime.clock().millis();
+        liveness.inbound();
         if (!closing.get()) {
             close(ErrorCode.BINARY_NOT_SUPPORTED, CLOSE_GRACE);
         }
     }
 
     void onPing(BufferData data) {
-        lastInboundMillis = runtime.clock().millis();
+        liveness.inbound();
         byte[] bytes = new byte[data.available()];
         data.read(bytes);
         queue.pong(bytes);
     }
 
     void onPong() {
-        lastInboundMillis = runtime.clock().millis();
+        liveness.inbound();
     }
 
     /**
@@ -409,10 +406,10 @@ final class SocketSession {
     /** Replaces the socket's credentials with a newer token of the same user; the expiry warning starts over. */
     void refresh(Principal next) {
         principal = next;
-        expiryWarned = false;
+        liveness.refreshed();
     }
 
-    // ---- liveness and expiry (scheduler thread) ----
+    // ---- liveness and expiry (scheduler thread; the timing is SocketLiveness's) ----
 
     void tick(Instant now) {
         if (closing.get() || !opened) {
@@ -422,32 +419,7 @@ final class SocketSession {
             connectionLost();
             return;
         }
-        Principal current = principal;
-        if (!now.isBefore(current.expiresAt())) {
-            close(ErrorCode.TOKEN_EXPIRED, CLOSE_GRACE);
-            return;
-        }
-        if (!expiryWarned && !now.isBefore(current.expiresAt().minus(EXPIRY_WARNING))) {
-            expiryWarned = true;
-            ObjectNode data = Json.object();
-            data.put("expires_at", ServerEvent.formatTimestamp(current.expiresAt()));
-            send(EventType.AUTH_EXPIRING, data);
-        }
-        long nowMillis = now.toEpochMilli();
-        if (nowMillis - lastCountRefreshMillis >= heartbeatMillis) {
-            lastCountRefreshMillis = nowMillis;
-            runtime.registry().refresh(this);
-        }
-        long quiet = nowMillis - lastInboundMillis;
-        if (quiet >= 3 * heartbeatMillis) {
-            close(ErrorCode.HEARTBEAT_TIMEOUT, CLOSE_GRACE);
-        } else if (quiet >= heartbeatMillis && nowMillis - lastHeartbeatMillis >= heartbeatMillis) {
-            lastHeartbeatMillis = nowMillis;
-            ObjectNode data = Json.object();
-            data.put("connection_id", connectionId);
-            data.put("server_time", ServerEvent.formatTimestamp(now));
-            send(EventType.HEARTBEAT, data);
-        }
+        liveness.tick(now);
     }
 
     /** Whether the connection thread is gone while the socket still counts as open (an unannounced disconnect). */
