@@ -62,6 +62,10 @@ import org.slf4j.LoggerFactory;
  * <p>State: {@link #users} holds a {@link UserState} per user with at least one subscriber here; each is its own lock,
  * guarding its cursors, and subscribers are called while it is held, which is what keeps each run's events in
  * {@code seq} order. Fetches from the database run on {@link #backfills}, never on Redis's I/O thread.
+ *
+ * <p>It is one class of over 500 lines because live delivery and every recovery path above (gap fill, outage
+ * catch-up, resync, quiet-run checks, pruning) read and advance the same per-run cursors under the same per-user lock,
+ * and call each other while holding it; that shared lock is what keeps each socket's events whole and in order.
  */
 public final class RedisFanout implements Fanout, RedisConnections.Listener {
     /** How far back a catch-up reaches before the outage began, for clocks that differ between instances. */
