@@ -2,6 +2,8 @@ package dev.parley.server.agent;
 
 import dev.parley.server.budget.Budgets;
 import dev.parley.server.config.Config;
+import dev.parley.server.health.HealthCheck;
+import dev.parley.server.observe.Metrics;
 import dev.parley.server.usage.PriceCatalog;
 import dev.parley.server.usage.UsageStore;
 import java.time.Clock;
@@ -15,6 +17,24 @@ import java.util.List;
  */
 public final class Agents {
     private Agents() {
+    }
+
+    /**
+     * Readiness's {@code llm} check. The model is not probed (that would cost a call): it says whether one is
+     * configured, and is {@code unreachable} (degraded: the rest of the service still works) while the provider is
+     * known down.
+     */
+    public static HealthCheck healthCheck(Config.Agent config, Agent agent) {
+        return HealthCheck.degradable("llm", agent::unreachable,
+                () -> config.offline() ? "offline" : agent.unreachable() ? "unreachable" : "configured");
+    }
+
+    /** Puts the model provider's gauge on /metrics when a model is configured. */
+    public static void registerGauges(Config.Agent config, Agent agent, Metrics metrics) {
+        if (!config.offline()) {
+            metrics.gauge("parley_llm_unreachable", "1 while the model provider is known to be unreachable (its "
+                    + "calls are refused at once with llm_unavailable), else 0.", () -> agent.unreachable() ? 1 : 0);
+        }
     }
 
     public static Agent create(Config.Agent config, UsageStore usage, PriceCatalog catalog, Clock clock) {

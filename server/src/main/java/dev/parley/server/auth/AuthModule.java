@@ -5,8 +5,8 @@ import dev.parley.server.db.Sql;
 import dev.parley.server.observe.Metrics;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -25,22 +25,22 @@ public final class AuthModule implements AutoCloseable {
     private final Accounts accounts;
     private final JwtTokenVerifier verifier;
     private final Revocations revocations;
-    private final ScheduledExecutorService purger;
+    private final ScheduledFuture<?> purge;
 
     private AuthModule(Accounts accounts, JwtTokenVerifier verifier, Revocations revocations,
-                       ScheduledExecutorService purger) {
+                       ScheduledFuture<?> purge) {
         this.accounts = accounts;
         this.verifier = verifier;
         this.revocations = revocations;
-        this.purger = purger;
+        this.purge = purge;
     }
 
     /**
      * Builds the feature. The JWT secret is the configured one, or the one kept in the data directory (generated
-     * the first time) in embedded mode.
+     * the first time) in embedded mode. The purge runs on {@code scheduler}, the process's housekeeping scheduler.
      */
     public static AuthModule create(Config config, Sql sql, Revocations revocations, LoginThrottle throttle,
-                                    Metrics metrics, Clock clock) {
+                                    Metrics metrics, Clock clock, ScheduledExecutorService scheduler) {
         Config.Auth auth = config.auth();
         byte[] secret = JwtSecret.resolve(auth.jwtSecret(), config.storage().dataDir());
         JwtTokens tokens = new JwtTokens(secret, auth.issuer(), auth.audience(), auth.accessTokenTtl(),
@@ -49,11 +49,9 @@ public final class AuthModule implements AutoCloseable {
         JwtTokenVerifier verifier = new JwtTokenVerifier(tokens, store, revocations, clock, auth.revocationCacheTtl());
         Accounts accounts = new Accounts(auth, store, PasswordHasher.standard(), tokens, revocations, throttle,
                 metrics, clock);
-        ScheduledExecutorService purger = Executors.newSingleThreadScheduledExecutor(
-                Thread.ofVirtual().name("parley-token-purge").factory());
-        purger.scheduleWithFixedDelay(() -> quietlyPurge(accounts), FIRST_PURGE_AFTER.toSeconds(),
-                PURGE_EVERY.toSeconds(), TimeUnit.SECONDS);
-        return new AuthModule(accounts, verifier, revocations, purger);
+        ScheduledFuture<?> purge = scheduler.scheduleWithFixedDelay(() -> quietlyPurge(accounts),
+                FIRST_PURGE_AFTER.toSeconds(), PURGE_EVERY.toSeconds(), TimeUnit.SECONDS);
+        return new AuthModule(accounts, verifier, revocations, purge);
     }
 
     public Accounts accounts() {
@@ -80,7 +78,7 @@ public final class AuthModule implements AutoCloseable {
 
     @Override
     public void close() {
-        purger.shutdownNow();
+        purge.cancel(true);
         verifier.close();
     }
 }

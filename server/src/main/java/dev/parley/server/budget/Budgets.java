@@ -21,6 +21,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.Supplier;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -83,7 +84,7 @@ public final class Budgets implements AutoCloseable {
     private final Config.Budget config;
     private final Metrics metrics;
     private final Clock clock;
-    private final ScheduledExecutorService sweeper;
+    private final ScheduledFuture<?> sweep; // null when budgets are not enabled
     /** Where ledger writes run without a writer: never on a run's own thread, whose interrupt (a stop) would break
      *  the connection. */
     private final ExecutorService writers = Executors.newVirtualThreadPerTaskExecutor();
@@ -91,7 +92,8 @@ public final class Budgets implements AutoCloseable {
     private volatile LedgerWriter writer = own;
     private volatile boolean holdsInStarts;
 
-    public Budgets(Sql sql, Config.Budget config, Metrics metrics, Clock clock) {
+    /** The sweep runs every {@link #SWEEP_EVERY} on {@code scheduler}, the process's housekeeping scheduler. */
+    public Budgets(Sql sql, Config.Budget config, Metrics metrics, Clock clock, ScheduledExecutorService scheduler) {
         this.sql = sql;
         this.config = config;
         this.metrics = metrics;
@@ -101,12 +103,10 @@ public final class Budgets implements AutoCloseable {
                     () -> quietlyTotal("spent_micros"));
             metrics.gauge("parley_budget_held_usd", "What LLM calls in flight hold in the current budget period.",
                     () -> quietlyTotal("held_micros"));
-            this.sweeper = Executors.newSingleThreadScheduledExecutor(
-                    Thread.ofPlatform().daemon().name("parley-budget-sweep").factory());
-            sweeper.scheduleWithFixedDelay(this::quietlySweep, SWEEP_EVERY.toMillis(), SWEEP_EVERY.toMillis(),
-                    TimeUnit.MILLISECONDS);
+            this.sweep = scheduler.scheduleWithFixedDelay(this::quietlySweep, SWEEP_EVERY.toMillis(),
+                    SWEEP_EVERY.toMillis(), TimeUnit.MILLISECONDS);
         } else {
-            this.sweeper = null;
+            this.sweep = null;
         }
     }
 
@@ -496,8 +496,8 @@ public final class Budgets implements AutoCloseable {
 
     @Override
     public void close() {
-        if (sweeper != null) {
-            sweeper.shutdownNow();
+        if (sweep != null) {
+            sweep.cancel(true);
         }
         writers.shutdown();
     }

@@ -3,6 +3,8 @@ package dev.parley.server.db;
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.parley.server.config.Config;
+import dev.parley.server.health.HealthCheck;
+import dev.parley.server.observe.Metrics;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -158,6 +160,19 @@ public final class Database implements AutoCloseable {
         } catch (SQLException e) {
             return false;
         }
+    }
+
+    /** Readiness's {@code database} check: the instance cannot serve without it. */
+    public HealthCheck healthCheck() {
+        return HealthCheck.required("database", this::isUp);
+    }
+
+    /** Puts the pool's gauges on /metrics. */
+    public void registerGauges(Metrics metrics) {
+        metrics.gauge("parley_db_pool_active", "Database connections in use.", this::activeConnections);
+        metrics.gauge("parley_db_pool_idle", "Idle database connections.", this::idleConnections);
+        metrics.gauge("parley_db_pool_pending", "Threads waiting for a database connection.", this::pendingThreads);
+        metrics.gauge("parley_db_pool_max", "Maximum database connections.", this::maxConnections);
     }
 
     public int activeConnections() {

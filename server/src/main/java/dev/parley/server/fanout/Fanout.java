@@ -1,5 +1,6 @@
 package dev.parley.server.fanout;
 
+import dev.parley.server.health.HealthCheck;
 import java.util.function.Consumer;
 
 /**
@@ -32,6 +33,14 @@ public interface Fanout extends AutoCloseable {
 
     /** How far events reach, as readiness reports it: {@code local}, or {@code up} for a shared bus. */
     String describe();
+
+    /**
+     * Readiness's {@code fanout} check: a shared fan-out that lost Redis still serves this instance's own sockets, so
+     * it is degraded, not down.
+     */
+    default HealthCheck healthCheck() {
+        return HealthCheck.degradable("fanout", () -> describe().equals("down"), this::describe);
+    }
 
     @Override
     void close();

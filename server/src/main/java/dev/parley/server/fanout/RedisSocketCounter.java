@@ -12,8 +12,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -68,17 +68,16 @@ public final class RedisSocketCounter implements SocketCounter, RedisConnections
     private final ConcurrentHashMap<String, Set<String>> local = new ConcurrentHashMap<>();
     /** Sockets closed while Redis could not be told; removed from Redis when it returns. */
     private final ConcurrentHashMap<String, Set<String>> unreleased = new ConcurrentHashMap<>();
-    private final ScheduledExecutorService heartbeat;
+    private final ScheduledFuture<?> heartbeat;
     private volatile Instant lastRewrite = Instant.now();
 
-    public RedisSocketCounter(RedisConnections redis) {
+    /** Heartbeats run on {@code scheduler}, the process's housekeeping scheduler. */
+    public RedisSocketCounter(RedisConnections redis, ScheduledExecutorService scheduler) {
         this.redis = redis;
         this.instancesKey = redis.key("instances");
         quietlyHeartbeat();
-        this.heartbeat = Executors.newSingleThreadScheduledExecutor(
-                Thread.ofPlatform().daemon().name("parley-socket-heartbeat").factory());
-        heartbeat.scheduleWithFixedDelay(this::beat, HEARTBEAT_EVERY.toMillis(), HEARTBEAT_EVERY.toMillis(),
-                TimeUnit.MILLISECONDS);
+        this.heartbeat = scheduler.scheduleWithFixedDelay(this::beat, HEARTBEAT_EVERY.toMillis(),
+                HEARTBEAT_EVERY.toMillis(), TimeUnit.MILLISECONDS);
         redis.addListener(this);
     }
 
@@ -226,7 +225,7 @@ public final class RedisSocketCounter implements SocketCounter, RedisConnections
     /** Stops vouching for this instance's sockets: they stop counting at once on every instance. */
     @Override
     public void close() {
-        heartbeat.shutdownNow();
+        heartbeat.cancel(true);
         try {
             redis.call(commands -> commands.hdel(instancesKey, instanceId));
         } catch (RuntimeException e) {

@@ -71,6 +71,11 @@ public final class Gateway implements AutoCloseable {
         builder.errorHandling(ErrorHandling.builder().includeEntity(true).build())
                 .directHandlers(direct.build());
         WebServer webServer = builder.routing(routing).build().start();
+        if (!webServer.isRunning()) {
+            // Helidon logs a listener that failed to bind and returns; the start-up must fail, not report success.
+            throw new IllegalStateException("The listener could not start on " + server.host() + ":" + server.port()
+                    + " (PARLEY_HOST, PORT); the cause is logged above.");
+        }
         return new Gateway(webServer, List.copyOf(routes));
     }
 

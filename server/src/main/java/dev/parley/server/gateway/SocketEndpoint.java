@@ -68,6 +68,8 @@ public final class SocketEndpoint implements AutoCloseable {
         this.tickets = new SocketTickets(dependencies.sql(), clock);
         this.origins = new Origins(config.server().allowedOrigins());
         this.handshake = new SocketHandshake(verifier, tickets, registry, origins, dependencies.lifecycle(), metrics);
+        // Its own thread, not the process's housekeeping one: every socket's heartbeat and forced close hangs on its
+        // tick, which must not wait behind a purge or a sweep stuck on the database.
         this.scheduler = Executors.newSingleThreadScheduledExecutor(
                 Thread.ofPlatform().daemon().name("parley-sockets").factory());
         ClientMessages messages = new ClientMessages(dependencies.runs(), dependencies.conversations(), verifier,

@@ -12,6 +12,7 @@ import dev.parley.server.agent.RemoteToolException;
 import dev.parley.server.agent.RemoteTools;
 import dev.parley.server.agent.ToolPolicy;
 import dev.parley.server.config.Config;
+import dev.parley.server.health.HealthCheck;
 import dev.parley.server.observe.Metrics;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -91,6 +92,8 @@ public final class McpServers implements RemoteTools, AutoCloseable {
                     ? new McpStdioClient(config, version, changed) : new McpHttpClient(config, version, changed));
             servers.put(config.id(), holder[0]);
         }
+        // Its own thread, not the shared housekeeping one: discovering a server's tools can wait on that server for as
+        // long as its timeout, which would hold up every purge and heartbeat behind it.
         this.scheduler = configs.isEmpty() ? null : Executors.newSingleThreadScheduledExecutor(
                 Thread.ofPlatform().daemon().name("parley-mcp").factory());
     }
@@ -307,6 +310,14 @@ public final class McpServers implements RemoteTools, AutoCloseable {
             throw new ProtocolException(ErrorCode.NOT_FOUND, "There is no MCP server of that id that takes a user's"
                     + " credential.");
         }
+    }
+
+    /**
+     * Readiness's {@code mcp} check: it shows which servers are unavailable, and stays up, since a server that is down
+     * fails only the calls of its own tools. None when no server is configured.
+     */
+    public Optional<HealthCheck> healthCheck() {
+        return isEmpty() ? Optional.empty() : Optional.of(HealthCheck.reported("mcp", this::describe));
     }
 
     /** For readiness: {@code connected}, or {@code unavailable:<ids>} naming the servers that are not. */

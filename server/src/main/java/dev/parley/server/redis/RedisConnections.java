@@ -127,6 +127,8 @@ public final class RedisConnections implements AutoCloseable {
                 disconnected(connection);
             }
         });
+        // Its own thread, not the process's housekeeping one: recovering after an outage waits on Redis for up to the
+        // command timeout, and the listeners it calls then would hold up every purge and heartbeat behind it.
         this.worker = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("parley-redis").factory());
     }
 

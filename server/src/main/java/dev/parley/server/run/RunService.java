@@ -106,6 +106,8 @@ public final class RunService implements AutoCloseable {
         metrics.gauge("parley_run_events_held",
                 "Run events kept in memory because the database is unavailable, waiting to be stored.",
                 this.journal::heldEvents);
+        // Its own thread, not the process's housekeeping one: runs' timeouts and the polls for stop requests are due on
+        // time, and must not wait behind a purge or a sweep stuck on the database.
         this.scheduler = Executors.newSingleThreadScheduledExecutor(
                 Thread.ofPlatform().daemon().name("parley-runs").factory());
         String instanceId = UUID.randomUUID().toString();

@@ -24,6 +24,8 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import dev.parley.server.observe.Metrics;
@@ -45,6 +47,7 @@ abstract class LlmProviderContract {
     static final String ANSWER_PART_1 = "Your costliest model ";
     static final String ANSWER_PART_2 = "is claude-opus-4-1.";
     static Database database;
+    static final ScheduledExecutorService SCHEDULER = Executors.newSingleThreadScheduledExecutor();
     static UsageStore store;
     static String user;
     static long userRequests;
@@ -72,6 +75,7 @@ abstract class LlmProviderContract {
 
     @AfterAll
     static void closeDatabase() {
+        SCHEDULER.shutdownNow();
         database.close();
     }
 
@@ -243,7 +247,7 @@ abstract class LlmProviderContract {
 
     private static Budgets budgets(String limitUsd) {
         return new Budgets(database.sql(), new Config.Budget(Optional.of(new BigDecimal(limitUsd)),
-                Config.BudgetPeriod.MONTH, new BigDecimal("0.8"), Set.of(), Optional.empty()), new Metrics(), CLOCK);
+                Config.BudgetPeriod.MONTH, new BigDecimal("0.8"), Set.of(), Optional.empty()), new Metrics(), CLOCK, SCHEDULER);
     }
 
     @Test

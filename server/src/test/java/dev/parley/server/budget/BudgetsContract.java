@@ -24,6 +24,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.ScheduledExecutorService;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -32,6 +33,7 @@ import org.junit.jupiter.api.Test;
 abstract class BudgetsContract {
     private static final long LIMIT = 1_000_000; // USD 1 in micro-dollars
     private final MutableClock clock = new MutableClock(Instant.parse("2030-01-31T23:00:00Z"));
+    private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
     private Database database;
     private Budgets budgets;
     private String user;
@@ -42,7 +44,7 @@ abstract class BudgetsContract {
     void setUp() {
         database = open();
         budgets = new Budgets(database.sql(), new Config.Budget(Optional.of(BigDecimal.ONE), Config.BudgetPeriod.MONTH,
-                new BigDecimal("0.5"), Set.of(), Optional.empty()), new Metrics(), clock);
+                new BigDecimal("0.5"), Set.of(), Optional.empty()), new Metrics(), clock, scheduler);
         user = Accounts.insertUser(database);
     }
 
@@ -51,6 +53,7 @@ abstract class BudgetsContract {
         if (budgets != null) {
             budgets.close();
         }
+        scheduler.shutdownNow();
         if (database != null) {
             database.close();
         }

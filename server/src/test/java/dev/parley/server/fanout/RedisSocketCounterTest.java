@@ -12,6 +12,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -25,6 +27,7 @@ class RedisSocketCounterTest {
 
     private final String prefix = TestRedis.freshPrefix();
     private final List<AutoCloseable> resources = new ArrayList<>();
+    private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
 
     private RedisConnections connect(URI url) {
         RedisConnections redis = TestRedis.connect(url, prefix, Clock.systemUTC());
@@ -33,7 +36,7 @@ class RedisSocketCounterTest {
     }
 
     private RedisSocketCounter counter(RedisConnections redis) {
-        RedisSocketCounter counter = new RedisSocketCounter(redis);
+        RedisSocketCounter counter = new RedisSocketCounter(redis, scheduler);
         resources.add(counter);
         return counter;
     }
@@ -43,6 +46,7 @@ class RedisSocketCounterTest {
         for (AutoCloseable resource : resources.reversed()) {
             resource.close();
         }
+        scheduler.shutdownNow();
     }
 
     @Test

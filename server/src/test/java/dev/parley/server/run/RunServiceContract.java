@@ -38,6 +38,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.ScheduledExecutorService;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -50,6 +51,7 @@ import org.junit.jupiter.api.Test;
 abstract class RunServiceContract {
     private final MutableClock clock = new MutableClock(Instant.parse("2030-01-01T00:00:00Z"));
     private final Config.Runs config = new Config.Runs(Duration.ofMinutes(2), Duration.ofMinutes(10), 10_000);
+    private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
     private Database database;
     private final ScriptedAgent agent = new ScriptedAgent(Duration.ofMillis(5));
     private LocalFanout fanout;
@@ -88,6 +90,7 @@ abstract class RunServiceContract {
             runs.drain(Duration.ZERO);
             runs.close();
         }
+        scheduler.shutdownNow();
         if (database != null) {
             database.close();
         }
@@ -127,7 +130,7 @@ abstract class RunServiceContract {
     @Test
     void theSpendLedgerWrittenThroughTheJournalAdmitsExactlyWhatFitsAmidRunsBeingStored() throws Exception {
         try (Budgets budgets = new Budgets(database.sql(), new Config.Budget(Optional.of(BigDecimal.ONE),
-                Config.BudgetPeriod.MONTH, new BigDecimal("0.5"), Set.of(), Optional.empty()), new Metrics(), clock)) {
+                Config.BudgetPeriod.MONTH, new BigDecimal("0.5"), Set.of(), Optional.empty()), new Metrics(), clock, scheduler)) {
             budgets.writeThrough(runs::writeLedger);
             List<Callable<Object>> work = new ArrayList<>();
             for (int i = 0; i < 60; i++) {
@@ -332,7 +335,7 @@ abstract class RunServiceContract {
             throws Exception {
         List<Boolean> settled = new CopyOnWriteArrayList<>();
         try (Budgets budgets = new Budgets(database.sql(), new Config.Budget(Optional.of(BigDecimal.ONE),
-                Config.BudgetPeriod.MONTH, new BigDecimal("0.5"), Set.of(), Optional.empty()), new Metrics(), clock)) {
+                Config.BudgetPeriod.MONTH, new BigDecimal("0.5"), Set.of(), Optional.empty()), new Metrics(), clock, scheduler)) {
             Agent spender = new Agent() {
                 @Override
                 public Answer run(AgentRun run) throws InterruptedException {

@@ -29,8 +29,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
@@ -105,11 +105,10 @@ public final class OidcSignIn implements AutoCloseable {
     private final LoginThrottle throttle;
     private final Metrics metrics;
     private final Clock clock;
-    private final ScheduledExecutorService purger;
+    private volatile ScheduledFuture<?> purge;
 
     private OidcSignIn(Map<String, OpenIdProvider> providers, Optional<URI> redirectUri, OidcStore store,
-                       Accounts accounts, LoginThrottle throttle, Metrics metrics, Clock clock,
-                       ScheduledExecutorService purger) {
+                       Accounts accounts, LoginThrottle throttle, Metrics metrics, Clock clock) {
         this.providers = providers;
         this.redirectUri = redirectUri;
         this.store = store;
@@ -117,24 +116,24 @@ public final class OidcSignIn implements AutoCloseable {
         this.throttle = throttle;
         this.metrics = metrics;
         this.clock = clock;
-        this.purger = purger;
     }
 
-    /** Builds the feature; nothing is fetched from the providers until the first sign-in needs it. */
+    /**
+     * Builds the feature; nothing is fetched from the providers until the first sign-in needs it. The purge runs on
+     * {@code scheduler}, the process's housekeeping scheduler.
+     */
     public static OidcSignIn create(Config config, Sql sql, Accounts accounts, LoginThrottle throttle, Metrics metrics,
-                                    Clock clock) {
+                                    Clock clock, ScheduledExecutorService scheduler) {
         Config.Oidc oidc = config.oidc();
         Map<String, OpenIdProvider> providers = new LinkedHashMap<>();
         for (Config.OidcProvider provider : oidc.providers()) {
             providers.put(provider.id(), new OpenIdProvider(provider, oidc.httpTimeout(), clock));
         }
         OidcStore store = new OidcStore(sql);
-        ScheduledExecutorService purger = Executors.newSingleThreadScheduledExecutor(
-                Thread.ofVirtual().name("parley-oidc-purge").factory());
         OidcSignIn signIn = new OidcSignIn(Collections.unmodifiableMap(providers), oidc.redirectUri(), store,
-                accounts, throttle, metrics, clock, purger);
-        purger.scheduleWithFixedDelay(signIn::quietlyPurge, PURGE_EVERY.toSeconds(), PURGE_EVERY.toSeconds(),
-                TimeUnit.SECONDS);
+                accounts, throttle, metrics, clock);
+        signIn.purge = scheduler.scheduleWithFixedDelay(signIn::quietlyPurge, PURGE_EVERY.toSeconds(),
+                PURGE_EVERY.toSeconds(), TimeUnit.SECONDS);
         if (!providers.isEmpty()) {
             LOG.info("Sign-in with {} enabled; providers send people back to {}", String.join(", ", providers.keySet()),
                     oidc.redirectUri().map(URI::toString).orElse("?"));
@@ -404,6 +403,6 @@ public final class OidcSignIn implements AutoCloseable {
 
     @Override
     public void close() {
-        purger.shutdownNow();
+        purge.cancel(true);
     }
 }
