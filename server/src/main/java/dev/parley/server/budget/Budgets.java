@@ -40,9 +40,12 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Users without a limit (no default, no override) cost no ledger writes: their holds are untracked. When budgets
  * are not enabled at all ({@link Config.Budget#enabled()}), nothing here touches the database. Thread-safe.
+ *
+ * <p>It is one class of over 500 lines because admission, charge, release and the sweep are the four writes of one
+ * ledger row and must agree on its arithmetic; each has an embedded (journal) and a PostgreSQL (one statement) form.
  */
 public final class Budgets implements AutoCloseable {
-    /** How often every instance charges the holds of runs that ended elsewhere. */
+    /** How often every instance releases the holds of runs that ended elsewhere. */
     static final Duration SWEEP_EVERY = Duration.ofSeconds(2);
     /** How old a hold of a run that was never stored (its start failed) must be before the sweep releases it. */
     static final Duration ORPHAN_AGE = Duration.ofMinutes(1);
