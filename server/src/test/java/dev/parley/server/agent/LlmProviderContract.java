@@ -47,7 +47,7 @@ abstract class LlmProviderContract {
     static final String ANSWER_PART_1 = "Your costliest model ";
     static final String ANSWER_PART_2 = "is claude-opus-4-1.";
     static Database database;
-    static final ScheduledExecutorService SCHEDULER = Executors.newSingleThreadScheduledExecutor();
+    static ScheduledExecutorService scheduler;
     static UsageStore store;
     static String user;
     static long userRequests;
@@ -66,6 +66,7 @@ abstract class LlmProviderContract {
 
     @BeforeAll
     static void loadSample() {
+        scheduler = Executors.newSingleThreadScheduledExecutor();
         database = UsageTestData.embedded();
         store = new UsageStore(database.sql(), CLOCK);
         user = UsageTestData.newUser(database);
@@ -75,7 +76,7 @@ abstract class LlmProviderContract {
 
     @AfterAll
     static void closeDatabase() {
-        SCHEDULER.shutdownNow();
+        scheduler.shutdownNow();
         database.close();
     }
 
@@ -247,7 +248,7 @@ abstract class LlmProviderContract {
 
     private static Budgets budgets(String limitUsd) {
         return new Budgets(database.sql(), new Config.Budget(Optional.of(new BigDecimal(limitUsd)),
-                Config.BudgetPeriod.MONTH, new BigDecimal("0.8"), Set.of(), Optional.empty()), new Metrics(), CLOCK, SCHEDULER);
+                Config.BudgetPeriod.MONTH, new BigDecimal("0.8"), Set.of(), Optional.empty()), new Metrics(), CLOCK, scheduler);
     }
 
     @Test
