@@ -294,7 +294,11 @@ final class SocketSession {
 
     /** The frame of an event that is not a run's, as this socket sends frames. */
     private String frame(ServerEvent event) {
-        String wire = event.toWire();
+        return framed(event.toWire());
+    }
+
+    /** A written frame as this socket sends frames: with {@code data} mirrored as {@code payload} or without. */
+    private String framed(String wire) {
         return mirrorPayload ? ServerEvent.withPayloadMirror(wire) : wire;
     }
 
@@ -377,7 +381,7 @@ final class SocketSession {
             long sentMax = lastSeq;
             int replayed = 0;
             for (StoredEvent event : log.events()) {
-                enqueuePaced(mirrorPayload ? ServerEvent.withPayloadMirror(event.wire()) : event.wire());
+                enqueuePaced(framed(event.wire()));
                 replayed++;
                 sentMax = Math.max(sentMax, event.seq());
             }

@@ -193,19 +193,11 @@ final class RunJournal implements AutoCloseable {
     }
 
     /**
-     * As {@link #submitAsync(Work)}, for work that only writes, through {@link Appender#writes()}, and does not touch
-     * the connection: its writes are batched with those of the units around it.
+     * As {@link #submitAsync(Work)}, for work that writes through {@link Appender#writes()} and touches the connection
+     * itself only for tables that nothing else the journal stores touches (the spend ledger's): the batch's queued
+     * writes are not flushed before it, so its writes are batched with those of the units around it.
      */
     <T> CompletableFuture<T> submitWritesAsync(Work<T> work) {
-        return submitAsync(work, false);
-    }
-
-    /**
-     * As {@link #submitAsync(Work)}, for work that reads and writes on the connection only tables that nothing else the
-     * journal stores touches (the spend ledger's): it runs in its batch's transaction, in queue order, without the
-     * batch's queued writes being flushed first, so that it does not split their batches.
-     */
-    <T> CompletableFuture<T> submitApartAsync(Work<T> work) {
         return submitAsync(work, false);
     }
 

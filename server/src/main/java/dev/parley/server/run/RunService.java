@@ -154,7 +154,7 @@ public final class RunService implements AutoCloseable {
      * so that they are not a second writer beside the journal. The caller's interrupt does not cut the work off.
      */
     public <T> CompletableFuture<T> writeLedger(Sql.Work<T> work) {
-        return journal.submitApartAsync((connection, log) -> work.run(connection));
+        return journal.submitWritesAsync((connection, log) -> work.run(connection));
     }
 
     /** How long the oldest write waiting for the run journal has waited; what admission control looks at. */

@@ -174,7 +174,7 @@ class SocketFramesTest {
     }
 
     @Test
-    void helidonsSendLockIsReachableSoFramesAreCoalesced() {
+    void theSendLockOfHelidonsConnectionIsReachable() {
         assertThat(FrameWriter.reachesSendLock()).isTrue();
     }
 
