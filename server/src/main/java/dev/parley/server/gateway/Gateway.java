@@ -21,6 +21,9 @@ import java.util.TreeSet;
  * starts the listener, and stops it on shutdown.
  */
 public final class Gateway implements AutoCloseable {
+    /** How far past the routes' body limit the web server reads before it gives up on a connection. */
+    static final int TRANSPORT_BODY_FACTOR = 4;
+
     private final WebServer server;
     private final List<String> routes;
 
@@ -59,7 +62,10 @@ public final class Gateway implements AutoCloseable {
                 // Small frames go out at once: with Nagle's algorithm on, a frame written while the previous one is
                 // unacknowledged waits for the client's delayed ACK (40 ms on Linux), once per run event.
                 .connectionOptions(options -> options.tcpNoDelay(true))
-                .maxPayloadSize(server.maxRequestBytes())
+                // The routes enforce the body limit themselves and answer 413 with the connection kept open; the web
+                // server then reads and drops the rest of the body. Its own cap sits above theirs because, over it, it
+                // answers and closes at once: the client, still sending, gets a reset that can swallow the answer.
+                .maxPayloadSize(TRANSPORT_BODY_FACTOR * (long) server.maxRequestBytes())
                 .shutdownGracePeriod(Duration.ofSeconds(2));
         DirectHandlers.Builder direct = DirectHandlers.builder();
         TransportErrors.addTo(direct);

@@ -45,6 +45,10 @@ final class Http {
         if (!request.content().hasEntity()) {
             return "";
         }
+        long declared = request.headers().contentLength().orElse(-1L);
+        if (declared > maxBytes) {
+            throw new ProtocolException(ErrorCode.MESSAGE_TOO_LARGE, "The body is over " + maxBytes + " bytes.");
+        }
         try (InputStream in = request.content().inputStream()) {
             byte[] bytes = in.readNBytes(maxBytes + 1);
             if (bytes.length > maxBytes) {

@@ -13,6 +13,7 @@ import java.io.UncheckedIOException;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeAll;
@@ -129,6 +130,28 @@ class RawHttpTest {
         assertCoded(exchange("POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                 + "Transfer-Encoding: chunked\r\n\r\nZZ\r\n" + body + "\r\n0\r\n\r\n"
                 + "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"), 400, "invalid_request");
+    }
+
+    // 1.2 MB against the default PARLEY_MAX_REQUEST_BYTES of 1 MiB.
+    @Test
+    void aBodyOverTheRequestLimitIsReadToItsEndAnsweredWith413AndTheConnectionServesTheNextRequest() {
+        String chunk = "p".repeat(8192);
+        StringBuilder chunked = new StringBuilder("POST /auth/login HTTP/1.1\r\nHost: x\r\n"
+                + "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
+        for (int i = 0; i < 150; i++) {
+            chunked.append(Integer.toHexString(chunk.length())).append("\r\n").append(chunk).append("\r\n");
+        }
+        chunked.append("0\r\n\r\n");
+        String sized = "POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + "Content-Length: 1200000\r\n\r\n" + "p".repeat(1_200_000);
+        for (String oversized : List.of(chunked.toString(), sized)) {
+            Exchange exchange = exchange(oversized + "GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+            assertThat(exchange.responses()).as(exchange.text()).isEqualTo(2);
+            assertThat(exchange.status()).isEqualTo(413);
+            assertThat(exchange.text()).contains("\"code\":\"message_too_large\"");
+            assertThat(exchange.text().substring(exchange.text().lastIndexOf("HTTP/1.1 "))).startsWith("HTTP/1.1 200 ");
+            assertThat(exchange.closedByServer()).isFalse();
+        }
     }
 
     @Test
