@@ -19,7 +19,8 @@
 #            20 users × 10 s) and open loop (bench/peer/latency.mjs, 1,000 users × 1 message/s × 20 s); prints each
 #            result and Parley's ratio to the peer; the per-socket rate limit is lifted and the agent unpaced
 #   turns    versus's closed loop on Parley alone (bench/peer/turns.mjs, 20 users × 10 s, same settings), with the
-#            server's CPU time over the loop (sign-up included); for comparing two settings of Parley run after run
+#            server's CPU time over the loop (sign-up included); for comparing two settings of Parley run after run;
+#            BENCH_TURNS_SECONDS sets the loop's length (default 10), for looking at the server after its warm-up
 #   all      rss, ping and latency, one after another (the default)
 #
 #   --short     small sizes that finish in about a minute in total (CI): 1,000 sockets, 20 connections for 2 × 2 s,
@@ -415,7 +416,7 @@ lifted=(PARLEY_WS_RATE_LIMIT=100000 PARLEY_WS_RATE_WINDOW=1s PARLEY_WS_RATE_BURS
   PARLEY_SIGNUP_LIMIT=100000)
 
 run_turns() { # run_turns NAME: versus's closed loop on Parley alone, with the server's CPU time over it
-  local name=$1 users=20 secs=10 rc=0 before after
+  local name=$1 users=20 secs=${BENCH_TURNS_SECONDS:-10} rc=0 before after
   $short && users=10 secs=3
   note_run "$name"
   start_parley "$name" "" "${lifted[@]}"

@@ -3,9 +3,12 @@ package dev.parley.server.agent;
 import dev.parley.server.usage.PriceCatalog;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Collections;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import java.util.regex.Pattern;
 
@@ -51,15 +54,18 @@ final class Triage {
             "\\b(cost|costs|costing|spend|spending|spent|money|bill|billing|invoice|expensive|budget|save|saving|savings|"
                     + "cheaper|reduce|cut|optimi[sz]\\w*|analy[sz]\\w*|breakdown|usage|tokens?|where does|dollars?)\\b|\\$");
 
-    private final PriceCatalog catalog;
+    /** The catalog's model names with their {@link #key}s, made once: every question is matched against them. */
+    private final Map<String, String> modelKeys;
 
     Triage(PriceCatalog catalog) {
-        this.catalog = catalog;
+        Map<String, String> keys = new LinkedHashMap<>();
+        catalog.models().forEach(model -> keys.put(model, key(model)));
+        this.modelKeys = Collections.unmodifiableMap(keys);
     }
 
     Question read(String request) {
         String text = request.toLowerCase(Locale.ROOT);
-        List<String> models = mentions(request, catalog.models());
+        List<String> models = mentions(key(request), modelKeys);
         Kind kind;
         if (WHAT_IF.matcher(text).find() && (!models.isEmpty() || COSTS.matcher(text).find() || text.contains("model"))) {
             kind = Kind.WHAT_IF;
@@ -86,12 +92,19 @@ final class Triage {
      * of a longer one at the same place ({@code gpt-4o} in {@code gpt-4o-mini}) only the longer counts.
      */
     static List<String> mentions(String text, Collection<String> candidates) {
-        String haystack = key(text);
+        Map<String, String> keys = new LinkedHashMap<>();
+        candidates.forEach(candidate -> keys.put(candidate, key(candidate)));
+        return mentions(key(text), keys);
+    }
+
+    /** The same, for a text already turned into its key and candidates with their keys. */
+    private static List<String> mentions(String haystack, Map<String, String> candidateKeys) {
         record Hit(int start, int end, String name) {
         }
         List<Hit> hits = new ArrayList<>();
-        for (String candidate : candidates) {
-            String needle = key(candidate);
+        for (Map.Entry<String, String> entry : candidateKeys.entrySet()) {
+            String candidate = entry.getKey();
+            String needle = entry.getValue();
             if (needle.isEmpty()) {
                 continue;
             }
@@ -120,7 +133,22 @@ final class Triage {
     }
 
     /** Lower case with dots, underscores and spaces as dashes, so that spellings of one name compare equal. */
-    private static String key(String text) {
-        return text.toLowerCase(Locale.ROOT).replaceAll("[._\\s]+", "-");
+    static String key(String text) {
+        String lower = text.toLowerCase(Locale.ROOT);
+        StringBuilder key = new StringBuilder(lower.length());
+        boolean inSeparators = false;
+        for (int i = 0; i < lower.length(); i++) {
+            char c = lower.charAt(i);
+            // A run of dots, underscores and ASCII white space becomes one dash.
+            boolean separator = c == '.' || c == '_' || c == ' ' || c == '\t' || c == '\n' || c == '\u000B'
+                    || c == '\f' || c == '\r';
+            if (!separator) {
+                key.append(c);
+            } else if (!inSeparators) {
+                key.append('-');
+            }
+            inSeparators = separator;
+        }
+        return key.toString();
     }
 }

@@ -41,4 +41,12 @@ class TriageTest {
         assertThat(Triage.mentions("Switch Support Chat to gpt-4o-mini", List.of("support_chat", "chat", "summarization")))
                 .containsExactly("support_chat");
     }
+
+    @Test
+    void keysSpellNamesOneWay() {
+        assertThat(Triage.key("GPT 4o.mini")).isEqualTo("gpt-4o-mini");
+        assertThat(Triage.key("Claude  Haiku\t4._5")).isEqualTo("claude-haiku-4-5");
+        assertThat(Triage.key(" support_chat\r\n")).isEqualTo("-support-chat-");
+        assertThat(Triage.key("gpt-4o-mini")).isEqualTo("gpt-4o-mini");
+    }
 }
