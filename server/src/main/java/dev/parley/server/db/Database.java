@@ -25,7 +25,8 @@ import org.slf4j.LoggerFactory;
  * <p>SQLite takes one writer at a time: every transaction begins {@code IMMEDIATE} (it takes the write lock at once,
  * so two transactions never deadlock on upgrading a read lock), and a writer that finds the lock taken waits for it
  * up to {@link #SQLITE_BUSY_TIMEOUT}. A commit writes the log without waiting for the disk ({@code synchronous=NORMAL}):
- * what was committed survives the process being killed; the last commits before a power loss may not.
+ * what was committed survives the process being killed; the last commits before a power loss may not. The log is
+ * copied into the database file by {@link WalCheckpointer} on a thread of its own, not inside the commits.
  */
 public final class Database implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Database.class);
@@ -37,9 +38,11 @@ public final class Database implements AutoCloseable {
     private final Sql sql;
     private final Sql eventLogSql;
     private final DatabaseHealth health;
+    private final WalCheckpointer checkpointer; // embedded only
 
     private Database(HikariDataSource dataSource, HikariDataSource eventLogSource, boolean embedded,
-                     DatabaseHealth health) {
+                     DatabaseHealth health, WalCheckpointer checkpointer) {
+        this.checkpointer = checkpointer;
         this.dataSource = dataSource;
         this.eventLogSource = eventLogSource;
         this.embedded = embedded;
@@ -62,7 +65,8 @@ public final class Database implements AutoCloseable {
     public static Database open(String jdbcUrl, int poolSize) {
         boolean embedded = jdbcUrl.startsWith("jdbc:sqlite:");
         HikariDataSource dataSource = pool(jdbcUrl, "parley-db", poolSize, Math.min(2, poolSize));
-        HikariDataSource eventLogSource;
+        HikariDataSource eventLogSource = null;
+        WalCheckpointer checkpointer = null;
         long migrating = System.nanoTime();
         long migrated;
         try {
@@ -75,18 +79,29 @@ public final class Database implements AutoCloseable {
             // No idle minimum: the pool then makes no attempts of its own while the database is down, whose growing
             // back-off would delay the journal's first write after it is back by up to seconds.
             eventLogSource = pool(jdbcUrl, "parley-db-events", 1, 0);
+            if (embedded) {
+                checkpointer = WalCheckpointer.start(jdbcUrl);
+            }
         } catch (RuntimeException e) {
+            if (eventLogSource != null) {
+                eventLogSource.close();
+            }
             dataSource.close();
             throw e;
         }
         LOG.info("Database ready: {} (pool {}, and one connection for the run event log; schema migrations {} ms)",
                 embedded ? "embedded SQLite" : "PostgreSQL", poolSize, (migrated - migrating) / 1_000_000);
-        return new Database(dataSource, eventLogSource, embedded, DatabaseHealth.start(jdbcUrl, embedded));
+        return new Database(dataSource, eventLogSource, embedded, DatabaseHealth.start(jdbcUrl, embedded), checkpointer);
     }
 
     private static HikariDataSource pool(String jdbcUrl, String name, int size, int minimumIdle) {
         HikariConfig hikari = new HikariConfig();
-        hikari.setJdbcUrl(jdbcUrl);
+        if (jdbcUrl.startsWith("jdbc:sqlite:")) {
+            hikari.setDataSource(new SqliteDataSource(jdbcUrl));
+            hikari.setConnectionInitSql(WalCheckpointer.DISABLE_AUTOMATIC);
+        } else {
+            hikari.setJdbcUrl(jdbcUrl);
+        }
         hikari.setPoolName(name);
         hikari.setMaximumPoolSize(size);
         hikari.setMinimumIdle(minimumIdle);
@@ -143,6 +158,11 @@ public final class Database implements AutoCloseable {
         return eventLogSql;
     }
 
+    /** How many times the embedded database's log was made to start over (0 for PostgreSQL). */
+    long checkpointRestarts() {
+        return checkpointer == null ? 0 : checkpointer.restarts();
+    }
+
     public boolean embedded() {
         return embedded;
     }
@@ -194,6 +214,9 @@ public final class Database implements AutoCloseable {
     @Override
     public void close() {
         health.close();
+        if (checkpointer != null) {
+            checkpointer.close();
+        }
         eventLogSource.close();
         dataSource.close();
     }
