@@ -24,6 +24,7 @@ import javax.sql.DataSource;
 import org.sqlite.SQLiteConnection;
 import org.sqlite.SQLiteErrorCode;
 import org.sqlite.SQLiteException;
+import org.sqlite.jdbc3.JDBC3PreparedStatement;
 
 /**
  * Thin JDBC helpers over the pool: parameter binding, row mapping and transactions. A connection failure becomes
@@ -340,7 +341,7 @@ public final class Sql {
             int index = i + 1;
             switch (value) {
                 case null -> prepared.setNull(index, Types.NULL);
-                case Instant instant -> prepared.setTimestamp(index, Timestamp.from(instant));
+                case Instant instant -> setInstant(prepared, index, instant);
                 case String text -> prepared.setString(index, text);
                 case Integer number -> prepared.setInt(index, number);
                 case Long number -> prepared.setLong(index, number);
@@ -349,6 +350,19 @@ public final class Sql {
                 case Double number -> prepared.setDouble(index, number);
                 default -> prepared.setObject(index, value);
             }
+        }
+    }
+
+    /**
+     * Binds a point in time. For SQLite this is the number its driver's {@code setTimestamp} stores with the settings
+     * every connection here uses (milliseconds since the epoch, as an integer), bound without the {@code Calendar}
+     * that method makes on every call; for PostgreSQL it is a {@code Timestamp}.
+     */
+    public static void setInstant(PreparedStatement prepared, int index, Instant instant) throws SQLException {
+        if (prepared.isWrapperFor(JDBC3PreparedStatement.class)) {
+            prepared.setLong(index, instant.toEpochMilli());
+        } else {
+            prepared.setTimestamp(index, Timestamp.from(instant));
         }
     }
 

@@ -1,9 +1,9 @@
 package dev.parley.server.observe;
 
-import java.util.ArrayList;
-import java.util.List;
+import java.util.Arrays;
 import java.util.Locale;
 import java.util.Map;
+import java.util.StringJoiner;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -25,13 +25,13 @@ public final class Metrics {
         String help();
     }
 
-    private record CounterFamily(String help, Map<String, AtomicLong> series) implements Family {
+    private record CounterFamily(String help, Map<Labels, AtomicLong> series) implements Family {
     }
 
-    private record GaugeFamily(String help, Map<String, DoubleSupplier> series) implements Family {
+    private record GaugeFamily(String help, Map<Labels, DoubleSupplier> series) implements Family {
     }
 
-    private record HistogramFamily(String help, Map<String, Histogram> series) implements Family {
+    private record HistogramFamily(String help, Map<Labels, Histogram> series) implements Family {
     }
 
     private static final class Histogram {
@@ -94,17 +94,17 @@ public final class Metrics {
             switch (family) {
                 case CounterFamily counters -> {
                     out.append("# TYPE ").append(name).append(" counter\n");
-                    new TreeMap<>(counters.series()).forEach((labels, value) ->
+                    rendered(counters.series()).forEach((labels, value) ->
                             out.append(name).append(labels).append(' ').append(value.get()).append('\n'));
                 }
                 case GaugeFamily gauges -> {
                     out.append("# TYPE ").append(name).append(" gauge\n");
-                    new TreeMap<>(gauges.series()).forEach((labels, value) ->
+                    rendered(gauges.series()).forEach((labels, value) ->
                             out.append(name).append(labels).append(' ').append(number(value.getAsDouble())).append('\n'));
                 }
                 case HistogramFamily histograms -> {
                     out.append("# TYPE ").append(name).append(" histogram\n");
-                    new TreeMap<>(histograms.series()).forEach((labels, histogram) -> {
+                    rendered(histograms.series()).forEach((labels, histogram) -> {
                         for (int i = 0; i < LATENCY_BUCKETS_S.length; i++) {
                             out.append(name).append("_bucket").append(withLe(labels, number(LATENCY_BUCKETS_S[i])))
                                     .append(' ').append(histogram.buckets.get(i)).append('\n');
@@ -125,19 +125,47 @@ public final class Metrics {
         return labels.isEmpty() ? "{" + bucket + "}" : labels.substring(0, labels.length() - 1) + "," + bucket + "}";
     }
 
-    private static String labels(String... pairs) {
-        if (pairs.length == 0) {
-            return "";
-        }
+    private static Labels labels(String... pairs) {
         if (pairs.length % 2 != 0) {
             throw new IllegalArgumentException("labels must come in name/value pairs");
         }
-        List<String> parts = new ArrayList<>();
-        for (int i = 0; i < pairs.length; i += 2) {
-            String value = pairs[i + 1] == null ? "" : pairs[i + 1];
-            parts.add(pairs[i] + "=\"" + value.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n") + "\"");
+        return new Labels(pairs);
+    }
+
+    /** A series' label names and values, alternating, as given: rendered only when scraped, not on every update. */
+    private record Labels(String[] pairs) {
+        Labels {
+            pairs = pairs.clone(); // a key must not change with the caller's array
         }
-        return "{" + String.join(",", parts) + "}";
+
+        @Override
+        public boolean equals(Object other) {
+            return other instanceof Labels labels && Arrays.equals(pairs, labels.pairs);
+        }
+
+        @Override
+        public int hashCode() {
+            return Arrays.hashCode(pairs);
+        }
+
+        @Override
+        public String toString() {
+            if (pairs.length == 0) {
+                return "";
+            }
+            StringJoiner parts = new StringJoiner(",", "{", "}");
+            for (int i = 0; i < pairs.length; i += 2) {
+                String value = pairs[i + 1] == null ? "" : pairs[i + 1];
+                parts.add(pairs[i] + "=\"" + value.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n") + "\"");
+            }
+            return parts.toString();
+        }
+    }
+
+    private static <V> Map<String, V> rendered(Map<Labels, V> series) {
+        Map<String, V> sorted = new TreeMap<>();
+        series.forEach((labels, value) -> sorted.put(labels.toString(), value));
+        return sorted;
     }
 
     private static String number(double value) {

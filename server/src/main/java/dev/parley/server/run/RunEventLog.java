@@ -7,7 +7,6 @@ import dev.parley.server.fanout.EventLogReader;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
-import java.sql.Timestamp;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -45,7 +44,7 @@ public final class RunEventLog implements EventLogReader {
             statement.setLong(2, event.seq());
             statement.setString(3, event.type());
             statement.setString(4, event.wire());
-            statement.setTimestamp(5, Timestamp.from(createdAt));
+            Sql.setInstant(statement, 5, createdAt);
             statement.addBatch();
             pending++;
         }
