@@ -5,7 +5,6 @@ import io.helidon.webserver.ConnectionContext;
 import io.helidon.webserver.websocket.WsConnection;
 import io.helidon.websocket.WsSession;
 import java.lang.reflect.Field;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.locks.Lock;
 import org.slf4j.Logger;
@@ -60,24 +59,22 @@ final class FrameWriter {
 
     /** Sends the frames in order; each is a whole text message. Throws what the connection throws. */
     void send(List<SendQueue.Text> texts) {
-        if (texts.size() == 1 || connection == null) {
+        if (connection == null) {
             for (SendQueue.Text text : texts) {
                 ws.send(text.text(), true);
             }
             return;
         }
-        byte[][] payloads = new byte[texts.size()][];
         int total = 0;
-        for (int i = 0; i < payloads.length; i++) {
-            payloads[i] = texts.get(i).text().getBytes(StandardCharsets.UTF_8);
-            total += headerLength(payloads[i].length) + payloads[i].length;
+        for (SendQueue.Text text : texts) {
+            total += headerLength(text.bytes()) + text.bytes();
         }
         byte[] out = new byte[total];
         int at = 0;
-        for (byte[] payload : payloads) {
-            at = writeHeader(out, at, payload.length);
-            System.arraycopy(payload, 0, out, at, payload.length);
-            at += payload.length;
+        for (SendQueue.Text text : texts) {
+            at = writeHeader(out, at, text.bytes());
+            System.arraycopy(text.utf8(), 0, out, at, text.bytes());
+            at += text.bytes();
         }
         sendLock.lock();
         try {

@@ -1,5 +1,6 @@
 package dev.parley.server.gateway;
 
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.List;
@@ -19,7 +20,26 @@ final class SendQueue {
     sealed interface Item permits Text, Pong, Close {
     }
 
-    record Text(String text, int bytes) implements Item {
+    /** A text frame, encoded once when queued: its length is what the queue counts, and its bytes what is sent. */
+    record Text(byte[] utf8, String type) implements Item {
+        static Text of(String wire) {
+            return new Text(wire.getBytes(StandardCharsets.UTF_8), typeOf(wire));
+        }
+
+        int bytes() {
+            return utf8.length;
+        }
+
+        String text() {
+            return new String(utf8, StandardCharsets.UTF_8);
+        }
+
+        private static String typeOf(String wire) {
+            // Every frame starts with {"type":"<type>" (ServerEvent.toJson writes type first).
+            int start = wire.indexOf(':') + 2;
+            int end = wire.indexOf('"', start);
+            return start > 1 && end > start ? wire.substring(start, end) : "unknown";
+        }
     }
 
     record Pong(byte[] data) implements Item {
@@ -41,8 +61,9 @@ final class SendQueue {
     }
 
     /** Queues a frame unless it does not fit; true also when the queue is closing (the frame is then dropped). */
-    boolean offer(String text) {
-        int bytes = utf8Length(text);
+    boolean offer(String wire) {
+        Text text = Text.of(wire);
+        int bytes = text.bytes();
         lock.lock();
         try {
             if (closed) {
@@ -51,7 +72,7 @@ final class SendQueue {
             if (!fits(bytes)) {
                 return false;
             }
-            add(new Text(text, bytes));
+            add(text);
             return true;
         } finally {
             lock.unlock();
@@ -59,8 +80,9 @@ final class SendQueue {
     }
 
     /** Queues a frame, waiting up to {@code timeout} for room; false when there was none in time. */
-    boolean put(String text, Duration timeout) throws InterruptedException {
-        int bytes = utf8Length(text);
+    boolean put(String wire, Duration timeout) throws InterruptedException {
+        Text text = Text.of(wire);
+        int bytes = text.bytes();
         long nanos = timeout.toNanos();
         lock.lock();
         try {
@@ -71,7 +93,7 @@ final class SendQueue {
                 nanos = changed.awaitNanos(nanos);
             }
             if (!closed) {
-                add(new Text(text, bytes));
+                add(text);
             }
             return true;
         } finally {

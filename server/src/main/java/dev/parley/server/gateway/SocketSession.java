@@ -326,7 +326,7 @@ final class SocketSession {
                     case SendQueue.Text ignored -> {
                         items.forEach(item -> texts.add((SendQueue.Text) item));
                         frames.send(texts);
-                        texts.forEach(text -> runtime.metrics().sent(typeOf(text.text())));
+                        texts.forEach(text -> runtime.metrics().sent(text.type()));
                         texts.clear();
                     }
                     case SendQueue.Pong pong -> ws.pong(BufferData.create(pong.data()));
@@ -344,13 +344,6 @@ final class SocketSession {
             LOG.debug("Socket {} writer stopped: {}", connectionId, e.toString());
             connectionLost();
         }
-    }
-
-    private static String typeOf(String wire) {
-        // Every frame starts with {"type":"<type>" (ServerEvent.toJson writes type first).
-        int start = wire.indexOf(':') + 2;
-        int end = wire.indexOf('"', start);
-        return start > 1 && end > start ? wire.substring(start, end) : "unknown";
     }
 
     // ---- resume ----
