@@ -206,9 +206,14 @@ public final class Migrations {
             Script script = pending.getFirst();
             long started = System.nanoTime();
             try {
-                // Both drivers run every statement of a multi-statement string given to executeUpdate: SQLite's
-                // through sqlite3_exec (execute would run only the first), PostgreSQL's by splitting it itself.
-                statement.executeUpdate(script.sql());
+                // Each driver runs every statement of the script: PostgreSQL's splits it itself (quotes, comments and
+                // dollar quotes understood) and takes results; SQLite's runs all of them only through executeUpdate
+                // (sqlite3_exec), while its execute would run the first statement alone.
+                if (postgres) {
+                    statement.execute(script.sql());
+                } else {
+                    statement.executeUpdate(script.sql());
+                }
             } catch (SQLException e) {
                 throw new IllegalStateException("migration " + location + "/" + script.name() + " failed, nothing of it"
                         + " was applied: " + e.getMessage(), e);

@@ -86,6 +86,17 @@ class PostgresMigrationsTest {
     }
 
     @Test
+    void failedScriptLeavesNothingOfItselfAndKeepsTheOnesBefore() throws SQLException {
+        assertThatThrownBy(() -> Migrations.load("migrations-test/postgresql-failing").apply(dataSource, true))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("V2__half.sql failed")
+                .hasMessageContaining("\"missing\" does not exist");
+
+        assertThat(history(dataSource)).extracting(row -> row.split(" ")[4]).containsExactly("V1__notes.sql");
+        assertThatThrownBy(() -> run(dataSource, "SELECT * FROM half")).hasMessageContaining("does not exist");
+    }
+
+    @Test
     void instancesStartingAtOnceApplyEachScriptOnce() throws Exception {
         CountDownLatch start = new CountDownLatch(1);
         ExecutorService threads = Executors.newFixedThreadPool(3);
