@@ -13,14 +13,14 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
 import javax.sql.DataSource;
-import org.flywaydb.core.Flyway;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The relational database: an embedded SQLite file in the data directory (write-ahead log, so that readers never wait
- * for the writer), or PostgreSQL when a URL is configured. Owns the connection pools and applies the Flyway
- * migrations at start: db/migration for PostgreSQL, db/sqlite for SQLite (the same schema in SQLite's terms).
+ * for the writer), or PostgreSQL when a URL is configured. Owns the connection pools and applies the schema
+ * migrations at start ({@link Migrations}): db/migration for PostgreSQL, db/sqlite for SQLite (the same schema in
+ * SQLite's terms).
  *
  * <p>SQLite takes one writer at a time: every transaction begins {@code IMMEDIATE} (it takes the write lock at once,
  * so two transactions never deadlock on upgrading a read lock), and a writer that finds the lock taken waits for it
@@ -69,12 +69,9 @@ public final class Database implements AutoCloseable {
         WalCheckpointer checkpointer = null;
         long migrating = System.nanoTime();
         long migrated;
+        int applied;
         try {
-            Flyway.configure()
-                    .dataSource(dataSource)
-                    .locations(embedded ? "classpath:db/sqlite" : "classpath:db/migration")
-                    .load()
-                    .migrate();
+            applied = Migrations.load(embedded ? "db/sqlite" : "db/migration").apply(dataSource, !embedded);
             migrated = System.nanoTime();
             // No idle minimum: the pool then makes no attempts of its own while the database is down, whose growing
             // back-off would delay the journal's first write after it is back by up to seconds.
@@ -89,8 +86,9 @@ public final class Database implements AutoCloseable {
             dataSource.close();
             throw e;
         }
-        LOG.info("Database ready: {} (pool {}, and one connection for the run event log; schema migrations {} ms)",
-                embedded ? "embedded SQLite" : "PostgreSQL", poolSize, (migrated - migrating) / 1_000_000);
+        LOG.info("Database ready: {} (pool {}, and one connection for the run event log; schema migrations {} ms,"
+                + " {} applied)", embedded ? "embedded SQLite" : "PostgreSQL", poolSize,
+                (migrated - migrating) / 1_000_000, applied);
         return new Database(dataSource, eventLogSource, embedded, DatabaseHealth.start(jdbcUrl, embedded), checkpointer);
     }
 

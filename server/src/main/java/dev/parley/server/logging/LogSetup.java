@@ -73,7 +73,6 @@ public final class LogSetup {
         root.setLevel(Level.toLevel(logging.level(), Level.INFO));
         root.addAppender(console);
         context.getLogger("com.zaxxer.hikari").setLevel(Level.WARN);
-        context.getLogger("org.flywaydb").setLevel(Level.WARN);
         context.getLogger("io.helidon").setLevel(Level.WARN);
         context.getLogger("io.lettuce").setLevel(Level.WARN);
         context.getLogger("io.netty").setLevel(Level.WARN);
