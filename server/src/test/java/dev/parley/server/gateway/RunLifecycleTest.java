@@ -4,6 +4,7 @@ import static dev.parley.server.gateway.RunEventsTest.payload;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.parley.client.ParleySocket;
 import dev.parley.server.testing.MutableClock;
 import dev.parley.server.testing.RawSocket;
 import dev.parley.server.testing.ScriptedAgent;
@@ -90,7 +91,7 @@ class RunLifecycleTest {
 
         JsonNode shutdown = socket.await("server_shutdown");
         assertThat(shutdown.path("data").path("reconnect_after_ms").asLong()).isBetween(1000L, 3000L);
-        SocketClient.Close close = socket.awaitClose();
+        ParleySocket.Close close = socket.awaitClose();
         assertThat(close.code()).isEqualTo(1012);
         assertThat(close.reason()).isEqualTo("service_restart");
         assertThat(watcher.await("server_shutdown").path("type").asText()).isEqualTo("server_shutdown");

@@ -4,6 +4,7 @@ import static dev.parley.server.gateway.RunEventsTest.payload;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.parley.client.ParleySocket;
 import dev.parley.server.testing.MutableClock;
 import dev.parley.server.testing.ScriptedAgent;
 import dev.parley.server.testing.Servers;
@@ -51,7 +52,7 @@ class SocketLivenessTest {
             clock.advance(Duration.ofMillis(1000));
             assertThat(socket.next().path("type").asText()).isEqualTo("heartbeat");
             clock.advance(Duration.ofMillis(1000));
-            SocketClient.Close close = socket.awaitClose();
+            ParleySocket.Close close = socket.awaitClose();
             assertThat(close.code()).isEqualTo(1001);
             assertThat(close.reason()).isEqualTo("heartbeat_timeout");
         }
@@ -69,7 +70,7 @@ class SocketLivenessTest {
             assertThat(socket.next().path("type").asText()).isEqualTo("pong");
             clock.advance(Duration.ofMillis(2500));
             assertThat(socket.next().path("type").asText()).isEqualTo("heartbeat");
-            socket.raw().sendPong(ByteBuffer.wrap(new byte[] {1})).join();
+            socket.sendPong(ByteBuffer.wrap(new byte[] {1}));
             // The pong frame has no answer; a ping after it shows the server read it before the next tick.
             socket.send("{\"type\":\"ping\"}");
             assertThat(socket.next().path("type").asText()).isEqualTo("pong");
@@ -92,7 +93,7 @@ class SocketLivenessTest {
             assertThat(expiring.path("type").asText()).isEqualTo("auth_expiring");
             assertThat(Instant.parse(expiring.path("data").path("expires_at").asText())).isEqualTo(expiry);
             clock.advance(Duration.ofMinutes(1));
-            SocketClient.Close close = socket.awaitClose();
+            ParleySocket.Close close = socket.awaitClose();
             assertThat(close.code()).isEqualTo(1008);
             assertThat(close.reason()).isEqualTo("token_expired");
         }
@@ -144,8 +145,8 @@ class SocketLivenessTest {
              SocketClient other = connected(secondLogin)) {
             long signedOut = System.nanoTime();
             assertThat(app.post("/auth/logout", "", user.accessToken()).status()).isEqualTo(200);
-            SocketClient.Close first = one.awaitClose(Duration.ofSeconds(1));
-            SocketClient.Close second = two.awaitClose(Duration.ofSeconds(1));
+            ParleySocket.Close first = one.awaitClose(Duration.ofSeconds(1));
+            ParleySocket.Close second = two.awaitClose(Duration.ofSeconds(1));
             assertThat(Duration.ofNanos(System.nanoTime() - signedOut)).isLessThan(Duration.ofSeconds(1));
             assertThat(first.code()).isEqualTo(1008);
             assertThat(first.reason()).isEqualTo("token_revoked");

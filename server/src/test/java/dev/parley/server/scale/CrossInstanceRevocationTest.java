@@ -2,6 +2,7 @@ package dev.parley.server.scale;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.parley.client.ParleySocket;
 import dev.parley.server.testing.SocketClient;
 import dev.parley.server.testing.TestUsers;
 import java.time.Duration;
@@ -40,7 +41,7 @@ class CrossInstanceRevocationTest {
             assertThat(cluster.b.get("/auth/me", user.accessToken()).status()).isEqualTo(200);
             long started = System.nanoTime();
             assertThat(cluster.a.post("/auth/logout", "{}", user.accessToken()).status()).isEqualTo(200);
-            SocketClient.Close close = onB.awaitClose(Duration.ofSeconds(1));
+            ParleySocket.Close close = onB.awaitClose(Duration.ofSeconds(1));
             long tookMillis = (System.nanoTime() - started) / 1_000_000;
             assertThat(close.code()).isEqualTo(1008);
             assertThat(close.reason()).isEqualTo("token_revoked");

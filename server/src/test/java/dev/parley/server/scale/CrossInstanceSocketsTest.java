@@ -6,12 +6,12 @@ import static dev.parley.server.scale.Cluster.start;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.parley.client.ParleySocket;
 import dev.parley.protocol.Json;
 import dev.parley.server.testing.ScriptedAgent;
 import dev.parley.server.testing.SocketClient;
 import dev.parley.server.testing.TestApp;
 import dev.parley.server.testing.TestUsers;
-import java.net.http.WebSocketHandshakeException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -138,8 +138,8 @@ class CrossInstanceSocketsTest {
             socket.next();
             return 0;
         } catch (IllegalStateException e) {
-            if (e.getCause() != null && e.getCause().getCause() instanceof WebSocketHandshakeException refused) {
-                return refused.getResponse().statusCode();
+            if (e.getCause() instanceof ParleySocket.HandshakeRefused refused) {
+                return refused.status();
             }
             throw e;
         }
@@ -157,8 +157,8 @@ class CrossInstanceSocketsTest {
         Throwable refused = org.assertj.core.api.Assertions.catchThrowable(() ->
                 SocketClient.connect(cluster.a, "/ws?ticket=" + ticket, Map.of(), List.of()));
         assertThat(refused).isNotNull();
-        assertThat(((WebSocketHandshakeException) refused.getCause().getCause()).getResponse().statusCode()).isEqualTo(401);
-        assertThat(Json.parse(String.valueOf(((WebSocketHandshakeException) refused.getCause().getCause()).getResponse()
-                .body())).path("error").path("code").asText()).isEqualTo("invalid_token");
+        ParleySocket.HandshakeRefused handshake = (ParleySocket.HandshakeRefused) refused.getCause();
+        assertThat(handshake.status()).isEqualTo(401);
+        assertThat(Json.parse(handshake.body()).path("error").path("code").asText()).isEqualTo("invalid_token");
     }
 }

@@ -5,6 +5,7 @@ import static dev.parley.server.scale.Cluster.start;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.parley.client.ParleySocket;
 import dev.parley.server.testing.Await;
 import dev.parley.server.testing.ScriptedAgent;
 import dev.parley.server.testing.SocketClient;
@@ -74,7 +75,7 @@ class RedisOutageTest {
                 assertThat(gauge(cluster.b, "parley_fanout_recovered_events")).isGreaterThanOrEqualTo(13);
 
                 assertThat(cluster.a.post("/auth/logout", "{}", leaving.accessToken()).status()).isEqualTo(200);
-                SocketClient.Close close = leavingOnB.awaitClose(Duration.ofSeconds(5));
+                ParleySocket.Close close = leavingOnB.awaitClose(Duration.ofSeconds(5));
                 assertThat(close.code()).isEqualTo(1008);
                 assertThat(close.reason()).isEqualTo("token_revoked");
 
