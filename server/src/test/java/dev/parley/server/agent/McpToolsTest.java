@@ -61,6 +61,24 @@ class McpToolsTest {
         return socket.runEvents(started.path("run_id").asText());
     }
 
+    /** Scripts the model to call {@code tool} with {@code arguments}, then to answer; the events of the user's run. */
+    private static List<JsonNode> runCalling(TestUsers.User user, String tool, String arguments, String request) {
+        llm.then(OpenAiScript.toolCall("call_" + tool, tool, arguments)).then(OpenAiScript.answer("Done."));
+        try (SocketClient socket = connected(user)) {
+            return run(socket, request);
+        }
+    }
+
+    /** Asserts that the run's tool call failed with {@code code} and the run still completed; the call's outcome. */
+    private static JsonNode failedCallInCompletedRun(List<JsonNode> events, String code) {
+        JsonNode completed = first(events, "tool_completed").path("data");
+        assertThat(completed.path("status").asText()).isEqualTo("error");
+        assertThat(completed.path("result").path("error").asText()).isEqualTo(code);
+        assertThat(events.getLast().path("type").asText()).isEqualTo("agent_completed");
+        assertThat(events.getLast().path("data").path("status").asText()).isEqualTo("completed");
+        return completed;
+    }
+
     private static JsonNode first(List<JsonNode> events, String type) {
         return events.stream().filter(e -> e.path("type").asText().equals(type)).findFirst()
                 .orElseThrow(() -> new AssertionError("no " + type + " in " + events));
@@ -123,59 +141,34 @@ class McpToolsTest {
 
     @Test
     void builtInToolEventsNameTheirSourceToo() {
-        llm.then(OpenAiScript.toolCall("call_b", "price_catalog", "{}")).then(OpenAiScript.answer("Prices."));
-        TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
-            List<JsonNode> events = run(socket, "Prices?");
-            assertThat(first(events, "tool_executing").path("data").path("source"))
-                    .isEqualTo(Json.parse("{\"kind\":\"builtin\"}"));
-            assertThat(first(events, "tool_completed").path("data").path("source"))
-                    .isEqualTo(Json.parse("{\"kind\":\"builtin\"}"));
-        }
+        List<JsonNode> events = runCalling(TestUsers.register(app), "price_catalog", "{}", "Prices?");
+        assertThat(first(events, "tool_executing").path("data").path("source"))
+                .isEqualTo(Json.parse("{\"kind\":\"builtin\"}"));
+        assertThat(first(events, "tool_completed").path("data").path("source"))
+                .isEqualTo(Json.parse("{\"kind\":\"builtin\"}"));
     }
 
     @Test
     void aToolErrorCompletesAsAnErrorAndTheRunGoesOn() {
-        llm.then(OpenAiScript.toolCall("call_f", "srv__fail", "{\"why\":\"test\"}")).then(OpenAiScript.answer("It failed."));
-        TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
-            List<JsonNode> events = run(socket, "Fail please");
-            JsonNode completed = first(events, "tool_completed").path("data");
-            assertThat(completed.path("status").asText()).isEqualTo("error");
-            assertThat(completed.path("result").path("error").asText()).isEqualTo("tool_error");
-            assertThat(completed.path("result").path("message").asText()).contains("the disk is full");
-            assertThat(events.getLast().path("data").path("status").asText()).isEqualTo("completed");
-        }
+        List<JsonNode> events = runCalling(TestUsers.register(app), "srv__fail", "{\"why\":\"test\"}", "Fail please");
+        JsonNode completed = failedCallInCompletedRun(events, "tool_error");
+        assertThat(completed.path("result").path("message").asText()).contains("the disk is full");
     }
 
     @Test
     void anAnswerThatIsNotMcpFailsTheCallAndNotTheRun() {
-        llm.then(OpenAiScript.toolCall("call_j", "srv__garbage", "{\"what\":\"x\"}")).then(OpenAiScript.answer("Odd."));
-        TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
-            List<JsonNode> events = run(socket, "Garbage please");
-            JsonNode completed = first(events, "tool_completed").path("data");
-            assertThat(completed.path("status").asText()).isEqualTo("error");
-            assertThat(completed.path("result").path("error").asText()).isEqualTo("mcp_unavailable");
-            assertThat(completed.path("result").path("message").asText()).doesNotContain("<html>");
-            assertThat(events.getLast().path("data").path("status").asText()).isEqualTo("completed");
-        }
+        List<JsonNode> events = runCalling(TestUsers.register(app), "srv__garbage", "{\"what\":\"x\"}",
+                "Garbage please");
+        JsonNode completed = failedCallInCompletedRun(events, "mcp_unavailable");
+        assertThat(completed.path("result").path("message").asText()).doesNotContain("<html>");
     }
 
     @Test
     void aServerThatIsDownFailsItsToolCallAndNotTheRun() {
         gone.close();
-        llm.then(OpenAiScript.toolCall("call_g", "gone__lookup", "{\"query\":\"x\"}"))
-                .then(OpenAiScript.answer("The server is down."));
         TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
-            List<JsonNode> events = run(socket, "Use the gone server");
-            JsonNode completed = first(events, "tool_completed").path("data");
-            assertThat(completed.path("status").asText()).isEqualTo("error");
-            assertThat(completed.path("result").path("error").asText()).isEqualTo("mcp_unavailable");
-            assertThat(events.getLast().path("type").asText()).isEqualTo("agent_completed");
-            assertThat(events.getLast().path("data").path("status").asText()).isEqualTo("completed");
-        }
+        failedCallInCompletedRun(runCalling(user, "gone__lookup", "{\"query\":\"x\"}", "Use the gone server"),
+                "mcp_unavailable");
         JsonNode ready = app.get("/health/ready", null).json();
         assertThat(ready.path("status").asText()).isEqualTo("ready");
         assertThat(ready.path("checks").path("mcp").asText()).startsWith("unavailable:").contains("gone")
@@ -224,17 +217,10 @@ class McpToolsTest {
 
     @Test
     void aCallPastItsServersTimeoutCompletesAsTimeoutAndIsCancelledAtTheServer() {
-        llm.then(OpenAiScript.toolCall("call_t", "quick__slow", "{\"what\":\"y\"}")).then(OpenAiScript.answer("Timed out."));
         int cancelledBefore = mcp.cancelledRequests().size();
-        TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
-            List<JsonNode> events = run(socket, "Be quick");
-            JsonNode completed = first(events, "tool_completed").path("data");
-            assertThat(completed.path("status").asText()).isEqualTo("error");
-            assertThat(completed.path("result").path("error").asText()).isEqualTo("timeout");
-            assertThat(completed.path("source").path("server").asText()).isEqualTo("quick");
-            assertThat(events.getLast().path("data").path("status").asText()).isEqualTo("completed");
-        }
+        List<JsonNode> events = runCalling(TestUsers.register(app), "quick__slow", "{\"what\":\"y\"}", "Be quick");
+        JsonNode completed = failedCallInCompletedRun(events, "timeout");
+        assertThat(completed.path("source").path("server").asText()).isEqualTo("quick");
         Await.until("notifications/cancelled at the MCP server", Duration.ofSeconds(2),
                 () -> mcp.cancelledRequests().size() > cancelledBefore);
     }
@@ -243,14 +229,11 @@ class McpToolsTest {
     void aLostSessionIsInitialisedAgainOnTheNextCall() {
         mcp.forgetSessions();
         int initialisedBefore = mcp.initializations();
-        llm.then(OpenAiScript.toolCall("call_l", "srv__lookup", "{\"query\":\"dogs\"}")).then(OpenAiScript.answer("Dogs."));
-        TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
-            List<JsonNode> events = run(socket, "Look up dogs");
-            JsonNode completed = first(events, "tool_completed").path("data");
-            assertThat(completed.path("status").asText()).isEqualTo("success");
-            assertThat(completed.path("result").path("text").asText()).isEqualTo("found dogs");
-        }
+        List<JsonNode> events = runCalling(TestUsers.register(app), "srv__lookup", "{\"query\":\"dogs\"}",
+                "Look up dogs");
+        JsonNode completed = first(events, "tool_completed").path("data");
+        assertThat(completed.path("status").asText()).isEqualTo("success");
+        assertThat(completed.path("result").path("text").asText()).isEqualTo("found dogs");
         assertThat(mcp.initializations()).isGreaterThan(initialisedBefore);
     }
 }

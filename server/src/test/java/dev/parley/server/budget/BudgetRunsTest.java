@@ -55,6 +55,19 @@ public class BudgetRunsTest {
         socket.send("start_agent", payload);
     }
 
+    /** Starts a run on {@code socket}; its id, once the run has started. */
+    static String startRun(SocketClient socket, String request) {
+        start(socket, request);
+        return socket.await("agent_started").path("run_id").asText();
+    }
+
+    /** Asserts that the user's budget has {@code spent} charged and nothing still held for a run. */
+    static void assertSettled(TestApp app, String token, BigDecimal spent) {
+        JsonNode budget = app.get("/api/budget", token).json();
+        assertThat(decimal(budget.path("spent_usd"))).isEqualByComparingTo(spent);
+        assertThat(decimal(budget.path("reserved_usd"))).isEqualByComparingTo("0");
+    }
+
     static List<JsonNode> ofType(List<JsonNode> events, String type) {
         return events.stream().filter(event -> type.equals(event.path("type").asText())).toList();
     }
@@ -69,8 +82,7 @@ public class BudgetRunsTest {
              TestApp app = TestApp.start(llm(model, "1.00"));
              SocketClient socket = connect(app, registered(app))) {
             String token = tokenOf(app, socket);
-            start(socket, "Where does my money go?");
-            String runId = socket.await("agent_started").path("run_id").asText();
+            String runId = startRun(socket, "Where does my money go?");
             List<JsonNode> events = socket.runEvents(runId);
 
             List<JsonNode> costs = ofType(events, "cost_updated");
@@ -112,9 +124,7 @@ public class BudgetRunsTest {
             assertThat(app.get("/api/threads", token).json().path("total").asLong()).isZero();
             assertThat(model.requests()).isZero();
             assertThat(app.app().metrics().counter("parley_budget_refusals_total")).isEqualTo(1);
-            JsonNode budget = app.get("/api/budget", token).json();
-            assertThat(decimal(budget.path("spent_usd"))).isEqualByComparingTo("0");
-            assertThat(decimal(budget.path("reserved_usd"))).isEqualByComparingTo("0");
+            assertSettled(app, token, BigDecimal.ZERO);
         }
     }
 
@@ -125,8 +135,7 @@ public class BudgetRunsTest {
              TestApp app = TestApp.start(llm(model, "0.004"));
              SocketClient socket = connect(app, registered(app))) {
             String token = tokenOf(app, socket);
-            start(socket, "Where does my money go?");
-            String runId = socket.await("agent_started").path("run_id").asText();
+            String runId = startRun(socket, "Where does my money go?");
             List<JsonNode> events = socket.runEvents(runId);
 
             JsonNode completed = events.getLast();
@@ -142,9 +151,7 @@ public class BudgetRunsTest {
             JsonNode messages = app.get("/api/threads/" + threadId + "/messages", token).json().path("messages");
             assertThat(messages).hasSize(2);
             assertThat(messages.get(1).path("id").asText()).isEqualTo(completed.path("data").path("message_id").asText());
-            JsonNode budget = app.get("/api/budget", token).json();
-            assertThat(decimal(budget.path("spent_usd"))).isEqualByComparingTo(first);
-            assertThat(decimal(budget.path("reserved_usd"))).isEqualByComparingTo("0");
+            assertSettled(app, token, first);
         }
     }
 
@@ -154,8 +161,7 @@ public class BudgetRunsTest {
              TestApp app = TestApp.start(llm(model, "1.00"));
              SocketClient socket = connect(app, registered(app))) {
             String token = tokenOf(app, socket);
-            start(socket, "Where does my money go?");
-            String runId = socket.await("agent_started").path("run_id").asText();
+            String runId = startRun(socket, "Where does my money go?");
             List<JsonNode> events = socket.runEvents(runId);
 
             JsonNode completed = events.getLast();
@@ -167,9 +173,7 @@ public class BudgetRunsTest {
             assertThat(charged).isLessThan(outputCap.add(INPUT_PRICE.multiply(BigDecimal.valueOf(64 * 1024))));
             assertThat(decimal(ofType(events, "cost_updated").getFirst().path("data").path("call_cost_usd")))
                     .isEqualByComparingTo(charged);
-            JsonNode budget = app.get("/api/budget", token).json();
-            assertThat(decimal(budget.path("spent_usd"))).isEqualByComparingTo(charged);
-            assertThat(decimal(budget.path("reserved_usd"))).isEqualByComparingTo("0");
+            assertSettled(app, token, charged);
         }
     }
 
@@ -179,8 +183,7 @@ public class BudgetRunsTest {
              TestApp app = TestApp.start(llm(model, "1.00"));
              SocketClient socket = connect(app, registered(app))) {
             String token = tokenOf(app, socket);
-            start(socket, "Where does my money go?");
-            String runId = socket.await("agent_started").path("run_id").asText();
+            String runId = startRun(socket, "Where does my money go?");
             assertThat(model.awaitStalled(Duration.ofSeconds(10))).isTrue();
             JsonNode holding = app.get("/api/budget", token).json();
             assertThat(decimal(holding.path("reserved_usd"))).isPositive();
@@ -207,11 +210,9 @@ public class BudgetRunsTest {
             env.put("PARLEY_BUDGET_WARN_AT", "0.05"); // 0.0005: crossed by the second call of the first run
             try (TestApp app = TestApp.start(env);
                  SocketClient socket = connect(app, registered(app))) {
-                start(socket, "Where does my money go?");
-                String first = socket.await("agent_started").path("run_id").asText();
+                String first = startRun(socket, "Where does my money go?");
                 List<JsonNode> firstEvents = socket.runEvents(first);
-                start(socket, "And by feature?");
-                String second = socket.await("agent_started").path("run_id").asText();
+                String second = startRun(socket, "And by feature?");
                 List<JsonNode> secondEvents = socket.runEvents(second);
 
                 List<JsonNode> warnings = ofType(firstEvents, "budget_warning");
@@ -278,8 +279,7 @@ public class BudgetRunsTest {
              TestApp app = TestApp.start(llm(model, null));
              SocketClient socket = connect(app, registered(app))) {
             String token = tokenOf(app, socket);
-            start(socket, "Where does my money go?");
-            String runId = socket.await("agent_started").path("run_id").asText();
+            String runId = startRun(socket, "Where does my money go?");
             List<JsonNode> events = socket.runEvents(runId);
 
             assertThat(events.getLast().path("data").path("status").asText()).isEqualTo("completed");
@@ -299,8 +299,7 @@ public class BudgetRunsTest {
         try (TestApp app = TestApp.start(Map.of("PARLEY_BUDGET_USD", "0"));
              SocketClient socket = connect(app, registered(app))) {
             String token = tokenOf(app, socket);
-            start(socket, "Where does my money go?");
-            String runId = socket.await("agent_started").path("run_id").asText();
+            String runId = startRun(socket, "Where does my money go?");
             List<JsonNode> events = socket.runEvents(runId);
 
             assertThat(events.getLast().path("data").path("status").asText()).isEqualTo("completed");
@@ -321,8 +320,7 @@ public class BudgetRunsTest {
             env.put("PARLEY_LLM_PRICE", "0.15,0.60");
             try (TestApp app = TestApp.start(env);
                  SocketClient socket = connect(app, registered(app))) {
-                start(socket, "Where does my money go?");
-                String runId = socket.await("agent_started").path("run_id").asText();
+                String runId = startRun(socket, "Where does my money go?");
                 JsonNode completed = socket.runEvents(runId).getLast();
                 assertThat(decimal(completed.path("data").path("usage").path("cost_usd")))
                         .isEqualByComparingTo(callCost(1000, 200));
