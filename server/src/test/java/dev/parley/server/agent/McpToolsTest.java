@@ -1,5 +1,6 @@
 package dev.parley.server.agent;
 
+import static dev.parley.server.testing.SocketClient.connected;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -35,24 +36,15 @@ class McpToolsTest {
         mcp = servers.keep(new McpTestServer());
         gone = servers.keep(new McpTestServer());
         llm = servers.keep(new ScriptedLlmServer());
-        app = servers.start(Map.of(
-                "PARLEY_LLM_PROVIDER", "openai",
-                "PARLEY_LLM_API_KEY", "test-key",
-                "PARLEY_LLM_BASE_URL", llm.url("/v1"),
+        app = servers.start(llm.settings(Map.of(
                 "PARLEY_MCP_SERVERS", "[{\"id\":\"srv\",\"url\":\"" + mcp.url() + "\",\"timeout_ms\":5000},"
                         + "{\"id\":\"gone\",\"url\":\"" + gone.url() + "\",\"timeout_ms\":2000},"
-                        + "{\"id\":\"quick\",\"url\":\"" + mcp.url() + "\",\"timeout_ms\":1000}]"));
+                        + "{\"id\":\"quick\",\"url\":\"" + mcp.url() + "\",\"timeout_ms\":1000}]")));
         TestUsers.User user = TestUsers.register(app);
         Await.until("both MCP servers connected", Duration.ofSeconds(10), () -> {
             JsonNode servers = app.get("/api/mcp/servers", user.accessToken()).json().path("servers");
             return servers.size() == 3 && servers.findValuesAsText("status").stream().allMatch("connected"::equals);
         });
-    }
-
-    private static SocketClient connected(TestUsers.User user) {
-        SocketClient socket = SocketClient.open(app, user.accessToken());
-        assertThat(socket.next().path("type").asText()).isEqualTo("connection_established");
-        return socket;
     }
 
     private static List<JsonNode> run(SocketClient socket, String request) {
@@ -64,7 +56,7 @@ class McpToolsTest {
     /** Scripts the model to call {@code tool} with {@code arguments}, then to answer; the events of the user's run. */
     private static List<JsonNode> runCalling(TestUsers.User user, String tool, String arguments, String request) {
         llm.then(OpenAiScript.toolCall("call_" + tool, tool, arguments)).then(OpenAiScript.answer("Done."));
-        try (SocketClient socket = connected(user)) {
+        try (SocketClient socket = connected(app, user)) {
             return run(socket, request);
         }
     }
@@ -105,7 +97,7 @@ class McpToolsTest {
                 .then(OpenAiScript.answer("Cats were found."));
         int requestsBefore = llm.requests().size();
         TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
+        try (SocketClient socket = connected(app, user)) {
             List<JsonNode> events = run(socket, "Look up cats");
 
             JsonNode executing = first(events, "tool_executing").path("data");
@@ -184,7 +176,7 @@ class McpToolsTest {
         llm.then(OpenAiScript.toolCall("call_s", "srv__slow", "{\"what\":\"x\"}"));
         TestUsers.User user = TestUsers.register(app);
         int cancelledBefore = mcp.cancelledRequests().size();
-        try (SocketClient socket = connected(user)) {
+        try (SocketClient socket = connected(app, user)) {
             socket.send("start_agent", Json.object().put("user_request", "Be slow"), null);
             String runId = socket.await("agent_started").path("run_id").asText();
             socket.await("tool_executing");
@@ -209,7 +201,7 @@ class McpToolsTest {
                 .json().path("servers").get(0).path("tools").findValuesAsText("name").contains("translate"));
         llm.then(OpenAiScript.answer("Hello."));
         int before = llm.requests().size();
-        try (SocketClient socket = connected(user)) {
+        try (SocketClient socket = connected(app, user)) {
             run(socket, "Hi");
         }
         assertThat(llm.requests().get(before).body().path("tools").findValuesAsText("name")).contains("srv__translate");

@@ -1,5 +1,6 @@
 package dev.parley.server.budget;
 
+import static dev.parley.server.testing.SocketClient.connected;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -44,12 +45,6 @@ public class BudgetRunsTest {
         return INPUT_PRICE.multiply(BigDecimal.valueOf(prompt)).add(OUTPUT_PRICE.multiply(BigDecimal.valueOf(completion)));
     }
 
-    static SocketClient connect(TestApp app, TestUsers.User user) {
-        SocketClient socket = SocketClient.open(app, user.accessToken());
-        assertThat(socket.next().path("type").asText()).isEqualTo("connection_established");
-        return socket;
-    }
-
     static void start(SocketClient socket, String request) {
         ObjectNode payload = Json.object().put("user_request", request);
         socket.send("start_agent", payload);
@@ -80,7 +75,7 @@ public class BudgetRunsTest {
     void eachCallIsChargedWhatItReportsAndTheLedgerShowsTheSum() throws Exception {
         try (OpenAiWireServer model = new OpenAiWireServer(2, 1000, 200);
              TestApp app = TestApp.start(llm(model, "1.00"));
-             SocketClient socket = connect(app, registered(app))) {
+             SocketClient socket = connected(app, registered(app))) {
             String token = tokenOf(app, socket);
             String runId = startRun(socket, "Where does my money go?");
             List<JsonNode> events = socket.runEvents(runId);
@@ -113,7 +108,7 @@ public class BudgetRunsTest {
     void aStartTheBudgetCannotCoverIsRefusedBeforeAnythingIsStored() throws Exception {
         try (OpenAiWireServer model = new OpenAiWireServer(1, 1000, 200);
              TestApp app = TestApp.start(llm(model, "0.001"));
-             SocketClient socket = connect(app, registered(app))) {
+             SocketClient socket = connected(app, registered(app))) {
             String token = tokenOf(app, socket);
             start(socket, "Where does my money go?");
             JsonNode error = socket.await("error").path("data").path("error");
@@ -133,7 +128,7 @@ public class BudgetRunsTest {
         // The first call fits (about 0.003 reserved), and costs 0.00255; the second cannot be reserved on top of it.
         try (OpenAiWireServer model = new OpenAiWireServer(2, 1000, 4000);
              TestApp app = TestApp.start(llm(model, "0.004"));
-             SocketClient socket = connect(app, registered(app))) {
+             SocketClient socket = connected(app, registered(app))) {
             String token = tokenOf(app, socket);
             String runId = startRun(socket, "Where does my money go?");
             List<JsonNode> events = socket.runEvents(runId);
@@ -159,7 +154,7 @@ public class BudgetRunsTest {
     void aStreamThatReportsNoUsageIsChargedItsReservation() throws Exception {
         try (OpenAiWireServer model = new OpenAiWireServer(1, 1000, 200).withoutUsage();
              TestApp app = TestApp.start(llm(model, "1.00"));
-             SocketClient socket = connect(app, registered(app))) {
+             SocketClient socket = connected(app, registered(app))) {
             String token = tokenOf(app, socket);
             String runId = startRun(socket, "Where does my money go?");
             List<JsonNode> events = socket.runEvents(runId);
@@ -181,7 +176,7 @@ public class BudgetRunsTest {
     void aStoppedRunGivesItsHoldBack() throws Exception {
         try (OpenAiWireServer model = new OpenAiWireServer(1, 1000, 200).stalling();
              TestApp app = TestApp.start(llm(model, "1.00"));
-             SocketClient socket = connect(app, registered(app))) {
+             SocketClient socket = connected(app, registered(app))) {
             String token = tokenOf(app, socket);
             String runId = startRun(socket, "Where does my money go?");
             assertThat(model.awaitStalled(Duration.ofSeconds(10))).isTrue();
@@ -209,7 +204,7 @@ public class BudgetRunsTest {
             env.putAll(llm(model, "0.01"));
             env.put("PARLEY_BUDGET_WARN_AT", "0.05"); // 0.0005: crossed by the second call of the first run
             try (TestApp app = TestApp.start(env);
-                 SocketClient socket = connect(app, registered(app))) {
+                 SocketClient socket = connected(app, registered(app))) {
                 String first = startRun(socket, "Where does my money go?");
                 List<JsonNode> firstEvents = socket.runEvents(first);
                 String second = startRun(socket, "And by feature?");
@@ -264,7 +259,7 @@ public class BudgetRunsTest {
                         .isEqualByComparingTo("5");
 
                 assertThat(put(app, path, "{\"limit_usd\":0}", admin).status()).isEqualTo(200);
-                try (SocketClient socket = connect(app, user)) {
+                try (SocketClient socket = connected(app, user)) {
                     start(socket, "Where does my money go?");
                     assertThat(socket.await("error").path("data").path("error").path("code").asText())
                             .isEqualTo("budget_exceeded");
@@ -277,7 +272,7 @@ public class BudgetRunsTest {
     void withoutABudgetALanguageModelRunHasNoBudgetEvents() throws Exception {
         try (OpenAiWireServer model = new OpenAiWireServer(2, 1000, 200);
              TestApp app = TestApp.start(llm(model, null));
-             SocketClient socket = connect(app, registered(app))) {
+             SocketClient socket = connected(app, registered(app))) {
             String token = tokenOf(app, socket);
             String runId = startRun(socket, "Where does my money go?");
             List<JsonNode> events = socket.runEvents(runId);
@@ -297,7 +292,7 @@ public class BudgetRunsTest {
     @Test
     void offlineRunsAreUnaffectedAndCostNothing() {
         try (TestApp app = TestApp.start(Map.of("PARLEY_BUDGET_USD", "0"));
-             SocketClient socket = connect(app, registered(app))) {
+             SocketClient socket = connected(app, registered(app))) {
             String token = tokenOf(app, socket);
             String runId = startRun(socket, "Where does my money go?");
             List<JsonNode> events = socket.runEvents(runId);
@@ -319,7 +314,7 @@ public class BudgetRunsTest {
 
             env.put("PARLEY_LLM_PRICE", "0.15,0.60");
             try (TestApp app = TestApp.start(env);
-                 SocketClient socket = connect(app, registered(app))) {
+                 SocketClient socket = connected(app, registered(app))) {
                 String runId = startRun(socket, "Where does my money go?");
                 JsonNode completed = socket.runEvents(runId).getLast();
                 assertThat(decimal(completed.path("data").path("usage").path("cost_usd")))

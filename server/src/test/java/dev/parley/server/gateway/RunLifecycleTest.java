@@ -1,6 +1,7 @@
 package dev.parley.server.gateway;
 
 import static dev.parley.server.gateway.RunEventsTest.payload;
+import static dev.parley.server.testing.SocketClient.connected;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -26,17 +27,11 @@ class RunLifecycleTest {
 
     private TestApp app;
 
-    private SocketClient connected(TestUsers.User user) {
-        SocketClient socket = SocketClient.open(app, user.accessToken());
-        assertThat(socket.next().path("type").asText()).isEqualTo("connection_established");
-        return socket;
-    }
-
     @Test
     void aRunOverItsTimeoutIsStoppedWithAgentErrorTimeout() {
         app = servers.start(Map.of("PARLEY_RUN_TIMEOUT", "1s"), Clock.systemUTC(), new ScriptedAgent());
         TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
+        try (SocketClient socket = connected(app, user)) {
             socket.send("start_agent", payload("user_request", "hang"));
             String runId = socket.await("agent_started").path("run_id").asText();
             JsonNode error = socket.await("agent_error");
@@ -55,7 +50,7 @@ class RunLifecycleTest {
         app = servers.start(Map.of("PARLEY_RUN_EVENT_RETENTION", "10m", "PARLEY_HEARTBEAT_INTERVAL", "10m"), clock,
                 new ScriptedAgent());
         TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
+        try (SocketClient socket = connected(app, user)) {
             socket.send("start_agent", payload("user_request", "deltas 1"));
             String runId = socket.await("agent_started").path("run_id").asText();
             socket.runEvents(runId);
@@ -80,8 +75,8 @@ class RunLifecycleTest {
     void shutdownSendsServerShutdownThenCloses1012AndEndsRunsInFlightAsRetryable() {
         app = servers.start(Map.of("PARLEY_SHUTDOWN_GRACE", "200ms"), Clock.systemUTC(), new ScriptedAgent());
         TestUsers.User user = TestUsers.register(app);
-        SocketClient watcher = connected(user);
-        SocketClient socket = connected(user);
+        SocketClient watcher = connected(app, user);
+        SocketClient socket = connected(app, user);
         socket.send("start_agent", payload("user_request", "hang"));
         String runId = socket.await("agent_started").path("run_id").asText();
         String token = user.accessToken();
@@ -112,7 +107,7 @@ class RunLifecycleTest {
     void aDrainingServerRefusesNewSockets() throws Exception {
         app = servers.start(Map.of("PARLEY_SHUTDOWN_GRACE", "2s"), Clock.systemUTC(), new ScriptedAgent());
         TestUsers.User user = TestUsers.register(app);
-        SocketClient socket = connected(user);
+        SocketClient socket = connected(app, user);
         socket.send("start_agent", payload("user_request", "hang"));
         socket.await("agent_started");
         TestApp closing = app;

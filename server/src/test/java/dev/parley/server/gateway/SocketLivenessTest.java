@@ -1,6 +1,7 @@
 package dev.parley.server.gateway;
 
 import static dev.parley.server.gateway.RunEventsTest.payload;
+import static dev.parley.server.testing.SocketClient.connected;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -31,12 +32,6 @@ class SocketLivenessTest {
 
     private TestApp app;
 
-    private SocketClient connected(TestUsers.User user) {
-        SocketClient socket = SocketClient.open(app, user.accessToken());
-        assertThat(socket.next().path("type").asText()).isEqualTo("connection_established");
-        return socket;
-    }
-
     private void startWithHeartbeat(String interval) {
         app = servers.start(Map.of("PARLEY_HEARTBEAT_INTERVAL", interval), clock, new ScriptedAgent());
     }
@@ -45,7 +40,7 @@ class SocketLivenessTest {
     void serverSendsHeartbeatAfterAnIntervalWithoutClientTrafficAndClosesAfterThree() {
         startWithHeartbeat("1s");
         TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
+        try (SocketClient socket = connected(app, user)) {
             clock.advance(Duration.ofMillis(1000));
             JsonNode heartbeat = socket.next();
             assertThat(heartbeat.path("type").asText()).isEqualTo("heartbeat");
@@ -62,7 +57,7 @@ class SocketLivenessTest {
     void anyClientFrameIncludingWebSocketPongsIsLiveness() {
         startWithHeartbeat("1s");
         TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
+        try (SocketClient socket = connected(app, user)) {
             clock.advance(Duration.ofMillis(2000));
             assertThat(socket.next().path("type").asText()).isEqualTo("heartbeat");
             socket.send("{\"type\":\"heartbeat_ack\"}");
@@ -87,7 +82,7 @@ class SocketLivenessTest {
         startWithHeartbeat("10m");
         TestUsers.User user = TestUsers.register(app);
         Instant expiry = clock.instant().plus(Duration.ofMinutes(15));
-        try (SocketClient socket = connected(user)) {
+        try (SocketClient socket = connected(app, user)) {
             clock.advance(Duration.ofMinutes(14));
             JsonNode expiring = socket.next();
             assertThat(expiring.path("type").asText()).isEqualTo("auth_expiring");
@@ -115,7 +110,7 @@ class SocketLivenessTest {
         startWithHeartbeat("10m");
         TestUsers.User user = TestUsers.register(app);
         Instant firstExpiry = clock.instant().plus(Duration.ofMinutes(15));
-        try (SocketClient kept = connected(user); SocketClient refreshed = connected(user)) {
+        try (SocketClient kept = connected(app, user); SocketClient refreshed = connected(app, user)) {
             clock.advance(Duration.ofMinutes(10));
             TestUsers.User newer = TestUsers.refresh(app, user);
             refreshed.send("auth_refresh", payload("token", newer.accessToken()));
@@ -141,8 +136,8 @@ class SocketLivenessTest {
         startWithHeartbeat("10m");
         TestUsers.User user = TestUsers.register(app);
         TestUsers.User secondLogin = TestUsers.login(app, user);
-        try (SocketClient one = connected(user); SocketClient two = connected(user);
-             SocketClient other = connected(secondLogin)) {
+        try (SocketClient one = connected(app, user); SocketClient two = connected(app, user);
+             SocketClient other = connected(app, secondLogin)) {
             long signedOut = System.nanoTime();
             assertThat(app.post("/auth/logout", "", user.accessToken()).status()).isEqualTo(200);
             ParleySocket.Close first = one.awaitClose(Duration.ofSeconds(1));

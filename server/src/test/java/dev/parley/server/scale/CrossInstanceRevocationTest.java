@@ -1,5 +1,6 @@
 package dev.parley.server.scale;
 
+import static dev.parley.server.testing.SocketClient.connected;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.parley.client.ParleySocket;
@@ -36,8 +37,8 @@ class CrossInstanceRevocationTest {
     void signOutOnOneInstanceClosesTheFamilysSocketsOnTheOtherWithinASecond() {
         TestUsers.User user = TestUsers.register(cluster.a);
         TestUsers.User otherLogin = TestUsers.login(cluster.a, user);
-        try (SocketClient onB = Cluster.connect(cluster.b, user);
-             SocketClient otherOnB = Cluster.connect(cluster.b, otherLogin)) {
+        try (SocketClient onB = connected(cluster.b, user);
+             SocketClient otherOnB = connected(cluster.b, otherLogin)) {
             assertThat(cluster.b.get("/auth/me", user.accessToken()).status()).isEqualTo(200);
             long started = System.nanoTime();
             assertThat(cluster.a.post("/auth/logout", "{}", user.accessToken()).status()).isEqualTo(200);

@@ -1,7 +1,7 @@
 package dev.parley.server.scale;
 
-import static dev.parley.server.scale.Cluster.connect;
 import static dev.parley.server.scale.Cluster.start;
+import static dev.parley.server.testing.SocketClient.connected;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -52,8 +52,8 @@ class RedisOutageTest {
                 new ScriptedAgent(Duration.ofMillis(100)))) {
             TestUsers.User user = TestUsers.register(cluster.a);
             TestUsers.User leaving = TestUsers.login(cluster.a, user);
-            try (SocketClient onA = connect(cluster.a, user); SocketClient onB = connect(cluster.b, user);
-                 SocketClient leavingOnB = connect(cluster.b, leaving)) {
+            try (SocketClient onA = connected(cluster.a, user); SocketClient onB = connected(cluster.b, user);
+                 SocketClient leavingOnB = connected(cluster.b, leaving)) {
                 assertThat(ready(cluster.a).path("checks").path("fanout").asText()).isEqualTo("up");
 
                 cluster.redis.cut();

@@ -36,6 +36,17 @@ public final class SocketClient implements AutoCloseable {
         return connect(app, "/ws", Map.of("Authorization", "Bearer " + token), List.of());
     }
 
+    /** Opens {@code /ws} as {@code user}; its first frame, already read, must be {@code connection_established}. */
+    public static SocketClient connected(TestApp app, TestUsers.User user) {
+        SocketClient socket = open(app, user.accessToken());
+        String first = socket.next().path("type").asText();
+        if (!first.equals("connection_established")) {
+            socket.close();
+            throw new AssertionError("the socket opened with " + first + ", not connection_established");
+        }
+        return socket;
+    }
+
     public static SocketClient connect(TestApp app, String pathAndQuery, Map<String, String> headers,
                                        List<String> subprotocols) {
         return connect(app.httpClient(), app.wsUri(pathAndQuery), headers, subprotocols);
