@@ -11,12 +11,15 @@ import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.WebSocket;
 import java.net.http.WebSocketHandshakeException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -100,22 +103,38 @@ public final class ParleySocket implements AutoCloseable {
                                        Duration timeout) throws HandshakeRefused {
         String wsBase = base.toString().replaceFirst("^http", "ws").replaceAll("/+$", "");
         String uri = wsBase + path;
-        Listener listener = new Listener();
-        WebSocket.Builder builder = client.newWebSocketBuilder().connectTimeout(timeout);
+        Map<String, String> headers = new LinkedHashMap<>();
+        List<String> subprotocols = List.of();
         switch (credentials) {
-            case Credentials.BearerHeader bearer -> builder.header("Authorization", "Bearer " + bearer.token());
-            case Credentials.Subprotocol sub -> builder.subprotocols("jwt-auth", sub.encoded());
+            case Credentials.BearerHeader bearer -> headers.put("Authorization", "Bearer " + bearer.token());
+            case Credentials.Subprotocol sub -> subprotocols = List.of("jwt-auth", sub.encoded());
             case Credentials.Ticket ticket -> uri += (uri.contains("?") ? "&" : "?") + "ticket="
                     + URLEncoder.encode(ticket.ticket(), StandardCharsets.UTF_8);
             case Credentials.None none -> {
             }
         }
         if (origin != null) {
-            builder.header("Origin", origin);
+            headers.put("Origin", origin);
+        }
+        return connect(client, URI.create(uri), headers, subprotocols, timeout);
+    }
+
+    /**
+     * Opens a socket at {@code uri} ({@code ws://} or {@code wss://}) with exactly the given upgrade headers and
+     * offered subprotocols, most preferred first: for callers that probe the handshake itself.
+     */
+    public static ParleySocket connect(HttpClient client, URI uri, Map<String, String> headers,
+                                       List<String> subprotocols, Duration timeout) throws HandshakeRefused {
+        Listener listener = new Listener();
+        WebSocket.Builder builder = client.newWebSocketBuilder().connectTimeout(timeout);
+        headers.forEach(builder::header);
+        if (!subprotocols.isEmpty()) {
+            builder.subprotocols(subprotocols.getFirst(),
+                    subprotocols.subList(1, subprotocols.size()).toArray(String[]::new));
         }
         long started = System.nanoTime();
         try {
-            WebSocket socket = builder.buildAsync(URI.create(uri), listener).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            WebSocket socket = builder.buildAsync(uri, listener).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
             long opened = listener.openedNanos;
             return new ParleySocket(socket, listener, started, opened != 0 ? opened : System.nanoTime());
         } catch (ExecutionException e) {
@@ -245,16 +264,26 @@ public final class ParleySocket implements AutoCloseable {
         return listener.close.isDone();
     }
 
+    /** Sends an unsolicited pong frame (RFC 6455 allows one as a one-way heartbeat); the server answers nothing. */
+    public void sendPong(ByteBuffer data) {
+        webSocket.sendPong(data).join();
+    }
+
     /** Drops the connection without a close handshake, as a lost network would. */
     public void abort() {
         webSocket.abort();
     }
 
+    /**
+     * Closes with the close handshake: sends a normal close and waits (up to two seconds) for the server's answering
+     * close before the connection is dropped.
+     */
     @Override
     public void close() {
         if (!webSocket.isOutputClosed()) {
             try {
                 webSocket.sendClose(WebSocket.NORMAL_CLOSURE, "").get(2, TimeUnit.SECONDS);
+                listener.close.get(2, TimeUnit.SECONDS);
             } catch (ExecutionException | TimeoutException e) {
                 webSocket.abort();
             } catch (InterruptedException e) {

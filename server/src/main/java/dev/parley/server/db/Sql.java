@@ -291,19 +291,7 @@ public final class Sql {
 
     /** Runs the work in one transaction: committed when it returns, rolled back when it throws. */
     public <T> T inTransaction(Work<T> work) {
-        health.requireUp();
-        try (Connection connection = dataSource.getConnection()) {
-            health.track(connection);
-            try {
-                T result = inTransaction(connection, work);
-                health.answered();
-                return result;
-            } finally {
-                health.untrack(connection);
-            }
-        } catch (SQLException e) {
-            throw translate(e);
-        }
+        return withConnection(connection -> inTransaction(connection, work));
     }
 
     private static <T> T inTransaction(Connection connection, Work<T> work) throws SQLException {

@@ -2,7 +2,6 @@ package dev.parley.server.fanout;
 
 import dev.parley.server.redis.RedisConnections;
 import java.time.Instant;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -20,7 +19,7 @@ final class ControlChannel implements AutoCloseable {
     private final String instanceId;
     private final String channel;
     private final Consumer<Instant> onResync;
-    private final CopyOnWriteArrayList<Consumer<String>> stopHandlers = new CopyOnWriteArrayList<>();
+    private final StopHandlers stopHandlers = new StopHandlers(LOG);
     private final RedisConnections.Subscription subscription;
 
     ControlChannel(RedisConnections redis, String instanceId, Consumer<Instant> onResync) {
@@ -37,14 +36,12 @@ final class ControlChannel implements AutoCloseable {
     }
 
     void requestStop(String runId) {
-        runStopHandlers(runId);
+        stopHandlers.run(runId);
         redis.publish(channel, "stop " + instanceId + " " + runId);
     }
 
     Fanout.Subscription onStopRequest(Consumer<String> handler) {
-        Consumer<String> registration = handler::accept;
-        stopHandlers.add(registration);
-        return () -> stopHandlers.remove(registration);
+        return stopHandlers.add(handler);
     }
 
     /** Tells the other instances to read the run logs from {@code since}: this one's publishes since then were lost. */
@@ -58,7 +55,7 @@ final class ControlChannel implements AutoCloseable {
             return;
         }
         switch (parts[0]) {
-            case "stop" -> runStopHandlers(parts[2]);
+            case "stop" -> stopHandlers.run(parts[2]);
             case "resync" -> {
                 try {
                     onResync.accept(Instant.ofEpochMilli(Long.parseLong(parts[2])));
@@ -67,16 +64,6 @@ final class ControlChannel implements AutoCloseable {
                 }
             }
             default -> LOG.debug("Ignoring control message {}", parts[0]);
-        }
-    }
-
-    private void runStopHandlers(String runId) {
-        for (Consumer<String> handler : stopHandlers) {
-            try {
-                handler.accept(runId);
-            } catch (RuntimeException e) {
-                LOG.error("A stop handler failed for run {}", runId, e);
-            }
         }
     }
 

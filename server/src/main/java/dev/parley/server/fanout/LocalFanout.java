@@ -16,7 +16,7 @@ public final class LocalFanout implements Fanout {
 
     private final ConcurrentHashMap<String, CopyOnWriteArrayList<Consumer<Envelope>>> subscribers =
             new ConcurrentHashMap<>();
-    private final CopyOnWriteArrayList<Consumer<String>> stopHandlers = new CopyOnWriteArrayList<>();
+    private final StopHandlers stopHandlers = new StopHandlers(LOG);
 
     @Override
     public void publish(String userId, Envelope event) {
@@ -50,20 +50,12 @@ public final class LocalFanout implements Fanout {
 
     @Override
     public void requestStop(String runId) {
-        for (Consumer<String> handler : stopHandlers) {
-            try {
-                handler.accept(runId);
-            } catch (RuntimeException e) {
-                LOG.error("A stop handler failed for run {}", runId, e);
-            }
-        }
+        stopHandlers.run(runId);
     }
 
     @Override
     public Subscription onStopRequest(Consumer<String> handler) {
-        Consumer<String> registration = handler::accept;
-        stopHandlers.add(registration);
-        return () -> stopHandlers.remove(registration);
+        return stopHandlers.add(handler);
     }
 
     @Override

@@ -12,7 +12,8 @@ import java.util.Set;
  * document can be compared with what the code really serves ({@link Gateway#routes()}).
  *
  * <p>Only routes with a method and a path template are noted; a feature that adds a bare {@link HttpRoute} is not
- * described by the document and would show up missing from it.
+ * described by the document and would show up missing from it. {@code get}, {@code post} and the other verbs keep
+ * their default bodies, which route each handler through {@link #route(Method, String, Handler)}.
  */
 final class RouteRecorder implements HttpRules {
     private final HttpRules delegate;
@@ -59,51 +60,9 @@ final class RouteRecorder implements HttpRules {
     }
 
     @Override
-    public HttpRules get(String path, Handler... handlers) {
-        return each(Method.GET, path, handlers);
-    }
-
-    @Override
-    public HttpRules post(String path, Handler... handlers) {
-        return each(Method.POST, path, handlers);
-    }
-
-    @Override
-    public HttpRules put(String path, Handler... handlers) {
-        return each(Method.PUT, path, handlers);
-    }
-
-    @Override
-    public HttpRules delete(String path, Handler... handlers) {
-        return each(Method.DELETE, path, handlers);
-    }
-
-    @Override
-    public HttpRules head(String path, Handler... handlers) {
-        return each(Method.HEAD, path, handlers);
-    }
-
-    @Override
-    public HttpRules patch(String path, Handler... handlers) {
-        return each(Method.PATCH, path, handlers);
-    }
-
-    @Override
-    public HttpRules options(String path, Handler... handlers) {
-        return each(Method.OPTIONS, path, handlers);
-    }
-
-    @Override
     public HttpRules any(String path, Handler... handlers) {
         note("ANY", path);
         delegate.any(path, handlers);
-        return this;
-    }
-
-    private HttpRules each(Method method, String path, Handler... handlers) {
-        for (Handler handler : handlers) {
-            route(method, path, handler);
-        }
         return this;
     }
 

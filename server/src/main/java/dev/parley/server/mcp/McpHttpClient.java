@@ -124,10 +124,7 @@ final class McpHttpClient implements McpClient {
             }
             String[] auth = credential == null ? authorization().orElse(null) : credential.asHeader();
             String user = credential == null ? null : credential.user();
-            ObjectNode params = Json.object();
-            params.put("protocolVersion", PROTOCOL_VERSION);
-            params.set("capabilities", Json.object());
-            params.set("clientInfo", Json.object().put("name", "parley").put("version", clientVersion));
+            ObjectNode params = JsonRpc.initializeParams(clientVersion);
             Session opening = new Session(null, PROTOCOL_VERSION, auth, user);
             String[] sessionId = new String[1];
             JsonNode result;
@@ -172,13 +169,7 @@ final class McpHttpClient implements McpClient {
     private JsonNode exchange(Session current, String method, JsonNode params, Duration timeout, String[] sessionId)
             throws InterruptedException, Unavailable, TimedOut, RpcError, AuthRefused, SessionLost {
         long id = ids.incrementAndGet();
-        ObjectNode body = Json.object();
-        body.put("jsonrpc", "2.0");
-        body.put("id", id);
-        body.put("method", method);
-        if (params != null) {
-            body.set("params", params);
-        }
+        ObjectNode body = JsonRpc.request(id, method, params);
         CompletableFuture<JsonNode> answer = new CompletableFuture<>();
         HttpResponse.BodyHandler<Void> handler = info -> {
             if (sessionId != null) {
@@ -213,12 +204,7 @@ final class McpHttpClient implements McpClient {
         sent.whenComplete((response, failure) -> answer.completeExceptionally(failure != null ? failure
                 : new Unavailable("the MCP server " + server.id() + " ended its answer without a response", null)));
         try {
-            JsonNode message = answer.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
-            if (message.has("error")) {
-                JsonNode error = message.get("error");
-                throw new RpcError(error.path("message").asText("error " + error.path("code").asText()));
-            }
-            return message.path("result");
+            return JsonRpc.result(answer.get(timeout.toNanos(), TimeUnit.NANOSECONDS));
         } catch (InterruptedException e) {
             sent.cancel(true);
             cancelled(current, id, "The run was stopped.");
@@ -274,7 +260,7 @@ final class McpHttpClient implements McpClient {
     }
 
     private static boolean deliver(JsonNode message, long id, CompletableFuture<JsonNode> answer) {
-        if (message.has("id") && !message.has("method") && message.get("id").asText().equals(Long.toString(id))) {
+        if (JsonRpc.isResponse(message) && message.get("id").asText().equals(Long.toString(id))) {
             answer.complete(message);
             return true;
         }
@@ -282,7 +268,7 @@ final class McpHttpClient implements McpClient {
     }
 
     private void notification(JsonNode message) {
-        if ("notifications/tools/list_changed".equals(message.path("method").asText())) {
+        if (JsonRpc.announcesToolsChanged(message)) {
             onToolsChanged.run();
         }
     }
@@ -378,14 +364,7 @@ final class McpHttpClient implements McpClient {
 
     /** Tells the server that request {@code id} is abandoned; does not wait, gives up after {@link #CANCEL_TIMEOUT}. */
     private void cancelled(Session current, long id, String reason) {
-        ObjectNode params = Json.object();
-        params.put("requestId", id);
-        params.put("reason", reason);
-        ObjectNode body = Json.object();
-        body.put("jsonrpc", "2.0");
-        body.put("method", "notifications/cancelled");
-        body.set("params", params);
-        http.sendAsync(post(current, body, CANCEL_TIMEOUT), HttpResponse.BodyHandlers.discarding())
+        http.sendAsync(post(current, JsonRpc.cancelled(id, reason), CANCEL_TIMEOUT), HttpResponse.BodyHandlers.discarding())
                 .whenComplete((response, failure) -> {
                     if (failure != null) {
                         LOG.info("MCP server {}: telling it that request {} is cancelled failed ({})", server.id(), id,
@@ -396,14 +375,8 @@ final class McpHttpClient implements McpClient {
 
     private void notify(Session current, String method, JsonNode params, Duration timeout)
             throws InterruptedException, Unavailable {
-        ObjectNode body = Json.object();
-        body.put("jsonrpc", "2.0");
-        body.put("method", method);
-        if (params != null) {
-            body.set("params", params);
-        }
         try {
-            HttpResponse<Void> response = http.sendAsync(post(current, body, timeout),
+            HttpResponse<Void> response = http.sendAsync(post(current, JsonRpc.notification(method, params), timeout),
                     HttpResponse.BodyHandlers.discarding()).get(timeout.toNanos(), TimeUnit.NANOSECONDS);
             if (response.statusCode() / 100 != 2) {
                 throw new Unavailable("the MCP server " + server.id() + " answered HTTP " + response.statusCode()

@@ -1,7 +1,6 @@
 package dev.parley.server.mcp;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.parley.protocol.Json;
 import dev.parley.protocol.ProtocolException;
 import dev.parley.server.config.Config;
@@ -78,13 +77,9 @@ final class McpStdioClient implements McpClient {
                 throw new Unavailable("the MCP server " + server.id() + " is closed", null);
             }
             Running started = start();
-            ObjectNode params = Json.object();
-            params.put("protocolVersion", PROTOCOL_VERSION);
-            params.set("capabilities", Json.object());
-            params.set("clientInfo", Json.object().put("name", "parley").put("version", clientVersion));
             try {
-                exchange(started, "initialize", params, timeout);
-                write(started, Json.object().put("jsonrpc", "2.0").put("method", "notifications/initialized"));
+                exchange(started, "initialize", JsonRpc.initializeParams(clientVersion), timeout);
+                write(started, JsonRpc.notification("notifications/initialized", null));
             } catch (Unavailable | TimedOut | RpcError | InterruptedException e) {
                 stop(started);
                 throw e;
@@ -135,12 +130,12 @@ final class McpStdioClient implements McpClient {
                     LOG.debug("MCP server {} wrote a line that is not JSON", server.id());
                     continue;
                 }
-                if (message.has("id") && !message.has("method")) {
+                if (JsonRpc.isResponse(message)) {
                     CompletableFuture<JsonNode> waiting = running.pending().remove(message.get("id").asLong(-1));
                     if (waiting != null) {
                         waiting.complete(message);
                     }
-                } else if ("notifications/tools/list_changed".equals(message.path("method").asText())) {
+                } else if (JsonRpc.announcesToolsChanged(message)) {
                     onToolsChanged.run();
                 }
             }
@@ -170,23 +165,11 @@ final class McpStdioClient implements McpClient {
     private JsonNode exchange(Running running, String method, JsonNode params, Duration timeout)
             throws InterruptedException, Unavailable, TimedOut, RpcError {
         long id = ids.incrementAndGet();
-        ObjectNode body = Json.object();
-        body.put("jsonrpc", "2.0");
-        body.put("id", id);
-        body.put("method", method);
-        if (params != null) {
-            body.set("params", params);
-        }
         CompletableFuture<JsonNode> answer = new CompletableFuture<>();
         running.pending().put(id, answer);
         try {
-            write(running, body);
-            JsonNode message = answer.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
-            if (message.has("error")) {
-                JsonNode error = message.get("error");
-                throw new RpcError(error.path("message").asText("error " + error.path("code").asText()));
-            }
-            return message.path("result");
+            write(running, JsonRpc.request(id, method, params));
+            return JsonRpc.result(answer.get(timeout.toNanos(), TimeUnit.NANOSECONDS));
         } catch (InterruptedException e) {
             cancelled(running, id, "The run was stopped.");
             throw e;
@@ -205,11 +188,8 @@ final class McpStdioClient implements McpClient {
     }
 
     private void cancelled(Running running, long id, String reason) {
-        ObjectNode params = Json.object().put("requestId", id).put("reason", reason);
-        ObjectNode body = Json.object().put("jsonrpc", "2.0").put("method", "notifications/cancelled");
-        body.set("params", params);
         try {
-            write(running, body);
+            write(running, JsonRpc.cancelled(id, reason));
         } catch (Unavailable e) {
             LOG.debug("MCP server {}: telling it that request {} is cancelled failed", server.id(), id);
         }

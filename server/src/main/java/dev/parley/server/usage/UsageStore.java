@@ -194,27 +194,20 @@ public final class UsageStore {
     private static String where(String userId, UsageFilter filter, List<Object> params) {
         StringBuilder where = new StringBuilder("WHERE user_id = ?");
         params.add(userId);
-        if (filter.provider() != null) {
-            where.append(" AND provider = ?");
-            params.add(filter.provider());
-        }
-        if (filter.model() != null) {
-            where.append(" AND model = ?");
-            params.add(filter.model());
-        }
-        if (filter.feature() != null) {
-            where.append(" AND feature = ?");
-            params.add(filter.feature());
-        }
-        if (filter.from() != null) {
-            where.append(" AND occurred_day >= ?");
-            params.add(filter.from());
-        }
-        if (filter.to() != null) {
-            where.append(" AND occurred_day <= ?");
-            params.add(filter.to());
-        }
+        andWhereSet(where, params, "provider = ?", filter.provider());
+        andWhereSet(where, params, "model = ?", filter.model());
+        andWhereSet(where, params, "feature = ?", filter.feature());
+        andWhereSet(where, params, "occurred_day >= ?", filter.from());
+        andWhereSet(where, params, "occurred_day <= ?", filter.to());
         return where.toString();
+    }
+
+    /** Adds {@code condition} with its one parameter, unless the filter leaves it open ({@code value} null). */
+    private static void andWhereSet(StringBuilder where, List<Object> params, String condition, Object value) {
+        if (value != null) {
+            where.append(" AND ").append(condition);
+            params.add(value);
+        }
     }
 
     private static String groupKey(ResultSet row, Grouping grouping) throws SQLException {

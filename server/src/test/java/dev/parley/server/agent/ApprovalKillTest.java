@@ -19,7 +19,6 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
@@ -47,10 +46,7 @@ class ApprovalKillTest {
     void start() throws Exception {
         mcp = new McpTestServer();
         llm = new ScriptedLlmServer();
-        Map<String, String> env = new HashMap<>();
-        env.put("PARLEY_LLM_PROVIDER", "openai");
-        env.put("PARLEY_LLM_API_KEY", "test-key");
-        env.put("PARLEY_LLM_BASE_URL", llm.url("/v1"));
+        Map<String, String> env = llm.settings(Map.of());
         env.put("PARLEY_MCP_SERVERS", "[{\"id\":\"srv\",\"url\":\"" + mcp.url() + "\"}]");
         env.put("PARLEY_TOOL_POLICY", "srv__write_note=ask");
         env.put("PARLEY_DATABASE_URL", TestDatabases.freshPostgresSchema());

@@ -1,5 +1,6 @@
 package dev.parley.server.agent;
 
+import static dev.parley.server.testing.SocketClient.connected;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -15,7 +16,6 @@ import dev.parley.server.testing.TestUsers;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -51,10 +51,7 @@ abstract class ApprovalsContract {
     }
 
     static Map<String, String> settings(Map<String, String> extra) {
-        Map<String, String> env = new HashMap<>(Map.of(
-                "PARLEY_LLM_PROVIDER", "openai",
-                "PARLEY_LLM_API_KEY", "test-key",
-                "PARLEY_LLM_BASE_URL", llm.url("/v1"),
+        Map<String, String> env = llm.settings(Map.of(
                 "PARLEY_MCP_SERVERS", "[{\"id\":\"srv\",\"url\":\"" + mcp.url() + "\"}]",
                 "PARLEY_TOOL_POLICY", "srv__fail=deny,price_catalog=ask",
                 "PARLEY_RUN_TIMEOUT", RUN_TIMEOUT.toSeconds() + "s",
@@ -63,12 +60,6 @@ abstract class ApprovalsContract {
                 "PARLEY_SHUTDOWN_GRACE", "0"));
         env.putAll(extra);
         return env;
-    }
-
-    static SocketClient connected(TestApp on, TestUsers.User user) {
-        SocketClient socket = SocketClient.open(on, user.accessToken());
-        assertThat(socket.next().path("type").asText()).isEqualTo("connection_established");
-        return socket;
     }
 
     /** Starts a run whose model calls srv__write_note with {@code text}; returns the run id at approval_required. */

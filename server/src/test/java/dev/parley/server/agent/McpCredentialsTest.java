@@ -14,9 +14,7 @@ import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.time.Duration;
-import java.util.Base64;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -39,14 +37,7 @@ class McpCredentialsTest {
     static void start() throws Exception {
         mcp = servers.keep(new McpTestServer());
         llm = servers.keep(new ScriptedLlmServer());
-        app = servers.start(Map.of(
-                "PARLEY_LLM_PROVIDER", "openai",
-                "PARLEY_LLM_API_KEY", "test-key",
-                "PARLEY_LLM_BASE_URL", llm.url("/v1"),
-                "PARLEY_MCP_SERVERS", "[{\"id\":\"mine\",\"url\":\"" + mcp.url() + "\",\"auth\":{\"mode\":\"user_secret\"}}]",
-                "PARLEY_MCP_CREDENTIALS_KEY", Base64.getEncoder().encodeToString(new byte[] {
-                        1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
-                        17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32})));
+        app = servers.start(llm.settings(mcp.userSecretSettings("mine")));
         TestUsers.User user = TestUsers.register(app);
         Await.until("the MCP server's tools discovered", Duration.ofSeconds(10), () -> !app.get("/api/mcp/servers",
                 user.accessToken()).json().path("servers").path(0).path("tools").isEmpty());

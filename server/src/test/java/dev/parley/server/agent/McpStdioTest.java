@@ -34,12 +34,9 @@ class McpStdioTest {
     static void start() throws Exception {
         llm = servers.keep(new ScriptedLlmServer());
         cancellations = Files.createTempFile("mcp-cancellations", ".txt");
-        app = servers.start(Map.of(
-                "PARLEY_LLM_PROVIDER", "openai",
-                "PARLEY_LLM_API_KEY", "test-key",
-                "PARLEY_LLM_BASE_URL", llm.url("/v1"),
+        app = servers.start(llm.settings(Map.of(
                 "PARLEY_MCP_SERVERS", Json.write(List.of(Map.of("id", "local", "transport", "stdio",
-                        "command", McpStdioTestServer.command(cancellations))))));
+                        "command", McpStdioTestServer.command(cancellations)))))));
         TestUsers.User user = TestUsers.register(app);
         Await.until("the local MCP server connected", Duration.ofSeconds(20), () -> app.get("/api/mcp/servers",
                 user.accessToken()).json().path("servers").path(0).path("status").asText().equals("connected"));

@@ -1,5 +1,6 @@
 package dev.parley.server.agent;
 
+import static dev.parley.server.testing.SocketClient.connected;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -35,13 +36,10 @@ class McpToolsTest {
         mcp = servers.keep(new McpTestServer());
         gone = servers.keep(new McpTestServer());
         llm = servers.keep(new ScriptedLlmServer());
-        app = servers.start(Map.of(
-                "PARLEY_LLM_PROVIDER", "openai",
-                "PARLEY_LLM_API_KEY", "test-key",
-                "PARLEY_LLM_BASE_URL", llm.url("/v1"),
+        app = servers.start(llm.settings(Map.of(
                 "PARLEY_MCP_SERVERS", "[{\"id\":\"srv\",\"url\":\"" + mcp.url() + "\",\"timeout_ms\":5000},"
                         + "{\"id\":\"gone\",\"url\":\"" + gone.url() + "\",\"timeout_ms\":2000},"
-                        + "{\"id\":\"quick\",\"url\":\"" + mcp.url() + "\",\"timeout_ms\":1000}]"));
+                        + "{\"id\":\"quick\",\"url\":\"" + mcp.url() + "\",\"timeout_ms\":1000}]")));
         TestUsers.User user = TestUsers.register(app);
         Await.until("both MCP servers connected", Duration.ofSeconds(10), () -> {
             JsonNode servers = app.get("/api/mcp/servers", user.accessToken()).json().path("servers");
@@ -49,16 +47,28 @@ class McpToolsTest {
         });
     }
 
-    private static SocketClient connected(TestUsers.User user) {
-        SocketClient socket = SocketClient.open(app, user.accessToken());
-        assertThat(socket.next().path("type").asText()).isEqualTo("connection_established");
-        return socket;
-    }
-
     private static List<JsonNode> run(SocketClient socket, String request) {
         socket.send("start_agent", Json.object().put("user_request", request), null);
         JsonNode started = socket.await("agent_started");
         return socket.runEvents(started.path("run_id").asText());
+    }
+
+    /** Scripts the model to call {@code tool} with {@code arguments}, then to answer; the events of the user's run. */
+    private static List<JsonNode> runCalling(TestUsers.User user, String tool, String arguments, String request) {
+        llm.then(OpenAiScript.toolCall("call_" + tool, tool, arguments)).then(OpenAiScript.answer("Done."));
+        try (SocketClient socket = connected(app, user)) {
+            return run(socket, request);
+        }
+    }
+
+    /** Asserts that the run's tool call failed with {@code code} and the run still completed; the call's outcome. */
+    private static JsonNode failedCallInCompletedRun(List<JsonNode> events, String code) {
+        JsonNode completed = first(events, "tool_completed").path("data");
+        assertThat(completed.path("status").asText()).isEqualTo("error");
+        assertThat(completed.path("result").path("error").asText()).isEqualTo(code);
+        assertThat(events.getLast().path("type").asText()).isEqualTo("agent_completed");
+        assertThat(events.getLast().path("data").path("status").asText()).isEqualTo("completed");
+        return completed;
     }
 
     private static JsonNode first(List<JsonNode> events, String type) {
@@ -87,7 +97,7 @@ class McpToolsTest {
                 .then(OpenAiScript.answer("Cats were found."));
         int requestsBefore = llm.requests().size();
         TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
+        try (SocketClient socket = connected(app, user)) {
             List<JsonNode> events = run(socket, "Look up cats");
 
             JsonNode executing = first(events, "tool_executing").path("data");
@@ -123,59 +133,34 @@ class McpToolsTest {
 
     @Test
     void builtInToolEventsNameTheirSourceToo() {
-        llm.then(OpenAiScript.toolCall("call_b", "price_catalog", "{}")).then(OpenAiScript.answer("Prices."));
-        TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
-            List<JsonNode> events = run(socket, "Prices?");
-            assertThat(first(events, "tool_executing").path("data").path("source"))
-                    .isEqualTo(Json.parse("{\"kind\":\"builtin\"}"));
-            assertThat(first(events, "tool_completed").path("data").path("source"))
-                    .isEqualTo(Json.parse("{\"kind\":\"builtin\"}"));
-        }
+        List<JsonNode> events = runCalling(TestUsers.register(app), "price_catalog", "{}", "Prices?");
+        assertThat(first(events, "tool_executing").path("data").path("source"))
+                .isEqualTo(Json.parse("{\"kind\":\"builtin\"}"));
+        assertThat(first(events, "tool_completed").path("data").path("source"))
+                .isEqualTo(Json.parse("{\"kind\":\"builtin\"}"));
     }
 
     @Test
     void aToolErrorCompletesAsAnErrorAndTheRunGoesOn() {
-        llm.then(OpenAiScript.toolCall("call_f", "srv__fail", "{\"why\":\"test\"}")).then(OpenAiScript.answer("It failed."));
-        TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
-            List<JsonNode> events = run(socket, "Fail please");
-            JsonNode completed = first(events, "tool_completed").path("data");
-            assertThat(completed.path("status").asText()).isEqualTo("error");
-            assertThat(completed.path("result").path("error").asText()).isEqualTo("tool_error");
-            assertThat(completed.path("result").path("message").asText()).contains("the disk is full");
-            assertThat(events.getLast().path("data").path("status").asText()).isEqualTo("completed");
-        }
+        List<JsonNode> events = runCalling(TestUsers.register(app), "srv__fail", "{\"why\":\"test\"}", "Fail please");
+        JsonNode completed = failedCallInCompletedRun(events, "tool_error");
+        assertThat(completed.path("result").path("message").asText()).contains("the disk is full");
     }
 
     @Test
     void anAnswerThatIsNotMcpFailsTheCallAndNotTheRun() {
-        llm.then(OpenAiScript.toolCall("call_j", "srv__garbage", "{\"what\":\"x\"}")).then(OpenAiScript.answer("Odd."));
-        TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
-            List<JsonNode> events = run(socket, "Garbage please");
-            JsonNode completed = first(events, "tool_completed").path("data");
-            assertThat(completed.path("status").asText()).isEqualTo("error");
-            assertThat(completed.path("result").path("error").asText()).isEqualTo("mcp_unavailable");
-            assertThat(completed.path("result").path("message").asText()).doesNotContain("<html>");
-            assertThat(events.getLast().path("data").path("status").asText()).isEqualTo("completed");
-        }
+        List<JsonNode> events = runCalling(TestUsers.register(app), "srv__garbage", "{\"what\":\"x\"}",
+                "Garbage please");
+        JsonNode completed = failedCallInCompletedRun(events, "mcp_unavailable");
+        assertThat(completed.path("result").path("message").asText()).doesNotContain("<html>");
     }
 
     @Test
     void aServerThatIsDownFailsItsToolCallAndNotTheRun() {
         gone.close();
-        llm.then(OpenAiScript.toolCall("call_g", "gone__lookup", "{\"query\":\"x\"}"))
-                .then(OpenAiScript.answer("The server is down."));
         TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
-            List<JsonNode> events = run(socket, "Use the gone server");
-            JsonNode completed = first(events, "tool_completed").path("data");
-            assertThat(completed.path("status").asText()).isEqualTo("error");
-            assertThat(completed.path("result").path("error").asText()).isEqualTo("mcp_unavailable");
-            assertThat(events.getLast().path("type").asText()).isEqualTo("agent_completed");
-            assertThat(events.getLast().path("data").path("status").asText()).isEqualTo("completed");
-        }
+        failedCallInCompletedRun(runCalling(user, "gone__lookup", "{\"query\":\"x\"}", "Use the gone server"),
+                "mcp_unavailable");
         JsonNode ready = app.get("/health/ready", null).json();
         assertThat(ready.path("status").asText()).isEqualTo("ready");
         assertThat(ready.path("checks").path("mcp").asText()).startsWith("unavailable:").contains("gone")
@@ -191,7 +176,7 @@ class McpToolsTest {
         llm.then(OpenAiScript.toolCall("call_s", "srv__slow", "{\"what\":\"x\"}"));
         TestUsers.User user = TestUsers.register(app);
         int cancelledBefore = mcp.cancelledRequests().size();
-        try (SocketClient socket = connected(user)) {
+        try (SocketClient socket = connected(app, user)) {
             socket.send("start_agent", Json.object().put("user_request", "Be slow"), null);
             String runId = socket.await("agent_started").path("run_id").asText();
             socket.await("tool_executing");
@@ -216,7 +201,7 @@ class McpToolsTest {
                 .json().path("servers").get(0).path("tools").findValuesAsText("name").contains("translate"));
         llm.then(OpenAiScript.answer("Hello."));
         int before = llm.requests().size();
-        try (SocketClient socket = connected(user)) {
+        try (SocketClient socket = connected(app, user)) {
             run(socket, "Hi");
         }
         assertThat(llm.requests().get(before).body().path("tools").findValuesAsText("name")).contains("srv__translate");
@@ -224,17 +209,10 @@ class McpToolsTest {
 
     @Test
     void aCallPastItsServersTimeoutCompletesAsTimeoutAndIsCancelledAtTheServer() {
-        llm.then(OpenAiScript.toolCall("call_t", "quick__slow", "{\"what\":\"y\"}")).then(OpenAiScript.answer("Timed out."));
         int cancelledBefore = mcp.cancelledRequests().size();
-        TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
-            List<JsonNode> events = run(socket, "Be quick");
-            JsonNode completed = first(events, "tool_completed").path("data");
-            assertThat(completed.path("status").asText()).isEqualTo("error");
-            assertThat(completed.path("result").path("error").asText()).isEqualTo("timeout");
-            assertThat(completed.path("source").path("server").asText()).isEqualTo("quick");
-            assertThat(events.getLast().path("data").path("status").asText()).isEqualTo("completed");
-        }
+        List<JsonNode> events = runCalling(TestUsers.register(app), "quick__slow", "{\"what\":\"y\"}", "Be quick");
+        JsonNode completed = failedCallInCompletedRun(events, "timeout");
+        assertThat(completed.path("source").path("server").asText()).isEqualTo("quick");
         Await.until("notifications/cancelled at the MCP server", Duration.ofSeconds(2),
                 () -> mcp.cancelledRequests().size() > cancelledBefore);
     }
@@ -243,14 +221,11 @@ class McpToolsTest {
     void aLostSessionIsInitialisedAgainOnTheNextCall() {
         mcp.forgetSessions();
         int initialisedBefore = mcp.initializations();
-        llm.then(OpenAiScript.toolCall("call_l", "srv__lookup", "{\"query\":\"dogs\"}")).then(OpenAiScript.answer("Dogs."));
-        TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
-            List<JsonNode> events = run(socket, "Look up dogs");
-            JsonNode completed = first(events, "tool_completed").path("data");
-            assertThat(completed.path("status").asText()).isEqualTo("success");
-            assertThat(completed.path("result").path("text").asText()).isEqualTo("found dogs");
-        }
+        List<JsonNode> events = runCalling(TestUsers.register(app), "srv__lookup", "{\"query\":\"dogs\"}",
+                "Look up dogs");
+        JsonNode completed = first(events, "tool_completed").path("data");
+        assertThat(completed.path("status").asText()).isEqualTo("success");
+        assertThat(completed.path("result").path("text").asText()).isEqualTo("found dogs");
         assertThat(mcp.initializations()).isGreaterThan(initialisedBefore);
     }
 }

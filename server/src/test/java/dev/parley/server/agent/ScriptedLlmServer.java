@@ -9,6 +9,7 @@ import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
@@ -55,6 +56,15 @@ public final class ScriptedLlmServer implements AutoCloseable {
 
     public String url(String path) {
         return "http://127.0.0.1:" + server.getAddress().getPort() + path;
+    }
+
+    /** The app's settings that make this server its language model (OpenAI's wire format), with {@code more}; mutable. */
+    public Map<String, String> settings(Map<String, String> more) {
+        Map<String, String> settings = new HashMap<>(more);
+        settings.put("PARLEY_LLM_PROVIDER", "openai");
+        settings.put("PARLEY_LLM_API_KEY", "test-key");
+        settings.put("PARLEY_LLM_BASE_URL", url("/v1"));
+        return settings;
     }
 
     public ScriptedLlmServer then(Reply reply) {

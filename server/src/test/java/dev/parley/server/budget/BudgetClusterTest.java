@@ -1,5 +1,6 @@
 package dev.parley.server.budget;
 
+import static dev.parley.server.testing.SocketClient.connected;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -61,7 +62,7 @@ class BudgetClusterTest {
                 List<SocketClient> sockets = new ArrayList<>();
                 try {
                     for (int i = 0; i < SOCKETS; i++) {
-                        sockets.add(BudgetRunsTest.connect(i % 2 == 0 ? a : b, user));
+                        sockets.add(connected(i % 2 == 0 ? a : b, user));
                     }
                     for (int s = 0; s < SOCKETS; s++) {
                         for (int r = 0; r < RUNS_PER_SOCKET; r++) {

@@ -1,5 +1,6 @@
 package dev.parley.server.budget;
 
+import static dev.parley.server.testing.SocketClient.connected;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -44,15 +45,22 @@ public class BudgetRunsTest {
         return INPUT_PRICE.multiply(BigDecimal.valueOf(prompt)).add(OUTPUT_PRICE.multiply(BigDecimal.valueOf(completion)));
     }
 
-    static SocketClient connect(TestApp app, TestUsers.User user) {
-        SocketClient socket = SocketClient.open(app, user.accessToken());
-        assertThat(socket.next().path("type").asText()).isEqualTo("connection_established");
-        return socket;
-    }
-
     static void start(SocketClient socket, String request) {
         ObjectNode payload = Json.object().put("user_request", request);
         socket.send("start_agent", payload);
+    }
+
+    /** Starts a run on {@code socket}; its id, once the run has started. */
+    static String startRun(SocketClient socket, String request) {
+        start(socket, request);
+        return socket.await("agent_started").path("run_id").asText();
+    }
+
+    /** Asserts that the user's budget has {@code spent} charged and nothing still held for a run. */
+    static void assertSettled(TestApp app, String token, BigDecimal spent) {
+        JsonNode budget = app.get("/api/budget", token).json();
+        assertThat(decimal(budget.path("spent_usd"))).isEqualByComparingTo(spent);
+        assertThat(decimal(budget.path("reserved_usd"))).isEqualByComparingTo("0");
     }
 
     static List<JsonNode> ofType(List<JsonNode> events, String type) {
@@ -67,10 +75,9 @@ public class BudgetRunsTest {
     void eachCallIsChargedWhatItReportsAndTheLedgerShowsTheSum() throws Exception {
         try (OpenAiWireServer model = new OpenAiWireServer(2, 1000, 200);
              TestApp app = TestApp.start(llm(model, "1.00"));
-             SocketClient socket = connect(app, registered(app))) {
+             SocketClient socket = connected(app, registered(app))) {
             String token = tokenOf(app, socket);
-            start(socket, "Where does my money go?");
-            String runId = socket.await("agent_started").path("run_id").asText();
+            String runId = startRun(socket, "Where does my money go?");
             List<JsonNode> events = socket.runEvents(runId);
 
             List<JsonNode> costs = ofType(events, "cost_updated");
@@ -101,7 +108,7 @@ public class BudgetRunsTest {
     void aStartTheBudgetCannotCoverIsRefusedBeforeAnythingIsStored() throws Exception {
         try (OpenAiWireServer model = new OpenAiWireServer(1, 1000, 200);
              TestApp app = TestApp.start(llm(model, "0.001"));
-             SocketClient socket = connect(app, registered(app))) {
+             SocketClient socket = connected(app, registered(app))) {
             String token = tokenOf(app, socket);
             start(socket, "Where does my money go?");
             JsonNode error = socket.await("error").path("data").path("error");
@@ -112,9 +119,7 @@ public class BudgetRunsTest {
             assertThat(app.get("/api/threads", token).json().path("total").asLong()).isZero();
             assertThat(model.requests()).isZero();
             assertThat(app.app().metrics().counter("parley_budget_refusals_total")).isEqualTo(1);
-            JsonNode budget = app.get("/api/budget", token).json();
-            assertThat(decimal(budget.path("spent_usd"))).isEqualByComparingTo("0");
-            assertThat(decimal(budget.path("reserved_usd"))).isEqualByComparingTo("0");
+            assertSettled(app, token, BigDecimal.ZERO);
         }
     }
 
@@ -123,10 +128,9 @@ public class BudgetRunsTest {
         // The first call fits (about 0.003 reserved), and costs 0.00255; the second cannot be reserved on top of it.
         try (OpenAiWireServer model = new OpenAiWireServer(2, 1000, 4000);
              TestApp app = TestApp.start(llm(model, "0.004"));
-             SocketClient socket = connect(app, registered(app))) {
+             SocketClient socket = connected(app, registered(app))) {
             String token = tokenOf(app, socket);
-            start(socket, "Where does my money go?");
-            String runId = socket.await("agent_started").path("run_id").asText();
+            String runId = startRun(socket, "Where does my money go?");
             List<JsonNode> events = socket.runEvents(runId);
 
             JsonNode completed = events.getLast();
@@ -142,9 +146,7 @@ public class BudgetRunsTest {
             JsonNode messages = app.get("/api/threads/" + threadId + "/messages", token).json().path("messages");
             assertThat(messages).hasSize(2);
             assertThat(messages.get(1).path("id").asText()).isEqualTo(completed.path("data").path("message_id").asText());
-            JsonNode budget = app.get("/api/budget", token).json();
-            assertThat(decimal(budget.path("spent_usd"))).isEqualByComparingTo(first);
-            assertThat(decimal(budget.path("reserved_usd"))).isEqualByComparingTo("0");
+            assertSettled(app, token, first);
         }
     }
 
@@ -152,10 +154,9 @@ public class BudgetRunsTest {
     void aStreamThatReportsNoUsageIsChargedItsReservation() throws Exception {
         try (OpenAiWireServer model = new OpenAiWireServer(1, 1000, 200).withoutUsage();
              TestApp app = TestApp.start(llm(model, "1.00"));
-             SocketClient socket = connect(app, registered(app))) {
+             SocketClient socket = connected(app, registered(app))) {
             String token = tokenOf(app, socket);
-            start(socket, "Where does my money go?");
-            String runId = socket.await("agent_started").path("run_id").asText();
+            String runId = startRun(socket, "Where does my money go?");
             List<JsonNode> events = socket.runEvents(runId);
 
             JsonNode completed = events.getLast();
@@ -167,9 +168,7 @@ public class BudgetRunsTest {
             assertThat(charged).isLessThan(outputCap.add(INPUT_PRICE.multiply(BigDecimal.valueOf(64 * 1024))));
             assertThat(decimal(ofType(events, "cost_updated").getFirst().path("data").path("call_cost_usd")))
                     .isEqualByComparingTo(charged);
-            JsonNode budget = app.get("/api/budget", token).json();
-            assertThat(decimal(budget.path("spent_usd"))).isEqualByComparingTo(charged);
-            assertThat(decimal(budget.path("reserved_usd"))).isEqualByComparingTo("0");
+            assertSettled(app, token, charged);
         }
     }
 
@@ -177,10 +176,9 @@ public class BudgetRunsTest {
     void aStoppedRunGivesItsHoldBack() throws Exception {
         try (OpenAiWireServer model = new OpenAiWireServer(1, 1000, 200).stalling();
              TestApp app = TestApp.start(llm(model, "1.00"));
-             SocketClient socket = connect(app, registered(app))) {
+             SocketClient socket = connected(app, registered(app))) {
             String token = tokenOf(app, socket);
-            start(socket, "Where does my money go?");
-            String runId = socket.await("agent_started").path("run_id").asText();
+            String runId = startRun(socket, "Where does my money go?");
             assertThat(model.awaitStalled(Duration.ofSeconds(10))).isTrue();
             JsonNode holding = app.get("/api/budget", token).json();
             assertThat(decimal(holding.path("reserved_usd"))).isPositive();
@@ -206,12 +204,10 @@ public class BudgetRunsTest {
             env.putAll(llm(model, "0.01"));
             env.put("PARLEY_BUDGET_WARN_AT", "0.05"); // 0.0005: crossed by the second call of the first run
             try (TestApp app = TestApp.start(env);
-                 SocketClient socket = connect(app, registered(app))) {
-                start(socket, "Where does my money go?");
-                String first = socket.await("agent_started").path("run_id").asText();
+                 SocketClient socket = connected(app, registered(app))) {
+                String first = startRun(socket, "Where does my money go?");
                 List<JsonNode> firstEvents = socket.runEvents(first);
-                start(socket, "And by feature?");
-                String second = socket.await("agent_started").path("run_id").asText();
+                String second = startRun(socket, "And by feature?");
                 List<JsonNode> secondEvents = socket.runEvents(second);
 
                 List<JsonNode> warnings = ofType(firstEvents, "budget_warning");
@@ -263,7 +259,7 @@ public class BudgetRunsTest {
                         .isEqualByComparingTo("5");
 
                 assertThat(put(app, path, "{\"limit_usd\":0}", admin).status()).isEqualTo(200);
-                try (SocketClient socket = connect(app, user)) {
+                try (SocketClient socket = connected(app, user)) {
                     start(socket, "Where does my money go?");
                     assertThat(socket.await("error").path("data").path("error").path("code").asText())
                             .isEqualTo("budget_exceeded");
@@ -276,10 +272,9 @@ public class BudgetRunsTest {
     void withoutABudgetALanguageModelRunHasNoBudgetEvents() throws Exception {
         try (OpenAiWireServer model = new OpenAiWireServer(2, 1000, 200);
              TestApp app = TestApp.start(llm(model, null));
-             SocketClient socket = connect(app, registered(app))) {
+             SocketClient socket = connected(app, registered(app))) {
             String token = tokenOf(app, socket);
-            start(socket, "Where does my money go?");
-            String runId = socket.await("agent_started").path("run_id").asText();
+            String runId = startRun(socket, "Where does my money go?");
             List<JsonNode> events = socket.runEvents(runId);
 
             assertThat(events.getLast().path("data").path("status").asText()).isEqualTo("completed");
@@ -297,10 +292,9 @@ public class BudgetRunsTest {
     @Test
     void offlineRunsAreUnaffectedAndCostNothing() {
         try (TestApp app = TestApp.start(Map.of("PARLEY_BUDGET_USD", "0"));
-             SocketClient socket = connect(app, registered(app))) {
+             SocketClient socket = connected(app, registered(app))) {
             String token = tokenOf(app, socket);
-            start(socket, "Where does my money go?");
-            String runId = socket.await("agent_started").path("run_id").asText();
+            String runId = startRun(socket, "Where does my money go?");
             List<JsonNode> events = socket.runEvents(runId);
 
             assertThat(events.getLast().path("data").path("status").asText()).isEqualTo("completed");
@@ -320,9 +314,8 @@ public class BudgetRunsTest {
 
             env.put("PARLEY_LLM_PRICE", "0.15,0.60");
             try (TestApp app = TestApp.start(env);
-                 SocketClient socket = connect(app, registered(app))) {
-                start(socket, "Where does my money go?");
-                String runId = socket.await("agent_started").path("run_id").asText();
+                 SocketClient socket = connected(app, registered(app))) {
+                String runId = startRun(socket, "Where does my money go?");
                 JsonNode completed = socket.runEvents(runId).getLast();
                 assertThat(decimal(completed.path("data").path("usage").path("cost_usd")))
                         .isEqualByComparingTo(callCost(1000, 200));

@@ -1,6 +1,7 @@
 package dev.parley.server.gateway;
 
 import static dev.parley.server.gateway.RunEventsTest.payload;
+import static dev.parley.server.testing.SocketClient.connected;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -39,12 +40,6 @@ class ResumeTest {
                 "PARLEY_WS_RATE_BURST", "1000"), Clock.systemUTC(), new ScriptedAgent(Duration.ofMillis(2)));
     }
 
-    private static SocketClient connected(TestUsers.User user) {
-        SocketClient socket = SocketClient.open(app, user.accessToken());
-        assertThat(socket.next().path("type").asText()).isEqualTo("connection_established");
-        return socket;
-    }
-
     private static ObjectNode resume(String runId, long lastSeq) {
         ObjectNode payload = Json.object();
         payload.put("run_id", runId);
@@ -79,14 +74,14 @@ class ResumeTest {
     void resumeAfterReconnectReplaysWhatWasMissedThenGoesOnLive() {
         TestUsers.User user = TestUsers.register(app);
         String runId;
-        try (SocketClient first = connected(user)) {
+        try (SocketClient first = connected(app, user)) {
             first.send("start_agent", payload("user_request", "endless"));
             runId = first.await("agent_started").path("run_id").asText();
             while (first.next().path("seq").asLong() < 4) {
                 // read up to seq 4, then drop the socket mid-run
             }
         }
-        try (SocketClient second = connected(user)) {
+        try (SocketClient second = connected(app, user)) {
             second.send("resume", resume(runId, 4));
             JsonNode resumed = second.await("resumed");
             assertThat(resumed.path("data").path("run_id").asText()).isEqualTo(runId);
@@ -113,7 +108,7 @@ class ResumeTest {
     @Test
     void resumeOfAnEndedRunReplaysEverythingAndSaysComplete() {
         TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
+        try (SocketClient socket = connected(app, user)) {
             socket.send("start_agent", payload("user_request", "deltas 4"));
             String runId = socket.await("agent_started").path("run_id").asText();
             List<JsonNode> live = socket.runEvents(runId);
@@ -144,12 +139,12 @@ class ResumeTest {
         TestUsers.User owner = TestUsers.register(app);
         TestUsers.User other = TestUsers.register(app);
         String runId;
-        try (SocketClient socket = connected(owner)) {
+        try (SocketClient socket = connected(app, owner)) {
             socket.send("start_agent", payload("user_request", "deltas 1"));
             runId = socket.await("agent_started").path("run_id").asText();
             socket.runEvents(runId);
         }
-        try (SocketClient socket = connected(other)) {
+        try (SocketClient socket = connected(app, other)) {
             socket.send("resume", resume(runId, 0));
             JsonNode failed = socket.next();
             assertThat(failed.path("type").asText()).isEqualTo("resume_failed");
@@ -170,7 +165,7 @@ class ResumeTest {
     void manyResumesDuringAnEndlessRunSeeNoGapAndNoDuplicateAtTheSeam() throws Exception {
         TestUsers.User user = TestUsers.register(app);
         String runId;
-        SocketClient starter = connected(user);
+        SocketClient starter = connected(app, user);
         starter.send("start_agent", payload("user_request", "endless"));
         runId = starter.await("agent_started").path("run_id").asText();
         while (starter.next().path("seq").asLong() < 20) {
@@ -182,7 +177,7 @@ class ResumeTest {
         List<Future<?>> resumes = new ArrayList<>();
         try {
             for (int i = 0; i < 8; i++) {
-                SocketClient socket = connected(user);
+                SocketClient socket = connected(app, user);
                 sockets.add(socket);
                 long lastSeq = ThreadLocalRandom.current().nextLong(0, 20);
                 lastSeqs.add(lastSeq);

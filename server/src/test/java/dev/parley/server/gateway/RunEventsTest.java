@@ -1,5 +1,6 @@
 package dev.parley.server.gateway;
 
+import static dev.parley.server.testing.SocketClient.connected;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ch.qos.logback.classic.Level;
@@ -47,16 +48,10 @@ class RunEventsTest {
         return payload;
     }
 
-    static SocketClient connected(TestUsers.User user) {
-        SocketClient socket = SocketClient.open(app, user.accessToken());
-        assertThat(socket.next().path("type").asText()).isEqualTo("connection_established");
-        return socket;
-    }
-
     @Test
     void startAgentStreamsTheRunInOrderWithGaplessSeq() {
         TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
+        try (SocketClient socket = connected(app, user)) {
             socket.send("start_agent", payload("user_request", "deltas 3"), "m-1");
             JsonNode started = socket.await("agent_started");
             String runId = started.path("run_id").asText();
@@ -141,7 +136,7 @@ class RunEventsTest {
     @Test
     void everyAliasStartsARunAndMissingPayloadReadsTheWholeObject() {
         TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
+        try (SocketClient socket = connected(app, user)) {
             socket.send("{\"type\":\"execute_agent\",\"payload\":{\"user_request\":\"first words of a thread\"}}");
             JsonNode first = socket.await("agent_started");
             String threadId = first.path("thread_id").asText();
@@ -167,7 +162,7 @@ class RunEventsTest {
     @Test
     void everySocketOfTheUserReceivesEachEventOnce() {
         TestUsers.User user = TestUsers.register(app);
-        try (SocketClient one = connected(user); SocketClient two = connected(user)) {
+        try (SocketClient one = connected(app, user); SocketClient two = connected(app, user)) {
             one.send("start_agent", payload("user_request", "deltas 5"));
             String runId = one.await("agent_started").path("run_id").asText();
             List<JsonNode> seenByOne = one.runEvents(runId);
@@ -184,7 +179,7 @@ class RunEventsTest {
     @Test
     void secondMessageOnABusyThreadIsRunInProgressAndStopStoresThePartialAnswer() {
         TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
+        try (SocketClient socket = connected(app, user)) {
             socket.send("start_agent", payload("user_request", "hang"));
             JsonNode started = socket.await("agent_started");
             String runId = started.path("run_id").asText();
@@ -228,7 +223,7 @@ class RunEventsTest {
     @Test
     void stopDuringAToolCompletesTheToolCallAsCancelledBeforeTheRunEnds() {
         TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
+        try (SocketClient socket = connected(app, user)) {
             socket.send("start_agent", payload("user_request", "hang-in-tool"));
             JsonNode started = socket.await("agent_started");
             String runId = started.path("run_id").asText();
@@ -256,7 +251,7 @@ class RunEventsTest {
     @Test
     void stopOfAnUnknownRunIsRunNotFound() {
         TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
+        try (SocketClient socket = connected(app, user)) {
             socket.send("stop_agent", payload("run_id", "no-such-run"));
             assertThat(socket.await("error").path("data").path("error").path("code").asText()).isEqualTo("run_not_found");
         }
@@ -265,7 +260,7 @@ class RunEventsTest {
     @Test
     void cancelOverHttpIs202Then409AndUnknownIs404() {
         TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
+        try (SocketClient socket = connected(app, user)) {
             socket.send("start_agent", payload("user_request", "hang"));
             String runId = socket.await("agent_started").path("run_id").asText();
             TestApp.Response cancel = app.post("/api/runs/" + runId + "/cancel", "", user.accessToken());
@@ -284,7 +279,7 @@ class RunEventsTest {
     @Test
     void agentFailuresEndWithAgentErrorAndTheSocketStaysOpen() {
         TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
+        try (SocketClient socket = connected(app, user)) {
             socket.send("start_agent", payload("user_request", "fail"));
             JsonNode failed = socket.await("agent_error");
             assertThat(failed.path("data").path("error").path("code").asText()).isEqualTo("tool_failed");
@@ -326,7 +321,7 @@ class RunEventsTest {
     @Test
     void requestOverTheConfiguredLimitIsMessageTooLarge() {
         TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
+        try (SocketClient socket = connected(app, user)) {
             socket.send("start_agent", payload("user_request", "x".repeat(501)), "big");
             JsonNode refused = socket.await("error");
             assertThat(refused.path("data").path("error").path("code").asText()).isEqualTo("message_too_large");
@@ -340,7 +335,7 @@ class RunEventsTest {
     void aRunKeepsGoingWhenItsSocketCloses() {
         TestUsers.User user = TestUsers.register(app);
         String runId;
-        try (SocketClient socket = connected(user)) {
+        try (SocketClient socket = connected(app, user)) {
             socket.send("start_agent", payload("user_request", "slow 10"));
             runId = socket.await("agent_started").path("run_id").asText();
         }
@@ -355,7 +350,7 @@ class RunEventsTest {
     @Test
     void startOnSomeoneElsesOrAnUnknownThreadIsThreadNotFound() {
         TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
+        try (SocketClient socket = connected(app, user)) {
             socket.send("start_agent", payload("user_request", "hello", "thread_id", "no-such-thread"), "t1");
             JsonNode refused = socket.await("error");
             assertThat(refused.path("data").path("error").path("code").asText()).isEqualTo("thread_not_found");

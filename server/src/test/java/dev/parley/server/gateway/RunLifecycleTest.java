@@ -1,9 +1,11 @@
 package dev.parley.server.gateway;
 
 import static dev.parley.server.gateway.RunEventsTest.payload;
+import static dev.parley.server.testing.SocketClient.connected;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.parley.client.ParleySocket;
 import dev.parley.server.testing.MutableClock;
 import dev.parley.server.testing.RawSocket;
 import dev.parley.server.testing.ScriptedAgent;
@@ -25,17 +27,11 @@ class RunLifecycleTest {
 
     private TestApp app;
 
-    private SocketClient connected(TestUsers.User user) {
-        SocketClient socket = SocketClient.open(app, user.accessToken());
-        assertThat(socket.next().path("type").asText()).isEqualTo("connection_established");
-        return socket;
-    }
-
     @Test
     void aRunOverItsTimeoutIsStoppedWithAgentErrorTimeout() {
         app = servers.start(Map.of("PARLEY_RUN_TIMEOUT", "1s"), Clock.systemUTC(), new ScriptedAgent());
         TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
+        try (SocketClient socket = connected(app, user)) {
             socket.send("start_agent", payload("user_request", "hang"));
             String runId = socket.await("agent_started").path("run_id").asText();
             JsonNode error = socket.await("agent_error");
@@ -54,7 +50,7 @@ class RunLifecycleTest {
         app = servers.start(Map.of("PARLEY_RUN_EVENT_RETENTION", "10m", "PARLEY_HEARTBEAT_INTERVAL", "10m"), clock,
                 new ScriptedAgent());
         TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
+        try (SocketClient socket = connected(app, user)) {
             socket.send("start_agent", payload("user_request", "deltas 1"));
             String runId = socket.await("agent_started").path("run_id").asText();
             socket.runEvents(runId);
@@ -79,8 +75,8 @@ class RunLifecycleTest {
     void shutdownSendsServerShutdownThenCloses1012AndEndsRunsInFlightAsRetryable() {
         app = servers.start(Map.of("PARLEY_SHUTDOWN_GRACE", "200ms"), Clock.systemUTC(), new ScriptedAgent());
         TestUsers.User user = TestUsers.register(app);
-        SocketClient watcher = connected(user);
-        SocketClient socket = connected(user);
+        SocketClient watcher = connected(app, user);
+        SocketClient socket = connected(app, user);
         socket.send("start_agent", payload("user_request", "hang"));
         String runId = socket.await("agent_started").path("run_id").asText();
         String token = user.accessToken();
@@ -90,7 +86,7 @@ class RunLifecycleTest {
 
         JsonNode shutdown = socket.await("server_shutdown");
         assertThat(shutdown.path("data").path("reconnect_after_ms").asLong()).isBetween(1000L, 3000L);
-        SocketClient.Close close = socket.awaitClose();
+        ParleySocket.Close close = socket.awaitClose();
         assertThat(close.code()).isEqualTo(1012);
         assertThat(close.reason()).isEqualTo("service_restart");
         assertThat(watcher.await("server_shutdown").path("type").asText()).isEqualTo("server_shutdown");
@@ -111,7 +107,7 @@ class RunLifecycleTest {
     void aDrainingServerRefusesNewSockets() throws Exception {
         app = servers.start(Map.of("PARLEY_SHUTDOWN_GRACE", "2s"), Clock.systemUTC(), new ScriptedAgent());
         TestUsers.User user = TestUsers.register(app);
-        SocketClient socket = connected(user);
+        SocketClient socket = connected(app, user);
         socket.send("start_agent", payload("user_request", "hang"));
         socket.await("agent_started");
         TestApp closing = app;

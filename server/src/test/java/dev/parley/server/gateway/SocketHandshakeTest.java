@@ -243,7 +243,7 @@ class SocketHandshakeTest {
         for (int i = 0; i < 3; i++) {
             SocketClient socket = SocketClient.open(app, dave.accessToken());
             socket.next();
-            socket.raw().abort();
+            socket.abort();
         }
         try (SocketClient socket = SocketClient.open(app, dave.accessToken())) {
             assertThat(socket.next().path("type").asText()).isEqualTo("connection_established");

@@ -1,9 +1,11 @@
 package dev.parley.server.gateway;
 
 import static dev.parley.server.gateway.RunEventsTest.payload;
+import static dev.parley.server.testing.SocketClient.connected;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.parley.client.ParleySocket;
 import dev.parley.server.testing.MutableClock;
 import dev.parley.server.testing.ScriptedAgent;
 import dev.parley.server.testing.Servers;
@@ -30,12 +32,6 @@ class SocketLivenessTest {
 
     private TestApp app;
 
-    private SocketClient connected(TestUsers.User user) {
-        SocketClient socket = SocketClient.open(app, user.accessToken());
-        assertThat(socket.next().path("type").asText()).isEqualTo("connection_established");
-        return socket;
-    }
-
     private void startWithHeartbeat(String interval) {
         app = servers.start(Map.of("PARLEY_HEARTBEAT_INTERVAL", interval), clock, new ScriptedAgent());
     }
@@ -44,14 +40,14 @@ class SocketLivenessTest {
     void serverSendsHeartbeatAfterAnIntervalWithoutClientTrafficAndClosesAfterThree() {
         startWithHeartbeat("1s");
         TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
+        try (SocketClient socket = connected(app, user)) {
             clock.advance(Duration.ofMillis(1000));
             JsonNode heartbeat = socket.next();
             assertThat(heartbeat.path("type").asText()).isEqualTo("heartbeat");
             clock.advance(Duration.ofMillis(1000));
             assertThat(socket.next().path("type").asText()).isEqualTo("heartbeat");
             clock.advance(Duration.ofMillis(1000));
-            SocketClient.Close close = socket.awaitClose();
+            ParleySocket.Close close = socket.awaitClose();
             assertThat(close.code()).isEqualTo(1001);
             assertThat(close.reason()).isEqualTo("heartbeat_timeout");
         }
@@ -61,7 +57,7 @@ class SocketLivenessTest {
     void anyClientFrameIncludingWebSocketPongsIsLiveness() {
         startWithHeartbeat("1s");
         TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
+        try (SocketClient socket = connected(app, user)) {
             clock.advance(Duration.ofMillis(2000));
             assertThat(socket.next().path("type").asText()).isEqualTo("heartbeat");
             socket.send("{\"type\":\"heartbeat_ack\"}");
@@ -69,7 +65,7 @@ class SocketLivenessTest {
             assertThat(socket.next().path("type").asText()).isEqualTo("pong");
             clock.advance(Duration.ofMillis(2500));
             assertThat(socket.next().path("type").asText()).isEqualTo("heartbeat");
-            socket.raw().sendPong(ByteBuffer.wrap(new byte[] {1})).join();
+            socket.sendPong(ByteBuffer.wrap(new byte[] {1}));
             // The pong frame has no answer; a ping after it shows the server read it before the next tick.
             socket.send("{\"type\":\"ping\"}");
             assertThat(socket.next().path("type").asText()).isEqualTo("pong");
@@ -86,13 +82,13 @@ class SocketLivenessTest {
         startWithHeartbeat("10m");
         TestUsers.User user = TestUsers.register(app);
         Instant expiry = clock.instant().plus(Duration.ofMinutes(15));
-        try (SocketClient socket = connected(user)) {
+        try (SocketClient socket = connected(app, user)) {
             clock.advance(Duration.ofMinutes(14));
             JsonNode expiring = socket.next();
             assertThat(expiring.path("type").asText()).isEqualTo("auth_expiring");
             assertThat(Instant.parse(expiring.path("data").path("expires_at").asText())).isEqualTo(expiry);
             clock.advance(Duration.ofMinutes(1));
-            SocketClient.Close close = socket.awaitClose();
+            ParleySocket.Close close = socket.awaitClose();
             assertThat(close.code()).isEqualTo(1008);
             assertThat(close.reason()).isEqualTo("token_expired");
         }
@@ -114,7 +110,7 @@ class SocketLivenessTest {
         startWithHeartbeat("10m");
         TestUsers.User user = TestUsers.register(app);
         Instant firstExpiry = clock.instant().plus(Duration.ofMinutes(15));
-        try (SocketClient kept = connected(user); SocketClient refreshed = connected(user)) {
+        try (SocketClient kept = connected(app, user); SocketClient refreshed = connected(app, user)) {
             clock.advance(Duration.ofMinutes(10));
             TestUsers.User newer = TestUsers.refresh(app, user);
             refreshed.send("auth_refresh", payload("token", newer.accessToken()));
@@ -140,12 +136,12 @@ class SocketLivenessTest {
         startWithHeartbeat("10m");
         TestUsers.User user = TestUsers.register(app);
         TestUsers.User secondLogin = TestUsers.login(app, user);
-        try (SocketClient one = connected(user); SocketClient two = connected(user);
-             SocketClient other = connected(secondLogin)) {
+        try (SocketClient one = connected(app, user); SocketClient two = connected(app, user);
+             SocketClient other = connected(app, secondLogin)) {
             long signedOut = System.nanoTime();
             assertThat(app.post("/auth/logout", "", user.accessToken()).status()).isEqualTo(200);
-            SocketClient.Close first = one.awaitClose(Duration.ofSeconds(1));
-            SocketClient.Close second = two.awaitClose(Duration.ofSeconds(1));
+            ParleySocket.Close first = one.awaitClose(Duration.ofSeconds(1));
+            ParleySocket.Close second = two.awaitClose(Duration.ofSeconds(1));
             assertThat(Duration.ofNanos(System.nanoTime() - signedOut)).isLessThan(Duration.ofSeconds(1));
             assertThat(first.code()).isEqualTo(1008);
             assertThat(first.reason()).isEqualTo("token_revoked");

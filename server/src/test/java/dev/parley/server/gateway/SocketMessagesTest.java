@@ -1,6 +1,7 @@
 package dev.parley.server.gateway;
 
 import static dev.parley.server.gateway.RunEventsTest.payload;
+import static dev.parley.server.testing.SocketClient.connected;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -35,12 +36,6 @@ class SocketMessagesTest {
         app = servers.start(Map.of(), CLOCK, new ScriptedAgent());
     }
 
-    private static SocketClient connected(TestUsers.User user) {
-        SocketClient socket = SocketClient.open(app, user.accessToken());
-        assertThat(socket.next().path("type").asText()).isEqualTo("connection_established");
-        return socket;
-    }
-
     private static JsonNode errorFor(SocketClient socket, String message) {
         socket.send(message);
         JsonNode error = socket.next();
@@ -51,7 +46,7 @@ class SocketMessagesTest {
     @Test
     void pingAnswersPongWithTheClientTimestampAndServerTime() {
         TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
+        try (SocketClient socket = connected(app, user)) {
             socket.send("{\"type\":\"ping\",\"payload\":{\"timestamp\":1234}}");
             JsonNode pong = socket.next();
             assertThat(pong.path("type").asText()).isEqualTo("pong");
@@ -65,7 +60,7 @@ class SocketMessagesTest {
     @Test
     void heartbeatIsAcknowledgedAndAcksAndPongsGetNoAnswer() {
         TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
+        try (SocketClient socket = connected(app, user)) {
             socket.send("{\"type\":\"heartbeat\"}");
             assertThat(socket.next().path("type").asText()).isEqualTo("heartbeat_ack");
             socket.send("{\"type\":\"heartbeat_ack\"}");
@@ -79,7 +74,7 @@ class SocketMessagesTest {
     @Test
     void malformedMessagesAreCodedErrorsAndTheSocketStaysOpen() {
         TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
+        try (SocketClient socket = connected(app, user)) {
             JsonNode notJson = errorFor(socket, "{not json");
             assertThat(notJson.path("error").path("code").asText()).isEqualTo("invalid_json");
             assertThat(notJson.path("in_reply_to").isNull()).isTrue();
@@ -128,7 +123,7 @@ class SocketMessagesTest {
     @Test
     void rateLimitAnswersRateLimitedWithRetryAfterAndCountsPings() {
         TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
+        try (SocketClient socket = connected(app, user)) {
             for (int i = 0; i < 10; i++) {
                 socket.send("{\"type\":\"ping\"}");
                 assertThat(socket.next().path("type").asText()).isEqualTo("pong");
@@ -153,7 +148,7 @@ class SocketMessagesTest {
     @Test
     void threadHistoryAnswersTheThreadsMessagesOldestFirst() {
         TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
+        try (SocketClient socket = connected(app, user)) {
             socket.send("start_agent", payload("user_request", "deltas 2"));
             JsonNode started = socket.await("agent_started");
             String threadId = started.path("thread_id").asText();
@@ -187,7 +182,7 @@ class SocketMessagesTest {
     void authRefreshExtendsTheSocketWithANewTokenOfTheSameUser() {
         TestUsers.User user = TestUsers.register(app);
         TestUsers.User other = TestUsers.register(app);
-        try (SocketClient socket = connected(user)) {
+        try (SocketClient socket = connected(app, user)) {
             TestUsers.User refreshed = TestUsers.refresh(app, user);
             socket.send("auth_refresh", payload("token", refreshed.accessToken()));
             JsonNode answer = socket.await("auth_refreshed");

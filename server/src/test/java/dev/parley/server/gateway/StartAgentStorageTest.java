@@ -1,6 +1,7 @@
 package dev.parley.server.gateway;
 
 import static dev.parley.server.gateway.RunEventsTest.payload;
+import static dev.parley.server.testing.SocketClient.connected;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -39,16 +40,10 @@ class StartAgentStorageTest {
         return DriverManager.getConnection("jdbc:sqlite:" + app.dataDir().resolve("parley.db"));
     }
 
-    private static SocketClient connected(TestUsers.User user) {
-        SocketClient socket = SocketClient.open(app, user.accessToken());
-        assertThat(socket.next().path("type").asText()).isEqualTo("connection_established");
-        return socket;
-    }
-
     @Test
     void aStartWaitingForTheDatabaseDoesNotHoldBackTheSocketsOtherMessages() throws Exception {
         TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user); Connection lock = database();
+        try (SocketClient socket = connected(app, user); Connection lock = database();
              Statement statement = lock.createStatement()) {
             // Another writer holds the database: every commit of the server waits (its busy timeout is 10 s).
             statement.execute("BEGIN IMMEDIATE");
@@ -70,7 +65,7 @@ class StartAgentStorageTest {
     @Test
     void aFirstMessageThatCannotBeStoredLeavesNoThreadBehind() throws Exception {
         TestUsers.User user = TestUsers.register(app);
-        try (SocketClient socket = connected(user); Connection db = database();
+        try (SocketClient socket = connected(app, user); Connection db = database();
              Statement statement = db.createStatement()) {
             // The thread is created, then storing the run fails: the transaction must take the thread back with it.
             statement.execute("CREATE TRIGGER refuse_runs BEFORE INSERT ON runs BEGIN "

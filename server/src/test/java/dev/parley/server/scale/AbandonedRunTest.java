@@ -1,7 +1,7 @@
 package dev.parley.server.scale;
 
-import static dev.parley.server.scale.Cluster.connect;
 import static dev.parley.server.scale.Cluster.start;
+import static dev.parley.server.testing.SocketClient.connected;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -28,7 +28,7 @@ class AbandonedRunTest {
         try (Cluster cluster = Cluster.start(Map.of("PARLEY_RUN_LEASE", "3s"), new ScriptedAgent(), Clock.systemUTC(),
                 clockB)) {
             TestUsers.User user = TestUsers.register(cluster.a);
-            try (SocketClient onA = connect(cluster.a, user); SocketClient onB = connect(cluster.b, user)) {
+            try (SocketClient onA = connected(cluster.a, user); SocketClient onB = connected(cluster.b, user)) {
                 JsonNode started = start(onA, "hang");
                 String runId = started.path("run_id").asText();
                 onB.await("partial_result");

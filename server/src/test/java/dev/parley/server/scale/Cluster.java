@@ -1,7 +1,5 @@
 package dev.parley.server.scale;
 
-import static org.assertj.core.api.Assertions.assertThat;
-
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.parley.protocol.Json;
@@ -11,7 +9,6 @@ import dev.parley.server.testing.TcpProxy;
 import dev.parley.server.testing.TestApp;
 import dev.parley.server.testing.TestDatabases;
 import dev.parley.server.testing.TestRedis;
-import dev.parley.server.testing.TestUsers;
 import java.net.URI;
 import java.time.Clock;
 import java.util.HashMap;
@@ -66,13 +63,6 @@ final class Cluster implements AutoCloseable {
             payload.put(pairs[i], pairs[i + 1]);
         }
         return payload;
-    }
-
-    /** A socket of the user on the given instance, past its {@code connection_established}. */
-    static SocketClient connect(TestApp app, TestUsers.User user) {
-        SocketClient socket = SocketClient.open(app, user.accessToken());
-        assertThat(socket.next().path("type").asText()).isEqualTo("connection_established");
-        return socket;
     }
 
     /** Starts a run over the socket and returns its {@code agent_started}. */

@@ -1,7 +1,9 @@
 package dev.parley.server.scale;
 
+import static dev.parley.server.testing.SocketClient.connected;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.parley.client.ParleySocket;
 import dev.parley.server.testing.SocketClient;
 import dev.parley.server.testing.TestUsers;
 import java.time.Duration;
@@ -35,12 +37,12 @@ class CrossInstanceRevocationTest {
     void signOutOnOneInstanceClosesTheFamilysSocketsOnTheOtherWithinASecond() {
         TestUsers.User user = TestUsers.register(cluster.a);
         TestUsers.User otherLogin = TestUsers.login(cluster.a, user);
-        try (SocketClient onB = Cluster.connect(cluster.b, user);
-             SocketClient otherOnB = Cluster.connect(cluster.b, otherLogin)) {
+        try (SocketClient onB = connected(cluster.b, user);
+             SocketClient otherOnB = connected(cluster.b, otherLogin)) {
             assertThat(cluster.b.get("/auth/me", user.accessToken()).status()).isEqualTo(200);
             long started = System.nanoTime();
             assertThat(cluster.a.post("/auth/logout", "{}", user.accessToken()).status()).isEqualTo(200);
-            SocketClient.Close close = onB.awaitClose(Duration.ofSeconds(1));
+            ParleySocket.Close close = onB.awaitClose(Duration.ofSeconds(1));
             long tookMillis = (System.nanoTime() - started) / 1_000_000;
             assertThat(close.code()).isEqualTo(1008);
             assertThat(close.reason()).isEqualTo("token_revoked");

@@ -1,17 +1,17 @@
 package dev.parley.server.scale;
 
-import static dev.parley.server.scale.Cluster.connect;
 import static dev.parley.server.scale.Cluster.payload;
 import static dev.parley.server.scale.Cluster.start;
+import static dev.parley.server.testing.SocketClient.connected;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.parley.client.ParleySocket;
 import dev.parley.protocol.Json;
 import dev.parley.server.testing.ScriptedAgent;
 import dev.parley.server.testing.SocketClient;
 import dev.parley.server.testing.TestApp;
 import dev.parley.server.testing.TestUsers;
-import java.net.http.WebSocketHandshakeException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -47,7 +47,7 @@ class CrossInstanceSocketsTest {
     @Test
     void everyEventOfARunReachesTheUsersSocketsOnBothInstancesOnceInOrder() {
         TestUsers.User user = TestUsers.register(cluster.a);
-        try (SocketClient onA = connect(cluster.a, user); SocketClient onB = connect(cluster.b, user)) {
+        try (SocketClient onA = connected(cluster.a, user); SocketClient onB = connected(cluster.b, user)) {
             JsonNode started = start(onA, "deltas 20");
             String runId = started.path("run_id").asText();
             List<JsonNode> fromA = new ArrayList<>(List.of(started));
@@ -65,11 +65,11 @@ class CrossInstanceSocketsTest {
     @Test
     void aRunOfOneInstanceIsResumedOnTheOther() {
         TestUsers.User user = TestUsers.register(cluster.a);
-        try (SocketClient onA = connect(cluster.a, user)) {
+        try (SocketClient onA = connected(cluster.a, user)) {
             JsonNode started = start(onA, "slow 12");
             String runId = started.path("run_id").asText();
             onA.await("partial_result");
-            try (SocketClient onB = connect(cluster.b, user)) {
+            try (SocketClient onB = connected(cluster.b, user)) {
                 onB.send("resume", payload("run_id", runId).put("last_seq", 1));
                 List<JsonNode> frames = new ArrayList<>();
                 long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
@@ -95,7 +95,7 @@ class CrossInstanceSocketsTest {
     @Test
     void stopAgentOnTheOtherInstanceStopsTheRun() {
         TestUsers.User user = TestUsers.register(cluster.a);
-        try (SocketClient onA = connect(cluster.a, user); SocketClient onB = connect(cluster.b, user)) {
+        try (SocketClient onA = connected(cluster.a, user); SocketClient onB = connected(cluster.b, user)) {
             String runId = start(onA, "hang").path("run_id").asText();
             onB.await("partial_result");
             onB.send("stop_agent", payload("run_id", runId));
@@ -109,7 +109,7 @@ class CrossInstanceSocketsTest {
     @Test
     void cancelOverHttpOnTheOtherInstanceStopsTheRun() {
         TestUsers.User user = TestUsers.register(cluster.a);
-        try (SocketClient onA = connect(cluster.a, user)) {
+        try (SocketClient onA = connected(cluster.a, user)) {
             String runId = start(onA, "hang").path("run_id").asText();
             onA.await("partial_result");
             TestApp.Response cancel = cluster.b.post("/api/runs/" + runId + "/cancel", "{}", user.accessToken());
@@ -123,8 +123,8 @@ class CrossInstanceSocketsTest {
     @Test
     void theSocketLimitCountsSocketsOnEveryInstance() {
         TestUsers.User user = TestUsers.register(cluster.a);
-        try (SocketClient a1 = connect(cluster.a, user); SocketClient b1 = connect(cluster.b, user);
-             SocketClient a2 = connect(cluster.a, user)) {
+        try (SocketClient a1 = connected(cluster.a, user); SocketClient b1 = connected(cluster.b, user);
+             SocketClient a2 = connected(cluster.a, user)) {
             assertThat(refusedStatus(cluster.b, user)).isEqualTo(429);
             b1.close();
             dev.parley.server.testing.Await.until("b's slot is free", Duration.ofSeconds(10),
@@ -138,8 +138,8 @@ class CrossInstanceSocketsTest {
             socket.next();
             return 0;
         } catch (IllegalStateException e) {
-            if (e.getCause() != null && e.getCause().getCause() instanceof WebSocketHandshakeException refused) {
-                return refused.getResponse().statusCode();
+            if (e.getCause() instanceof ParleySocket.HandshakeRefused refused) {
+                return refused.status();
             }
             throw e;
         }
@@ -157,8 +157,8 @@ class CrossInstanceSocketsTest {
         Throwable refused = org.assertj.core.api.Assertions.catchThrowable(() ->
                 SocketClient.connect(cluster.a, "/ws?ticket=" + ticket, Map.of(), List.of()));
         assertThat(refused).isNotNull();
-        assertThat(((WebSocketHandshakeException) refused.getCause().getCause()).getResponse().statusCode()).isEqualTo(401);
-        assertThat(Json.parse(String.valueOf(((WebSocketHandshakeException) refused.getCause().getCause()).getResponse()
-                .body())).path("error").path("code").asText()).isEqualTo("invalid_token");
+        ParleySocket.HandshakeRefused handshake = (ParleySocket.HandshakeRefused) refused.getCause();
+        assertThat(handshake.status()).isEqualTo(401);
+        assertThat(Json.parse(handshake.body()).path("error").path("code").asText()).isEqualTo("invalid_token");
     }
 }

@@ -1,5 +1,6 @@
 package dev.parley.server.scale;
 
+import static dev.parley.server.testing.SocketClient.connected;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -34,7 +35,7 @@ class DatabaseFailFastTest {
              TestApp app = TestApp.start(database.env("PARLEY_WS_RATE_LIMIT", "1000", "PARLEY_WS_RATE_BURST", "1000"))) {
             TcpProxy proxy = database.proxy();
             TestUsers.User user = TestUsers.register(app);
-            try (SocketClient socket = Cluster.connect(app, user)) {
+            try (SocketClient socket = connected(app, user)) {
                 JsonNode first = Cluster.start(socket, "How much did we spend?");
                 socket.runEvents(first.path("run_id").asText());
 

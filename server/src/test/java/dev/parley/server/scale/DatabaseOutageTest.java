@@ -1,5 +1,6 @@
 package dev.parley.server.scale;
 
+import static dev.parley.server.testing.SocketClient.connected;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -22,7 +23,7 @@ class DatabaseOutageTest {
         try (ProxiedPostgres database = ProxiedPostgres.start(); TestApp app = TestApp.start(database.env())) {
             TcpProxy proxy = database.proxy();
             TestUsers.User user = TestUsers.register(app);
-            try (SocketClient socket = Cluster.connect(app, user)) {
+            try (SocketClient socket = connected(app, user)) {
                 JsonNode first = Cluster.start(socket, "How much did we spend?");
                 String threadId = first.path("thread_id").asText();
                 socket.runEvents(first.path("run_id").asText());

@@ -1,10 +1,11 @@
 package dev.parley.server.scale;
 
-import static dev.parley.server.scale.Cluster.connect;
 import static dev.parley.server.scale.Cluster.start;
+import static dev.parley.server.testing.SocketClient.connected;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.parley.client.ParleySocket;
 import dev.parley.server.testing.Await;
 import dev.parley.server.testing.ScriptedAgent;
 import dev.parley.server.testing.SocketClient;
@@ -51,8 +52,8 @@ class RedisOutageTest {
                 new ScriptedAgent(Duration.ofMillis(100)))) {
             TestUsers.User user = TestUsers.register(cluster.a);
             TestUsers.User leaving = TestUsers.login(cluster.a, user);
-            try (SocketClient onA = connect(cluster.a, user); SocketClient onB = connect(cluster.b, user);
-                 SocketClient leavingOnB = connect(cluster.b, leaving)) {
+            try (SocketClient onA = connected(cluster.a, user); SocketClient onB = connected(cluster.b, user);
+                 SocketClient leavingOnB = connected(cluster.b, leaving)) {
                 assertThat(ready(cluster.a).path("checks").path("fanout").asText()).isEqualTo("up");
 
                 cluster.redis.cut();
@@ -74,7 +75,7 @@ class RedisOutageTest {
                 assertThat(gauge(cluster.b, "parley_fanout_recovered_events")).isGreaterThanOrEqualTo(13);
 
                 assertThat(cluster.a.post("/auth/logout", "{}", leaving.accessToken()).status()).isEqualTo(200);
-                SocketClient.Close close = leavingOnB.awaitClose(Duration.ofSeconds(5));
+                ParleySocket.Close close = leavingOnB.awaitClose(Duration.ofSeconds(5));
                 assertThat(close.code()).isEqualTo(1008);
                 assertThat(close.reason()).isEqualTo("token_revoked");
 

@@ -1,5 +1,6 @@
 package dev.parley.server.scale;
 
+import static dev.parley.server.testing.SocketClient.connected;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -108,7 +109,7 @@ class RunInFlightOutageTest {
              TestApp other = instances > 1
                      ? TestApp.start(database.env(env), Clock.systemUTC(), new ScriptedAgent(PAUSE)) : null) {
             TestUsers.User user = TestUsers.register(app);
-            try (SocketClient socket = Cluster.connect(app, user)) {
+            try (SocketClient socket = connected(app, user)) {
                 JsonNode started = Cluster.start(socket, "slow " + DELTAS);
                 String runId = started.path("run_id").asText();
                 throughAnOutage(app, database.proxy(), outage, socket);

@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -56,6 +57,18 @@ public final class McpTestServer implements AutoCloseable {
         server.createContext("/mcp", this::handle);
         server.setExecutor(executor);
         server.start();
+    }
+
+    /**
+     * The app's settings for this server as {@code id} whose calls carry each user's own credential
+     * ({@code user_secret}), with the key that seals the stored credentials.
+     */
+    public Map<String, String> userSecretSettings(String id) {
+        return Map.of(
+                "PARLEY_MCP_SERVERS", "[{\"id\":\"" + id + "\",\"url\":\"" + url() + "\",\"auth\":{\"mode\":\"user_secret\"}}]",
+                "PARLEY_MCP_CREDENTIALS_KEY", Base64.getEncoder().encodeToString(new byte[] {
+                        1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+                        17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32}));
     }
 
     public String url() {

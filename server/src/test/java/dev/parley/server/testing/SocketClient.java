@@ -2,44 +2,33 @@ package dev.parley.server.testing;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.parley.client.ParleySocket;
 import dev.parley.protocol.EventType;
-import dev.parley.protocol.Json;
 import java.net.URI;
-import java.net.http.WebSocket;
+import java.net.http.HttpClient;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * A real WebSocket client (java.net.http) that records every frame it receives, for tests to await with timeouts.
+ * The client library's socket ({@link ParleySocket}) read the way tests read it: frame after frame in arrival order
+ * ({@link #next}), each wait bounded by {@link #WAIT} and failing the test with what arrived so far.
+ *
+ * <p>Owned by the test thread that opened it: the read position {@link #cursor} is not shared.
  */
 public final class SocketClient implements AutoCloseable {
     public static final Duration WAIT = Duration.ofSeconds(10);
+    private static final Duration OPEN_WAIT = Duration.ofSeconds(5);
 
-    /** How the socket closed: the close code and reason, or 1006 when the connection just ended. */
-    public record Close(int code, String reason) {
-    }
+    private final ParleySocket socket;
+    /** The index of the next frame {@link #next} returns. */
+    private int cursor;
 
-    private final WebSocket ws;
-    private final LinkedBlockingQueue<JsonNode> frames;
-    private final CompletableFuture<Close> closed;
-    private final List<JsonNode> history;
-
-    private SocketClient(WebSocket ws, LinkedBlockingQueue<JsonNode> frames, CompletableFuture<Close> closed,
-                         List<JsonNode> history) {
-        this.ws = ws;
-        this.frames = frames;
-        this.closed = closed;
-        this.history = history;
+    private SocketClient(ParleySocket socket) {
+        this.socket = socket;
     }
 
     /** Opens {@code /ws} with {@code Authorization: Bearer <token>}. */
@@ -47,92 +36,57 @@ public final class SocketClient implements AutoCloseable {
         return connect(app, "/ws", Map.of("Authorization", "Bearer " + token), List.of());
     }
 
+    /** Opens {@code /ws} as {@code user}; its first frame, already read, must be {@code connection_established}. */
+    public static SocketClient connected(TestApp app, TestUsers.User user) {
+        SocketClient socket = open(app, user.accessToken());
+        String first = socket.next().path("type").asText();
+        if (!first.equals("connection_established")) {
+            socket.close();
+            throw new AssertionError("the socket opened with " + first + ", not connection_established");
+        }
+        return socket;
+    }
+
     public static SocketClient connect(TestApp app, String pathAndQuery, Map<String, String> headers,
                                        List<String> subprotocols) {
         return connect(app.httpClient(), app.wsUri(pathAndQuery), headers, subprotocols);
     }
 
-    public static SocketClient connect(java.net.http.HttpClient http, URI uri, Map<String, String> headers,
+    /** Opens the socket; a refused upgrade fails with {@link ParleySocket.HandshakeRefused} as the cause. */
+    public static SocketClient connect(HttpClient http, URI uri, Map<String, String> headers,
                                        List<String> subprotocols) {
-        LinkedBlockingQueue<JsonNode> frames = new LinkedBlockingQueue<>();
-        CompletableFuture<Close> closed = new CompletableFuture<>();
-        List<JsonNode> history = Collections.synchronizedList(new ArrayList<>());
-        WebSocket.Builder builder = http.newWebSocketBuilder().connectTimeout(Duration.ofSeconds(5));
-        headers.forEach(builder::header);
-        if (!subprotocols.isEmpty()) {
-            builder.subprotocols(subprotocols.getFirst(), subprotocols.subList(1, subprotocols.size()).toArray(String[]::new));
-        }
-        WebSocket.Listener listener = new WebSocket.Listener() {
-            private final StringBuilder text = new StringBuilder();
-
-            @Override
-            public CompletionStage<?> onText(WebSocket socket, CharSequence data, boolean last) {
-                text.append(data);
-                if (last) {
-                    JsonNode frame = Json.parse(text.toString());
-                    text.setLength(0);
-                    history.add(frame);
-                    frames.add(frame);
-                }
-                socket.request(1);
-                return null;
-            }
-
-            @Override
-            public CompletionStage<?> onBinary(WebSocket socket, ByteBuffer data, boolean last) {
-                socket.request(1);
-                return null;
-            }
-
-            @Override
-            public CompletionStage<?> onClose(WebSocket socket, int statusCode, String reason) {
-                closed.complete(new Close(statusCode, reason));
-                return null;
-            }
-
-            @Override
-            public void onError(WebSocket socket, Throwable error) {
-                closed.complete(new Close(1006, String.valueOf(error)));
-            }
-        };
         try {
-            WebSocket ws = builder.buildAsync(uri, listener).get(10, TimeUnit.SECONDS);
-            return new SocketClient(ws, frames, closed, history);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        } catch (ExecutionException | TimeoutException e) {
-            throw new IllegalStateException("the socket did not open: " + e.getCause(), e);
+            return new SocketClient(ParleySocket.connect(http, uri, headers, subprotocols, OPEN_WAIT));
+        } catch (ParleySocket.HandshakeRefused e) {
+            throw new IllegalStateException("the socket did not open: " + e.getMessage(), e);
         }
     }
 
+    /** The subprotocol the server chose, or the empty string. */
     public String subprotocol() {
-        return ws.getSubprotocol();
-    }
-
-    public WebSocket raw() {
-        return ws;
+        return socket.subprotocol().orElse("");
     }
 
     public void send(String text) {
-        ws.sendText(text, true).join();
+        socket.sendRaw(text);
     }
 
-    /** Sends {@code {"type": type, "payload": payload, "message_id": messageId?}}. */
+    /** Sends {@code {"type": type, "payload": payload or {}, "message_id": messageId?}}. */
     public void send(String type, ObjectNode payload, String messageId) {
-        ObjectNode message = Json.object();
-        message.put("type", type);
-        if (payload != null) {
-            message.set("payload", payload);
-        }
-        if (messageId != null) {
-            message.put("message_id", messageId);
-        }
-        send(Json.write(message));
+        socket.send(type, payload, messageId);
     }
 
     public void send(String type, ObjectNode payload) {
         send(type, payload, null);
+    }
+
+    public void sendPong(ByteBuffer data) {
+        socket.sendPong(data);
+    }
+
+    /** Drops the connection without a close handshake. */
+    public void abort() {
+        socket.abort();
     }
 
     /** The next frame, failing the test when none comes within {@link #WAIT}. */
@@ -142,14 +96,11 @@ public final class SocketClient implements AutoCloseable {
 
     public JsonNode next(Duration wait) {
         try {
-            JsonNode frame = frames.poll(wait.toMillis(), TimeUnit.MILLISECONDS);
-            if (frame == null) {
-                throw new AssertionError("no frame within " + wait + "; received so far: " + summary());
-            }
+            JsonNode frame = socket.awaitIndexed(cursor, any -> true, wait).raw();
+            cursor++;
             return frame;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError(e);
+        } catch (TimeoutException e) {
+            throw new AssertionError("no frame within " + wait + "; received so far: " + summary(), e);
         }
     }
 
@@ -188,23 +139,20 @@ public final class SocketClient implements AutoCloseable {
     }
 
     /** Waits for the server to close the socket. */
-    public Close awaitClose() {
+    public ParleySocket.Close awaitClose() {
         return awaitClose(WAIT);
     }
 
-    public Close awaitClose(Duration wait) {
+    public ParleySocket.Close awaitClose(Duration wait) {
         try {
-            return closed.get(wait.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError(e);
-        } catch (ExecutionException | TimeoutException e) {
-            throw new AssertionError("the socket did not close within " + wait + "; received: " + summary());
+            return socket.awaitClose(wait);
+        } catch (TimeoutException e) {
+            throw new AssertionError("the socket did not close within " + wait + "; received: " + summary(), e);
         }
     }
 
     public boolean isClosed() {
-        return closed.isDone();
+        return socket.isClosed();
     }
 
     /** The types (and seqs) of the last frames received, short enough for a failure message. */
@@ -221,27 +169,16 @@ public final class SocketClient implements AutoCloseable {
             }
             parts.add(part);
         }
-        return frames.size() + " frames, last: " + parts + (closed.isDone() ? ", closed " + closed.getNow(null) : "");
+        return frames.size() + " frames, last: " + parts + (socket.isClosed() ? ", closed" : "");
     }
 
     /** Every frame received so far. */
     public List<JsonNode> history() {
-        synchronized (history) {
-            return List.copyOf(history);
-        }
+        return socket.frames().stream().map(ParleySocket.Received::raw).toList();
     }
 
     @Override
     public void close() {
-        if (!closed.isDone()) {
-            ws.sendClose(WebSocket.NORMAL_CLOSURE, "bye").exceptionally(e -> null);
-            try {
-                closed.get(2, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            } catch (ExecutionException | TimeoutException e) {
-                ws.abort();
-            }
-        }
+        socket.close();
     }
 }
