@@ -136,7 +136,7 @@ public final class Database implements AutoCloseable {
     /** The JDBC URL of a SQLite file with the settings every connection to it needs. */
     public static String sqliteUrl(Path file) {
         return "jdbc:sqlite:" + file + "?journal_mode=WAL&synchronous=NORMAL&foreign_keys=true"
-                + "&transaction_mode=IMMEDIATE&busy_timeout=" + SQLITE_BUSY_TIMEOUT.toMillis();
+                + "&transaction_mode=IMMEDIATE&jdbc.get_generated_keys=false&busy_timeout=" + SQLITE_BUSY_TIMEOUT.toMillis();
     }
 
     public DataSource dataSource() {

@@ -2,8 +2,10 @@ package dev.parley.server.db;
 
 import java.sql.SQLException;
 import java.time.Duration;
+import java.util.Properties;
 import java.util.concurrent.locks.LockSupport;
 import org.sqlite.BusyHandler;
+import org.sqlite.SQLiteConfig;
 import org.sqlite.SQLiteConnection;
 import org.sqlite.SQLiteDataSource;
 
@@ -20,7 +22,27 @@ final class SqliteDataSource extends SQLiteDataSource {
     private static final long COARSE_STEP_NANOS = 1_000_000;
 
     SqliteDataSource(String jdbcUrl) {
+        super(configOf(jdbcUrl));
         setUrl(jdbcUrl);
+    }
+
+    /**
+     * The settings of {@code jdbcUrl}'s query ({@code ?name=value&...}). The driver's data source connects with its own
+     * configuration and lets it override those of the URL, so they are read into that configuration here: without
+     * this, its defaults ({@code DEFERRED} transactions, generated keys fetched after every insert) would win.
+     */
+    static SQLiteConfig configOf(String jdbcUrl) {
+        Properties settings = new Properties();
+        int query = jdbcUrl.indexOf('?');
+        if (query >= 0) {
+            for (String pair : jdbcUrl.substring(query + 1).split("&")) {
+                int equals = pair.indexOf('=');
+                if (equals > 0) {
+                    settings.setProperty(pair.substring(0, equals), pair.substring(equals + 1));
+                }
+            }
+        }
+        return new SQLiteConfig(settings);
     }
 
     @Override
