@@ -29,6 +29,26 @@ final class EstimateSavingsTool implements Tool<EstimateSavingsTool.Request, Est
     static final String BATCHING = "batching";
     private static final List<String> STRATEGIES = List.of(SUBSTITUTION, CACHING, BATCHING);
     private static final BigDecimal MILLION = BigDecimal.valueOf(1_000_000);
+    private static final ToolSpecification SPECIFICATION = ToolSpecification.builder()
+            .name(NAME)
+            .description("Estimates savings on the user's recorded usage, with the arithmetic shown. "
+                    + "model_substitution: price the same tokens on target_model (default: each model's lighter "
+                    + "model from the catalog). prompt_caching: cacheable_share of input tokens is a stable prefix "
+                    + "read from cache at cache_hit_rate. batching: batchable_share of the cost moves to the batch "
+                    + "APIs at half price (results within 24 h). Narrow with feature and/or model.")
+            .parameters(JsonObjectSchema.builder()
+                    .addEnumProperty("strategy", STRATEGIES, "which change to estimate")
+                    .addStringProperty("feature", "only this feature tag")
+                    .addStringProperty("model", "only requests currently on this model")
+                    .addStringProperty("target_model", "model_substitution: the model to move to")
+                    .addNumberProperty("cacheable_share", "prompt_caching: share of input tokens that is a reusable prefix, 0-1 (default 0.5)")
+                    .addNumberProperty("cache_hit_rate", "prompt_caching: share of those reads served from cache, 0-1 (default 0.8)")
+                    .addNumberProperty("batchable_share", "batching: share of the requests that can wait up to 24 h, 0-1 (default 1)")
+                    .addStringProperty("from", "first UTC day, YYYY-MM-DD")
+                    .addStringProperty("to", "last UTC day, YYYY-MM-DD")
+                    .required("strategy")
+                    .build())
+            .build();
 
     record Request(String strategy, String feature, String model, String targetModel, double cacheableShare,
                    double cacheHitRate, double batchableShare, UsageFilter filter) {
@@ -66,26 +86,7 @@ final class EstimateSavingsTool implements Tool<EstimateSavingsTool.Request, Est
 
     @Override
     public ToolSpecification specification() {
-        return ToolSpecification.builder()
-                .name(NAME)
-                .description("Estimates savings on the user's recorded usage, with the arithmetic shown. "
-                        + "model_substitution: price the same tokens on target_model (default: each model's lighter "
-                        + "model from the catalog). prompt_caching: cacheable_share of input tokens is a stable prefix "
-                        + "read from cache at cache_hit_rate. batching: batchable_share of the cost moves to the batch "
-                        + "APIs at half price (results within 24 h). Narrow with feature and/or model.")
-                .parameters(JsonObjectSchema.builder()
-                        .addEnumProperty("strategy", STRATEGIES, "which change to estimate")
-                        .addStringProperty("feature", "only this feature tag")
-                        .addStringProperty("model", "only requests currently on this model")
-                        .addStringProperty("target_model", "model_substitution: the model to move to")
-                        .addNumberProperty("cacheable_share", "prompt_caching: share of input tokens that is a reusable prefix, 0-1 (default 0.5)")
-                        .addNumberProperty("cache_hit_rate", "prompt_caching: share of those reads served from cache, 0-1 (default 0.8)")
-                        .addNumberProperty("batchable_share", "batching: share of the requests that can wait up to 24 h, 0-1 (default 1)")
-                        .addStringProperty("from", "first UTC day, YYYY-MM-DD")
-                        .addStringProperty("to", "last UTC day, YYYY-MM-DD")
-                        .required("strategy")
-                        .build())
-                .build();
+        return SPECIFICATION;
     }
 
     @Override

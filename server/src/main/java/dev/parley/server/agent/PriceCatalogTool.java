@@ -24,14 +24,11 @@ final class PriceCatalogTool implements Tool<PriceCatalogTool.Lookup, PriceCatal
     }
 
     private final PriceCatalog catalog;
+    private final ToolSpecification specification;
 
     PriceCatalogTool(PriceCatalog catalog) {
         this.catalog = catalog;
-    }
-
-    @Override
-    public ToolSpecification specification() {
-        return ToolSpecification.builder()
+        this.specification = ToolSpecification.builder()
                 .name(NAME)
                 .description("Current list prices (USD per 1M input, cached input and output tokens) from the bundled "
                         + "price catalog dated " + catalog.asOf() + ", with each row's source, effective date, whether it "
@@ -44,6 +41,11 @@ final class PriceCatalogTool implements Tool<PriceCatalogTool.Lookup, PriceCatal
                         .addStringProperty("provider", "only this provider: openai, anthropic, google, groq, together")
                         .build())
                 .build();
+    }
+
+    @Override
+    public ToolSpecification specification() {
+        return specification;
     }
 
     @Override

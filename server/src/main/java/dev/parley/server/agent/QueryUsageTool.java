@@ -17,6 +17,22 @@ import java.util.List;
 final class QueryUsageTool implements Tool<QueryUsageTool.Query, QueryUsageTool.Result> {
     static final String NAME = "query_usage";
     private static final List<String> GROUPINGS = Arrays.stream(Grouping.values()).map(Grouping::wireName).toList();
+    private static final ToolSpecification SPECIFICATION = ToolSpecification.builder()
+            .name(NAME)
+            .description("Aggregates the user's own LLM usage records (requests, input/output tokens, cost in USD, "
+                    + "p50/p95 latency in ms) by model, provider, feature or day, with totals. Groups come "
+                    + "costliest first (days in calendar order). Totals with 0 requests mean the user has no data.")
+            .parameters(JsonObjectSchema.builder()
+                    .addEnumProperty("group_by", GROUPINGS, "the dimension to aggregate by")
+                    .addStringProperty("provider", "only records of this provider, e.g. openai")
+                    .addStringProperty("model", "only records of this model, e.g. gpt-4o-mini")
+                    .addStringProperty("feature", "only records of this feature tag, e.g. summarization")
+                    .addStringProperty("from", "first UTC day to include, YYYY-MM-DD")
+                    .addStringProperty("to", "last UTC day to include, YYYY-MM-DD")
+                    .addIntegerProperty("limit", "most groups to return, 1-100 (default 20)")
+                    .required("group_by")
+                    .build())
+            .build();
 
     record Query(Grouping groupBy, UsageFilter filter, int limit) {
     }
@@ -32,22 +48,7 @@ final class QueryUsageTool implements Tool<QueryUsageTool.Query, QueryUsageTool.
 
     @Override
     public ToolSpecification specification() {
-        return ToolSpecification.builder()
-                .name(NAME)
-                .description("Aggregates the user's own LLM usage records (requests, input/output tokens, cost in USD, "
-                        + "p50/p95 latency in ms) by model, provider, feature or day, with totals. Groups come "
-                        + "costliest first (days in calendar order). Totals with 0 requests mean the user has no data.")
-                .parameters(JsonObjectSchema.builder()
-                        .addEnumProperty("group_by", GROUPINGS, "the dimension to aggregate by")
-                        .addStringProperty("provider", "only records of this provider, e.g. openai")
-                        .addStringProperty("model", "only records of this model, e.g. gpt-4o-mini")
-                        .addStringProperty("feature", "only records of this feature tag, e.g. summarization")
-                        .addStringProperty("from", "first UTC day to include, YYYY-MM-DD")
-                        .addStringProperty("to", "last UTC day to include, YYYY-MM-DD")
-                        .addIntegerProperty("limit", "most groups to return, 1-100 (default 20)")
-                        .required("group_by")
-                        .build())
-                .build();
+        return SPECIFICATION;
     }
 
     @Override
