@@ -3,6 +3,7 @@ package dev.parley.cli.deploy;
 import dev.parley.cli.Cli;
 import dev.parley.cli.CommandRunner;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashSet;
@@ -66,6 +67,20 @@ record DeployContext(Cli cli, DeployOptions options, CommandRunner runner, Progr
     /** Where the validation report of this deploy is written, as JSON. */
     Path reportJson() {
         return options.reportDir().resolve("validation-" + tag + ".json");
+    }
+
+    /**
+     * Runs a program on this machine (the image builder, the validator) after showing it, its output going to standard
+     * error; one that cannot start fails the deploy with {@code exit}, saying that {@code program} cannot run.
+     */
+    CommandRunner.Result runHere(List<String> command, Duration timeout, DeployExit exit, String program,
+                                 List<String> nextSteps) {
+        progress.ran(Gcloud.shell(command));
+        try {
+            return runner.run(command, timeout, cli.err(), cli.err());
+        } catch (CommandRunner.MissingProgramException e) {
+            throw new DeployFailure(exit, program + " cannot run: " + e.getMessage(), nextSteps);
+        }
     }
 
     private List<String> command(String variable, List<String> fallback) {

@@ -28,15 +28,9 @@ final class ImageStep implements DeployStep {
         if (context.options().image().isPresent()) {
             return state.withImage(context.options().image().get());
         }
-        List<String> command = context.imageCommand(context.builtImage());
-        context.progress().ran(Gcloud.shell(command));
-        CommandRunner.Result build;
-        try {
-            build = context.runner().run(command, BUILD_TIMEOUT, context.cli().err(), context.cli().err());
-        } catch (CommandRunner.MissingProgramException e) {
-            throw new DeployFailure(DeployExit.BUILD_FAILED, "the image builder cannot run: " + e.getMessage(),
-                    "Run from a Parley checkout (bin/image.sh) or set PARLEY_IMAGE_COMMAND.");
-        }
+        CommandRunner.Result build = context.runHere(context.imageCommand(context.builtImage()), BUILD_TIMEOUT,
+                DeployExit.BUILD_FAILED, "the image builder",
+                List.of("Run from a Parley checkout (bin/image.sh) or set PARLEY_IMAGE_COMMAND."));
         if (!build.ok()) {
             throw new DeployFailure(DeployExit.BUILD_FAILED, "the image build or push failed ("
                     + (build.timedOut() ? "timed out after " + BUILD_TIMEOUT.toMinutes() + " min"

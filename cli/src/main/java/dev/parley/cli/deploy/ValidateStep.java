@@ -34,16 +34,9 @@ final class ValidateStep implements DeployStep {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create the report directory " + options.reportDir(), e);
         }
-        List<String> command = context.validateCommand(state.tagUrl());
-        context.progress().ran(Gcloud.shell(command));
-        CommandRunner.Result result;
-        try {
-            result = context.runner().run(command, VALIDATE_TIMEOUT, context.cli().err(), context.cli().err());
-        } catch (CommandRunner.MissingProgramException e) {
-            throw new DeployFailure(DeployExit.VALIDATION_FAILED, "the validator cannot run: " + e.getMessage(),
-                    List.of(state.trafficStatement(),
-                            "Run from a Parley checkout (bin/parley) or set PARLEY_VALIDATE_COMMAND."));
-        }
+        CommandRunner.Result result = context.runHere(context.validateCommand(state.tagUrl()), VALIDATE_TIMEOUT,
+                DeployExit.VALIDATION_FAILED, "the validator", List.of(state.trafficStatement(),
+                        "Run from a Parley checkout (bin/parley) or set PARLEY_VALIDATE_COMMAND."));
         DeployState validated = state.withValidation(new DeployState.Validation(
                 result.timedOut() ? -1 : result.exitCode(), context.report(), context.reportJson()));
         if (!result.ok()) {

@@ -12,8 +12,7 @@ final class AuthChecks {
     static void register(Target target, Probe probe) {
         Target.Registration registration = target.register("a");
         ApiResponse answer = registration.answer();
-        probe.measure("http_ms", answer.elapsed().toMillis());
-        probe.measure("http_status", answer.status());
+        probe.measureAnswer(answer);
         probe.expect(answer.status() == 201, "POST /auth/register answers 201 with a token pair",
                 registration::describe);
         if (registration.ok()) {
@@ -26,8 +25,7 @@ final class AuthChecks {
     static void loginAsRegistered(Target target, Probe probe) {
         Account account = target.primary;
         ApiResponse answer = target.http.login(account.email(), account.password());
-        probe.measure("http_ms", answer.elapsed().toMillis());
-        probe.measure("http_status", answer.status());
+        probe.measureAnswer(answer);
         probe.expect(answer.status() == 200, "POST /auth/login with the registered credentials answers 200",
                 () -> answer.status() + " " + Frames.excerpt(answer.body()));
         if (answer.status() == 200) {
@@ -42,8 +40,7 @@ final class AuthChecks {
 
     static void login(Target target, Probe probe, Options.Credentials.Login credentials) {
         ApiResponse answer = target.http.login(credentials.email(), credentials.password());
-        probe.measure("http_ms", answer.elapsed().toMillis());
-        probe.measure("http_status", answer.status());
+        probe.measureAnswer(answer);
         String token = answer.json().path("access_token").asText("");
         if (answer.status() != 200 || token.isEmpty()) {
             throw probe.fail("POST /auth/login answers 200 with a token pair",
@@ -58,8 +55,7 @@ final class AuthChecks {
     static void me(Target target, Probe probe) {
         Account account = target.primary;
         ApiResponse answer = target.http.me(account.accessToken());
-        probe.measure("http_ms", answer.elapsed().toMillis());
-        probe.measure("http_status", answer.status());
+        probe.measureAnswer(answer);
         if (answer.status() != 200) {
             throw probe.fail("GET /auth/me answers 200", answer.status() + " " + Frames.excerpt(answer.body()));
         }

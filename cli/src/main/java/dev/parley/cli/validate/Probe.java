@@ -1,5 +1,6 @@
 package dev.parley.cli.validate;
 
+import dev.parley.client.ApiResponse;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -27,6 +28,12 @@ final class Probe {
         if (value != null) {
             measured.put(name, value);
         }
+    }
+
+    /** Records how long an HTTP answer took ({@code http_ms}) and its status ({@code http_status}). */
+    void measureAnswer(ApiResponse answer) {
+        measure("http_ms", answer.elapsed().toMillis());
+        measure("http_status", answer.status());
     }
 
     synchronized void expect(boolean met, String expected, Supplier<String> actual) {

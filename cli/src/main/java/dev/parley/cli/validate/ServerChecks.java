@@ -13,8 +13,7 @@ final class ServerChecks {
 
     static void health(Target target, Probe probe) {
         ApiResponse answer = target.http.health();
-        probe.measure("http_ms", answer.elapsed().toMillis());
-        probe.measure("http_status", answer.status());
+        probe.measureAnswer(answer);
         JsonNode body = answer.json();
         String service = body.path("service").asText("");
         String version = body.path("version").asText("");
@@ -53,8 +52,7 @@ final class ServerChecks {
 
     static void readiness(Target target, Probe probe) {
         ApiResponse answer = target.http.ready();
-        probe.measure("http_ms", answer.elapsed().toMillis());
-        probe.measure("http_status", answer.status());
+        probe.measureAnswer(answer);
         JsonNode body = answer.json();
         String status = body.path("status").asText("");
         if (!status.isEmpty()) {

@@ -94,6 +94,12 @@ class ValidatorAgainstContractFakeTest {
         return ids;
     }
 
+    /** The checks in {@code failed} fail and every other check passes. */
+    private static void assertOnlyFailed(Result result, Set<String> failed) {
+        assertThat(result.withStatus("fail")).as(result.err()).isEqualTo(failed);
+        assertThat(result.withStatus("pass")).isEqualTo(allExcept(failed));
+    }
+
     @Test
     void correctContractFakePassesEveryCheckAndExitsZero() throws IOException {
         try (ContractFake fake = ContractFake.start(Defect.NONE, STEP_DELAY)) {
@@ -144,8 +150,7 @@ class ValidatorAgainstContractFakeTest {
             Result result = validate(fake);
 
             Set<String> expected = Set.of("golden_path", "concurrent_users");
-            assertThat(result.withStatus("fail")).as(result.err()).isEqualTo(expected);
-            assertThat(result.withStatus("pass")).isEqualTo(allExcept(expected));
+            assertOnlyFailed(result, expected);
             assertThat(result.exitCode()).isEqualTo(ValidateCommand.EXIT_FAILED);
             assertThat(Json.write(result.check("golden_path").path("failures")))
                     .contains("seq in arrival order was [1, 3, 2", "out of order");
@@ -159,8 +164,7 @@ class ValidatorAgainstContractFakeTest {
             Result result = validate(fake);
 
             Set<String> expected = Set.of("golden_path", "run_events", "resume", "concurrent_users");
-            assertThat(result.withStatus("fail")).as(result.err()).isEqualTo(expected);
-            assertThat(result.withStatus("pass")).isEqualTo(allExcept(expected));
+            assertOnlyFailed(result, expected);
             assertThat(Json.write(result.check("golden_path").path("failures"))).contains("missing [3]");
             assertThat(Json.write(result.check("resume").path("failures"))).contains("missing [3]");
         }
@@ -173,8 +177,7 @@ class ValidatorAgainstContractFakeTest {
 
             // stop too: its cancelled run's agent_completed has no seq either.
             Set<String> expected = Set.of("golden_path", "run_events", "stop", "resume", "concurrent_users");
-            assertThat(result.withStatus("fail")).as(result.err()).isEqualTo(expected);
-            assertThat(result.withStatus("pass")).isEqualTo(allExcept(expected));
+            assertOnlyFailed(result, expected);
             assertThat(Json.write(result.check("golden_path").path("failures"))).contains("have no seq");
         }
     }
@@ -185,8 +188,7 @@ class ValidatorAgainstContractFakeTest {
             Result result = validate(fake);
 
             Set<String> expected = Set.of("isolation", "concurrent_users");
-            assertThat(result.withStatus("fail")).as(result.err()).isEqualTo(expected);
-            assertThat(result.withStatus("pass")).isEqualTo(allExcept(expected));
+            assertOnlyFailed(result, expected);
             assertThat(Json.write(result.check("isolation").path("failures")))
                     .contains("none of A's events on B's socket", "agent_started#1");
             assertThat(Json.write(result.check("concurrent_users").path("failures")))
@@ -201,8 +203,7 @@ class ValidatorAgainstContractFakeTest {
 
             // With no credential check at all, a spent ticket opens a socket again: socket.ticket catches that.
             Set<String> expected = Set.of("socket.refuses_without_credentials", "socket.ticket");
-            assertThat(result.withStatus("fail")).as(result.err()).isEqualTo(expected);
-            assertThat(result.withStatus("pass")).isEqualTo(allExcept(expected));
+            assertOnlyFailed(result, expected);
             assertThat(Json.write(result.check("socket.refuses_without_credentials").path("failures")))
                     .contains("101: the upgrade was accepted without credentials");
         }
@@ -230,8 +231,7 @@ class ValidatorAgainstContractFakeTest {
         try (ContractFake fake = ContractFake.start(Defect.IGNORES_STOP, STEP_DELAY)) {
             Result result = validate(fake);
 
-            assertThat(result.withStatus("fail")).as(result.err()).isEqualTo(Set.of("stop"));
-            assertThat(result.withStatus("pass")).isEqualTo(allExcept(Set.of("stop")));
+            assertOnlyFailed(result, Set.of("stop"));
             assertThat(result.check("stop").path("failures").get(0).path("actual").asText())
                     .contains("the run went on after stop_agent", "\"status\":\"completed\"");
             assertThat(result.check("stop").path("measured").path("run_status_over_http").asText()).isEqualTo("completed");

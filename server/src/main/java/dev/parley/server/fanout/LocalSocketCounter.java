@@ -3,6 +3,7 @@ package dev.parley.server.fanout;
 import java.util.HashSet;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.BiConsumer;
 
 /** Counts the sockets of this instance, per user. Each user's set changes atomically inside the map's compute. */
 public final class LocalSocketCounter implements SocketCounter {
@@ -24,10 +25,17 @@ public final class LocalSocketCounter implements SocketCounter {
 
     @Override
     public void release(String userId, String connectionId) {
+        remove(userId, connectionId);
+    }
+
+    /** Releases the socket; false when it was not counted. */
+    boolean remove(String userId, String connectionId) {
+        boolean[] removed = {false};
         sockets.computeIfPresent(userId, (id, set) -> {
-            set.remove(connectionId);
+            removed[0] = set.remove(connectionId);
             return set.isEmpty() ? null : set;
         });
+        return removed[0];
     }
 
     @Override
@@ -38,5 +46,10 @@ public final class LocalSocketCounter implements SocketCounter {
             return set;
         });
         return count[0];
+    }
+
+    /** Hands each user with sockets, and the set of them, to {@code action}, as the map's iteration sees them. */
+    void forEachUser(BiConsumer<String, Set<String>> action) {
+        sockets.forEach(action);
     }
 }

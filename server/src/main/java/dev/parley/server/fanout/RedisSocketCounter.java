@@ -6,7 +6,6 @@ import io.lettuce.core.ScriptOutputType;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -65,7 +64,7 @@ public final class RedisSocketCounter implements SocketCounter, RedisConnections
     private final RedisConnections redis;
     private final String instanceId = UUID.randomUUID().toString();
     private final String instancesKey;
-    private final ConcurrentHashMap<String, Set<String>> local = new ConcurrentHashMap<>();
+    private final LocalSocketCounter local = new LocalSocketCounter();
     /** Sockets closed while Redis could not be told; removed from Redis when it returns. */
     private final ConcurrentHashMap<String, Set<String>> unreleased = new ConcurrentHashMap<>();
     private final ScheduledFuture<?> heartbeat;
@@ -91,16 +90,7 @@ public final class RedisSocketCounter implements SocketCounter, RedisConnections
 
     @Override
     public boolean tryAcquire(String userId, String connectionId, int max) {
-        boolean[] counted = {false};
-        local.compute(userId, (id, set) -> {
-            Set<String> target = set == null ? new HashSet<>() : set;
-            if (target.contains(connectionId) || target.size() < max) {
-                target.add(connectionId);
-                counted[0] = true;
-            }
-            return target.isEmpty() ? null : target;
-        });
-        if (!counted[0]) {
+        if (!local.tryAcquire(userId, connectionId, max)) {
             return false;
         }
         try {
@@ -110,7 +100,7 @@ public final class RedisSocketCounter implements SocketCounter, RedisConnections
             if (result != null && result == 1L) {
                 return true;
             }
-            releaseLocally(userId, connectionId);
+            local.remove(userId, connectionId);
             return false;
         } catch (RedisUnavailableException e) {
             LOG.debug("Counting socket {} of user {} on this instance only: {}", connectionId, userId, e.getMessage());
@@ -120,7 +110,7 @@ public final class RedisSocketCounter implements SocketCounter, RedisConnections
 
     @Override
     public void release(String userId, String connectionId) {
-        if (!releaseLocally(userId, connectionId)) {
+        if (!local.remove(userId, connectionId)) {
             return;
         }
         try {
@@ -138,15 +128,6 @@ public final class RedisSocketCounter implements SocketCounter, RedisConnections
         unreleased.computeIfAbsent(userId, id -> ConcurrentHashMap.newKeySet()).add(connectionId);
     }
 
-    private boolean releaseLocally(String userId, String connectionId) {
-        boolean[] removed = {false};
-        local.computeIfPresent(userId, (id, set) -> {
-            removed[0] = set.remove(connectionId);
-            return set.isEmpty() ? null : set;
-        });
-        return removed[0];
-    }
-
     @Override
     public int count(String userId) {
         try {
@@ -154,15 +135,13 @@ public final class RedisSocketCounter implements SocketCounter, RedisConnections
                     new String[] {userKey(userId), instancesKey}, "", "-1", "0"));
             return live == null ? 0 : live.intValue();
         } catch (RedisUnavailableException e) {
-            Set<String> set = local.get(userId);
-            return set == null ? 0 : set.size();
+            return local.count(userId);
         }
     }
 
     /** This instance's own sockets of the user, whatever Redis says. */
     public int localCount(String userId) {
-        Set<String> set = local.get(userId);
-        return set == null ? 0 : set.size();
+        return local.count(userId);
     }
 
     @Override
@@ -175,14 +154,14 @@ public final class RedisSocketCounter implements SocketCounter, RedisConnections
     private void rewrite() {
         var commands = redis.async();
         List<io.lettuce.core.RedisFuture<?>> pending = new ArrayList<>();
-        for (Map.Entry<String, Set<String>> entry : local.entrySet()) {
-            List<String> members = entry.getValue().stream().map(this::member).toList();
+        local.forEachUser((userId, sockets) -> {
+            List<String> members = sockets.stream().map(this::member).toList();
             if (!members.isEmpty()) {
-                String key = userKey(entry.getKey());
+                String key = userKey(userId);
                 pending.add(commands.sadd(key, members.toArray(String[]::new)));
                 pending.add(commands.pexpire(key, USER_KEY_TTL.toMillis()));
             }
-        }
+        });
         for (Map.Entry<String, Set<String>> entry : Map.copyOf(unreleased).entrySet()) {
             unreleased.remove(entry.getKey());
             List<String> members = entry.getValue().stream().map(this::member).toList();

@@ -3,9 +3,6 @@ package dev.parley.server.gateway;
 import io.helidon.http.HeaderNames;
 import io.helidon.webserver.http.HttpRules;
 import io.helidon.webserver.http.HttpService;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
 
 /**
  * The machine-readable contract, served as written: {@code GET /openapi.yaml} (OpenAPI 3.1, the HTTP routes) and
@@ -32,13 +29,6 @@ final class ApiDocuments implements HttpService {
     }
 
     static byte[] read(String resource) {
-        try (InputStream in = ApiDocuments.class.getClassLoader().getResourceAsStream(resource)) {
-            if (in == null) {
-                throw new IllegalStateException("The API document " + resource + " is missing from the build");
-            }
-            return in.readAllBytes();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return BundledResources.read(resource, "The API document " + resource + " is missing from the build");
     }
 }

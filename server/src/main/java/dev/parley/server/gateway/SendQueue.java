@@ -116,30 +116,25 @@ final class SendQueue {
 
     /** Queues a close frame after the frames already queued; false when a close was already queued. */
     boolean closeAfterPending(int code, String reason) {
-        lock.lock();
-        try {
-            if (closed) {
-                return false;
-            }
-            closed = true;
-            items.addLast(new Close(code, reason));
-            changed.signalAll();
-            return true;
-        } finally {
-            lock.unlock();
-        }
+        return queueClose(code, reason, false);
     }
 
     /** Drops the queued frames and queues a close frame in their place; false when a close was already queued. */
     boolean abort(int code, String reason) {
+        return queueClose(code, reason, true);
+    }
+
+    private boolean queueClose(int code, String reason, boolean dropQueued) {
         lock.lock();
         try {
             if (closed) {
                 return false;
             }
             closed = true;
-            items.clear();
-            queuedBytes = 0;
+            if (dropQueued) {
+                items.clear();
+                queuedBytes = 0;
+            }
             items.addLast(new Close(code, reason));
             changed.signalAll();
             return true;

@@ -11,8 +11,6 @@ import io.helidon.webserver.http.HttpService;
 import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.URL;
@@ -225,14 +223,7 @@ public final class WebRoutes implements HttpService {
     }
 
     private static byte[] readResource(String name) {
-        try (InputStream in = WebRoutes.class.getClassLoader().getResourceAsStream(name)) {
-            if (in == null) {
-                throw new IllegalStateException("The web page resource " + name + " is missing from the classpath");
-            }
-            return in.readAllBytes();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return BundledResources.read(name, "The web page resource " + name + " is missing from the classpath");
     }
 
     /** Every file directly in web/assets, by name, sorted (so the version hash does not depend on listing order). */

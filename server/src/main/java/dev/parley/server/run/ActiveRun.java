@@ -409,10 +409,7 @@ final class ActiveRun implements AgentRun {
         try {
             if (ending == null) {
                 outOfRoom = cause;
-                ending = Ending.FAILED;
-                if (thread != null) {
-                    thread.interrupt();
-                }
+                requestEnd(Ending.FAILED);
             }
         } finally {
             lock.unlock();
@@ -422,17 +419,7 @@ final class ActiveRun implements AgentRun {
     /** An event of the run could not be stored: the run fails with that cause, and stores nothing more but its end. */
     void logFailed(RuntimeException failure) {
         logFailure = failure;
-        lock.lock();
-        try {
-            if (ending == null) {
-                ending = Ending.FAILED;
-                if (thread != null) {
-                    thread.interrupt();
-                }
-            }
-        } finally {
-            lock.unlock();
-        }
+        requestEnd(Ending.FAILED);
     }
 
     /**
