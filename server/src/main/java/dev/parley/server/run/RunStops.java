@@ -1,11 +1,13 @@
 package dev.parley.server.run;
 
 import dev.parley.protocol.ErrorCode;
+import dev.parley.protocol.EventType;
 import dev.parley.protocol.ProtocolException;
 import dev.parley.server.fanout.Fanout;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -26,6 +28,8 @@ import org.slf4j.LoggerFactory;
 final class RunStops {
     /** Logs as {@link RunService}: the run machinery's lines keep one logger name whichever part writes them. */
     private static final Logger LOG = LoggerFactory.getLogger(RunService.class);
+    /** How often a wait for a run of another instance reads the database, besides waking on the run's last event. */
+    static final Duration END_CHECK_EVERY = Duration.ofSeconds(1);
 
     private final RunStore store;
     private final Fanout fanout;
@@ -84,18 +88,39 @@ final class RunStops {
                 return false;
             }
         }
-        while (System.nanoTime() < deadline) {
-            if (store.findRunningOnThread(userId, threadId).isEmpty()) {
-                return true;
+        return awaitEndElsewhere(userId, threadId, runId, deadline);
+    }
+
+    /**
+     * Waits until a run of another instance has ended: its last event comes through the fan-out after its end is
+     * stored, so that event wakes the wait; the database is read once after subscribing (the event may have come
+     * before) and every {@link #END_CHECK_EVERY} (the fan-out may be down, or the run ended by a third instance).
+     */
+    private boolean awaitEndElsewhere(String userId, String threadId, String runId, long deadline) {
+        CompletableFuture<Void> ended = new CompletableFuture<>();
+        try (Fanout.Subscription ignored = fanout.subscribe(userId, event -> {
+            if (runId.equals(event.runId()) && EventType.isTerminal(event.type())) {
+                ended.complete(null);
             }
-            try {
-                Thread.sleep(50); // a run of another instance: its end shows in the database
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return false;
+        })) {
+            while (store.findRunningOnThread(userId, threadId).isPresent()) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return false;
+                }
+                try {
+                    ended.get(Math.min(left, END_CHECK_EVERY.toNanos()), TimeUnit.NANOSECONDS);
+                } catch (TimeoutException e) {
+                    // read the database again
+                } catch (ExecutionException e) {
+                    throw new IllegalStateException(e); // never completed exceptionally
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return false;
+                }
             }
+            return true;
         }
-        return store.findRunningOnThread(userId, threadId).isEmpty();
     }
 
     /** Stops a run of this instance that another instance was asked to stop (through the fan-out or the database). */

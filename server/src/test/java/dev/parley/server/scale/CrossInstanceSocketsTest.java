@@ -23,7 +23,8 @@ import org.junit.jupiter.api.Test;
 /**
  * Two instances sharing PostgreSQL and Redis, seen through real sockets: a run's events reach the user's sockets on
  * both instances once each and in order; resume works on the instance that did not run the run; a stop from the
- * other instance stops the run; the socket limit and socket tickets hold across instances.
+ * other instance stops the run, and so does deleting its thread there; the socket limit and socket tickets hold across
+ * instances.
  */
 class CrossInstanceSocketsTest {
     private static Cluster cluster;
@@ -117,6 +118,22 @@ class CrossInstanceSocketsTest {
             assertThat(onA.runEvents(runId).getLast().path("data").path("status").asText()).isEqualTo("cancelled");
             assertThat(cluster.b.get("/api/runs/" + runId, user.accessToken()).json().path("status").asText())
                     .isEqualTo("cancelled");
+        }
+    }
+
+    @Test
+    void deletingAThreadOnTheOtherInstanceStopsItsRunFirst() {
+        TestUsers.User user = TestUsers.register(cluster.a);
+        try (SocketClient onA = connected(cluster.a, user)) {
+            JsonNode started = start(onA, "hang");
+            String runId = started.path("run_id").asText();
+            String threadId = started.path("data").path("thread_id").asText(started.path("thread_id").asText());
+            assertThat(threadId).isNotEmpty();
+            onA.await("partial_result");
+            TestApp.Response deleted = cluster.b.delete("/api/threads/" + threadId, user.accessToken());
+            assertThat(deleted.status()).isEqualTo(204);
+            assertThat(onA.runEvents(runId).getLast().path("data").path("status").asText()).isEqualTo("cancelled");
+            assertThat(cluster.b.get("/api/threads/" + threadId, user.accessToken()).status()).isEqualTo(404);
         }
     }
 
