@@ -5,7 +5,7 @@ import java.time.Duration;
 import java.util.Properties;
 import java.util.concurrent.locks.LockSupport;
 import org.sqlite.BusyHandler;
-import org.sqlite.SQLiteConfig;
+import org.sqlite.JDBC;
 import org.sqlite.SQLiteConnection;
 import org.sqlite.SQLiteDataSource;
 
@@ -22,32 +22,15 @@ final class SqliteDataSource extends SQLiteDataSource {
     private static final long COARSE_STEP_NANOS = 1_000_000;
 
     SqliteDataSource(String jdbcUrl) {
-        super(configOf(jdbcUrl));
         setUrl(jdbcUrl);
-    }
-
-    /**
-     * The settings of {@code jdbcUrl}'s query ({@code ?name=value&...}). The driver's data source connects with its own
-     * configuration and lets it override those of the URL, so they are read into that configuration here: without
-     * this, its defaults ({@code DEFERRED} transactions, generated keys fetched after every insert) would win.
-     */
-    static SQLiteConfig configOf(String jdbcUrl) {
-        Properties settings = new Properties();
-        int query = jdbcUrl.indexOf('?');
-        if (query >= 0) {
-            for (String pair : jdbcUrl.substring(query + 1).split("&")) {
-                int equals = pair.indexOf('=');
-                if (equals > 0) {
-                    settings.setProperty(pair.substring(0, equals), pair.substring(equals + 1));
-                }
-            }
-        }
-        return new SQLiteConfig(settings);
     }
 
     @Override
     public SQLiteConnection getConnection(String username, String password) throws SQLException {
-        SQLiteConnection connection = super.getConnection(username, password);
+        // Through the driver with no settings of its own, as DriverManager would connect: the data source's own
+        // configuration would override the URL's settings with its defaults (DEFERRED transactions, generated keys
+        // fetched after every insert).
+        SQLiteConnection connection = JDBC.createConnection(getUrl(), new Properties());
         BusyHandler.setHandler(connection, new BusyWait());
         return connection;
     }

@@ -37,13 +37,4 @@ class SqliteDataSourceTest {
             assertThat(pragma(pooled, "foreign_keys")).isEqualTo("1");
         }
     }
-
-    @Test
-    void readsEverySettingOfTheQuery() {
-        SQLiteConfig config = SqliteDataSource.configOf("jdbc:sqlite:/tmp/x.db?transaction_mode=EXCLUSIVE&busy_timeout=1234");
-        assertThat(config.getTransactionMode()).isEqualTo(SQLiteConfig.TransactionMode.EXCLUSIVE);
-        assertThat(config.getBusyTimeout()).isEqualTo(1234);
-        assertThat(SqliteDataSource.configOf("jdbc:sqlite:/tmp/x.db").getTransactionMode())
-                .isEqualTo(SQLiteConfig.TransactionMode.DEFERRED);
-    }
 }
