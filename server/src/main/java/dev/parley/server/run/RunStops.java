@@ -110,6 +110,8 @@ final class RunStops {
                 }
                 try {
                     ended.get(Math.min(left, END_CHECK_EVERY.toNanos()), TimeUnit.NANOSECONDS);
+                    // Its end is stored: what runs on the thread now is a newer run, which this does not wait for.
+                    return store.findRunningOnThread(userId, threadId).isEmpty();
                 } catch (TimeoutException e) {
                     // read the database again
                 } catch (ExecutionException e) {
