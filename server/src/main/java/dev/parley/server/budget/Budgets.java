@@ -7,6 +7,7 @@ import dev.parley.server.observe.Metrics;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
 import java.sql.Connection;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
@@ -33,8 +34,9 @@ import org.slf4j.LoggerFactory;
  * hold into spending (the hold's row deleted, and one update of the ledger row that returns the position), a release
  * gives it back. A commit can be queued without waiting for it ({@link #commitAsync}): its hold stays counted until
  * it commits. The transactions run through a {@link LedgerWriter}: on the embedded database, the run journal's, so
- * that they join its batched commits; otherwise (until one is {@linkplain #writeThrough set}) each on a pool
- * connection of its own, on a thread apart from the caller's. Holds belong to runs: a run's agent commits or releases
+ * that they join its batched commits; on PostgreSQL a {@link LedgerBatcher} of its own, which commits many units in
+ * one transaction (until another writer is {@linkplain #writeThrough set}); without budgets, each on a pool connection
+ * of its own, on a thread apart from the caller's. Holds belong to runs: a run's agent commits or releases
  * its own, and a sweep on every instance releases the holds of runs that ended without doing so (their instance
  * died and another instance ended them when their lease ran out), as the contract says.
  *
@@ -64,8 +66,8 @@ public final class Budgets implements AutoCloseable {
 
     /**
      * A reservation in one statement, for PostgreSQL: the conditional write of the user's ledger row and, when it
-     * admitted the amount, the hold's row; one round trip, committed on its own, where a transaction of the two takes
-     * three. Inserts nothing (and updates nothing) when the amount does not fit or the period has no row yet.
+     * admitted the amount, the hold's row; one round trip where the two take two. Inserts nothing (and updates
+     * nothing) when the amount does not fit or the period has no row yet.
      */
     private static final String RESERVE_AT_ONCE = "WITH admitted AS (" + ADMIT + " RETURNING user_id) "
             + "INSERT INTO budget_holds (id, run_id, user_id, period_start, amount_micros, created_at) "
@@ -91,8 +93,8 @@ public final class Budgets implements AutoCloseable {
     /** Where ledger writes run without a writer: never on a run's own thread, whose interrupt (a stop) would break
      *  the connection. */
     private final ExecutorService writers = Executors.newVirtualThreadPerTaskExecutor();
-    private final LedgerWriter own = this::ownTransaction;
-    private volatile LedgerWriter writer = own;
+    private final LedgerBatcher batcher; // null: not PostgreSQL, or budgets not enabled
+    private volatile LedgerWriter writer;
     private volatile boolean holdsInStarts;
 
     /** The sweep runs every {@link #SWEEP_EVERY} on {@code scheduler}, the process's housekeeping scheduler. */
@@ -101,6 +103,8 @@ public final class Budgets implements AutoCloseable {
         this.config = config;
         this.metrics = metrics;
         this.clock = clock;
+        this.batcher = config.enabled() && !sql.sqlite() ? new LedgerBatcher(sql) : null;
+        this.writer = batcher != null ? batcher : this::ownTransaction;
         if (config.enabled()) {
             metrics.gauge("parley_budget_spent_usd", "What users spent in the current budget period, all users.",
                     () -> quietlyTotal("spent_micros"));
@@ -137,16 +141,17 @@ public final class Budgets implements AutoCloseable {
     }
 
     /**
-     * Whether reservations and charges are each one statement on a pool connection, committed on its own: on
-     * PostgreSQL, while the ledger has no writer of another's. SQLite cannot modify rows in a {@code WITH} clause.
+     * Whether reservations and charges are each one statement (a data-modifying {@code WITH}): on PostgreSQL. SQLite
+     * cannot modify rows in a {@code WITH} clause.
      */
-    private boolean atOnce() {
-        return writer == own && !sql.sqlite();
+    private boolean oneStatement() {
+        return !sql.sqlite();
     }
 
-    /** Runs a ledger transaction through the writer and waits for its commit, not interruptibly. */
-    private <T> T write(Sql.Work<T> work) {
-        return join(writer.submit(work));
+    /** Runs a ledger transaction on the row of {@code userId} through the writer and waits for its commit, not
+     *  interruptibly. */
+    private <T> T write(String userId, Sql.Work<T> work) {
+        return join(writer.submit(userId, work));
     }
 
     /** Whether any user can have a limit; when not, the agent loop does no budget work at all. */
@@ -195,13 +200,7 @@ public final class Budgets implements AutoCloseable {
             return Hold.untracked(userId, runId);
         }
         Hold hold = prepare(userId, runId, limitMicros, mostUsd);
-        if (atOnce() && apart(() -> sql.update(RESERVE_AT_ONCE, hold.micros(), userId, hold.periodStart(),
-                hold.micros(), limitMicros, hold.id(), runId, userId, hold.periodStart(), hold.micros(),
-                clock.instant())) == 1) {
-            return hold;
-        }
-        // Not admitted at once (no room, or the period's first reservation): the transaction decides, and says why.
-        long[] position = write(connection -> admitHold(connection, hold));
+        long[] position = write(userId, connection -> takeHold(connection, hold));
         if (position != null) {
             throw refused(exceeded(hold, position), userId);
         }
@@ -227,7 +226,7 @@ public final class Budgets implements AutoCloseable {
      */
     public Sql.Work<BudgetExceededException> take(Hold hold) {
         return connection -> {
-            long[] position = admitHold(connection, hold);
+            long[] position = takeHold(connection, hold);
             return position == null ? null : exceeded(hold, position);
         };
     }
@@ -235,6 +234,20 @@ public final class Budgets implements AutoCloseable {
     /** Whether the ledger's writer also stores runs' starts, so that a start can {@link #take} its first hold. */
     public boolean takesHoldsInStarts() {
         return holdsInStarts;
+    }
+
+    /**
+     * Takes a hold in the caller's transaction: null when taken, otherwise the position (spent, held) that refused.
+     * On PostgreSQL a hold that fits in an existing row takes one statement.
+     */
+    private long[] takeHold(Connection connection, Hold hold) throws SQLException {
+        if (oneStatement() && Sql.update(connection, RESERVE_AT_ONCE, hold.micros(), hold.userId(),
+                hold.periodStart(), hold.micros(), hold.limitMicros(), hold.id(), hold.runId(), hold.userId(),
+                hold.periodStart(), hold.micros(), clock.instant()) == 1) {
+            return null;
+        }
+        // Not admitted at once (no room, or the period's first reservation): the statements below decide, and say why.
+        return admitHold(connection, hold);
     }
 
     /** The conditional write and the hold's row: null when taken, otherwise the position (spent, held) that refused. */
@@ -260,7 +273,7 @@ public final class Budgets implements AutoCloseable {
             return hold;
         }
         long increase = amount - hold.micros();
-        boolean grown = write(connection -> {
+        boolean grown = write(hold.userId(), connection -> {
             if (Sql.update(connection, "UPDATE budget_holds SET amount_micros = ? WHERE id = ?", amount,
                     hold.id()) != 1) {
                 return false; // released by whoever ended the run
@@ -354,23 +367,22 @@ public final class Budgets implements AutoCloseable {
         long limit = hold.limitMicros();
         long threshold = BigDecimal.valueOf(limit).multiply(config.warnAt()).setScale(0, RoundingMode.CEILING)
                 .longValueExact();
-        if (atOnce()) {
-            return CompletableFuture.supplyAsync(() -> {
-                List<long[]> rows = sql.query(CHARGE_AT_ONCE, row -> new long[] {row.getLong("spent_micros"),
-                        row.getLong("held_micros"), row.getLong("warned")}, hold.id(), cost, threshold,
-                        hold.userId(), hold.periodStart());
-                return charge(cost, limit, rows);
-            }, writers);
-        }
-        return writer.submit(connection -> {
+        return writer.submit(hold.userId(), connection -> {
+            if (oneStatement()) {
+                return charge(cost, limit, Sql.query(connection, CHARGE_AT_ONCE, Budgets::position, hold.id(), cost,
+                        threshold, hold.userId(), hold.periodStart()));
+            }
             boolean held = Sql.update(connection, "DELETE FROM budget_holds WHERE id = ?", hold.id()) == 1;
             long released = held ? hold.micros() : 0;
             long spent = cost;
-            List<long[]> rows = Sql.query(connection, CHARGE, row -> new long[] {row.getLong("spent_micros"),
-                    row.getLong("held_micros"), row.getLong("warned")}, released, spent, spent, threshold,
-                    hold.userId(), hold.periodStart());
-            return charge(cost, limit, rows);
+            return charge(cost, limit, Sql.query(connection, CHARGE, Budgets::position, released, spent, spent,
+                    threshold, hold.userId(), hold.periodStart()));
         });
+    }
+
+    /** A ledger row as a charge returns it: spent, held, warned. */
+    private static long[] position(ResultSet row) throws SQLException {
+        return new long[] {row.getLong("spent_micros"), row.getLong("held_micros"), row.getLong("warned")};
     }
 
     /** What a charge of {@code cost} left, from the ledger row it returned (spent, held, warned). */
@@ -388,7 +400,7 @@ public final class Budgets implements AutoCloseable {
         LOG.error("A call of run {} of user {} was made without a reservation; charging its cost {} USD anyway", runId,
                 userId, costUsd);
         Hold hold = new Hold(Ids.timeOrdered(), userId, runId, currentPeriod().key(), 0, limitMicros);
-        write(connection -> Sql.update(connection, "INSERT INTO budget_ledger (user_id, period_start, "
+        write(userId, connection -> Sql.update(connection, "INSERT INTO budget_ledger (user_id, period_start, "
                 + "spent_micros, held_micros, warned) VALUES (?, ?, 0, 0, 0) ON CONFLICT DO NOTHING", userId,
                 hold.periodStart()));
         return commit(hold, costUsd);
@@ -403,7 +415,7 @@ public final class Budgets implements AutoCloseable {
             return;
         }
         try {
-            write(connection -> release(connection, hold.id(), hold.userId(), hold.periodStart(),
+            write(hold.userId(), connection -> release(connection, hold.id(), hold.userId(), hold.periodStart(),
                     hold.micros()));
         } catch (RuntimeException e) {
             LOG.warn("Releasing hold {} of run {} failed; it is released once the run has ended: {}", hold.id(),
@@ -466,7 +478,8 @@ public final class Budgets implements AutoCloseable {
                         row.getLong("amount_micros")), orphanedBefore, "running");
         int released = 0;
         for (Left hold : left) {
-            if (write(connection -> release(connection, hold.id(), hold.userId(), hold.period(), hold.micros()))) {
+            if (write(hold.userId(), connection -> release(connection, hold.id(), hold.userId(), hold.period(),
+                    hold.micros()))) {
                 released++;
             }
         }
@@ -501,6 +514,9 @@ public final class Budgets implements AutoCloseable {
     public void close() {
         if (sweep != null) {
             sweep.cancel(true);
+        }
+        if (batcher != null) {
+            batcher.close();
         }
         writers.shutdown();
     }

@@ -13,8 +13,17 @@ import java.util.concurrent.CompletableFuture;
  *
  * <p>On the embedded database the server's writer is the run journal's ({@code RunService#writeLedger}):
  * reservations and charges join its batched commits instead of being a second SQLite writer beside it. A writer must
- * not let the caller's interrupt (a stopped run's thread) cut a statement off.
+ * not let the caller's interrupt (a stopped run's thread) cut a statement off. On PostgreSQL it is
+ * {@link LedgerBatcher}.
  */
 public interface LedgerWriter {
     <T> CompletableFuture<T> submit(Sql.Work<T> work);
+
+    /**
+     * As {@link #submit(Sql.Work)}, for work on the ledger row of {@code userId}: a writer that runs several units in
+     * one transaction orders them by it, so that transactions lock users' rows in one order.
+     */
+    default <T> CompletableFuture<T> submit(String userId, Sql.Work<T> work) {
+        return submit(work);
+    }
 }
