@@ -5,6 +5,7 @@ import dev.parley.server.usage.PriceCatalog;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
 import java.time.LocalDate;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -15,21 +16,21 @@ import java.util.Optional;
 public final class CallPricing {
     private static final BigDecimal MILLION = BigDecimal.valueOf(1_000_000);
 
-    private final PriceCatalog catalog;
     private final String provider;
     private final String model;
     private final Optional<Config.ModelPrice> configured;
+    private final List<PriceCatalog.Price> rows; // the catalog's rows of the model, found once
 
     public CallPricing(PriceCatalog catalog, String provider, String model, Optional<Config.ModelPrice> configured) {
-        this.catalog = catalog;
         this.provider = provider;
         this.model = model;
         this.configured = configured;
+        this.rows = catalog.rowsOf(provider, model);
     }
 
     /** Whether the model has a price, from the catalog or the configuration. */
     public boolean priced() {
-        return configured.isPresent() || catalog.knows(provider, model);
+        return configured.isPresent() || !rows.isEmpty();
     }
 
     /** What a person must do to give the model a price. */
@@ -47,7 +48,7 @@ public final class CallPricing {
                     .add(price.outputPerMillion().multiply(BigDecimal.valueOf(outputTokens)))
                     .divide(MILLION, 10, RoundingMode.HALF_UP));
         }
-        return catalog.cost(provider, model, day, inputTokens, outputTokens);
+        return PriceCatalog.find(rows, day, inputTokens).map(price -> price.cost(inputTokens, outputTokens));
     }
 
     /**

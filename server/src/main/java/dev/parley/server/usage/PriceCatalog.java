@@ -170,7 +170,19 @@ public final class PriceCatalog {
      * is the latest one on or before {@code day}, or the earliest row when the usage predates them all.
      */
     public Optional<Price> find(String provider, String model, LocalDate day, long promptTokens) {
-        List<Price> rows = rows(provider, model);
+        return find(rows(provider, model), day, promptTokens);
+    }
+
+    /**
+     * The rows {@link #find} chooses from for one model, for a caller that prices the same model again and again
+     * (the model name's normalization is then done once); empty when the catalog does not know it.
+     */
+    public List<Price> rowsOf(String provider, String model) {
+        return rows(provider, model);
+    }
+
+    /** As {@link #find(String, String, LocalDate, long)}, among the rows of one model ({@link #rowsOf}). */
+    public static Optional<Price> find(List<Price> rows, LocalDate day, long promptTokens) {
         if (rows.isEmpty()) {
             return Optional.empty();
         }
