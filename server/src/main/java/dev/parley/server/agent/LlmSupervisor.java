@@ -160,7 +160,7 @@ final class LlmSupervisor implements Agent, AutoCloseable {
     }
 
     private RunSpending newSpending(String userId, String runId) {
-        Long limit = budgets.limitMicros(userId).orElse(null);
+        Long limit = budgets.admissionLimitMicros(userId).orElse(null);
         if (limit != null && !pricing.priced()) {
             throw new ProtocolException(ErrorCode.LLM_UNAVAILABLE, pricing.unpricedMessage());
         }

@@ -39,7 +39,10 @@ final class RunSpending {
     private final CallPricing pricing;
     private final String userId;
     private final String runId;
-    private final Long limitMicros;
+    /** The user's limit (null: none), which is never null once it is not; until {@link #limitRead}, the default. */
+    private Long limitMicros;
+    /** Whether {@link #limitMicros} is the user's own: false until the first reservation reads it, where it does. */
+    private boolean limitRead;
     private Hold admitted; // the hold of the first call, taken at admission, until that call is reserved
     /** Whether the start's transaction took {@link #admitted} (when it decides admission); null: taken already. */
     private CompletableFuture<Boolean> admission;
@@ -57,6 +60,7 @@ final class RunSpending {
         this.userId = userId;
         this.runId = runId;
         this.limitMicros = limitMicros;
+        this.limitRead = !budgets.readsLimitsInReservations();
     }
 
     /** Whether the user has a limit, so that calls are reserved and charged in the ledger. */
@@ -67,7 +71,7 @@ final class RunSpending {
     /** Reserves the run's first call at admission, sized from what is known before the thread's history is read. */
     synchronized void admit(LocalDate day, long inputBound, long outputCap) {
         if (limited()) {
-            admitted = budgets.reserve(userId, runId, limitMicros, pricing.most(day, inputBound, outputCap));
+            admitted = reserveUnderLimit(pricing.most(day, inputBound, outputCap));
         }
     }
 
@@ -125,8 +129,19 @@ final class RunSpending {
             current = first; // released with the run if growing it fails
             current = budgets.grow(first, most);
         } else {
-            current = budgets.reserve(userId, runId, limitMicros, most);
+            current = reserveUnderLimit(most);
         }
+    }
+
+    /** Reserves {@code most} under the user's limit; the run's first reservation reads that limit where it can. */
+    private Hold reserveUnderLimit(BigDecimal most) {
+        if (limitRead) {
+            return budgets.reserve(userId, runId, limitMicros, most);
+        }
+        Hold hold = budgets.reserveFirst(userId, runId, most);
+        limitMicros = hold.limitMicros();
+        limitRead = true;
+        return hold;
     }
 
     /** The reservation of the call in flight (what a call that reports no usage is charged); zero without a limit. */

@@ -17,4 +17,8 @@ public record Hold(String id, String userId, String runId, String periodStart, l
     Hold withMicros(long amount) {
         return new Hold(id, userId, runId, periodStart, amount, limitMicros);
     }
+
+    Hold withLimit(long limit) {
+        return new Hold(id, userId, runId, periodStart, micros, limit);
+    }
 }

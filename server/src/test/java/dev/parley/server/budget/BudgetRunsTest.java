@@ -323,7 +323,7 @@ public class BudgetRunsTest {
         }
     }
 
-    private static TestApp.Response put(TestApp app, String path, String body, String token) {
+    static TestApp.Response put(TestApp app, String path, String body, String token) {
         return app.send(app.request(path, token).header("Content-Type", "application/json")
                 .PUT(HttpRequest.BodyPublishers.ofString(body)).build());
     }

@@ -194,6 +194,22 @@ abstract class BudgetsContract {
     }
 
     @Test
+    void aRunsFirstReservationReadsTheUsersOwnLimitOrElseTheDefault() {
+        Hold byDefault = budgets.reserveFirst(user, "run-1", usd("0.3"));
+        assertThat(byDefault.limitMicros()).isEqualTo(LIMIT);
+
+        budgets.setOverride(user, usd("0.5"));
+        assertThatThrownBy(() -> budgets.reserveFirst(user, "run-2", usd("0.3")))
+                .isInstanceOfSatisfying(BudgetExceededException.class,
+                        refusal -> assertThat(refusal.remainingUsd()).isEqualByComparingTo("0.2"));
+        Hold own = budgets.reserveFirst(user, "run-3", usd("0.2"));
+
+        assertThat(own.limitMicros()).isEqualTo(500_000);
+        assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.5");
+        assertThat(budgets.status(user).remainingUsd()).contains(usd("0.000000"));
+    }
+
+    @Test
     void aQueuedChargeKeepsItsHoldCountedUntilItCommits() {
         Hold first = budgets.reserve(user, "run-1", LIMIT, usd("0.6"));
         CompletableFuture<Void> gate = new CompletableFuture<>();
