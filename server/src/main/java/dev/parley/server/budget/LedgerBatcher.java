@@ -119,7 +119,8 @@ public final class LedgerBatcher implements LedgerWriter, AutoCloseable {
                 }
                 return null;
             });
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
+            // An Error too: it must fail its unit, not end the writer's loop with every later unit left waiting.
             LOG.debug("A batch of {} ledger units failed ({}); running them one by one", batch.size(), e.toString());
             batch.forEach(this::runAlone);
             return;

@@ -122,6 +122,21 @@ class LedgerBatcherTest {
     }
 
     @Test
+    void aUnitThatThrowsAnErrorFailsAloneAndTheWriterGoesOn() throws Exception {
+        CountDownLatch release = occupyWriter();
+        CompletableFuture<Long> before = batcher.submit("a", insert("before"));
+        CompletableFuture<Long> broken = batcher.submit("b", connection -> {
+            throw new AssertionError("broken unit");
+        });
+        release.countDown();
+
+        assertThat(before.get(WAIT.toSeconds(), TimeUnit.SECONDS)).isPositive();
+        assertThat(broken).failsWithin(WAIT).withThrowableThat().havingRootCause().isInstanceOf(AssertionError.class);
+        assertThat(batcher.submit("c", insert("after")).get(WAIT.toSeconds(), TimeUnit.SECONDS)).isPositive();
+        assertThat(rows("id IN ('before', 'after')")).isEqualTo(2);
+    }
+
+    @Test
     void closeRunsWhatIsQueuedAndLaterUnitsStillRun() throws Exception {
         CountDownLatch release = occupyWriter();
         CompletableFuture<Long> queued = batcher.submit("a", insert("queued"));
