@@ -204,8 +204,13 @@ public final class Budgets implements AutoCloseable {
 
     /** The limit an admin set for this user, if any. */
     public Optional<BigDecimal> override(String userId) {
-        return sql.queryOne("SELECT limit_micros FROM budget_limits WHERE user_id = ?",
-                row -> Money.usd(row.getLong("limit_micros")), userId);
+        return sql.withConnection(connection -> ownLimitMicros(connection, userId)).map(Money::usd);
+    }
+
+    /** The limit an admin set for this user, in micro-dollars, read on {@code connection}. */
+    private static Optional<Long> ownLimitMicros(Connection connection, String userId) throws SQLException {
+        return Sql.query(connection, "SELECT limit_micros FROM budget_limits WHERE user_id = ?",
+                row -> row.getLong("limit_micros"), userId).stream().findFirst();
     }
 
     /** Sets the user's own limit, or with {@code null} puts them back on the default. */
@@ -252,9 +257,7 @@ public final class Budgets implements AutoCloseable {
         }
         Taken taken = write(userId, connection -> {
             if (!oneStatement()) {
-                Hold hold = prepared.withLimit(Sql.query(connection, "SELECT limit_micros FROM budget_limits "
-                        + "WHERE user_id = ?", row -> row.getLong("limit_micros"), userId).stream().findFirst()
-                        .orElse(fallback));
+                Hold hold = prepared.withLimit(ownLimitMicros(connection, userId).orElse(fallback));
                 return new Taken(hold, takeHold(connection, hold));
             }
             long[] row = Sql.query(connection, RESERVE_FIRST_AT_ONCE, result -> new long[] {

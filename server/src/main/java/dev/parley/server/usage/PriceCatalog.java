@@ -156,7 +156,7 @@ public final class PriceCatalog {
 
     /** Whether the catalog knows the model (under any provider when {@code provider} is null). */
     public boolean knows(String provider, String model) {
-        return !rows(provider, model).isEmpty();
+        return !rowsOf(provider, model).isEmpty();
     }
 
     /** The catalog's own spelling of a model the user wrote, if it knows it. */
@@ -170,15 +170,7 @@ public final class PriceCatalog {
      * is the latest one on or before {@code day}, or the earliest row when the usage predates them all.
      */
     public Optional<Price> find(String provider, String model, LocalDate day, long promptTokens) {
-        return find(rows(provider, model), day, promptTokens);
-    }
-
-    /**
-     * The rows {@link #find} chooses from for one model, for a caller that prices the same model again and again
-     * (the model name's normalization is then done once); empty when the catalog does not know it.
-     */
-    public List<Price> rowsOf(String provider, String model) {
-        return rows(provider, model);
+        return find(rowsOf(provider, model), day, promptTokens);
     }
 
     /** As {@link #find(String, String, LocalDate, long)}, among the rows of one model ({@link #rowsOf}). */
@@ -212,7 +204,12 @@ public final class PriceCatalog {
         return byModelKey.values().stream().map(rows -> rows.getFirst().model()).toList();
     }
 
-    private List<Price> rows(String provider, String model) {
+    /**
+     * The rows {@link #find} chooses from for one model (under any provider when {@code provider} is null), for a
+     * caller that prices the same model again and again (the model name's normalization is then done once); empty
+     * when the catalog does not know it.
+     */
+    public List<Price> rowsOf(String provider, String model) {
         List<Price> rows = byModelKey.getOrDefault(modelKey(model), List.of());
         if (provider == null || rows.isEmpty()) {
             return rows;
