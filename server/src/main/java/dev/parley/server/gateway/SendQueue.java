@@ -15,6 +15,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>A frame larger than the whole budget is still accepted when the queue is empty, so one big event cannot close
  * a client that keeps up. Once a close is queued ({@link #closeAfterPending} or {@link #abort}) the queue takes no
  * more frames. All state is guarded by {@link #lock}.
+ *
+ * <p>The queue starts its writer itself, and only while there is something to write: once {@link #open} has been
+ * called, a frame queued while no writer runs starts one, and a writer whose queue stays empty for its linger time
+ * ends ({@link #take} returns false). An idle socket therefore keeps no writer thread, and at most one writer runs at
+ * a time, so frames leave in the order they were queued.
  */
 final class SendQueue {
     sealed interface Item permits Text, Pong, Close {
@@ -49,15 +54,48 @@ final class SendQueue {
     }
 
     private final int limitBytes;
+    private final Runnable startWriter;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     private final ArrayDeque<Item> items = new ArrayDeque<>();
     private long queuedBytes;
     private boolean closed;
     private boolean shutDown;
+    private boolean opened;
+    /** A writer runs (or may not start yet: until {@link #open}); false once it has returned false from take. */
+    private boolean writing = true;
 
-    SendQueue(int limitBytes) {
+    /**
+     * {@code startWriter} starts a thread that takes from this queue until {@link #take} returns false; it is called
+     * with the queue's lock held, so it must do nothing else.
+     */
+    SendQueue(int limitBytes, Runnable startWriter) {
         this.limitBytes = limitBytes;
+        this.startWriter = startWriter;
+    }
+
+    /** Whether {@link #open} was called. */
+    boolean opened() {
+        lock.lock();
+        try {
+            return opened;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Lets writers start from now on, at once when frames are already queued; frames queued before only wait. */
+    void open() {
+        lock.lock();
+        try {
+            opened = true;
+            writing = false;
+            if (!items.isEmpty()) {
+                wake();
+            }
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** Queues a frame unless it does not fit; true also when the queue is closing (the frame is then dropped). */
@@ -107,7 +145,7 @@ final class SendQueue {
         try {
             if (!closed) {
                 items.addLast(new Pong(data));
-                changed.signalAll();
+                wake();
             }
         } finally {
             lock.unlock();
@@ -136,7 +174,7 @@ final class SendQueue {
                 queuedBytes = 0;
             }
             items.addLast(new Close(code, reason));
-            changed.signalAll();
+            wake();
             return true;
         } finally {
             lock.unlock();
@@ -158,17 +196,25 @@ final class SendQueue {
     }
 
     /**
-     * Moves the next items into {@code into}, waiting for one: a pong or a close alone, or a run of text frames that
-     * are queued one after the other, as many as fit in {@code maxBytes} (always at least one), so that the writer
-     * can put them on the wire in one write. Returns false once the queue is shut down.
+     * Moves the next items into {@code into}, waiting up to {@code linger} for one: a pong or a close alone, or a run
+     * of text frames that are queued one after the other, as many as fit in {@code maxBytes} (always at least one),
+     * so that the writer can put them on the wire in one write. Returns false, and the writer must then end, once the
+     * queue is shut down or when nothing came within {@code linger}; the next frame queued starts a new writer.
      */
-    boolean take(List<Item> into, int maxBytes) throws InterruptedException {
+    boolean take(List<Item> into, int maxBytes, Duration linger) throws InterruptedException {
+        long nanos = linger.toNanos();
         lock.lock();
         try {
-            while (items.isEmpty() && !shutDown) {
-                changed.await();
+            while (items.isEmpty() && !shutDown && nanos > 0) {
+                try {
+                    nanos = changed.awaitNanos(nanos);
+                } catch (InterruptedException e) {
+                    writing = false; // this writer ends: the next frame starts another
+                    throw e;
+                }
             }
-            if (shutDown) {
+            if (shutDown || items.isEmpty()) {
+                writing = false;
                 return false;
             }
             Item first = items.removeFirst();
@@ -198,7 +244,16 @@ final class SendQueue {
         if (item instanceof Text text) {
             queuedBytes += text.bytes();
         }
+        wake();
+    }
+
+    /** Wakes the writer, or starts one when none runs (and writers may start). */
+    private void wake() {
         changed.signalAll();
+        if (!writing) {
+            writing = true;
+            startWriter.run();
+        }
     }
 
     static int utf8Length(CharSequence text) {

@@ -57,6 +57,11 @@ final class SocketSession {
     /** The close reason (and metric label) of a frame that breaks RFC 6455. */
     static final String PROTOCOL_ERROR = "protocol_error";
     static final Duration REPLAY_WAIT = Duration.ofSeconds(10);
+    /**
+     * How long a writer waits for the next frame before it ends: long enough to stay for a whole run's events, short
+     * enough that an idle socket (most of them) keeps no writer thread and its stack.
+     */
+    static final Duration WRITER_LINGER = Duration.ofSeconds(1);
     private static final Logger LOG = LoggerFactory.getLogger(SocketSession.class);
 
     final String connectionId;
@@ -74,7 +79,8 @@ final class SocketSession {
     private volatile boolean opened;
     private volatile Fanout.Subscription subscription;
     private volatile String closeReason;
-    private Thread writer;
+    /** The writer started last; it ends after {@link #WRITER_LINGER} without frames, and the next frame starts one. */
+    private volatile Thread writer;
 
     private final FrameAssembler frames; // reader thread only
     private final ResumeSeam seam;
@@ -96,7 +102,8 @@ final class SocketSession {
         this.ws = ws;
         this.reader = reader;
         this.runtime = runtime;
-        this.queue = new SendQueue(runtime.config().sendQueueBytes());
+        this.queue = new SendQueue(runtime.config().sendQueueBytes(),
+                () -> writer = Thread.ofVirtual().name("parley-ws-writer-" + connectionId).start(this::writeLoop));
         this.bucket = new TokenBucket(runtime.clock(), runtime.config().rateLimitMessages(),
                 runtime.config().rateLimitWindow(), runtime.config().rateLimitBurst());
         this.maxMessageBytes = runtime.config().maxFrameBytes();
@@ -111,7 +118,7 @@ final class SocketSession {
         return Optional.ofNullable(ON_THIS_THREAD.get());
     }
 
-    /** Sends {@code connection_established}, starts the writer, and subscribes to the user's events. */
+    /** Sends {@code connection_established}, subscribes to the user's events, and lets the writer start. */
     void open() {
         if (Thread.currentThread() == reader) {
             ON_THIS_THREAD.set(this);
@@ -127,12 +134,12 @@ final class SocketSession {
         data.put("connection_ready", true);
         send(EventType.CONNECTION_ESTABLISHED, data);
         opened = true; // from here on the scheduler may queue frames: connection_established is already first
-        // The writer starts once the socket is subscribed, so a client that has read connection_established gets
+        // Writing starts once the socket is subscribed, so a client that has read connection_established gets
         // every event published from then on (a run started from another tab right after it, say).
         try {
             subscription = runtime.fanout().subscribe(principal.userId(), this::deliver);
         } finally {
-            writer = Thread.ofVirtual().name("parley-ws-writer-" + connectionId).start(this::writeLoop);
+            queue.open();
         }
         if (closing.get()) {
             quietlyUnsubscribe();
@@ -321,7 +328,7 @@ final class SocketSession {
         List<SendQueue.Item> items = new ArrayList<>();
         List<SendQueue.Text> texts = new ArrayList<>();
         try {
-            while (queue.take(items, FrameWriter.MAX_BATCH_BYTES)) {
+            while (queue.take(items, FrameWriter.MAX_BATCH_BYTES, WRITER_LINGER)) {
                 switch (items.getFirst()) {
                     case SendQueue.Text ignored -> {
                         items.forEach(item -> texts.add((SendQueue.Text) item));
@@ -433,7 +440,7 @@ final class SocketSession {
 
     /** Closes a socket that could not be opened, with 1013 so that its client tries again. */
     void failOpen() {
-        if (writer != null) {
+        if (queue.opened()) {
             close(ErrorCode.OVERLOADED, CLOSE_GRACE);
             return;
         }
