@@ -72,6 +72,9 @@ public final class Main {
         System.exit(0);
     }
 
-    /** Turns per training client: enough for the JIT's profiles of the turn's path to settle. */
+    /**
+     * Turns per training client: enough that the classes a turn loads only under sustained load (the JIT's and the
+     * contended paths') are loaded too; a training of one turn per client leaves some of them out.
+     */
     static final int DEFAULT_TRAINING_TURNS = 500;
 }
