@@ -26,6 +26,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,11 +37,11 @@ import org.slf4j.LoggerFactory;
  * <p>Threads: Helidon's connection thread ({@link #reader}) delivers client frames one at a time, so the fragment
  * buffer and the rate limiter are touched by it alone, and resume runs on it. Events arrive from the fan-out on the
  * publishing threads ({@link #deliver}) and only ever go onto the bounded {@link SendQueue}; a virtual thread of this
- * socket ({@link #writer}) is the only one that writes data frames, so a client that does not read blocks nobody
- * but itself and is closed with 1013 once its queue is full. The endpoint's one scheduler calls {@link #tick} for
- * heartbeats and token expiry, whose timing is {@link SocketLiveness}'s. The seam between a resume's replay and the
- * live events is {@link ResumeSeam}, which guards itself, and frames are joined into messages by a
- * {@link FrameAssembler}; the rest is volatile or atomic.
+ * socket that runs while frames wait ({@link #writer}) is the only one that writes data frames, so a client that does
+ * not read blocks nobody but itself and is closed with 1013 once its queue is full. The endpoint's one scheduler
+ * calls {@link #tick} for heartbeats and token expiry, whose timing is {@link SocketLiveness}'s. The seam between a
+ * resume's replay and the live events is {@link ResumeSeam}, which guards itself, and frames are joined into messages
+ * by a {@link FrameAssembler}; the rest is volatile or atomic.
  *
  * <p>Helidon tells the listener nothing when the TCP connection dies without a close frame; the connection thread
  * then simply ends. {@link #tick} notices that and releases the socket, and so does a new handshake of the same user.
@@ -79,8 +80,11 @@ final class SocketSession {
     private volatile boolean opened;
     private volatile Fanout.Subscription subscription;
     private volatile String closeReason;
-    /** The writer started last; it ends after {@link #WRITER_LINGER} without frames, and the next frame starts one. */
-    private volatile Thread writer;
+    /**
+     * The running writer, null when none runs: it ends after {@link #WRITER_LINGER} without frames (and lets go of
+     * itself here, so an idle socket holds no finished thread), and the next frame starts another.
+     */
+    private final AtomicReference<Thread> writer = new AtomicReference<>();
 
     private final FrameAssembler frames; // reader thread only
     private final ResumeSeam seam;
@@ -103,7 +107,7 @@ final class SocketSession {
         this.reader = reader;
         this.runtime = runtime;
         this.queue = new SendQueue(runtime.config().sendQueueBytes(),
-                () -> writer = Thread.ofVirtual().name("parley-ws-writer-" + connectionId).start(this::writeLoop));
+                () -> writer.set(Thread.ofVirtual().name("parley-ws-writer-" + connectionId).start(this::writeLoop)));
         this.bucket = new TokenBucket(runtime.clock(), runtime.config().rateLimitMessages(),
                 runtime.config().rateLimitWindow(), runtime.config().rateLimitBurst());
         this.maxMessageBytes = runtime.config().maxFrameBytes();
@@ -229,7 +233,7 @@ final class SocketSession {
 
     /** Waits a little for the writer to send what it was given last (a close frame). */
     private void awaitWriter() {
-        Thread current = writer;
+        Thread current = writer.get();
         if (current == null || current == Thread.currentThread()) {
             return;
         }
@@ -350,6 +354,8 @@ final class SocketSession {
             // The connection broke under the writer (peer gone, or forced closed).
             LOG.debug("Socket {} writer stopped: {}", connectionId, e.toString());
             connectionLost();
+        } finally {
+            writer.compareAndSet(Thread.currentThread(), null);
         }
     }
 
@@ -533,7 +539,7 @@ final class SocketSession {
 
     /** Waits until the writer has sent everything queued up to and including the close frame. */
     boolean awaitFlushed(Duration timeout) throws InterruptedException {
-        Thread current = writer;
+        Thread current = writer.get();
         return current == null || current.join(timeout);
     }
 }
