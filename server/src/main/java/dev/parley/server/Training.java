@@ -28,9 +28,9 @@ import java.util.stream.Stream;
  * The workload that trains the JDK's AOT cache ({@code -XX:AOTCacheOutput}, what {@code bin/parley aot} and the
  * image build run): a real server on an ephemeral port and a fresh data directory, and real clients over HTTP and
  * WebSocket doing what users do first, so that the classes of that path are loaded and linked before the first user
- * arrives. Each client signs up, signs in, lists its threads, opens a socket, sends a
- * ping, then runs turns ({@code start_agent} to {@code agent_completed}), some of them in the thread of the one
- * before, and reads a run's events over HTTP and by {@code resume}. Clients run at once, as users do.
+ * arrives. Each client signs up, signs in, lists its threads, opens a socket, sends a ping, then runs turns
+ * ({@code start_agent} to {@code agent_completed}), some of them in the thread of the one before, and reads a run's
+ * events over HTTP and by {@code resume}. Clients run at once, as users do.
  */
 final class Training {
     static final int CLIENTS = 4;

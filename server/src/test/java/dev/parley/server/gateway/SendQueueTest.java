@@ -13,6 +13,9 @@ import org.junit.jupiter.api.Test;
 class SendQueueTest {
     private static final Duration LINGER = Duration.ofMillis(50);
 
+    /** How long the writers wait for a frame before they end. */
+    private volatile Duration linger = LINGER;
+
     /** Writers as a socket has them: each takes until the queue says to end, noting what it wrote. */
     private final List<String> written = new CopyOnWriteArrayList<>();
     private final AtomicInteger started = new AtomicInteger();
@@ -29,7 +32,7 @@ class SendQueueTest {
         running.incrementAndGet();
         List<SendQueue.Item> items = new ArrayList<>();
         try {
-            while (queue.take(items, 1 << 16, LINGER)) {
+            while (queue.take(items, 1 << 16, linger)) {
                 // Between a take that gave frames and the next take, this writer is the one writing.
                 mostAtOnce.accumulateAndGet(writing.incrementAndGet(), Math::max);
                 for (SendQueue.Item item : items) {
@@ -123,10 +126,12 @@ class SendQueueTest {
 
     @Test
     void aShutDownEndsTheWriterAtOnce() throws Exception {
+        linger = Duration.ofMinutes(5); // the writer would otherwise end by itself
         queue.open();
         queue.offer("{\"type\":\"x\"}");
         awaitWritten(1);
         Thread writer = writers.getLast();
+        assertThat(writer.join(Duration.ofMillis(200))).isFalse();
         queue.shutDown();
         assertThat(writer.join(Duration.ofSeconds(5))).isTrue();
     }
