@@ -76,6 +76,17 @@ final class LlmSupervisor implements Agent, AutoCloseable {
     private final Budgets budgets; // null: no budgets
     private final CallPricing pricing;
     private final Map<String, RunSpending> spending = new ConcurrentHashMap<>();
+    /** The system prompt of the day it was last written for, and its size. */
+    private volatile Sized<LocalDate> prompt = new Sized<>(null, "", 0);
+    /** The tool specifications as last sized: the same list while no remote tools are known. */
+    private volatile Sized<List<ToolSpecification>> toolSizes = new Sized<>(null, "", 0);
+
+    /** A text made from {@code source}, with its size in UTF-8 bytes. */
+    private record Sized<T>(T source, String text, long bytes) {
+        static <T> Sized<T> of(T source, String text) {
+            return new Sized<>(source, text, utf8(text));
+        }
+    }
 
     LlmSupervisor(Config.Agent config, Toolbox tools, PriceCatalog catalog, Clock clock, Budgets budgets) {
         this.models = new LlmModels(config);
@@ -139,7 +150,7 @@ final class LlmSupervisor implements Agent, AutoCloseable {
             spending.put(runId, run);
             return null;
         }
-        long bound = utf8(systemPrompt()) + utf8(request) + utf8(String.valueOf(tools.specifications()))
+        long bound = sizedPrompt().bytes() + utf8(request) + toolBytes()
                 + REQUEST_OVERHEAD_BYTES;
         if (budgets.takesHoldsInStarts()) {
             Admission admission = run.admitInStart(today(), bound, LlmModels.MAX_OUTPUT_TOKENS);
@@ -198,7 +209,7 @@ final class LlmSupervisor implements Agent, AutoCloseable {
         try {
             StreamingChatModel model = models.create(transport.asBuilder());
             List<ChatMessage> messages = new ArrayList<>();
-            messages.add(SystemMessage.from(systemPrompt()));
+            messages.add(SystemMessage.from(sizedPrompt().text()));
             for (AgentRun.Turn turn : run.history()) {
                 messages.add("assistant".equals(turn.role()) ? AiMessage.from(turn.content()) : UserMessage.from(turn.content()));
             }
@@ -381,7 +392,29 @@ final class LlmSupervisor implements Agent, AutoCloseable {
         return text.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
     }
 
-    private String systemPrompt() {
+    /** The size of the tool specifications as the model is sent them, measured again only when they change. */
+    private long toolBytes() {
+        List<ToolSpecification> specifications = tools.specifications();
+        Sized<List<ToolSpecification>> sized = toolSizes;
+        if (sized.source() != specifications) {
+            sized = Sized.of(specifications, String.valueOf(specifications));
+            toolSizes = sized;
+        }
+        return sized.bytes();
+    }
+
+    /** Today's system prompt, written once a day. */
+    private Sized<LocalDate> sizedPrompt() {
+        LocalDate day = today();
+        Sized<LocalDate> sized = prompt;
+        if (!day.equals(sized.source())) {
+            sized = Sized.of(day, systemPrompt(day));
+            prompt = sized;
+        }
+        return sized;
+    }
+
+    private String systemPrompt(LocalDate day) {
         return """
                 You are Parley's AI spend analyst. You answer questions about the user's own LLM usage: where the \
                 money goes, what is slow, what moving a feature to another model would change, how providers \
@@ -399,8 +432,7 @@ final class LlmSupervisor implements Agent, AutoCloseable {
                 instead, without numbers.
                 - Mention when a price is marked uncertain in the catalog.
                 - Answer in concise Markdown.
-                Today is %s (UTC); the price catalog is dated %s.""".formatted(
-                LocalDate.ofInstant(clock.instant(), ZoneOffset.UTC), catalog.asOf());
+                Today is %s (UTC); the price catalog is dated %s.""".formatted(day, catalog.asOf());
     }
 
     /** Whether the provider is known to be unreachable (readiness shows it; calls are refused at once meanwhile). */

@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The budget side of one run of a language model: the user's limit (read once, when the run is admitted), the hold
@@ -84,7 +85,8 @@ final class RunSpending {
         CompletableFuture<Boolean> decided = new CompletableFuture<>();
         admitted = hold;
         admission = decided;
-        Sql.Work<BudgetExceededException> take = budgets.take(hold);
+        AtomicReference<Hold> applied = new AtomicReference<>(hold);
+        Sql.Work<BudgetExceededException> take = limitRead ? budgets.take(hold) : budgets.takeFirst(hold, applied::set);
         return new Agent.Admission() {
             @Override
             public Sql.Work<BudgetExceededException> decision() {
@@ -96,9 +98,19 @@ final class RunSpending {
                 if (refusal instanceof BudgetExceededException exceeded) {
                     budgets.refused(exceeded, userId);
                 }
+                limitApplied(applied.get());
                 decided.complete(admitted);
             }
         };
+    }
+
+    /** Takes the limit the start's transaction applied to the first call's hold as the run's own. */
+    private synchronized void limitApplied(Hold hold) {
+        if (admitted != null) {
+            admitted = hold;
+        }
+        limitMicros = hold.limitMicros();
+        limitRead = true;
     }
 
     /**

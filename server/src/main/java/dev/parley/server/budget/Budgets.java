@@ -20,6 +20,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -186,12 +187,12 @@ public final class Budgets implements AutoCloseable {
     }
 
     /**
-     * Whether a run's first reservation reads the user's limit itself ({@link #reserveFirst}) instead of a query
-     * before it ({@link #limitMicros}): on PostgreSQL with a default limit (every user then has a limit, so no run
-     * needs the query to know whether its user has one), unless starts take their holds themselves.
+     * Whether a run's first reservation reads the user's limit itself ({@link #reserveFirst}, or {@link #takeFirst}
+     * when starts take their holds) instead of a query before it ({@link #limitMicros}): with a default limit, since
+     * every user then has a limit and no run needs the query to know whether its user has one.
      */
     public boolean readsLimitsInReservations() {
-        return config.enabled() && config.limitUsd().isPresent() && !sql.sqlite() && !holdsInStarts;
+        return config.enabled() && config.limitUsd().isPresent();
     }
 
     /**
@@ -293,6 +294,22 @@ public final class Budgets implements AutoCloseable {
      */
     public Sql.Work<BudgetExceededException> take(Hold hold) {
         return connection -> {
+            long[] position = takeHold(connection, hold);
+            return position == null ? null : exceeded(hold, position);
+        };
+    }
+
+    /**
+     * As {@link #take}, for a run's first hold when {@linkplain #readsLimitsInReservations reservations read the
+     * limit}: the hold was prepared under the default, and the work reads the user's own limit in the caller's
+     * transaction and takes the hold under it. {@code taken} receives the hold with the limit it was taken under
+     * (each time the work runs), which the run's later calls are reserved under.
+     */
+    public Sql.Work<BudgetExceededException> takeFirst(Hold prepared, Consumer<Hold> taken) {
+        return connection -> {
+            Hold hold = prepared.withLimit(ownLimitMicros(connection, prepared.userId())
+                    .orElse(prepared.limitMicros()));
+            taken.accept(hold);
             long[] position = takeHold(connection, hold);
             return position == null ? null : exceeded(hold, position);
         };

@@ -16,17 +16,27 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
- * On PostgreSQL with a default limit, a run's first reservation reads the user's own limit in its own statement
- * instead of a query before it: an admin's limit applies from the first call of the user's next run, over real
- * sockets against a local OpenAI-wire server. Skipped without {@code PARLEY_TEST_DATABASE_URL}, failing instead when
- * {@code PARLEY_TEST_REQUIRE_SERVICES=true}.
+ * With a default limit, a run's first reservation reads the user's own limit itself (on PostgreSQL in its one
+ * statement, on the embedded database in the start's transaction) instead of a query before it: an admin's limit
+ * applies from the first call of the user's next run, and the run's later calls are reserved under it, over real
+ * sockets against a local OpenAI-wire server. The PostgreSQL case is skipped without
+ * {@code PARLEY_TEST_DATABASE_URL}, failing instead when {@code PARLEY_TEST_REQUIRE_SERVICES=true}.
  */
-class PostgresBudgetLimitTest {
+class BudgetLimitTest {
     @Test
-    void aUsersOwnLimitAppliesFromTheFirstCallOfTheirNextRun() throws Exception {
+    void onTheEmbeddedDatabaseAUsersOwnLimitAppliesFromTheFirstCallOfTheirNextRun() throws Exception {
+        ownLimitAppliesFromTheNextRun(Map.of());
+    }
+
+    @Test
+    void onPostgresAUsersOwnLimitAppliesFromTheFirstCallOfTheirNextRun() throws Exception {
+        ownLimitAppliesFromTheNextRun(Map.of("PARLEY_DATABASE_URL", TestDatabases.freshPostgresSchema()));
+    }
+
+    private static void ownLimitAppliesFromTheNextRun(Map<String, String> database) throws Exception {
         try (OpenAiWireServer model = new OpenAiWireServer(2, 1000, 200)) {
             Map<String, String> env = new HashMap<>(BudgetRunsTest.llm(model, "5"));
-            env.put("PARLEY_DATABASE_URL", TestDatabases.freshPostgresSchema());
+            env.putAll(database);
             String adminEmail = "boss-" + System.nanoTime() + "@example.org";
             env.put("PARLEY_ADMIN_EMAILS", adminEmail);
             try (TestApp app = TestApp.start(env)) {
