@@ -2,37 +2,29 @@ package dev.parley.server.health;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.parley.server.testing.Servers;
+import dev.parley.server.testing.ClassServer;
 import dev.parley.server.testing.TestApp;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 class HealthRoutesTest {
     @RegisterExtension
-    static final Servers servers = new Servers();
-
-    private static TestApp app;
-
-    @BeforeAll
-    static void start() {
-        app = servers.start();
-    }
+    static final ClassServer server = new ClassServer();
 
     @Test
     void healthReportsServiceVersionAndRevision() {
-        TestApp.Response response = app.get("/health", null);
+        TestApp.Response response = server.app().get("/health", null);
         assertThat(response.status()).isEqualTo(200);
         assertThat(response.json().path("status").asText()).isEqualTo("healthy");
         assertThat(response.json().path("service").asText()).isEqualTo("parley");
         assertThat(response.json().has("version")).isTrue();
         assertThat(response.json().has("revision")).isTrue();
-        assertThat(app.get("/api/health", null).json().path("service").asText()).isEqualTo("parley");
+        assertThat(server.app().get("/api/health", null).json().path("service").asText()).isEqualTo("parley");
     }
 
     @Test
     void readinessChecksTheDatabase() {
-        TestApp.Response response = app.get("/health/ready", null);
+        TestApp.Response response = server.app().get("/health/ready", null);
         assertThat(response.status()).isEqualTo(200);
         assertThat(response.json().path("status").asText()).isEqualTo("ready");
         assertThat(response.json().path("checks").path("database").asText()).isEqualTo("up");
@@ -41,7 +33,7 @@ class HealthRoutesTest {
 
     @Test
     void unknownRouteIsCodedJsonErrorWithRequestId() {
-        TestApp.Response response = app.get("/no/such/route", null);
+        TestApp.Response response = server.app().get("/no/such/route", null);
         assertThat(response.status()).isEqualTo(404);
         assertThat(response.json().path("error").path("code").asText()).isEqualTo("not_found");
         String requestId = response.json().path("error").path("request_id").asText();
@@ -50,8 +42,8 @@ class HealthRoutesTest {
 
     @Test
     void metricsAreInPrometheusFormat() {
-        app.get("/health", null);
-        TestApp.Response response = app.get("/metrics", null);
+        server.app().get("/health", null);
+        TestApp.Response response = server.app().get("/metrics", null);
         assertThat(response.status()).isEqualTo(200);
         assertThat(response.header("Content-Type")).startsWith("text/plain");
         assertThat(response.body())

@@ -2,7 +2,6 @@ package dev.parley.server.web;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.TestApp;
 import dev.parley.server.testing.TestUsers;
 import java.time.Duration;
@@ -27,10 +26,7 @@ class ApprovalPageTest {
             "#messages > .turn:last-child .step.approval[data-state='pending'] button.approval-approve");
 
     @RegisterExtension
-    static final Servers servers = new Servers();
-
-    @RegisterExtension
-    static final Browsers browsers = new Browsers();
+    static final Pages pages = new Pages();
 
     private TestApp app;
     private Browser browser;
@@ -39,9 +35,9 @@ class ApprovalPageTest {
 
     @BeforeEach
     void open() {
-        browser = browsers.open();
-        app = servers.start(Map.of("PARLEY_TOOL_POLICY", "query_usage=ask"));
-        page = new ChatPage(browser, app.baseUrl());
+        app = pages.start(Map.of("PARLEY_TOOL_POLICY", "query_usage=ask"));
+        page = pages.open(app);
+        browser = page.browser();
         email = ChatPageTest.email();
         page.open().register(email, TestUsers.PASSWORD);
         page.loadSample();
@@ -71,8 +67,8 @@ class ApprovalPageTest {
 
     @Test
     void everyTabOfTheUserShowsTheApprovalAndADecisionInOneSettlesItInAll() {
-        Browser second = browsers.open();
-        ChatPage other = new ChatPage(second, app.baseUrl());
+        ChatPage other = pages.open(app);
+        Browser second = other.browser();
         other.open().signIn(email, TestUsers.PASSWORD);
 
         page.ask("Analyze my AI costs");

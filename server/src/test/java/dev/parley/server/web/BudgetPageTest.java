@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.parley.server.budget.BudgetRunsTest;
 import dev.parley.server.budget.OpenAiWireServer;
-import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.TestApp;
 import dev.parley.server.testing.TestUsers;
 import java.time.Duration;
@@ -23,27 +22,23 @@ import org.openqa.selenium.support.ui.ExpectedConditions;
  */
 class BudgetPageTest {
     @RegisterExtension
-    static final Servers servers = new Servers();
-
-    @RegisterExtension
-    static final Browsers browsers = new Browsers();
+    static final Pages pages = new Pages();
 
     private TestApp app;
-    private Browser browser;
 
     @BeforeEach
     void start() throws Exception {
         // Two calls a run; the first costs about USD 0.00255 and crosses half the 0.004 limit, the second cannot fit.
-        OpenAiWireServer model = servers.keep(new OpenAiWireServer(2, 1000, 4000));
+        OpenAiWireServer model = pages.keep(new OpenAiWireServer(2, 1000, 4000));
         Map<String, String> env = new HashMap<>(BudgetRunsTest.llm(model, "0.004"));
         env.put("PARLEY_BUDGET_WARN_AT", "0.5");
-        app = servers.start(env);
-        browser = browsers.open();
+        app = pages.start(env);
     }
 
     @Test
     void thePageShowsWhatIsLeftTheWarningAndWhyARunStoppedOrAMessageWasRefused() {
-        ChatPage page = new ChatPage(browser, app.baseUrl());
+        ChatPage page = pages.open(app);
+        Browser browser = page.browser();
         page.open().register(ChatPageTest.email(), TestUsers.PASSWORD);
         By budget = By.id("budget-status");
         browser.await("what is left of the limit", ExpectedConditions.textToBe(budget, "$0.004 left this month"));

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.parley.protocol.Json;
-import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.TestApp;
 import dev.parley.server.testing.TestUsers;
 import java.nio.file.Path;
@@ -31,10 +30,7 @@ class ChatPageTest {
     private static final Duration RUN = Duration.ofSeconds(40);
 
     @RegisterExtension
-    static final Servers servers = new Servers();
-
-    @RegisterExtension
-    static final Browsers browsers = new Browsers();
+    static final Pages pages = new Pages();
 
     private static TestApp app;
     private Browser browser;
@@ -42,13 +38,13 @@ class ChatPageTest {
 
     @BeforeAll
     static void start() {
-        app = servers.start(Map.of("PARLEY_AGENT_STEP_DELAY", "400ms"));
+        app = pages.start(Map.of("PARLEY_AGENT_STEP_DELAY", "400ms"));
     }
 
     @BeforeEach
     void openBrowser() {
-        browser = browsers.open();
-        page = new ChatPage(browser, app.baseUrl());
+        page = pages.open(app);
+        browser = page.browser();
     }
 
     @Test

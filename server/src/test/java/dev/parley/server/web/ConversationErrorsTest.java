@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.parley.server.observe.Metrics;
 import dev.parley.server.testing.ScriptedAgent;
-import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.TestApp;
 import dev.parley.server.testing.TestUsers;
 import java.time.Clock;
@@ -26,10 +25,7 @@ class ConversationErrorsTest {
     private static final Duration RUN = Duration.ofSeconds(30);
 
     @RegisterExtension
-    static final Servers servers = new Servers();
-
-    @RegisterExtension
-    static final Browsers browsers = new Browsers();
+    static final Pages pages = new Pages();
 
     private static TestApp app;
     private Browser browser;
@@ -37,14 +33,14 @@ class ConversationErrorsTest {
 
     @BeforeAll
     static void start() {
-        app = servers.start(Map.of("PARLEY_MAX_USER_REQUEST_CHARS", "40", "PARLEY_HEARTBEAT_INTERVAL", "500ms"),
+        app = pages.start(Map.of("PARLEY_MAX_USER_REQUEST_CHARS", "40", "PARLEY_HEARTBEAT_INTERVAL", "500ms"),
                 Clock.systemUTC(), new ScriptedAgent(Duration.ofMillis(50)));
     }
 
     @BeforeEach
     void openBrowser() {
-        browser = browsers.open();
-        page = new ChatPage(browser, app.baseUrl());
+        page = pages.open(app);
+        browser = page.browser();
         page.open().register(ChatPageTest.email(), TestUsers.PASSWORD);
     }
 

@@ -2,7 +2,6 @@ package dev.parley.server.web;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.TestApp;
 import dev.parley.server.testing.TestUsers;
 import java.time.Duration;
@@ -19,23 +18,19 @@ class IsolationTest {
     private static final Duration RUN = Duration.ofSeconds(40);
 
     @RegisterExtension
-    static final Servers servers = new Servers();
-
-    @RegisterExtension
-    static final Browsers browsers = new Browsers();
+    static final Pages pages = new Pages();
 
     private static TestApp app;
 
     @BeforeAll
     static void start() {
-        app = servers.start(Map.of("PARLEY_AGENT_STEP_DELAY", "200ms"));
+        app = pages.start(Map.of("PARLEY_AGENT_STEP_DELAY", "200ms"));
     }
 
     @Test
     void aSecondUserInANewBrowserSeesNothingOfTheFirstUsersConversations() {
-        Browser first = browsers.open();
-        Browser second = browsers.open();
-        ChatPage alice = new ChatPage(first, app.baseUrl());
+        ChatPage alice = pages.open(app);
+        ChatPage bob = pages.open(app);
         alice.open().register(ChatPageTest.email(), TestUsers.PASSWORD);
         alice.loadSample();
         alice.ask("Analyze my AI costs");
@@ -44,23 +39,23 @@ class IsolationTest {
         assertThat(aliceThread).isNotBlank();
         assertThat(alice.threadTitles()).containsExactly("Analyze my AI costs");
 
-        ChatPage bob = new ChatPage(second, app.baseUrl());
         bob.open();
-        assertThat(second.driver().findElement(ChatPage.SIGNIN_VIEW).isDisplayed()).isTrue();
+        assertThat(bob.driver().findElement(ChatPage.SIGNIN_VIEW).isDisplayed()).isTrue();
         bob.register(ChatPageTest.email(), TestUsers.PASSWORD);
-        second.await("Bob's empty thread list", ExpectedConditions.visibilityOfElementLocated(By.id("threads-empty")));
+        bob.browser().await("Bob's empty thread list",
+                ExpectedConditions.visibilityOfElementLocated(By.id("threads-empty")));
         assertThat(bob.threadTitles()).isEmpty();
-        second.await("Bob has no usage data", ExpectedConditions.textToBePresentInElementLocated(
+        bob.browser().await("Bob has no usage data", ExpectedConditions.textToBePresentInElementLocated(
                 By.id("usage-summary"), "no usage records"));
 
         // Even with Alice's thread id planted in his tab, Bob gets "no such conversation" and nothing of it.
-        second.script("sessionStorage.setItem('parley.thread', arguments[0]);", aliceThread);
-        second.driver().navigate().refresh();
+        bob.browser().script("sessionStorage.setItem('parley.thread', arguments[0]);", aliceThread);
+        bob.driver().navigate().refresh();
         bob.awaitConnected();
-        second.await("the refusal in words", ExpectedConditions.textToBe(ChatPage.CHAT_ALERT,
+        bob.browser().await("the refusal in words", ExpectedConditions.textToBe(ChatPage.CHAT_ALERT,
                 "This conversation no longer exists. It may have been deleted."));
-        assertThat(second.driver().findElements(ChatPage.TURNS)).isEmpty();
-        assertThat(second.driver().findElement(By.id("chat-title")).getText()).isEqualTo("New conversation");
+        assertThat(bob.driver().findElements(ChatPage.TURNS)).isEmpty();
+        assertThat(bob.driver().findElement(By.id("chat-title")).getText()).isEqualTo("New conversation");
         assertThat(bob.sessionItem("parley.thread")).isNull();
 
         // Bob's own question is answered from his (empty) records, and Alice's page never hears of his run.
@@ -68,11 +63,11 @@ class IsolationTest {
         WebElement answer = bob.awaitLastTurn("Bob's answer", RUN, "completed");
         assertThat(answer.findElement(By.cssSelector(".answer")).getText()).contains("No usage data yet");
         assertThat(bob.threadTitles()).containsExactly("Analyze my AI costs");
-        assertThat(first.driver().findElements(ChatPage.TURNS)).hasSize(1);
+        assertThat(alice.driver().findElements(ChatPage.TURNS)).hasSize(1);
         assertThat(alice.threadTitles()).containsExactly("Analyze my AI costs");
-        first.driver().navigate().refresh();
+        alice.driver().navigate().refresh();
         alice.awaitConnected();
-        first.await("Alice's one conversation", ExpectedConditions.numberOfElementsToBe(ChatPage.TURNS, 1));
+        alice.browser().await("Alice's one conversation", ExpectedConditions.numberOfElementsToBe(ChatPage.TURNS, 1));
         assertThat(alice.threadTitles()).containsExactly("Analyze my AI costs");
         assertThat(alice.lastTurn().findElement(By.cssSelector(".answer")).getText())
                 .contains("Where your money goes");

@@ -4,8 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.parley.protocol.Json;
-import dev.parley.server.testing.Servers;
-import dev.parley.server.testing.TestApp;
+import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -36,18 +35,15 @@ class MarkdownRendererTest {
             """;
 
     @RegisterExtension
-    static final Servers servers = new Servers();
-
-    @RegisterExtension
-    static final Browsers browsers = new Browsers();
+    static final Pages pages = new Pages();
 
     private static Browser browser;
 
     @BeforeAll
     static void start() {
-        TestApp app = servers.start();
-        browser = browsers.open();
-        new ChatPage(browser, app.baseUrl()).open();
+        ChatPage page = pages.open(pages.start(Map.of()));
+        browser = page.browser();
+        page.open();
     }
 
     private static JsonNode render(String markdown) {

@@ -6,7 +6,6 @@ import dev.parley.server.agent.OpenAiScript;
 import dev.parley.server.agent.ScriptedLlmServer;
 import dev.parley.server.testing.Await;
 import dev.parley.server.testing.McpTestServer;
-import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.TestApp;
 import dev.parley.server.testing.TestUsers;
 import java.time.Duration;
@@ -30,10 +29,7 @@ class McpCredentialsPageTest {
     private static final By SERVER = By.cssSelector("#tool-servers .tool-server[data-server-id='mine']");
 
     @RegisterExtension
-    static final Servers servers = new Servers();
-
-    @RegisterExtension
-    static final Browsers browsers = new Browsers();
+    static final Pages pages = new Pages();
 
     private McpTestServer mcp;
     private ScriptedLlmServer llm;
@@ -43,15 +39,15 @@ class McpCredentialsPageTest {
 
     @BeforeEach
     void start() throws Exception {
-        mcp = servers.keep(new McpTestServer());
+        mcp = pages.keep(new McpTestServer());
         mcp.requireAuthorization(Set.of("Bearer " + TOKEN));
-        llm = servers.keep(new ScriptedLlmServer());
-        app = servers.start(llm.settings(mcp.userSecretSettings("mine")));
+        llm = pages.keep(new ScriptedLlmServer());
+        app = pages.start(llm.settings(mcp.userSecretSettings("mine")));
         TestUsers.User probe = TestUsers.register(app);
         Await.until("the MCP server's tools discovered", Duration.ofSeconds(10), () -> !app.get("/api/mcp/servers",
                 probe.accessToken()).json().path("servers").path(0).path("tools").isEmpty());
-        browser = browsers.open();
-        page = new ChatPage(browser, app.baseUrl());
+        page = pages.open(app);
+        browser = page.browser();
         page.open().register(ChatPageTest.email(), TestUsers.PASSWORD);
     }
 

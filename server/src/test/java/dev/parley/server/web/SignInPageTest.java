@@ -4,13 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.parley.protocol.Json;
-import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.TestApp;
 import dev.parley.server.testing.TestUsers;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.openqa.selenium.By;
@@ -29,23 +27,16 @@ import org.openqa.selenium.support.ui.ExpectedConditions;
  */
 class SignInPageTest {
     @RegisterExtension
-    static final Servers servers = new Servers();
-
-    @RegisterExtension
-    static final Browsers browsers = new Browsers();
+    static final Pages pages = new Pages();
 
     private TestApp app;
     private Browser browser;
     private ChatPage page;
 
-    @BeforeEach
-    void openBrowser() {
-        browser = browsers.open();
-    }
-
     private void startServer(Map<String, String> env) {
-        app = servers.start(env);
-        page = new ChatPage(browser, app.baseUrl());
+        app = pages.start(env);
+        page = pages.open(app);
+        browser = page.browser();
     }
 
     @Test

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.parley.protocol.Json;
 import dev.parley.server.testing.ScriptedAgent;
-import dev.parley.server.testing.Servers;
 import dev.parley.server.testing.TestApp;
 import dev.parley.server.testing.TestUsers;
 import java.io.IOException;
@@ -15,7 +14,6 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.openqa.selenium.By;
@@ -32,23 +30,16 @@ class StopAndResumeTest {
     private static final String QUESTION = "Analyze my AI costs";
 
     @RegisterExtension
-    static final Servers servers = new Servers();
-
-    @RegisterExtension
-    static final Browsers browsers = new Browsers();
+    static final Pages pages = new Pages();
 
     private TestApp app;
     private Browser browser;
     private ChatPage page;
 
-    @BeforeEach
-    void openBrowser() {
-        browser = browsers.open();
-    }
-
     private void startServer(Map<String, String> env) {
-        app = servers.start(env);
-        page = new ChatPage(browser, app.baseUrl());
+        app = pages.start(env);
+        page = pages.open(app);
+        browser = page.browser();
     }
 
     @Test
@@ -85,8 +76,9 @@ class StopAndResumeTest {
 
     @Test
     void aStoppedStreamingAnswerKeepsItsPartialTextInTheStoredThread() {
-        app = servers.start(Map.of(), Clock.systemUTC(), new ScriptedAgent(Duration.ofMillis(150)));
-        page = new ChatPage(browser, app.baseUrl());
+        app = pages.start(Map.of(), Clock.systemUTC(), new ScriptedAgent(Duration.ofMillis(150)));
+        page = pages.open(app);
+        browser = page.browser();
         page.open().register(ChatPageTest.email(), TestUsers.PASSWORD);
         page.ask("endless");
         browser.await("a few streamed words", driver -> page.lastTurn().findElement(By.cssSelector(".answer"))
@@ -163,7 +155,7 @@ class StopAndResumeTest {
         browser.await("the page to notice", ExpectedConditions.textMatches(ChatPage.STATUS,
                 java.util.regex.Pattern.compile("^(The server is restarting|Connection lost|Cannot connect|Reconnecting).*")));
         assertThat(browser.driver().findElement(ChatPage.SEND).isEnabled()).isFalse();
-        app = servers.start(env);
+        app = pages.start(env);
 
         WebElement turn = page.awaitLastTurn("the run to complete after the restart", RUN, "completed");
         browser.await("the resumed status", RUN, ExpectedConditions.textToBe(ChatPage.STATUS, "Reconnected, resumed"));

@@ -2,7 +2,7 @@ package dev.parley.server.web;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.parley.server.testing.Servers;
+import dev.parley.server.testing.ClassServer;
 import dev.parley.server.testing.TestApp;
 import java.io.IOException;
 import java.io.InputStream;
@@ -16,7 +16,6 @@ import java.util.List;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -26,18 +25,11 @@ class WebRoutesTest {
     private static final Pattern IMPORT = Pattern.compile("from '\\./([^']+)'");
 
     @RegisterExtension
-    static final Servers servers = new Servers();
-
-    private static TestApp app;
-
-    @BeforeAll
-    static void start() {
-        app = servers.start();
-    }
+    static final ClassServer server = new ClassServer();
 
     @Test
     void pageIsServedUncachedWithAStrictContentSecurityPolicy() {
-        TestApp.Response page = app.get("/", null);
+        TestApp.Response page = server.app().get("/", null);
 
         assertThat(page.status()).isEqualTo(200);
         assertThat(page.header("Content-Type")).isEqualTo("text/html; charset=utf-8");
@@ -46,19 +38,19 @@ class WebRoutesTest {
         assertThat(page.header("X-Content-Type-Options")).isEqualTo("nosniff");
         assertThat(page.header("X-Frame-Options")).isEqualTo("DENY");
         assertThat(page.header("Referrer-Policy")).isEqualTo("no-referrer");
-        String host = "127.0.0.1:" + app.app().port();
+        String host = "127.0.0.1:" + server.app().app().port();
         assertThat(page.header("Content-Security-Policy"))
                 .contains("default-src 'none'", "script-src 'self';", "style-src 'self';",
                         "connect-src 'self' ws://" + host + " wss://" + host + ";", "frame-ancestors 'none'",
                         "object-src 'none'", "base-uri 'none'", "require-trusted-types-for 'script'")
                 .doesNotContain("unsafe-inline", "unsafe-eval", "*");
         assertThat(page.body()).contains("<title>Parley</title>");
-        assertThat(app.get("/index.html", null).body()).isEqualTo(page.body());
+        assertThat(server.app().get("/index.html", null).body()).isEqualTo(page.body());
     }
 
     @Test
     void pageHasNoInlineScriptStyleOrEventHandlers() {
-        String html = app.get("/", null).body();
+        String html = server.app().get("/", null).body();
 
         Matcher scripts = Pattern.compile("<script([^>]*)>(.*?)</script>", Pattern.DOTALL).matcher(html);
         int count = 0;
@@ -79,7 +71,7 @@ class WebRoutesTest {
                 .anyMatch(url -> url.endsWith("/icon.svg"));
         Set<String> versions = new LinkedHashSet<>();
         for (String url : urls) {
-            TestApp.Response asset = app.get(url, null);
+            TestApp.Response asset = server.app().get(url, null);
             assertThat(asset.status()).as(url).isEqualTo(200);
             assertThat(asset.header("Cache-Control")).as(url).isEqualTo("public, max-age=31536000, immutable");
             assertThat(asset.header("ETag")).as(url).isNotBlank();
@@ -87,18 +79,18 @@ class WebRoutesTest {
             versions.add(url.split("/")[2]);
         }
         assertThat(versions).hasSize(1);
-        assertThat(app.get(urls.stream().filter(u -> u.endsWith(".js")).findFirst().orElseThrow(), null)
+        assertThat(server.app().get(urls.stream().filter(u -> u.endsWith(".js")).findFirst().orElseThrow(), null)
                 .header("Content-Type")).isEqualTo("text/javascript; charset=utf-8");
-        assertThat(app.get(urls.stream().filter(u -> u.endsWith(".css")).findFirst().orElseThrow(), null)
+        assertThat(server.app().get(urls.stream().filter(u -> u.endsWith(".css")).findFirst().orElseThrow(), null)
                 .header("Content-Type")).isEqualTo("text/css; charset=utf-8");
-        assertThat(app.get(urls.stream().filter(u -> u.endsWith(".svg")).findFirst().orElseThrow(), null)
+        assertThat(server.app().get(urls.stream().filter(u -> u.endsWith(".svg")).findFirst().orElseThrow(), null)
                 .header("Content-Type")).isEqualTo("image/svg+xml");
     }
 
     @Test
     void everyModuleImportResolvesWithinTheSameVersion() {
-        String app = assetUrls().stream().filter(url -> url.endsWith("/app.js")).findFirst().orElseThrow();
-        String base = app.substring(0, app.lastIndexOf('/') + 1);
+        String entry = assetUrls().stream().filter(url -> url.endsWith("/app.js")).findFirst().orElseThrow();
+        String base = entry.substring(0, entry.lastIndexOf('/') + 1);
         Set<String> seen = new LinkedHashSet<>();
         List<String> queue = new ArrayList<>(List.of("app.js"));
         while (!queue.isEmpty()) {
@@ -106,7 +98,7 @@ class WebRoutesTest {
             if (!seen.add(name)) {
                 continue;
             }
-            TestApp.Response module = WebRoutesTest.app.get(base + name, null);
+            TestApp.Response module = server.app().get(base + name, null);
             assertThat(module.status()).as(name).isEqualTo(200);
             Matcher imports = IMPORT.matcher(module.body());
             while (imports.find()) {
@@ -120,6 +112,7 @@ class WebRoutesTest {
 
     @Test
     void conditionalRequestsAreAnsweredWithNotModified() {
+        TestApp app = server.app();
         TestApp.Response page = app.get("/", null);
         TestApp.Response again = app.send(app.request("/", null).header("If-None-Match", page.header("ETag")).GET()
                 .build());
@@ -138,6 +131,7 @@ class WebRoutesTest {
 
     @Test
     void headAnswersWithTheHeadersOfGet() {
+        TestApp app = server.app();
         TestApp.Response get = app.get("/", null);
         TestApp.Response head = app.send(app.request("/", null).method("HEAD", HttpRequest.BodyPublishers.noBody())
                 .build());
@@ -153,11 +147,11 @@ class WebRoutesTest {
         String css = assetUrls().stream().filter(url -> url.endsWith(".css")).findFirst().orElseThrow();
         String old = css.replaceFirst("/assets/[0-9a-f]+/", "/assets/0123456789ab/");
 
-        TestApp.Response response = app.get(old, null);
+        TestApp.Response response = server.app().get(old, null);
 
         assertThat(response.status()).isEqualTo(200);
         assertThat(response.header("Cache-Control")).isEqualTo("no-cache");
-        assertThat(response.body()).isEqualTo(app.get(css, null).body());
+        assertThat(response.body()).isEqualTo(server.app().get(css, null).body());
     }
 
     @Test
@@ -165,7 +159,7 @@ class WebRoutesTest {
         String version = assetUrls().getFirst().split("/")[2];
         for (String path : List.of("/assets/" + version + "/missing.js", "/assets/" + version + "/index.html",
                 "/assets/" + version + "/..%2Fapp.js", "/assets/" + version + "/.hidden.js", "/favicon.ico")) {
-            TestApp.Response response = app.get(path, null);
+            TestApp.Response response = server.app().get(path, null);
             assertThat(response.status()).as(path).isEqualTo(404);
             assertThat(response.json().path("error").path("code").asText()).as(path).isEqualTo("not_found");
             assertThat(response.header("Content-Type")).as(path).isEqualTo("application/json");
@@ -186,7 +180,7 @@ class WebRoutesTest {
 
     /** The response headers of GET / sent with exactly this Host header (java.net.http will not send one). */
     private static String rawGet(String host) throws IOException {
-        try (Socket socket = new Socket("127.0.0.1", app.app().port())) {
+        try (Socket socket = new Socket("127.0.0.1", server.app().app().port())) {
             socket.setSoTimeout(10_000);
             OutputStream out = socket.getOutputStream();
             out.write(("GET / HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n")
@@ -206,7 +200,7 @@ class WebRoutesTest {
     }
 
     private static List<String> assetUrls() {
-        Matcher matcher = ASSET_URL.matcher(app.get("/", null).body());
+        Matcher matcher = ASSET_URL.matcher(server.app().get("/", null).body());
         List<String> urls = new ArrayList<>();
         while (matcher.find()) {
             urls.add(matcher.group(1));
