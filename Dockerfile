@@ -25,4 +25,4 @@ USER 65532:65532
 WORKDIR /data
 ENV PORT=8080 PARLEY_LOG_FORMAT=json PARLEY_DATA_DIR=/data
 EXPOSE 8080
-ENTRYPOINT ["/opt/java/bin/java", "-XX:MaxRAMPercentage=65", "-XX:+UseSerialGC", "-XX:NewSize=24m", "-XX:+ExitOnOutOfMemoryError", "-Dorg.sqlite.lib.path=/app/native", "-Dorg.sqlite.lib.name=libsqlitejdbc.so", "-XX:AOTCache=/app/parley.aot", "-jar", "/app/parley-server.jar", "serve"]
+ENTRYPOINT ["/opt/java/bin/java", "-XX:MaxRAMPercentage=65", "-XX:+UseSerialGC", "-XX:NewSize=24m", "-XX:+ExitOnOutOfMemoryError", "-XX:TrimNativeHeapInterval=5000", "-Dorg.sqlite.lib.path=/app/native", "-Dorg.sqlite.lib.name=libsqlitejdbc.so", "-XX:AOTCache=/app/parley.aot", "-jar", "/app/parley-server.jar", "serve"]

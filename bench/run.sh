@@ -38,7 +38,8 @@
 #               dropped afterwards
 #
 # Environment: BENCH_JVM_OPTS replaces the server JVM flags (default: the container image's flags with a 512 MiB
-# memory limit: -XX:MaxRAM=512m -XX:MaxRAMPercentage=65 -XX:+UseSerialGC -XX:NewSize=24m -XX:+ExitOnOutOfMemoryError), and on JDK 25+
+# memory limit: -XX:MaxRAM=512m -XX:MaxRAMPercentage=65 -XX:+UseSerialGC -XX:NewSize=24m -XX:+ExitOnOutOfMemoryError
+# -XX:TrimNativeHeapInterval=5000), and on JDK 25+
 # Parley starts from an AOT cache as the image does (trained by the server's `train` workload; BENCH_AOT=0: none);
 # BENCH_SERVER_CPUS / BENCH_CLIENT_CPUS (default 0 / 1) pin rss and ping, BENCH_LATENCY_SERVER_CPUS /
 # BENCH_LATENCY_CLIENT_CPUS (default unset: not pinned) pin latency; BENCH_SERVER_ENV adds settings to every
@@ -88,7 +89,7 @@ echo_src=$bench/echo-server/EchoServer.java
 echo_classes=$bench/target/echo-classes
 server_cpus=${BENCH_SERVER_CPUS:-0}
 client_cpus=${BENCH_CLIENT_CPUS:-1}
-jvm_opts=(${BENCH_JVM_OPTS:--XX:MaxRAM=512m -XX:MaxRAMPercentage=65 -XX:+UseSerialGC -XX:NewSize=24m -XX:+ExitOnOutOfMemoryError})
+jvm_opts=(${BENCH_JVM_OPTS:--XX:MaxRAM=512m -XX:MaxRAMPercentage=65 -XX:+UseSerialGC -XX:NewSize=24m -XX:+ExitOnOutOfMemoryError -XX:TrimNativeHeapInterval=5000})
 clk_tck=$(getconf CLK_TCK)
 
 pg_url=${BENCH_PG_URL:-postgresql://postgres@127.0.0.1:5432}

@@ -87,7 +87,8 @@ class ImageIT {
         assertThat(image.runConfig().path("WorkingDir").asText()).isEqualTo("/data");
         List<String> entrypoint = image.entrypoint();
         assertThat(entrypoint.getFirst()).isEqualTo("/opt/java/bin/java");
-        assertThat(entrypoint).contains("-XX:MaxRAMPercentage=65", "-XX:+UseSerialGC", "-XX:NewSize=24m")
+        assertThat(entrypoint).contains("-XX:MaxRAMPercentage=65", "-XX:+UseSerialGC", "-XX:NewSize=24m",
+                        "-XX:TrimNativeHeapInterval=5000")
                 .endsWith("-jar", "/app/parley-server.jar", "serve");
         assertThat(image.layerCount()).as("runtime, libraries, Jib's argument files, application").isEqualTo(4);
     }

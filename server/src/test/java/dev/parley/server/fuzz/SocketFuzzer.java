@@ -721,7 +721,7 @@ public final class SocketFuzzer {
             return List.of(configured.trim().split("\\s+"));
         }
         return List.of("-XX:MaxRAM=512m", "-XX:MaxRAMPercentage=65", "-XX:+UseSerialGC", "-XX:NewSize=24m",
-                "-XX:+ExitOnOutOfMemoryError");
+                "-XX:+ExitOnOutOfMemoryError", "-XX:TrimNativeHeapInterval=5000");
     }
 
     /** {@code bin/fuzz}: starts a server process on a fresh data directory and prints the report. */
