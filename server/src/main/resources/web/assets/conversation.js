@@ -3,6 +3,7 @@
 
 import { renderMarkdown } from './markdown.js';
 import { describe } from './errors.js';
+import { el } from './elements.js';
 
 const MAX_JSON_CHARS = 20000;
 const RENDER_EVERY_MS = 60;
@@ -19,25 +20,13 @@ const BUDGET_EXHAUSTED = 'Stopped: your spending limit for this period ran out. 
   + 'written before that.';
 const BUDGET_EXHAUSTED_EMPTY = 'Stopped before any answer was written: your spending limit for this period ran out.';
 
-/** Creates an element with a class and optional text. */
-export function el(tag, className, text) {
-  const element = document.createElement(tag);
-  if (className) {
-    element.className = className;
-  }
-  if (text !== undefined && text !== null) {
-    element.textContent = String(text);
-  }
-  return element;
-}
-
 const integer = new Intl.NumberFormat('en-US');
 const dollars = new Intl.NumberFormat('en-US', {
   style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: 4,
 });
 
 /** "1,234 input + 567 output tokens · $0.0123 · 2.4 s" */
-export function formatUsage(usage, executionTimeMs) {
+function formatUsage(usage, executionTimeMs) {
   const input = Number(usage && usage.input_tokens) || 0;
   const output = Number(usage && usage.output_tokens) || 0;
   const cost = Number(usage && usage.cost_usd) || 0;
@@ -46,24 +35,6 @@ export function formatUsage(usage, executionTimeMs) {
     text += ` · ${(executionTimeMs / 1000).toFixed(1)} s`;
   }
   return text;
-}
-
-export function formatWhen(iso) {
-  const time = Date.parse(iso);
-  if (!Number.isFinite(time)) {
-    return '';
-  }
-  const seconds = Math.round((Date.now() - time) / 1000);
-  if (seconds < 60) {
-    return 'just now';
-  }
-  if (seconds < 3600) {
-    return `${Math.floor(seconds / 60)} min ago`;
-  }
-  if (seconds < 86400) {
-    return `${Math.floor(seconds / 3600)} h ago`;
-  }
-  return new Date(time).toLocaleDateString(undefined, { day: 'numeric', month: 'short', year: 'numeric' });
 }
 
 function json(value) {

@@ -1,7 +1,7 @@
 // Signing in and out: the start of the page (a stored login, a provider's redirect, or the sign-in form), entering
 // the signed-in page and leaving it.
 
-import { el } from './conversation.js';
+import { el } from './elements.js';
 import { ApiError, describe } from './errors.js';
 import {
   $, RUNS_KEY, THREAD_KEY, hideAlert, readSession, removeSession, session, showAlert, state, views,

@@ -1,7 +1,8 @@
 // The thread list (paged, renamed and deleted in dialogs) and the open conversation: its stored messages as turns,
 // with any run of it that this page follows live shown in place.
 
-import { TurnView, el, formatWhen } from './conversation.js';
+import { TurnView } from './conversation.js';
+import { el } from './elements.js';
 import { describe } from './errors.js';
 import {
   $, THREAD_KEY, announce, closeSidebar, hideAlert, removeSession, scrollToEnd, session, showAlert, showChatAlert,
@@ -13,6 +14,25 @@ import { updateComposer } from './composer.js';
 const THREAD_PAGE = 50;
 const MESSAGE_PAGE = 50;
 const RUN_INFO_LOOKUPS = 20;
+
+/** "just now", "5 min ago", "3 h ago" or the date. */
+function formatWhen(iso) {
+  const time = Date.parse(iso);
+  if (!Number.isFinite(time)) {
+    return '';
+  }
+  const seconds = Math.round((Date.now() - time) / 1000);
+  if (seconds < 60) {
+    return 'just now';
+  }
+  if (seconds < 3600) {
+    return `${Math.floor(seconds / 60)} min ago`;
+  }
+  if (seconds < 86400) {
+    return `${Math.floor(seconds / 3600)} h ago`;
+  }
+  return new Date(time).toLocaleDateString(undefined, { day: 'numeric', month: 'short', year: 'numeric' });
+}
 
 export async function loadThreads({ more = false } = {}) {
   try {

@@ -1,7 +1,7 @@
 // Tools: the caller's MCP servers and their own credential for a server that takes one, and the user's decision
 // on a tool call that waits for approval.
 
-import { el } from './conversation.js';
+import { el } from './elements.js';
 import { describe } from './errors.js';
 import { $, announce, hideAlert, session, showAlert, showChatAlert } from './page.js';
 
