@@ -310,8 +310,7 @@ public final class Budgets implements AutoCloseable {
             Hold hold = prepared.withLimit(ownLimitMicros(connection, prepared.userId())
                     .orElse(prepared.limitMicros()));
             taken.accept(hold);
-            long[] position = takeHold(connection, hold);
-            return position == null ? null : exceeded(hold, position);
+            return take(hold).run(connection);
         };
     }
 

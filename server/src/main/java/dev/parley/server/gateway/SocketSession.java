@@ -106,8 +106,7 @@ final class SocketSession {
         this.ws = ws;
         this.reader = reader;
         this.runtime = runtime;
-        this.queue = new SendQueue(runtime.config().sendQueueBytes(),
-                () -> writer.set(Thread.ofVirtual().name("parley-ws-writer-" + connectionId).start(this::writeLoop)));
+        this.queue = new SendQueue(runtime.config().sendQueueBytes(), this::startWriter);
         this.bucket = new TokenBucket(runtime.clock(), runtime.config().rateLimitMessages(),
                 runtime.config().rateLimitWindow(), runtime.config().rateLimitBurst());
         this.maxMessageBytes = runtime.config().maxFrameBytes();
@@ -229,6 +228,16 @@ final class SocketSession {
         }
         awaitWriter();
         forceCloseIfOpen();
+    }
+
+    /**
+     * Starts a writer (the queue calls this when a frame waits and none runs). It is recorded before it starts, so
+     * that a writer which ends at once clears its own entry and never leaves a finished thread behind.
+     */
+    private void startWriter() {
+        Thread started = Thread.ofVirtual().name("parley-ws-writer-" + connectionId).unstarted(this::writeLoop);
+        writer.set(started);
+        started.start();
     }
 
     /** Waits a little for the writer to send what it was given last (a close frame). */
