@@ -18,7 +18,8 @@ class ChurnAndFloodTest {
             assertThat(server.awaitReady()).as(server.log()).isTrue();
             ChurnAndFlood.Report report = ChurnAndFlood.run(server, 3000);
             System.out.print(report.summary());
-            assertThat(report.violations()).as(report.summary()).isZero();
+            assertThat(report.violations()).as("%s\nthe server's errors:\n%s", report.summary(), server.errors())
+                    .isZero();
             assertThat(report.openSocketsAfter()).isZero();
             assertThat(report.fdsAfter()).isLessThanOrEqualTo(report.fdsBefore() + 10);
             // One account was created before the flood: 19 more are accepted in the hour, the rest refused.

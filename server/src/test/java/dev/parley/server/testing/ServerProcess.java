@@ -99,6 +99,26 @@ public final class ServerProcess implements AutoCloseable {
         }
     }
 
+    /**
+     * The lines of {@link #log} at level ERROR and the stack traces after them, for a failure's message: what the
+     * server said of a request it answered with {@code internal}.
+     */
+    public String errors() throws IOException {
+        StringBuilder errors = new StringBuilder();
+        boolean inError = false;
+        for (String line : log().lines().toList()) {
+            if (line.contains("ERROR")) {
+                inError = true;
+            } else if (!line.startsWith("\t") && !line.startsWith("Caused by")) {
+                inError = false;
+            }
+            if (inError) {
+                errors.append(line).append('\n');
+            }
+        }
+        return errors.toString();
+    }
+
     /** What the process wrote so far, every start on this data directory included. */
     public String log() throws IOException {
         Path file = dataDir.resolve("server.log");
