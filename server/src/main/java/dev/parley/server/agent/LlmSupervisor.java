@@ -166,7 +166,7 @@ final class LlmSupervisor implements Agent, AutoCloseable {
     public void ended(String runId) {
         RunSpending run = spending.remove(runId);
         if (run != null) {
-            run.release();
+            run.end();
         }
     }
 
@@ -190,17 +190,17 @@ final class LlmSupervisor implements Agent, AutoCloseable {
             answer = converse(run, spent);
         } catch (InterruptedException | RuntimeException e) {
             try {
-                spent.awaitCharges(run, NAME); // the run's end is stored once its calls' charges are
+                spent.settle(run, NAME); // the run's end is stored once its cost is charged
             } catch (RuntimeException failure) {
                 e.addSuppressed(failure);
             }
             throw e;
         }
-        spent.awaitCharges(run, NAME);
+        spent.settle(run, NAME);
         return answer;
     }
 
-    /** The run's conversation with the model; its calls' charges may still be queued when it returns. */
+    /** The run's conversation with the model; its cost is charged to the ledger after it returns. */
     private Answer converse(AgentRun run, RunSpending spent) throws InterruptedException {
         LlmHttpClient transport = new LlmHttpClient(http, reachability, responseTimeout);
         if (spent != null && spent.limited()) {
@@ -225,7 +225,7 @@ final class LlmSupervisor implements Agent, AutoCloseable {
                     response = stream(run, model, transport, request, round, answer);
                 } catch (RuntimeException e) {
                     if (spent != null) {
-                        spent.release(); // stopped or failed: the call's hold goes back
+                        spent.release(); // stopped or failed: the call's reservation goes back
                     }
                     throw e;
                 } catch (InterruptedException e) {
@@ -235,11 +235,13 @@ final class LlmSupervisor implements Agent, AutoCloseable {
                     throw e;
                 }
                 BigDecimal cost = recordUsage(run, response.tokenUsage(), spent);
-                if (spent != null) {
-                    spent.emitCharged(run, NAME); // the earlier calls' charges that have committed meanwhile
-                    spent.charge(cost); // queued: the run goes on while it commits
-                }
                 AiMessage message = response.aiMessage();
+                if (spent != null) {
+                    spent.charge(cost);
+                    if (message.hasToolExecutionRequests()) {
+                        spent.emitCharged(run, NAME); // not the last call: the last one's once the run is charged
+                    }
+                }
                 if (!message.hasToolExecutionRequests()) {
                     return new Answer(answer.toString());
                 }

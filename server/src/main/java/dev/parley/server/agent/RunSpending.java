@@ -14,28 +14,32 @@ import dev.parley.server.budget.Money;
 import dev.parley.server.db.Sql;
 import java.math.BigDecimal;
 import java.time.LocalDate;
-import java.util.ArrayDeque;
-import java.util.List;
-import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * The budget side of one run of a language model: the user's limit (read once, when the run is admitted), the hold
- * of the call in flight, and what the run's calls cost so far. Each call is reserved before its request is sent
- * ({@link #reserve}), then charged ({@link #charge}) or, when it was stopped or failed, released ({@link #release}).
- * The hold taken when the run was admitted serves its first call, grown to that call's real size.
+ * The budget side of one run of a language model: the user's limit (read once, when the run is admitted), the run's
+ * one hold in the ledger, and what the run's calls cost so far. The hold is taken when the run is admitted, for its
+ * first call and, when the budget has room for it, as much again for the calls after it; each call is reserved
+ * against it before its request is sent ({@link #reserve}), and only a call it cannot cover grows it, with the same
+ * conditional write of the ledger row as admission (and room for one more call where that fits). What the calls cost
+ * stays counted inside the hold until the run ends, when one write charges the ledger the run's cost and releases the
+ * rest of the hold ({@link #settle}); a stopped or failed call's reservation goes back to the hold at once.
  *
- * <p>A charge does not hold the run up: it is queued to the ledger and the run goes on, its hold counted until the
- * charge commits; its {@code cost_updated} (and {@code budget_warning}) is emitted once it has committed, at the
- * run's next step ({@link #emitCharged}), and the run waits for every queued charge before it ends
- * ({@link #awaitCharges}), so that its stored end and the ledger agree.
+ * <p>So a run's costs reach the ledger's {@code spent} when it ends, and until then count as held: the run's
+ * {@code cost_updated} events after its calls but the last say what remained right after the hold was last taken or
+ * grown, and the last one (with {@code budget_warning}, when the charge crossed the warning share first in the period)
+ * is emitted once the run's charge has committed, with what remains after it. When an instance dies mid-run, whoever
+ * ends the run charges its hold what the run's stored {@code cost_updated} events say (the ledger's sweep).
  *
- * <p>Used by the run's own thread, except {@link #release}, which the run machinery may call when the run has ended;
- * hence the synchronization.
+ * <p>Used by the run's own thread, except {@link #end}, which the run machinery calls when the run has ended; hence
+ * the synchronization.
  */
 final class RunSpending {
+    private static final Logger LOG = LoggerFactory.getLogger(RunSpending.class);
+
     private final Budgets budgets;
     private final CallPricing pricing;
     private final String userId;
@@ -44,15 +48,20 @@ final class RunSpending {
     private Long limitMicros;
     /** Whether {@link #limitMicros} is the user's own: false until the first reservation reads it, where it does. */
     private boolean limitRead;
-    private Hold admitted; // the hold of the first call, taken at admission, until that call is reserved
-    /** Whether the start's transaction took {@link #admitted} (when it decides admission); null: taken already. */
+    /** The run's hold: null until it is taken, or until the start's transaction has decided on the prepared one. */
+    private Hold hold;
+    /** Whether the start's transaction takes the hold (when it decides admission); null: no such transaction. */
     private CompletableFuture<Boolean> admission;
-    private Hold current; // the hold of the call in flight
+    /** What the run's calls cost, counted inside {@link #hold} and not yet charged to the ledger. */
+    private long spentMicros;
+    /** The reservation of the call in flight: what a call that reports no usage is charged. */
+    private long inFlightMicros;
     private BigDecimal runCost = BigDecimal.ZERO;
-    /** Charges queued and not yet reported in {@code cost_updated}, oldest first. */
-    private final Queue<Pending> pending = new ArrayDeque<>();
+    /** The last call's {@code cost_updated}, not emitted yet; its charge when that is already known. */
+    private Pending pending;
+    private boolean settled;
 
-    private record Pending(CompletableFuture<Charge> charge, BigDecimal runCost) {
+    private record Pending(BigDecimal callCost, BigDecimal runCost, Charge charge) {
     }
 
     RunSpending(Budgets budgets, CallPricing pricing, String userId, String runId, Long limitMicros) {
@@ -69,24 +78,25 @@ final class RunSpending {
         return limitMicros != null;
     }
 
-    /** Reserves the run's first call at admission, sized from what is known before the thread's history is read. */
+    /** Takes the run's hold at admission, sized from what is known before the thread's history is read. */
     synchronized void admit(LocalDate day, long inputBound, long outputCap) {
         if (limited()) {
-            admitted = reserveUnderLimit(pricing.most(day, inputBound, outputCap));
+            hold = take(pricing.most(day, inputBound, outputCap));
         }
     }
 
     /**
-     * Prepares the run's first call's hold, sized as {@link #admit} does, for the start's own transaction to take:
-     * the returned admission decides there, and the first call waits for that transaction before it is sent.
+     * Prepares the run's hold, sized as {@link #admit} does, for the start's own transaction to take: the returned
+     * admission decides there, and the first call waits for that transaction before it is sent.
      */
     synchronized Agent.Admission admitInStart(LocalDate day, long inputBound, long outputCap) {
-        Hold hold = budgets.prepare(userId, runId, limitMicros, pricing.most(day, inputBound, outputCap));
+        BigDecimal most = pricing.most(day, inputBound, outputCap);
+        Hold prepared = budgets.prepare(userId, runId, limitMicros, most, most);
         CompletableFuture<Boolean> decided = new CompletableFuture<>();
-        admitted = hold;
         admission = decided;
-        AtomicReference<Hold> applied = new AtomicReference<>(hold);
-        Sql.Work<BudgetExceededException> take = limitRead ? budgets.take(hold) : budgets.takeFirst(hold, applied::set);
+        AtomicReference<Hold> applied = new AtomicReference<>(prepared);
+        Sql.Work<BudgetExceededException> take = limitRead ? budgets.take(prepared, applied::set)
+                : budgets.takeFirst(prepared, applied::set);
         return new Agent.Admission() {
             @Override
             public Sql.Work<BudgetExceededException> decision() {
@@ -98,23 +108,22 @@ final class RunSpending {
                 if (refusal instanceof BudgetExceededException exceeded) {
                     budgets.refused(exceeded, userId);
                 }
-                limitApplied(applied.get());
+                taken(applied.get());
                 decided.complete(admitted);
             }
         };
     }
 
-    /** Takes the limit the start's transaction applied to the first call's hold as the run's own. */
-    private synchronized void limitApplied(Hold hold) {
-        if (admitted != null) {
-            admitted = hold;
-        }
-        limitMicros = hold.limitMicros();
+    /** Takes the hold the start's transaction took (or prepared) as the run's own, with the limit it applied. */
+    private synchronized void taken(Hold taken) {
+        hold = taken;
+        limitMicros = taken.limitMicros();
         limitRead = true;
     }
 
     /**
-     * Reserves the call about to be sent; the first one waits for the start's transaction when that takes its hold.
+     * Reserves the call about to be sent against the run's hold, growing the hold when it cannot cover the call; the
+     * first one waits for the start's transaction when that takes the hold.
      *
      * @throws BudgetExceededException when the budget cannot cover it
      */
@@ -124,126 +133,145 @@ final class RunSpending {
         }
         CompletableFuture<Boolean> decided;
         synchronized (this) {
-            decided = admitted == null ? null : admission;
+            decided = admission;
         }
         if (decided != null && !decided.join()) { // not interruptible: the start's transaction ends either way
             // Refused or not stored: the run's agent is being stopped, and its call must not be sent.
             throw new ProtocolException(ErrorCode.BUDGET_EXCEEDED, "Run " + runId + " was not admitted.");
         }
-        reserveAdmitted(day, inputBound, outputCap);
+        reserveCall(pricing.most(day, inputBound, outputCap));
     }
 
-    private synchronized void reserveAdmitted(LocalDate day, long inputBound, long outputCap) {
-        BigDecimal most = pricing.most(day, inputBound, outputCap);
-        if (admitted != null) {
-            Hold first = admitted;
-            admitted = null;
-            current = first; // released with the run if growing it fails
-            current = budgets.grow(first, most);
-        } else {
-            current = reserveUnderLimit(most);
+    private synchronized void reserveCall(BigDecimal most) {
+        long micros = Money.microsCeiling(most);
+        if (hold == null) {
+            hold = take(most);
+        } else if (spentMicros + micros > hold.micros()) {
+            hold = budgets.growTo(hold, spentMicros + micros, micros);
         }
+        inFlightMicros = micros;
     }
 
-    /** Reserves {@code most} under the user's limit; the run's first reservation reads that limit where it can. */
-    private Hold reserveUnderLimit(BigDecimal most) {
+    /** Takes the run's hold for a call of {@code most}, and as much again when it fits; the first reads the limit. */
+    private Hold take(BigDecimal most) {
         if (limitRead) {
-            return budgets.reserve(userId, runId, limitMicros, most);
+            return budgets.reserve(budgets.prepare(userId, runId, limitMicros, most, most));
         }
-        Hold hold = budgets.reserveFirst(userId, runId, most);
-        limitMicros = hold.limitMicros();
+        Hold taken = budgets.reserveFirst(budgets.prepare(userId, runId, limitMicros, most, most));
+        limitMicros = taken.limitMicros();
         limitRead = true;
-        return hold;
+        return taken;
     }
 
     /** The reservation of the call in flight (what a call that reports no usage is charged); zero without a limit. */
     synchronized BigDecimal reserved() {
-        return current == null ? BigDecimal.ZERO : Money.usd(current.micros());
+        return Money.usd(inFlightMicros);
     }
 
     /**
-     * Queues the charge of the call in flight, {@code cost} (a call sent without a hold, which the transport's hook
-     * prevents, is charged all the same, and waited for), without waiting for it to commit. Without a limit, nothing
-     * is written or emitted.
+     * Counts the cost of the call in flight inside the run's hold (a call sent without a hold, which the transport's
+     * hook prevents, is charged at once all the same). Without a limit, nothing is written or emitted.
      */
     synchronized void charge(BigDecimal cost) {
         runCost = runCost.add(cost);
         if (!limited()) {
             return;
         }
-        CompletableFuture<Charge> charge = current == null
-                ? CompletableFuture.completedFuture(budgets.chargeUnreserved(userId, runId, limitMicros, cost))
-                : budgets.commitAsync(current, cost);
-        current = null;
-        pending.add(new Pending(charge, runCost));
+        inFlightMicros = 0;
+        if (hold == null) {
+            Charge charge = budgets.chargeUnreserved(userId, runId, limitMicros, cost);
+            pending = new Pending(charge.callCostUsd(), runCost, charge);
+            return;
+        }
+        long micros = Money.micros(cost);
+        spentMicros += micros;
+        pending = new Pending(Money.usd(micros), runCost, null);
+    }
+
+    /** Gives the reservation of the call in flight back to the run's hold (the call was stopped or failed). */
+    synchronized void release() {
+        inFlightMicros = 0;
     }
 
     /**
-     * Emits {@code cost_updated} for each queued charge that has committed, oldest first, stopping at the first one
-     * still queued; and {@code budget_warning} when a charge crossed the warning share first in the period.
-     *
-     * @throws RuntimeException what a charge that failed threw (its hold stays, and is released once the run has
-     *     ended)
+     * Emits the {@code cost_updated} of the call just charged, when it is not the run's last: with what remained right
+     * after the run's hold was last taken or grown, since the run's costs count as held until it ends.
      */
     void emitCharged(AgentRun run, String agent) {
-        emit(run, agent, false);
+        Pending charged;
+        long remaining;
+        synchronized (this) {
+            charged = pending;
+            pending = null;
+            remaining = hold == null ? 0 : Math.max(0, hold.remainingMicros());
+        }
+        if (charged != null) {
+            emit(run, agent, charged, charged.charge(), charged.charge() != null ? charged.charge().remainingUsd()
+                    : Money.usd(remaining));
+        }
     }
 
     /**
-     * Waits, not interruptibly, for every queued charge to commit and emits its events: what a run does before it ends,
-     * in any way.
+     * Charges the ledger what the run's calls cost and releases the rest of its hold, waiting for that to commit, not
+     * interruptibly, then emits the last call's {@code cost_updated} (and {@code budget_warning}): what a run does
+     * before its end is stored, in any way.
+     *
+     * @throws RuntimeException what the charge threw (the hold stays, and is settled once the run has ended)
      */
-    void awaitCharges(AgentRun run, String agent) {
-        emit(run, agent, true);
-    }
-
-    private void emit(AgentRun run, String agent, boolean wait) {
-        if (wait) {
-            List<Pending> queued;
-            synchronized (this) {
-                queued = List.copyOf(pending);
-            }
-            for (Pending charge : queued) { // all of them, even past one that failed
-                charge.charge().handle((done, failure) -> null).join();
-            }
+    void settle(AgentRun run, String agent) {
+        Charge charge = settleHold();
+        Pending last;
+        synchronized (this) {
+            last = pending;
+            pending = null;
         }
-        while (true) {
-            Pending next;
-            synchronized (this) {
-                next = pending.peek();
-                if (next == null || !wait && !next.charge().isDone()) {
-                    return;
-                }
-                pending.remove();
-            }
-            Charge charge;
-            try {
-                charge = next.charge().join();
-            } catch (CompletionException e) {
-                throw e.getCause() instanceof RuntimeException failure ? failure : e;
-            }
-            if (charge == null) {
-                continue;
-            }
-            ObjectNode data = Json.object();
-            data.put("call_cost_usd", charge.callCostUsd());
-            data.put("run_cost_usd", next.runCost());
-            data.put("remaining_usd", charge.remainingUsd());
-            run.emit(agent, EventType.COST_UPDATED, data);
-            if (charge.warn()) {
-                run.emit(agent, EventType.BUDGET_WARNING, Json.object().put("spent_usd", charge.spentUsd())
-                        .put("limit_usd", charge.limitUsd()));
-            }
+        if (last != null) {
+            Charge reported = last.charge() != null ? last.charge() : charge;
+            emit(run, agent, last, reported, reported == null ? BigDecimal.ZERO : reported.remainingUsd());
+        } else if (charge != null && charge.warn()) {
+            warn(run, agent, charge);
         }
     }
 
-    /** Gives back whatever the run still holds (a call stopped or failed, or a first call never made). */
-    synchronized void release() {
-        budgets.quietlyRelease(current);
-        if (admission == null || admission.getNow(true)) { // a hold the start did not take is not there to release
-            budgets.quietlyRelease(admitted);
+    /** Settles the run's hold if the run has not (its agent never ran, or failed before); a failure is logged. */
+    void end() {
+        try {
+            settleHold();
+        } catch (RuntimeException e) {
+            LOG.warn("Settling the hold of run {} failed; it is settled once the run has ended: {}", runId,
+                    e.toString());
         }
-        current = null;
-        admitted = null;
+    }
+
+    /** The one charge of the run's hold: null when there is none to settle (or it was settled already). */
+    private Charge settleHold() {
+        Hold settling;
+        long spent;
+        synchronized (this) {
+            if (settled) {
+                return null;
+            }
+            settled = true;
+            boolean taken = admission == null || admission.getNow(true); // a hold the start did not take is not there
+            settling = taken && hold != null && hold.tracked() ? hold : null;
+            spent = spentMicros;
+        }
+        return settling == null ? null : budgets.commit(settling, Money.usd(spent));
+    }
+
+    private static void emit(AgentRun run, String agent, Pending call, Charge charge, BigDecimal remaining) {
+        ObjectNode data = Json.object();
+        data.put("call_cost_usd", call.callCost());
+        data.put("run_cost_usd", call.runCost());
+        data.put("remaining_usd", remaining);
+        run.emit(agent, EventType.COST_UPDATED, data);
+        if (charge != null && charge.warn()) {
+            warn(run, agent, charge);
+        }
+    }
+
+    private static void warn(AgentRun run, String agent, Charge charge) {
+        run.emit(agent, EventType.BUDGET_WARNING, Json.object().put("spent_usd", charge.spentUsd())
+                .put("limit_usd", charge.limitUsd()));
     }
 }

@@ -1,5 +1,8 @@
 package dev.parley.server.budget;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.parley.protocol.EventType;
+import dev.parley.protocol.Json;
 import dev.parley.server.config.Config;
 import dev.parley.server.db.Ids;
 import dev.parley.server.db.Sql;
@@ -52,9 +55,17 @@ public final class Budgets implements AutoCloseable {
     static final Duration SWEEP_EVERY = Duration.ofSeconds(2);
     /** How old a hold of a run that was never stored (its start failed) must be before the sweep releases it. */
     static final Duration ORPHAN_AGE = Duration.ofMinutes(1);
+    /**
+     * A hold asks for room beyond its own amount only while the share 1/{@value} of the limit stays free after it, so
+     * that the room of some runs does not refuse the starts of others while the budget is far from spent; closer to
+     * the limit, every hold is its call's amount alone.
+     */
+    static final long ROOM_ONLY_WHILE_FREE = 2;
     private static final Logger LOG = LoggerFactory.getLogger(Budgets.class);
+    /** Admission's conditional write of the ledger row; returns the row's spent and held after it. */
     private static final String ADMIT = "UPDATE budget_ledger SET held_micros = held_micros + ? "
-            + "WHERE user_id = ? AND period_start = ? AND spent_micros + held_micros + ? <= ?";
+            + "WHERE user_id = ? AND period_start = ? AND spent_micros + held_micros + ? <= ? "
+            + "RETURNING spent_micros, held_micros";
     /**
      * A commit's one write of the ledger row: the hold's part released, the cost spent, and {@code warned} counted
      * from 0 to 1 by the first commit that finds the period at or past the warning share (2 for every later one), so
@@ -67,25 +78,27 @@ public final class Budgets implements AutoCloseable {
 
     /**
      * A reservation in one statement, for PostgreSQL: the conditional write of the user's ledger row and, when it
-     * admitted the amount, the hold's row; one round trip where the two take two. Inserts nothing (and updates
-     * nothing) when the amount does not fit or the period has no row yet.
+     * admitted the amount, the hold's row; one round trip where the two take two. Returns the row's spent and held
+     * after it, and no row (inserting and updating nothing) when the amount does not fit or the period has no row yet.
      */
-    private static final String RESERVE_AT_ONCE = "WITH admitted AS (" + ADMIT + " RETURNING user_id) "
-            + "INSERT INTO budget_holds (id, run_id, user_id, period_start, amount_micros, created_at) "
-            + "SELECT ?, ?, ?, ?, ?, ? FROM admitted";
+    private static final String RESERVE_AT_ONCE = "WITH admitted AS (" + ADMIT + "), "
+            + "held AS (INSERT INTO budget_holds (id, run_id, user_id, period_start, amount_micros, created_at) "
+            + "SELECT ?, ?, ?, ?, ?, ? FROM admitted) SELECT spent_micros, held_micros FROM admitted";
     /**
      * A run's first reservation in one statement, for PostgreSQL, under the user's own limit or else the default
-     * (the last parameter of {@code lim}): {@link #RESERVE_AT_ONCE} with the limit read in the same statement, which
-     * returns the limit it applied and whether the hold was taken. The query before it that reads the limit is one
-     * round trip less per run.
+     * (the second parameter): {@link #RESERVE_AT_ONCE} with the limit read in the same statement, which returns the
+     * limit it applied, whether the hold was taken, and the ledger row's spent and held after it. The query before it
+     * that reads the limit is one round trip less per run.
      */
     private static final String RESERVE_FIRST_AT_ONCE = "WITH lim AS (SELECT COALESCE((SELECT limit_micros "
             + "FROM budget_limits WHERE user_id = ?), ?) AS micros), admitted AS (UPDATE budget_ledger "
             + "SET held_micros = held_micros + ? WHERE user_id = ? AND period_start = ? "
-            + "AND spent_micros + held_micros + ? <= (SELECT micros FROM lim) RETURNING user_id), "
+            + "AND spent_micros + held_micros + ? <= (SELECT micros FROM lim) - (SELECT micros FROM lim) / ? "
+            + "RETURNING spent_micros, held_micros), "
             + "held AS (INSERT INTO budget_holds (id, run_id, user_id, period_start, amount_micros, created_at) "
             + "SELECT ?, ?, ?, ?, ?, ? FROM admitted RETURNING id) "
-            + "SELECT (SELECT micros FROM lim) AS limit_micros, (SELECT COUNT(*) FROM held) AS taken";
+            + "SELECT (SELECT micros FROM lim) AS limit_micros, (SELECT COUNT(*) FROM held) AS taken, "
+            + "(SELECT spent_micros FROM admitted) AS spent_micros, (SELECT held_micros FROM admitted) AS held_micros";
     /**
      * A charge in one statement, for PostgreSQL: the hold's row deleted and the ledger row updated as {@link #CHARGE}
      * does, with what the deleted row held released; the call's whole cost is spent either way (a hold already
@@ -235,12 +248,20 @@ public final class Budgets implements AutoCloseable {
         if (limitMicros == null) {
             return Hold.untracked(userId, runId);
         }
-        Hold hold = prepare(userId, runId, limitMicros, mostUsd);
-        long[] position = write(userId, connection -> takeHold(connection, hold));
-        if (position != null) {
-            throw refused(exceeded(hold, position), userId);
+        return reserve(prepare(userId, runId, limitMicros, mostUsd));
+    }
+
+    /**
+     * Takes a {@linkplain #prepare prepared} hold in a transaction of its own, with its room when that fits too.
+     *
+     * @throws BudgetExceededException when the period's spent, held and the hold's amount would pass its limit
+     */
+    public Hold reserve(Hold prepared) {
+        Taking taking = write(prepared.userId(), connection -> takeHold(connection, prepared));
+        if (taking.refusedAt() != null) {
+            throw refused(exceeded(prepared, taking.refusedAt()), prepared.userId());
         }
-        return hold;
+        return taking.hold();
     }
 
     /**
@@ -251,28 +272,46 @@ public final class Budgets implements AutoCloseable {
      * @throws BudgetExceededException when the period's spent, held and this amount would pass that limit
      */
     public Hold reserveFirst(String userId, String runId, BigDecimal mostUsd) {
-        long fallback = config.limitUsd().map(Money::micros).orElseThrow(() ->
-                new IllegalStateException("No default limit to read a user's limit against"));
-        Hold prepared = prepare(userId, runId, fallback, mostUsd);
-        record Taken(Hold hold, long[] refusedAt) {
+        return reserveFirst(prepare(userId, runId, defaultLimitMicros(), mostUsd));
+    }
+
+    /**
+     * As {@link #reserveFirst(String, String, BigDecimal)}, for a hold {@linkplain #prepare prepared} under the default
+     * limit, with its room when that fits too.
+     */
+    public Hold reserveFirst(Hold prepared) {
+        long fallback = prepared.limitMicros();
+        String userId = prepared.userId();
+        record Limited(Hold hold, Taking taking) {
         }
-        Taken taken = write(userId, connection -> {
+        Limited taken = write(userId, connection -> {
             if (!oneStatement()) {
                 Hold hold = prepared.withLimit(ownLimitMicros(connection, userId).orElse(fallback));
-                return new Taken(hold, takeHold(connection, hold));
+                return new Limited(hold, takeHold(connection, hold));
             }
+            long amount = prepared.micros() + prepared.roomMicros();
             long[] row = Sql.query(connection, RESERVE_FIRST_AT_ONCE, result -> new long[] {
-                    result.getLong("limit_micros"), result.getLong("taken")}, userId, fallback, prepared.micros(),
-                    userId, prepared.periodStart(), prepared.micros(), prepared.id(), runId, userId,
-                    prepared.periodStart(), prepared.micros(), clock.instant()).getFirst();
+                    result.getLong("limit_micros"), result.getLong("taken"), result.getLong("spent_micros"),
+                    result.getLong("held_micros")}, userId, fallback, amount, userId, prepared.periodStart(), amount,
+                    prepared.roomMicros() > 0 ? ROOM_ONLY_WHILE_FREE : Long.MAX_VALUE, prepared.id(), prepared.runId(), userId, prepared.periodStart(), amount, clock.instant())
+                    .getFirst();
             Hold hold = prepared.withLimit(row[0]);
-            // Not taken at once (no room, or the period's first reservation): the statements below decide.
-            return new Taken(hold, row[1] == 1 ? null : admitHold(connection, hold));
+            if (row[1] == 1) {
+                return new Limited(hold, new Taking(hold.taken(amount, row[0] - row[2] - row[3]), null));
+            }
+            // Not taken at once (no room for the amount with its room, or the period's first reservation): the
+            // statements below decide.
+            return new Limited(hold, takeHold(connection, hold));
         });
-        if (taken.refusedAt() != null) {
-            throw refused(exceeded(taken.hold(), taken.refusedAt()), userId);
+        if (taken.taking().refusedAt() != null) {
+            throw refused(exceeded(taken.hold(), taken.taking().refusedAt()), userId);
         }
-        return taken.hold();
+        return taken.taking().hold();
+    }
+
+    private long defaultLimitMicros() {
+        return config.limitUsd().map(Money::micros).orElseThrow(() ->
+                new IllegalStateException("No default limit to read a user's limit against"));
     }
 
     /**
@@ -281,37 +320,45 @@ public final class Budgets implements AutoCloseable {
      * start and its first call's reservation are one commit.
      */
     public Hold prepare(String userId, String runId, long limitMicros, BigDecimal mostUsd) {
+        return prepare(userId, runId, limitMicros, mostUsd, BigDecimal.ZERO);
+    }
+
+    /**
+     * As {@link #prepare(String, String, long, BigDecimal)}, for a hold that asks for {@code roomUsd} more when the
+     * budget has room for it too, and for {@code mostUsd} alone when it has room for that only.
+     */
+    public Hold prepare(String userId, String runId, long limitMicros, BigDecimal mostUsd, BigDecimal roomUsd) {
         return new Hold(Ids.timeOrdered(), userId, runId, currentPeriod().key(), Money.microsCeiling(mostUsd),
-                limitMicros);
+                limitMicros, Money.microsCeiling(roomUsd), -1);
     }
 
     /**
      * The work that takes a {@linkplain #prepare prepared} hold inside the caller's transaction: the conditional
-     * write of admission and the hold's row, as {@link #reserve} does. It returns null when the hold was taken;
-     * when it does not fit, nothing is written but the period's (empty) ledger row, and it returns the refusal, to be
-     * counted with {@link #refused} once the caller's transaction is over. It leaves the same result when run again
-     * after a rollback.
+     * write of admission and the hold's row, as {@link #reserve} does; {@code taken} receives the hold as taken. It
+     * returns null when the hold was taken; when it does not fit, nothing is written but the period's (empty) ledger
+     * row, and it returns the refusal, to be counted with {@link #refused} once the caller's transaction is over. It
+     * leaves the same result when run again after a rollback.
      */
-    public Sql.Work<BudgetExceededException> take(Hold hold) {
+    public Sql.Work<BudgetExceededException> take(Hold hold, Consumer<Hold> taken) {
         return connection -> {
-            long[] position = takeHold(connection, hold);
-            return position == null ? null : exceeded(hold, position);
+            Taking taking = takeHold(connection, hold);
+            if (taking.refusedAt() != null) {
+                return exceeded(hold, taking.refusedAt());
+            }
+            taken.accept(taking.hold());
+            return null;
         };
     }
 
     /**
      * As {@link #take}, for a run's first hold when {@linkplain #readsLimitsInReservations reservations read the
      * limit}: the hold was prepared under the default, and the work reads the user's own limit in the caller's
-     * transaction and takes the hold under it. {@code taken} receives the hold with the limit it was taken under
-     * (each time the work runs), which the run's later calls are reserved under.
+     * transaction and takes the hold under it. {@code taken} receives the hold as taken, with the limit it was taken
+     * under, which the run's later calls are reserved under.
      */
     public Sql.Work<BudgetExceededException> takeFirst(Hold prepared, Consumer<Hold> taken) {
-        return connection -> {
-            Hold hold = prepared.withLimit(ownLimitMicros(connection, prepared.userId())
-                    .orElse(prepared.limitMicros()));
-            taken.accept(hold);
-            return take(hold).run(connection);
-        };
+        return connection -> take(prepared.withLimit(ownLimitMicros(connection, prepared.userId())
+                .orElse(prepared.limitMicros())), taken).run(connection);
     }
 
     /** Whether the ledger's writer also stores runs' starts, so that a start can {@link #take} its first hold. */
@@ -319,29 +366,62 @@ public final class Budgets implements AutoCloseable {
         return holdsInStarts;
     }
 
-    /**
-     * Takes a hold in the caller's transaction: null when taken, otherwise the position (spent, held) that refused.
-     * On PostgreSQL a hold that fits in an existing row takes one statement.
-     */
-    private long[] takeHold(Connection connection, Hold hold) throws SQLException {
-        if (oneStatement() && Sql.update(connection, RESERVE_AT_ONCE, hold.micros(), hold.userId(),
-                hold.periodStart(), hold.micros(), hold.limitMicros(), hold.id(), hold.runId(), hold.userId(),
-                hold.periodStart(), hold.micros(), clock.instant()) == 1) {
-            return null;
-        }
-        // Not admitted at once (no room, or the period's first reservation): the statements below decide, and say why.
-        return admitHold(connection, hold);
+    /** What taking a hold came to: the hold as taken, or else the position (spent, held) that refused it. */
+    private record Taking(Hold hold, long[] refusedAt) {
     }
 
-    /** The conditional write and the hold's row: null when taken, otherwise the position (spent, held) that refused. */
-    private long[] admitHold(Connection connection, Hold hold) throws SQLException {
-        if (!admit(connection, hold.userId(), hold.periodStart(), hold.micros(), hold.limitMicros())) {
-            return ledger(connection, hold.userId(), hold.periodStart());
+    /**
+     * Takes a hold in the caller's transaction, with its room when that fits, else its amount alone. On PostgreSQL a
+     * hold that fits in an existing row takes one statement.
+     */
+    private Taking takeHold(Connection connection, Hold hold) throws SQLException {
+        long[][] tries = tries(hold.micros(), hold.roomMicros(), hold.limitMicros());
+        if (oneStatement()) {
+            for (long[] attempt : tries) {
+                List<long[]> row = Sql.query(connection, RESERVE_AT_ONCE, Budgets::spentAndHeld, attempt[0],
+                        hold.userId(), hold.periodStart(), attempt[0], attempt[1], hold.id(), hold.runId(),
+                        hold.userId(), hold.periodStart(), attempt[0], clock.instant());
+                if (!row.isEmpty()) {
+                    return new Taking(taken(hold, attempt[0], row.getFirst()), null);
+                }
+            }
         }
-        Sql.update(connection, "INSERT INTO budget_holds (id, run_id, user_id, period_start, amount_micros, "
-                + "created_at) VALUES (?, ?, ?, ?, ?, ?)", hold.id(), hold.runId(), hold.userId(), hold.periodStart(),
-                hold.micros(), clock.instant());
-        return null;
+        // Not admitted at once (no room, or the period's first reservation): the statements below decide, and say why.
+        for (int round = 0; round < 2; round++) {
+            for (long[] attempt : tries) {
+                List<long[]> row = Sql.query(connection, ADMIT, Budgets::spentAndHeld, attempt[0], hold.userId(),
+                        hold.periodStart(), attempt[0], attempt[1]);
+                if (!row.isEmpty()) {
+                    Sql.update(connection, "INSERT INTO budget_holds (id, run_id, user_id, period_start, "
+                            + "amount_micros, created_at) VALUES (?, ?, ?, ?, ?, ?)", hold.id(), hold.runId(),
+                            hold.userId(), hold.periodStart(), attempt[0], clock.instant());
+                    return new Taking(taken(hold, attempt[0], row.getFirst()), null);
+                }
+            }
+            if (round == 0) {
+                ensureLedgerRow(connection, hold.userId(), hold.periodStart());
+            }
+        }
+        return new Taking(null, ledger(connection, hold.userId(), hold.periodStart()));
+    }
+
+    /**
+     * The amounts a hold of {@code micros} tries, each with the ceiling that spent, held and it must stay under: with
+     * {@code roomMicros} more while {@link #ROOM_ONLY_WHILE_FREE} of the limit stays free after it, then alone under
+     * the limit.
+     */
+    private static long[][] tries(long micros, long roomMicros, long limit) {
+        return roomMicros > 0 ? new long[][] {{micros + roomMicros, limit - limit / ROOM_ONLY_WHILE_FREE},
+                {micros, limit}} : new long[][] {{micros, limit}};
+    }
+
+    /** The hold taken as {@code amount}, beside the ledger row's (spent, held) after it. */
+    private static Hold taken(Hold hold, long amount, long[] position) {
+        return hold.taken(amount, hold.limitMicros() - position[0] - position[1]);
+    }
+
+    private static long[] spentAndHeld(ResultSet row) throws SQLException {
+        return new long[] {row.getLong("spent_micros"), row.getLong("held_micros")};
     }
 
     /**
@@ -351,28 +431,41 @@ public final class Budgets implements AutoCloseable {
      * @throws BudgetExceededException when the increase does not fit
      */
     public Hold grow(Hold hold, BigDecimal mostUsd) {
-        long amount = Money.microsCeiling(mostUsd);
-        if (!hold.tracked() || amount <= hold.micros()) {
+        return growTo(hold, Money.microsCeiling(mostUsd), 0);
+    }
+
+    /**
+     * Makes a hold cover {@code micros} at least, and {@code roomMicros} more when the budget has room for that too
+     * (room for the run's later calls); the increase is admitted as a reservation is.
+     *
+     * @throws BudgetExceededException when the increase does not fit
+     */
+    public Hold growTo(Hold hold, long micros, long roomMicros) {
+        if (!hold.tracked() || micros <= hold.micros()) {
             return hold;
         }
-        long increase = amount - hold.micros();
-        boolean grown = write(hold.userId(), connection -> {
-            if (Sql.update(connection, "UPDATE budget_holds SET amount_micros = ? WHERE id = ?", amount,
-                    hold.id()) != 1) {
-                return false; // released by whoever ended the run
-            }
-            if (admit(connection, hold.userId(), hold.periodStart(), increase, hold.limitMicros())) {
-                return true;
+        long[][] tries = tries(micros, roomMicros, hold.limitMicros());
+        Hold grown = write(hold.userId(), connection -> {
+            for (long[] attempt : tries) {
+                if (Sql.update(connection, "UPDATE budget_holds SET amount_micros = ? WHERE id = ?", attempt[0],
+                        hold.id()) != 1) {
+                    return null; // released by whoever ended the run
+                }
+                long[] position = admit(connection, hold.userId(), hold.periodStart(), attempt[0] - hold.micros(),
+                        attempt[1]);
+                if (position != null) {
+                    return taken(hold, attempt[0], position);
+                }
             }
             Sql.update(connection, "UPDATE budget_holds SET amount_micros = ? WHERE id = ?", hold.micros(),
                     hold.id());
-            return false;
+            return null;
         });
-        if (!grown) {
+        if (grown == null) {
             // Rolled back: the hold is as it was, and still the run's to release.
             throw refused(exceeded(hold, ledger(hold.userId(), hold.periodStart())), hold.userId());
         }
-        return hold.withMicros(amount);
+        return grown;
     }
 
     /**
@@ -396,17 +489,27 @@ public final class Budgets implements AutoCloseable {
         }
     }
 
-    /** The conditional write of admission; creates the period's row on first use. */
-    private static boolean admit(Connection connection, String userId, String period, long amount, long limit)
+    /**
+     * The conditional write of admission, creating the period's row on first use: the row's (spent, held) after it,
+     * or null when the amount does not fit.
+     */
+    private static long[] admit(Connection connection, String userId, String period, long amount, long limit)
             throws SQLException {
-        if (Sql.update(connection, ADMIT, amount, userId, period, amount, limit) == 1) {
-            return true;
+        List<long[]> row = Sql.query(connection, ADMIT, Budgets::spentAndHeld, amount, userId, period, amount, limit);
+        if (row.isEmpty()) {
+            ensureLedgerRow(connection, userId, period);
+            row = Sql.query(connection, ADMIT, Budgets::spentAndHeld, amount, userId, period, amount, limit);
         }
-        // No row yet, or no room. The insert waits for a concurrent one of the same row and then does nothing, and
-        // the second try sees that row committed.
-        Sql.update(connection, "INSERT INTO budget_ledger (user_id, period_start, spent_micros, held_micros, warned) "
-                + "VALUES (?, ?, 0, 0, 0) ON CONFLICT DO NOTHING", userId, period);
-        return Sql.update(connection, ADMIT, amount, userId, period, amount, limit) == 1;
+        return row.isEmpty() ? null : row.getFirst();
+    }
+
+    /**
+     * Creates the period's ledger row if it is not there. The insert waits for a concurrent one of the same row and
+     * then does nothing, and a statement after it sees that row committed.
+     */
+    private static void ensureLedgerRow(Connection connection, String userId, String period) throws SQLException {
+        Sql.update(connection, "INSERT INTO budget_ledger (user_id, period_start, spent_micros, held_micros, "
+                + "warned) VALUES (?, ?, 0, 0, 0) ON CONFLICT DO NOTHING", userId, period);
     }
 
     /** The refusal of a hold that does not fit beside {@code position} (spent, held). */
@@ -482,10 +585,11 @@ public final class Budgets implements AutoCloseable {
     public Charge chargeUnreserved(String userId, String runId, long limitMicros, BigDecimal costUsd) {
         LOG.error("A call of run {} of user {} was made without a reservation; charging its cost {} USD anyway", runId,
                 userId, costUsd);
-        Hold hold = new Hold(Ids.timeOrdered(), userId, runId, currentPeriod().key(), 0, limitMicros);
-        write(userId, connection -> Sql.update(connection, "INSERT INTO budget_ledger (user_id, period_start, "
-                + "spent_micros, held_micros, warned) VALUES (?, ?, 0, 0, 0) ON CONFLICT DO NOTHING", userId,
-                hold.periodStart()));
+        Hold hold = new Hold(Ids.timeOrdered(), userId, runId, currentPeriod().key(), 0, limitMicros, 0, -1);
+        write(userId, connection -> {
+            ensureLedgerRow(connection, userId, hold.periodStart());
+            return null;
+        });
         return commit(hold, costUsd);
     }
 
@@ -543,26 +647,30 @@ public final class Budgets implements AutoCloseable {
     }
 
     /**
-     * Releases the holds of runs that have ended (their agent could neither charge nor release them: its instance
-     * died, or a release failed) and of runs that were never stored (their instance died between admission and storing
-     * the start) once they are {@link #ORPHAN_AGE} old. A call of a live instance never loses its hold this way: a run
-     * ends only after its charges have committed.
+     * Settles the holds of runs that have ended (their agent could neither charge nor release them: its instance
+     * died, or the charge failed) and releases those of runs that were never stored (their instance died between
+     * admission and storing the start) once they are {@link #ORPHAN_AGE} old. An ended run's hold is charged what its
+     * stored {@code cost_updated} events say its calls cost (the last one's {@code run_cost_usd}: a run's costs are
+     * committed to the ledger once, when it ends), and the rest of it released. A live instance's run never loses its
+     * hold this way: a run ends only after its hold has been settled.
      *
-     * @return how many holds were released
+     * @return how many holds were settled or released
      */
     public int releaseHoldsOfEndedRuns() {
         Instant orphanedBefore = clock.instant().minus(ORPHAN_AGE);
-        record Left(String id, String userId, String period, long micros) {
+        record Left(String id, String runId, String userId, String period, long micros, boolean stored) {
         }
-        List<Left> left = sql.query("SELECT h.id, h.user_id, h.period_start, h.amount_micros FROM budget_holds h "
-                        + "LEFT JOIN runs r ON r.id = h.run_id "
+        List<Left> left = sql.query("SELECT h.id, h.run_id, h.user_id, h.period_start, h.amount_micros, "
+                        + "r.id AS stored FROM budget_holds h LEFT JOIN runs r ON r.id = h.run_id "
                         + "WHERE (r.id IS NULL AND h.created_at < ?) OR (r.id IS NOT NULL AND r.status <> ?)",
-                row -> new Left(row.getString("id"), row.getString("user_id"), row.getString("period_start"),
-                        row.getLong("amount_micros")), orphanedBefore, "running");
+                row -> new Left(row.getString("id"), row.getString("run_id"), row.getString("user_id"),
+                        row.getString("period_start"), row.getLong("amount_micros"), row.getString("stored") != null),
+                orphanedBefore, "running");
         int released = 0;
         for (Left hold : left) {
-            if (write(hold.userId(), connection -> release(connection, hold.id(), hold.userId(), hold.period(),
-                    hold.micros()))) {
+            long cost = hold.stored() ? recordedCostMicros(hold.runId()) : 0;
+            if (write(hold.userId(), connection -> settleLeft(connection, hold.id(), hold.userId(), hold.period(),
+                    hold.micros(), cost))) {
                 released++;
             }
         }
@@ -572,6 +680,30 @@ public final class Budgets implements AutoCloseable {
             LOG.info("Released {} hold(s) of runs that ended elsewhere", released);
         }
         return released;
+    }
+
+    /** What a run's stored {@code cost_updated} events say its calls cost, in micro-dollars (0 without any). */
+    private long recordedCostMicros(String runId) {
+        return sql.queryOne("SELECT body FROM run_events WHERE run_id = ? AND type = ? ORDER BY seq DESC LIMIT 1",
+                        row -> row.getString("body"), runId, EventType.COST_UPDATED)
+                .map(body -> Json.parse(body).path("data").path("run_cost_usd"))
+                .filter(JsonNode::isNumber)
+                .map(cost -> Money.micros(cost.decimalValue()))
+                .orElse(0L);
+    }
+
+    /**
+     * Charges {@code cost} to a hold left by a run that ended without settling it and releases the rest; nothing when
+     * someone else settled or released it first.
+     */
+    private static boolean settleLeft(Connection connection, String holdId, String userId, String period, long micros,
+                                      long cost) throws SQLException {
+        if (Sql.update(connection, "DELETE FROM budget_holds WHERE id = ?", holdId) != 1) {
+            return false;
+        }
+        Sql.update(connection, "UPDATE budget_ledger SET held_micros = held_micros - ?, spent_micros = spent_micros "
+                + "+ ? WHERE user_id = ? AND period_start = ?", micros, cost, userId, period);
+        return true;
     }
 
     private void quietlySweep() {

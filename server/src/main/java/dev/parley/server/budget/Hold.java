@@ -1,13 +1,19 @@
 package dev.parley.server.budget;
 
 /**
- * What one LLM call of a run has reserved: {@code micros} of the user's period {@code periodStart}, under the limit
- * {@code limitMicros} in force when it was taken. A hold whose {@code id} is null tracks nothing: the user has no
- * limit, and its calls cost no ledger writes.
+ * What a run has reserved: {@code micros} of the user's period {@code periodStart}, under the limit {@code limitMicros}
+ * in force when it was taken. A hold whose {@code id} is null tracks nothing: the user has no limit, and its calls cost
+ * no ledger writes.
+ *
+ * <p>Before it is taken, {@code roomMicros} is what it asks for beyond {@code micros} when the budget has room for
+ * it (room for the run's later calls, so that they need no ledger write of their own), and {@code remainingMicros} is
+ * unknown (-1); once taken, {@code micros} is what it holds and {@code remainingMicros} the user's remaining right
+ * after it was taken or grown (limit − spent − held, never below 0).
  */
-public record Hold(String id, String userId, String runId, String periodStart, long micros, Long limitMicros) {
+public record Hold(String id, String userId, String runId, String periodStart, long micros, Long limitMicros,
+                   long roomMicros, long remainingMicros) {
     static Hold untracked(String userId, String runId) {
-        return new Hold(null, userId, runId, null, 0, null);
+        return new Hold(null, userId, runId, null, 0, null, 0, -1);
     }
 
     public boolean tracked() {
@@ -15,10 +21,15 @@ public record Hold(String id, String userId, String runId, String periodStart, l
     }
 
     Hold withMicros(long amount) {
-        return new Hold(id, userId, runId, periodStart, amount, limitMicros);
+        return new Hold(id, userId, runId, periodStart, amount, limitMicros, roomMicros, remainingMicros);
     }
 
     Hold withLimit(long limit) {
-        return new Hold(id, userId, runId, periodStart, micros, limit);
+        return new Hold(id, userId, runId, periodStart, micros, limit, roomMicros, remainingMicros);
+    }
+
+    /** The hold as taken: {@code amount} held, with {@code remaining} left to the user beside it. */
+    Hold taken(long amount, long remaining) {
+        return new Hold(id, userId, runId, periodStart, amount, limitMicros, 0, Math.max(0, remaining));
     }
 }

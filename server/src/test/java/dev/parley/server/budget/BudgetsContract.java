@@ -180,6 +180,51 @@ abstract class BudgetsContract {
     }
 
     @Test
+    void theSweepChargesAnEndedRunsHoldWhatItsStoredCostEventsSay() {
+        String threadId = new ConversationStore(database.sql(), clock).createThread(user, "t").id();
+        String ended = UUID.randomUUID().toString();
+        insertRun(ended, threadId, "failed");
+        budgets.reserve(budgets.prepare(user, ended, LIMIT, usd("0.1"), usd("0.1")));
+        insertEvent(ended, 3, "{\"type\":\"cost_updated\",\"data\":{\"call_cost_usd\":0.02,\"run_cost_usd\":0.02}}");
+        insertEvent(ended, 6, "{\"type\":\"cost_updated\",\"data\":{\"call_cost_usd\":0.035,\"run_cost_usd\":0.055}}");
+
+        assertThat(budgets.releaseHoldsOfEndedRuns()).isEqualTo(1);
+
+        assertThat(budgets.status(user).spentUsd()).isEqualByComparingTo("0.055");
+        assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0");
+        assertThat(budgets.releaseHoldsOfEndedRuns()).isZero();
+        assertThat(budgets.status(user).spentUsd()).isEqualByComparingTo("0.055");
+    }
+
+    @Test
+    void aHoldTakesItsRoomOnlyWhileHalfTheLimitStaysFree() {
+        Hold roomy = budgets.reserve(budgets.prepare(user, "run-1", LIMIT, usd("0.2"), usd("0.2")));
+        assertThat(roomy.micros()).isEqualTo(400_000);
+        assertThat(roomy.remainingMicros()).isEqualTo(600_000);
+
+        Hold tight = budgets.reserve(budgets.prepare(user, "run-2", LIMIT, usd("0.2"), usd("0.2")));
+        assertThat(tight.micros()).isEqualTo(200_000);
+        assertThat(tight.remainingMicros()).isEqualTo(400_000);
+        assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.6");
+
+        Hold grown = budgets.growTo(tight, 300_000, 100_000);
+        assertThat(grown.micros()).isEqualTo(300_000);
+        assertThat(grown.remainingMicros()).isEqualTo(300_000);
+        assertThatThrownBy(() -> budgets.growTo(grown, 700_000, 0)).isInstanceOf(BudgetExceededException.class);
+        assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.7");
+
+        budgets.commit(roomy, usd("0.15"));
+        budgets.commit(grown, usd("0.25"));
+        assertThat(budgets.status(user).spentUsd()).isEqualByComparingTo("0.4");
+        assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0");
+        Hold first = budgets.reserveFirst(budgets.prepare(user, "run-3", LIMIT, usd("0.05"), usd("0.05")));
+        assertThat(first.micros()).isEqualTo(100_000);
+        assertThat(first.remainingMicros()).isEqualTo(500_000);
+        Hold near = budgets.reserveFirst(budgets.prepare(user, "run-4", LIMIT, usd("0.05"), usd("0.05")));
+        assertThat(near.micros()).isEqualTo(50_000);
+    }
+
+    @Test
     void aChargeAfterTheSweepReleasedItsHoldSpendsTheCallsWholeCost() {
         Hold cheaper = budgets.reserve(user, "gone", LIMIT, usd("0.3"));
         Hold dearer = budgets.reserve(user, "gone", LIMIT, usd("0.2"));
@@ -262,6 +307,11 @@ abstract class BudgetsContract {
                 .isEqualTo(new Period(LocalDate.parse("2030-01-01"), LocalDate.parse("2030-02-01")));
         assertThat(Period.containing(Config.BudgetPeriod.WEEK, Instant.parse("2030-01-14T00:00:00Z")).start())
                 .isEqualTo(LocalDate.parse("2030-01-14"));
+    }
+
+    private void insertEvent(String runId, long seq, String body) {
+        database.sql().update("INSERT INTO run_events (run_id, seq, type, body, created_at) VALUES (?, ?, ?, ?, ?)",
+                runId, seq, "cost_updated", body, clock.instant());
     }
 
     private void insertRun(String runId, String threadId, String status) {

@@ -351,7 +351,7 @@ abstract class RunServiceContract {
                     // "deltas 1" fits in the limit of 1 USD; "deltas 2" comes after it and does not.
                     BigDecimal most = new BigDecimal(request.endsWith("1") ? "0.6" : "0.5");
                     Sql.Work<BudgetExceededException> take = budgets.take(budgets.prepare(userId, runId, 1_000_000L,
-                            most));
+                            most), hold -> { });
                     return new Admission() {
                         @Override
                         public Sql.Work<BudgetExceededException> decision() {
