@@ -14,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.NoSuchElementException;
 import java.util.Optional;
 import java.util.regex.Pattern;
 
@@ -178,13 +179,21 @@ public final class PriceCatalog {
         if (rows.isEmpty()) {
             return Optional.empty();
         }
-        long tier = rows.stream().mapToLong(Price::promptTokensAbove).filter(above -> promptTokens > above).max().orElse(0);
-        List<Price> tierRows = rows.stream().filter(p -> p.promptTokensAbove() == tier).toList();
-        Price chosen = tierRows.getFirst();
-        for (Price price : tierRows) {
-            if (!price.effectiveFrom().isAfter(day)) {
+        // Loops, not streams: every LLM call of a run under a budget prices itself twice.
+        long tier = 0;
+        for (Price price : rows) {
+            if (promptTokens > price.promptTokensAbove() && price.promptTokensAbove() > tier) {
+                tier = price.promptTokensAbove();
+            }
+        }
+        Price chosen = null;
+        for (Price price : rows) {
+            if (price.promptTokensAbove() == tier && (chosen == null || !price.effectiveFrom().isAfter(day))) {
                 chosen = price;
             }
+        }
+        if (chosen == null) {
+            throw new NoSuchElementException("No base-tier price among " + rows);
         }
         return Optional.of(chosen);
     }
