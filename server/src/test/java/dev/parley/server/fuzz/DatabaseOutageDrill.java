@@ -37,7 +37,8 @@ public final class DatabaseOutageDrill {
     public record Report(String mode, Duration cut, Map<String, Map<String, Long>> answers, long unansweredAfter10s,
                          List<Long> answerMillisDuringCut, long notReadyAfterMillis, long readyAgainAfterMillis,
                          long acknowledged, long acknowledgedButNotStored, boolean serverAlive,
-                         Map<String, Long> runEnds, long runsNotEnded, long answersNotStored, long runsThroughCut) {
+                         Map<String, Long> runEnds, long runsNotEnded, long answersNotStored, long runsThroughCut,
+                         List<String> notEndedDetails, String serverErrors) {
         long percentile(double p) {
             return OutageLoad.percentile(answerMillisDuringCut, p);
         }
@@ -52,7 +53,10 @@ public final class DatabaseOutageDrill {
                     + acknowledgedButNotStored + "; server alive: " + serverAlive + '\n'
                     + "run ends by code " + runEnds + " (" + runsThroughCut + " started before the cut and ended after"
                     + " it); acknowledged runs without an end: " + runsNotEnded
-                    + "; completed answers not stored: " + answersNotStored + '\n';
+                    + "; completed answers not stored: " + answersNotStored + '\n'
+                    + (notEndedDetails.isEmpty() ? "" : "runs without an end on the socket (stored status, last "
+                    + "stored event; last event the socket saw): " + notEndedDetails + '\n')
+                    + (runsNotEnded == 0 && answersNotStored == 0 ? "" : "server errors: " + serverErrors + '\n');
         }
     }
 
@@ -67,6 +71,8 @@ public final class DatabaseOutageDrill {
     /** Run id to when its {@code agent_started} arrived, and to when its last event did. */
     private final Map<String, Long> runStartedAt = new ConcurrentHashMap<>();
     private final Map<String, Long> runEndedAt = new ConcurrentHashMap<>();
+    /** Run id to the type and {@code seq} of the last of its events the socket saw. */
+    private final Map<String, String> runLastSeen = new ConcurrentHashMap<>();
     private volatile long cutAt = Long.MAX_VALUE;
     private final Set<String> answerIds = ConcurrentHashMap.newKeySet();
     private volatile String phase = "before";
@@ -141,12 +147,16 @@ public final class DatabaseOutageDrill {
             }
             Map<String, Long> ends = new TreeMap<>();
             runEnd.values().forEach(code -> ends.merge(code, 1L, Long::sum));
-            long notEnded = runStartedAt.keySet().stream().filter(runId -> !runEnd.containsKey(runId)).count();
+            List<String> notEnded = runStartedAt.keySet().stream().filter(runId -> !runEnd.containsKey(runId))
+                    .sorted().toList();
             long throughCut = runStartedAt.entrySet().stream().filter(started -> started.getValue() < cutAt
                     && runEndedAt.getOrDefault(started.getKey(), Long.MIN_VALUE) > cutAt).count();
             return new Report(silent ? "silent" : "refused", cut, answers, unanswered, duringMillis, notReady, ready,
                     acknowledged.size(), OutageLoad.notStored(url, acknowledged), server.process().isAlive(), ends,
-                    notEnded, OutageLoad.missingMessages(url, List.copyOf(answerIds)), throughCut);
+                    notEnded.size(), OutageLoad.missingMessages(url, List.copyOf(answerIds)), throughCut,
+                    OutageLoad.describeRuns(url, notEnded).stream().map(stored -> stored + "; "
+                            + runLastSeen.getOrDefault(stored.substring(0, stored.indexOf(':')), "nothing")).toList(),
+                    server.errors());
         }
     }
 
@@ -164,6 +174,9 @@ public final class DatabaseOutageDrill {
             String key = null;
             String code = null;
             String runId = frame.path("run_id").asText();
+            if (!runId.isEmpty()) {
+                runLastSeen.put(runId, type + " " + frame.path("seq").asLong());
+            }
             if (type.equals("agent_started")) {
                 key = data.path("user_request").asText();
                 code = type;

@@ -93,6 +93,24 @@ final class OutageLoad {
         return notOnce(url, "SELECT COUNT(*) FROM messages WHERE role = 'assistant' AND id = ?", messageIds);
     }
 
+    /** Each run as {@code id: status, last stored event type seq} (or {@code not stored}), read from the database. */
+    static List<String> describeRuns(String url, List<String> runIds) throws Exception {
+        List<String> described = new ArrayList<>();
+        try (Connection connection = DriverManager.getConnection(url);
+             PreparedStatement query = connection.prepareStatement("SELECT r.status, e.type, e.seq FROM runs r "
+                     + "LEFT JOIN run_events e ON e.run_id = r.id AND e.seq = (SELECT MAX(seq) FROM run_events "
+                     + "WHERE run_id = r.id) WHERE r.id = ?")) {
+            for (String runId : runIds) {
+                query.setString(1, runId);
+                try (ResultSet row = query.executeQuery()) {
+                    described.add(runId + ": " + (row.next() ? row.getString(1) + ", " + row.getString(2) + " "
+                            + row.getLong(3) : "not stored"));
+                }
+            }
+        }
+        return described;
+    }
+
     /** How many of the values do not make {@code count} (one parameter) answer exactly 1. */
     private static long notOnce(String url, String count, List<String> values) throws Exception {
         long missing = 0;
