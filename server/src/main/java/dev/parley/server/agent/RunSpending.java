@@ -256,7 +256,7 @@ final class RunSpending {
             settling = taken && hold != null && hold.tracked() ? hold : null;
             spent = spentMicros;
         }
-        return settling == null ? null : budgets.commit(settling, Money.usd(spent));
+        return settling == null ? null : budgets.settle(settling, Money.usd(spent));
     }
 
     private static void emit(AgentRun run, String agent, Pending call, Charge charge, BigDecimal remaining) {

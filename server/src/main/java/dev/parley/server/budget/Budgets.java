@@ -106,11 +106,12 @@ public final class Budgets implements AutoCloseable {
      */
     private static final String CHARGE_AT_ONCE = "WITH released AS (DELETE FROM budget_holds WHERE id = ? "
             + "RETURNING amount_micros), charge AS (SELECT COALESCE((SELECT amount_micros FROM released), 0) AS freed, "
-            + "CAST(? AS BIGINT) AS cost) "
+            + "(SELECT COUNT(*) FROM released) AS found, CAST(? AS BIGINT) AS cost) "
             + "UPDATE budget_ledger SET held_micros = held_micros - charge.freed, "
             + "spent_micros = spent_micros + charge.cost, warned = CASE WHEN spent_micros + charge.cost >= ? "
             + "THEN (CASE WHEN warned = 0 THEN 1 ELSE 2 END) ELSE warned END "
-            + "FROM charge WHERE user_id = ? AND period_start = ? RETURNING spent_micros, held_micros, warned";
+            + "FROM charge WHERE user_id = ? AND period_start = ? "
+            + "RETURNING spent_micros, held_micros, warned, charge.found AS found";
 
     private final Sql sql;
     private final Config.Budget config;
@@ -546,6 +547,22 @@ public final class Budgets implements AutoCloseable {
      * @return the user's position once the charge has committed (null for an untracked hold)
      */
     public CompletableFuture<Charge> commitAsync(Hold hold, BigDecimal costUsd) {
+        return charge(hold, costUsd, false);
+    }
+
+    /**
+     * Charges a run's hold what the run cost, {@code costUsd}, and releases the rest of it, waiting for that to commit.
+     * When the hold is gone, the sweep has settled it already (the run was ended by another instance while this one
+     * still ran it) and charged what the run's stored {@code cost_updated} events said: only what the run cost beyond
+     * that is charged now, so that the run is charged once.
+     *
+     * @return the user's position afterwards, or null for an untracked hold
+     */
+    public Charge settle(Hold hold, BigDecimal costUsd) {
+        return join(charge(hold, costUsd, true));
+    }
+
+    private CompletableFuture<Charge> charge(Hold hold, BigDecimal costUsd, boolean settlesRun) {
         if (!hold.tracked()) {
             return CompletableFuture.completedFuture(null);
         }
@@ -554,15 +571,28 @@ public final class Budgets implements AutoCloseable {
         long threshold = BigDecimal.valueOf(limit).multiply(config.warnAt()).setScale(0, RoundingMode.CEILING)
                 .longValueExact();
         return writer.submit(hold.userId(), connection -> {
+            List<long[]> rows;
+            boolean found;
             if (oneStatement()) {
-                return charge(cost, limit, Sql.query(connection, CHARGE_AT_ONCE, Budgets::position, hold.id(), cost,
-                        threshold, hold.userId(), hold.periodStart()));
+                rows = Sql.query(connection, CHARGE_AT_ONCE, row -> new long[] {row.getLong("spent_micros"),
+                        row.getLong("held_micros"), row.getLong("warned"), row.getLong("found")}, hold.id(), cost,
+                        threshold, hold.userId(), hold.periodStart());
+                found = !rows.isEmpty() && rows.getFirst()[3] == 1;
+            } else {
+                found = Sql.update(connection, "DELETE FROM budget_holds WHERE id = ?", hold.id()) == 1;
+                long released = found ? hold.micros() : 0;
+                rows = Sql.query(connection, CHARGE, Budgets::position, released, cost, cost, threshold,
+                        hold.userId(), hold.periodStart());
             }
-            boolean held = Sql.update(connection, "DELETE FROM budget_holds WHERE id = ?", hold.id()) == 1;
-            long released = held ? hold.micros() : 0;
-            long spent = cost;
-            return charge(cost, limit, Sql.query(connection, CHARGE, Budgets::position, released, spent, spent,
-                    threshold, hold.userId(), hold.periodStart()));
+            if (settlesRun && !found && !rows.isEmpty()) {
+                long swept = Math.min(cost, recordedCostMicros(connection, hold.runId()));
+                if (swept > 0) {
+                    rows = Sql.query(connection, "UPDATE budget_ledger SET spent_micros = spent_micros - ? "
+                            + "WHERE user_id = ? AND period_start = ? RETURNING spent_micros, held_micros, warned",
+                            Budgets::position, swept, hold.userId(), hold.periodStart());
+                }
+            }
+            return charge(cost, limit, rows);
         });
     }
 
@@ -668,7 +698,8 @@ public final class Budgets implements AutoCloseable {
                 orphanedBefore, "running");
         int released = 0;
         for (Left hold : left) {
-            long cost = hold.stored() ? recordedCostMicros(hold.runId()) : 0;
+            long cost = hold.stored() ? sql.withConnection(connection -> recordedCostMicros(connection,
+                    hold.runId())) : 0;
             if (write(hold.userId(), connection -> settleLeft(connection, hold.id(), hold.userId(), hold.period(),
                     hold.micros(), cost))) {
                 released++;
@@ -683,9 +714,9 @@ public final class Budgets implements AutoCloseable {
     }
 
     /** What a run's stored {@code cost_updated} events say its calls cost, in micro-dollars (0 without any). */
-    private long recordedCostMicros(String runId) {
-        return sql.queryOne("SELECT body FROM run_events WHERE run_id = ? AND type = ? ORDER BY seq DESC LIMIT 1",
-                        row -> row.getString("body"), runId, EventType.COST_UPDATED)
+    private static long recordedCostMicros(Connection connection, String runId) throws SQLException {
+        return Sql.query(connection, "SELECT body FROM run_events WHERE run_id = ? AND type = ? ORDER BY seq DESC "
+                        + "LIMIT 1", row -> row.getString("body"), runId, EventType.COST_UPDATED).stream().findFirst()
                 .map(body -> Json.parse(body).path("data").path("run_cost_usd"))
                 .filter(JsonNode::isNumber)
                 .map(cost -> Money.micros(cost.decimalValue()))

@@ -197,6 +197,27 @@ abstract class BudgetsContract {
     }
 
     @Test
+    void aRunSettledByTheSweepWhileItStillRanIsChargedOnce() {
+        String threadId = new ConversationStore(database.sql(), clock).createThread(user, "t").id();
+        String endedElsewhere = UUID.randomUUID().toString();
+        insertRun(endedElsewhere, threadId, "failed");
+        Hold hold = budgets.reserve(budgets.prepare(user, endedElsewhere, LIMIT, usd("0.1"), usd("0.1")));
+        insertEvent(endedElsewhere, 4, "{\"type\":\"cost_updated\",\"data\":{\"call_cost_usd\":0.055,\"run_cost_usd\":0.055}}");
+        assertThat(budgets.releaseHoldsOfEndedRuns()).isEqualTo(1);
+        assertThat(budgets.status(user).spentUsd()).isEqualByComparingTo("0.055");
+
+        budgets.settle(hold, usd("0.08")); // the instance that still ran it: its calls cost 0.08 in all
+
+        assertThat(budgets.status(user).spentUsd()).isEqualByComparingTo("0.08");
+        assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0");
+        Hold alone = budgets.reserve(user, "never-stored", LIMIT, usd("0.2"));
+        clock.advance(Budgets.ORPHAN_AGE.plusSeconds(1));
+        assertThat(budgets.releaseHoldsOfEndedRuns()).isEqualTo(1);
+        budgets.settle(alone, usd("0.01"));
+        assertThat(budgets.status(user).spentUsd()).isEqualByComparingTo("0.09");
+    }
+
+    @Test
     void aHoldTakesItsRoomOnlyWhileHalfTheLimitStaysFree() {
         Hold roomy = budgets.reserve(budgets.prepare(user, "run-1", LIMIT, usd("0.2"), usd("0.2")));
         assertThat(roomy.micros()).isEqualTo(400_000);
