@@ -1,20 +1,13 @@
 package dev.parley.server.budget;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import dev.parley.protocol.EventType;
-import dev.parley.protocol.Json;
 import dev.parley.server.config.Config;
 import dev.parley.server.db.Ids;
 import dev.parley.server.db.Sql;
 import dev.parley.server.observe.Metrics;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
-import java.sql.Connection;
-import java.sql.ResultSet;
-import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.util.List;
@@ -33,86 +26,31 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The spend ledger: per user and period, the limit, what is spent and what is held, in the database every instance
- * shares (so it holds across instances and with Redis down). A reservation is one conditional write of the user's
- * ledger row ({@code spent + held + most <= limit}) plus the hold's own row, in one transaction; a commit turns the
- * hold into spending (the hold's row deleted, and one update of the ledger row that returns the position), a release
- * gives it back. A commit can be queued without waiting for it ({@link #commitAsync}): its hold stays counted until
- * it commits. The transactions run through a {@link LedgerWriter}: on the embedded database, the run journal's, so
- * that they join its batched commits; on PostgreSQL a {@link LedgerBatcher} of its own, which commits many units in
- * one transaction (until another writer is {@linkplain #writeThrough set}); without budgets, each on a pool connection
- * of its own, on a thread apart from the caller's. Holds belong to runs: a run's agent commits or releases
- * its own, and a sweep on every instance releases the holds of runs that ended without doing so (their instance
- * died and another instance ended them when their lease ran out), as the contract says.
+ * shares (so it holds across instances and with Redis down). A hold is taken with one conditional write of the user's
+ * ledger row ({@code spent + held + amount <= limit}) plus the hold's own row, in one transaction, and may ask for room
+ * beyond its amount while half of the limit stays free; a hold grows the same way; a commit turns a hold into
+ * spending (the hold's row deleted, and one update of the ledger row that returns the position), a release gives it
+ * back. The rows and statements are {@link LedgerRows}'s; this class decides when they run and on which writer, a
+ * {@link LedgerWriter}: on the embedded database, the run journal's, so that they join its batched commits; on
+ * PostgreSQL a {@link LedgerBatcher} of its own, which commits many units in one transaction (until another writer
+ * is {@linkplain #writeThrough set}); without budgets, each on a pool connection of its own, on a thread apart from
+ * the caller's. Holds belong to runs: a run's agent settles its own when the run ends ({@link #settle}), and
+ * {@link HoldSweep} on every instance settles the holds of runs that ended without doing so (their instance died and
+ * another instance ended them when their lease ran out), as the contract says.
  *
  * <p>Users without a limit (no default, no override) cost no ledger writes: their holds are untracked. When budgets
  * are not enabled at all ({@link Config.Budget#enabled()}), nothing here touches the database. Thread-safe.
  *
- * <p>It is one class of over 500 lines because admission, charge, release and the sweep are the four writes of one
- * ledger row and must agree on its arithmetic; each has an embedded (journal) and a PostgreSQL (one statement) form.
+ * <p>It is one class of over 500 lines because taking, growing, charging and releasing a hold are the writes of one
+ * ledger row whose transactions must run on the same writer, under the same limit and period rules; each has an
+ * embedded and a PostgreSQL (one statement) form.
  */
 public final class Budgets implements AutoCloseable {
     /** How often every instance releases the holds of runs that ended elsewhere. */
     static final Duration SWEEP_EVERY = Duration.ofSeconds(2);
     /** How old a hold of a run that was never stored (its start failed) must be before the sweep releases it. */
     static final Duration ORPHAN_AGE = Duration.ofMinutes(1);
-    /**
-     * A hold asks for room beyond its own amount only while the share 1/{@value} of the limit stays free after it, so
-     * that the room of some runs does not refuse the starts of others while the budget is far from spent; closer to
-     * the limit, every hold is its call's amount alone.
-     */
-    static final long ROOM_ONLY_WHILE_FREE = 2;
     private static final Logger LOG = LoggerFactory.getLogger(Budgets.class);
-    /** Admission's conditional write of the ledger row; returns the row's spent and held after it. */
-    private static final String ADMIT = "UPDATE budget_ledger SET held_micros = held_micros + ? "
-            + "WHERE user_id = ? AND period_start = ? AND spent_micros + held_micros + ? <= ? "
-            + "RETURNING spent_micros, held_micros";
-    /**
-     * A commit's one write of the ledger row: the hold's part released, the cost spent, and {@code warned} counted
-     * from 0 to 1 by the first commit that finds the period at or past the warning share (2 for every later one), so
-     * that the row it returns says whether this commit is the one that warns.
-     */
-    private static final String CHARGE = "UPDATE budget_ledger SET held_micros = held_micros - ?, "
-            + "spent_micros = spent_micros + ?, warned = CASE WHEN spent_micros + ? >= ? "
-            + "THEN (CASE WHEN warned = 0 THEN 1 ELSE 2 END) ELSE warned END "
-            + "WHERE user_id = ? AND period_start = ? RETURNING spent_micros, held_micros, warned";
-
-    /**
-     * A reservation in one statement, for PostgreSQL: the conditional write of the user's ledger row and, when it
-     * admitted the amount, the hold's row; one round trip where the two take two. Returns the row's spent and held
-     * after it, and no row (inserting and updating nothing) when the amount does not fit or the period has no row yet.
-     */
-    private static final String RESERVE_AT_ONCE = "WITH admitted AS (" + ADMIT + "), "
-            + "held AS (INSERT INTO budget_holds (id, run_id, user_id, period_start, amount_micros, created_at) "
-            + "SELECT ?, ?, ?, ?, ?, ? FROM admitted) SELECT spent_micros, held_micros FROM admitted";
-    /**
-     * A run's first reservation in one statement, for PostgreSQL, under the user's own limit or else the default
-     * (the second parameter): {@link #RESERVE_AT_ONCE} with the limit read in the same statement, which returns the
-     * limit it applied, whether the hold was taken, and the ledger row's spent and held after it. The query before it
-     * that reads the limit is one round trip less per run.
-     */
-    private static final String RESERVE_FIRST_AT_ONCE = "WITH lim AS (SELECT COALESCE((SELECT limit_micros "
-            + "FROM budget_limits WHERE user_id = ?), ?) AS micros), admitted AS (UPDATE budget_ledger "
-            + "SET held_micros = held_micros + ? WHERE user_id = ? AND period_start = ? "
-            + "AND spent_micros + held_micros + ? <= (SELECT micros FROM lim) - (SELECT micros FROM lim) / ? "
-            + "RETURNING spent_micros, held_micros), "
-            + "held AS (INSERT INTO budget_holds (id, run_id, user_id, period_start, amount_micros, created_at) "
-            + "SELECT ?, ?, ?, ?, ?, ? FROM admitted RETURNING id) "
-            + "SELECT (SELECT micros FROM lim) AS limit_micros, (SELECT COUNT(*) FROM held) AS taken, "
-            + "(SELECT spent_micros FROM admitted) AS spent_micros, (SELECT held_micros FROM admitted) AS held_micros";
-    /**
-     * A charge in one statement, for PostgreSQL: the hold's row deleted and the ledger row updated as {@link #CHARGE}
-     * does, with what the deleted row held released; the call's whole cost is spent either way (a hold already
-     * released by the sweep frees nothing).
-     */
-    private static final String CHARGE_AT_ONCE = "WITH released AS (DELETE FROM budget_holds WHERE id = ? "
-            + "RETURNING amount_micros), charge AS (SELECT COALESCE((SELECT amount_micros FROM released), 0) AS freed, "
-            + "(SELECT COUNT(*) FROM released) AS found, CAST(? AS BIGINT) AS cost) "
-            + "UPDATE budget_ledger SET held_micros = held_micros - charge.freed, "
-            + "spent_micros = spent_micros + charge.cost, warned = CASE WHEN spent_micros + charge.cost >= ? "
-            + "THEN (CASE WHEN warned = 0 THEN 1 ELSE 2 END) ELSE warned END "
-            + "FROM charge WHERE user_id = ? AND period_start = ? "
-            + "RETURNING spent_micros, held_micros, warned, charge.found AS found";
-
     private final Sql sql;
     private final Config.Budget config;
     private final Metrics metrics;
@@ -122,6 +60,7 @@ public final class Budgets implements AutoCloseable {
      *  the connection. */
     private final ExecutorService writers = Executors.newVirtualThreadPerTaskExecutor();
     private final LedgerBatcher batcher; // null: not PostgreSQL, or budgets not enabled
+    private final HoldSweep holdSweep;
     private volatile LedgerWriter writer;
     private volatile boolean holdsInStarts;
 
@@ -133,6 +72,7 @@ public final class Budgets implements AutoCloseable {
         this.clock = clock;
         this.batcher = config.enabled() && !sql.sqlite() ? new LedgerBatcher(sql) : null;
         this.writer = batcher != null ? batcher : this::ownTransaction;
+        this.holdSweep = new HoldSweep(sql, metrics, clock, this::write);
         if (config.enabled()) {
             metrics.gauge("parley_budget_spent_usd", "What users spent in the current budget period, all users.",
                     () -> quietlyTotal("spent_micros"));
@@ -219,13 +159,7 @@ public final class Budgets implements AutoCloseable {
 
     /** The limit an admin set for this user, if any. */
     public Optional<BigDecimal> override(String userId) {
-        return sql.withConnection(connection -> ownLimitMicros(connection, userId)).map(Money::usd);
-    }
-
-    /** The limit an admin set for this user, in micro-dollars, read on {@code connection}. */
-    private static Optional<Long> ownLimitMicros(Connection connection, String userId) throws SQLException {
-        return Sql.query(connection, "SELECT limit_micros FROM budget_limits WHERE user_id = ?",
-                row -> row.getLong("limit_micros"), userId).stream().findFirst();
+        return sql.withConnection(connection -> LedgerRows.ownLimitMicros(connection, userId)).map(Money::usd);
     }
 
     /** Sets the user's own limit, or with {@code null} puts them back on the default. */
@@ -258,7 +192,8 @@ public final class Budgets implements AutoCloseable {
      * @throws BudgetExceededException when the period's spent, held and the hold's amount would pass its limit
      */
     public Hold reserve(Hold prepared) {
-        Taking taking = write(prepared.userId(), connection -> takeHold(connection, prepared));
+        LedgerRows.Taking taking = write(prepared.userId(), connection -> LedgerRows.takeHold(connection, prepared,
+                oneStatement(), clock.instant()));
         if (taking.refusedAt() != null) {
             throw refused(exceeded(prepared, taking.refusedAt()), prepared.userId());
         }
@@ -283,26 +218,27 @@ public final class Budgets implements AutoCloseable {
     public Hold reserveFirst(Hold prepared) {
         long fallback = prepared.limitMicros();
         String userId = prepared.userId();
-        record Limited(Hold hold, Taking taking) {
+        record Limited(Hold hold, LedgerRows.Taking taking) {
         }
         Limited taken = write(userId, connection -> {
             if (!oneStatement()) {
-                Hold hold = prepared.withLimit(ownLimitMicros(connection, userId).orElse(fallback));
-                return new Limited(hold, takeHold(connection, hold));
+                Hold hold = prepared.withLimit(LedgerRows.ownLimitMicros(connection, userId).orElse(fallback));
+                return new Limited(hold, LedgerRows.takeHold(connection, hold, oneStatement(), clock.instant()));
             }
             long amount = prepared.micros() + prepared.roomMicros();
-            long[] row = Sql.query(connection, RESERVE_FIRST_AT_ONCE, result -> new long[] {
+            long[] row = Sql.query(connection, LedgerRows.RESERVE_FIRST_AT_ONCE, result -> new long[] {
                     result.getLong("limit_micros"), result.getLong("taken"), result.getLong("spent_micros"),
                     result.getLong("held_micros")}, userId, fallback, amount, userId, prepared.periodStart(), amount,
-                    prepared.roomMicros() > 0 ? ROOM_ONLY_WHILE_FREE : Long.MAX_VALUE, prepared.id(), prepared.runId(), userId, prepared.periodStart(), amount, clock.instant())
+                    prepared.roomMicros() > 0 ? LedgerRows.ROOM_ONLY_WHILE_FREE : Long.MAX_VALUE, prepared.id(),
+                    prepared.runId(), userId, prepared.periodStart(), amount, clock.instant())
                     .getFirst();
             Hold hold = prepared.withLimit(row[0]);
             if (row[1] == 1) {
-                return new Limited(hold, new Taking(hold.taken(amount, row[0] - row[2] - row[3]), null));
+                return new Limited(hold, new LedgerRows.Taking(hold.taken(amount, row[0] - row[2] - row[3]), null));
             }
             // Not taken at once (no room for the amount with its room, or the period's first reservation): the
             // statements below decide.
-            return new Limited(hold, takeHold(connection, hold));
+            return new Limited(hold, LedgerRows.takeHold(connection, hold, oneStatement(), clock.instant()));
         });
         if (taken.taking().refusedAt() != null) {
             throw refused(exceeded(taken.hold(), taken.taking().refusedAt()), userId);
@@ -342,7 +278,7 @@ public final class Budgets implements AutoCloseable {
      */
     public Sql.Work<BudgetExceededException> take(Hold hold, Consumer<Hold> taken) {
         return connection -> {
-            Taking taking = takeHold(connection, hold);
+            LedgerRows.Taking taking = LedgerRows.takeHold(connection, hold, oneStatement(), clock.instant());
             if (taking.refusedAt() != null) {
                 return exceeded(hold, taking.refusedAt());
             }
@@ -358,71 +294,13 @@ public final class Budgets implements AutoCloseable {
      * under, which the run's later calls are reserved under.
      */
     public Sql.Work<BudgetExceededException> takeFirst(Hold prepared, Consumer<Hold> taken) {
-        return connection -> take(prepared.withLimit(ownLimitMicros(connection, prepared.userId())
+        return connection -> take(prepared.withLimit(LedgerRows.ownLimitMicros(connection, prepared.userId())
                 .orElse(prepared.limitMicros())), taken).run(connection);
     }
 
     /** Whether the ledger's writer also stores runs' starts, so that a start can {@link #take} its first hold. */
     public boolean takesHoldsInStarts() {
         return holdsInStarts;
-    }
-
-    /** What taking a hold came to: the hold as taken, or else the position (spent, held) that refused it. */
-    private record Taking(Hold hold, long[] refusedAt) {
-    }
-
-    /**
-     * Takes a hold in the caller's transaction, with its room when that fits, else its amount alone. On PostgreSQL a
-     * hold that fits in an existing row takes one statement.
-     */
-    private Taking takeHold(Connection connection, Hold hold) throws SQLException {
-        long[][] tries = tries(hold.micros(), hold.roomMicros(), hold.limitMicros());
-        if (oneStatement()) {
-            for (long[] attempt : tries) {
-                List<long[]> row = Sql.query(connection, RESERVE_AT_ONCE, Budgets::spentAndHeld, attempt[0],
-                        hold.userId(), hold.periodStart(), attempt[0], attempt[1], hold.id(), hold.runId(),
-                        hold.userId(), hold.periodStart(), attempt[0], clock.instant());
-                if (!row.isEmpty()) {
-                    return new Taking(taken(hold, attempt[0], row.getFirst()), null);
-                }
-            }
-        }
-        // Not admitted at once (no room, or the period's first reservation): the statements below decide, and say why.
-        for (int round = 0; round < 2; round++) {
-            for (long[] attempt : tries) {
-                List<long[]> row = Sql.query(connection, ADMIT, Budgets::spentAndHeld, attempt[0], hold.userId(),
-                        hold.periodStart(), attempt[0], attempt[1]);
-                if (!row.isEmpty()) {
-                    Sql.update(connection, "INSERT INTO budget_holds (id, run_id, user_id, period_start, "
-                            + "amount_micros, created_at) VALUES (?, ?, ?, ?, ?, ?)", hold.id(), hold.runId(),
-                            hold.userId(), hold.periodStart(), attempt[0], clock.instant());
-                    return new Taking(taken(hold, attempt[0], row.getFirst()), null);
-                }
-            }
-            if (round == 0) {
-                ensureLedgerRow(connection, hold.userId(), hold.periodStart());
-            }
-        }
-        return new Taking(null, ledger(connection, hold.userId(), hold.periodStart()));
-    }
-
-    /**
-     * The amounts a hold of {@code micros} tries, each with the ceiling that spent, held and it must stay under: with
-     * {@code roomMicros} more while {@link #ROOM_ONLY_WHILE_FREE} of the limit stays free after it, then alone under
-     * the limit.
-     */
-    private static long[][] tries(long micros, long roomMicros, long limit) {
-        return roomMicros > 0 ? new long[][] {{micros + roomMicros, limit - limit / ROOM_ONLY_WHILE_FREE},
-                {micros, limit}} : new long[][] {{micros, limit}};
-    }
-
-    /** The hold taken as {@code amount}, beside the ledger row's (spent, held) after it. */
-    private static Hold taken(Hold hold, long amount, long[] position) {
-        return hold.taken(amount, hold.limitMicros() - position[0] - position[1]);
-    }
-
-    private static long[] spentAndHeld(ResultSet row) throws SQLException {
-        return new long[] {row.getLong("spent_micros"), row.getLong("held_micros")};
     }
 
     /**
@@ -445,17 +323,17 @@ public final class Budgets implements AutoCloseable {
         if (!hold.tracked() || micros <= hold.micros()) {
             return hold;
         }
-        long[][] tries = tries(micros, roomMicros, hold.limitMicros());
+        long[][] tries = LedgerRows.tries(micros, roomMicros, hold.limitMicros());
         Hold grown = write(hold.userId(), connection -> {
             for (long[] attempt : tries) {
                 if (Sql.update(connection, "UPDATE budget_holds SET amount_micros = ? WHERE id = ?", attempt[0],
                         hold.id()) != 1) {
                     return null; // released by whoever ended the run
                 }
-                long[] position = admit(connection, hold.userId(), hold.periodStart(), attempt[0] - hold.micros(),
-                        attempt[1]);
+                long[] position = LedgerRows.admit(connection, hold.userId(), hold.periodStart(),
+                        attempt[0] - hold.micros(), attempt[1]);
                 if (position != null) {
-                    return taken(hold, attempt[0], position);
+                    return LedgerRows.taken(hold, attempt[0], position);
                 }
             }
             Sql.update(connection, "UPDATE budget_holds SET amount_micros = ? WHERE id = ?", hold.micros(),
@@ -488,29 +366,6 @@ public final class Budgets implements AutoCloseable {
             }
             throw e;
         }
-    }
-
-    /**
-     * The conditional write of admission, creating the period's row on first use: the row's (spent, held) after it,
-     * or null when the amount does not fit.
-     */
-    private static long[] admit(Connection connection, String userId, String period, long amount, long limit)
-            throws SQLException {
-        List<long[]> row = Sql.query(connection, ADMIT, Budgets::spentAndHeld, amount, userId, period, amount, limit);
-        if (row.isEmpty()) {
-            ensureLedgerRow(connection, userId, period);
-            row = Sql.query(connection, ADMIT, Budgets::spentAndHeld, amount, userId, period, amount, limit);
-        }
-        return row.isEmpty() ? null : row.getFirst();
-    }
-
-    /**
-     * Creates the period's ledger row if it is not there. The insert waits for a concurrent one of the same row and
-     * then does nothing, and a statement after it sees that row committed.
-     */
-    private static void ensureLedgerRow(Connection connection, String userId, String period) throws SQLException {
-        Sql.update(connection, "INSERT INTO budget_ledger (user_id, period_start, spent_micros, held_micros, "
-                + "warned) VALUES (?, ?, 0, 0, 0) ON CONFLICT DO NOTHING", userId, period);
     }
 
     /** The refusal of a hold that does not fit beside {@code position} (spent, held). */
@@ -574,31 +429,26 @@ public final class Budgets implements AutoCloseable {
             List<long[]> rows;
             boolean found;
             if (oneStatement()) {
-                rows = Sql.query(connection, CHARGE_AT_ONCE, row -> new long[] {row.getLong("spent_micros"),
+                rows = Sql.query(connection, LedgerRows.CHARGE_AT_ONCE, row -> new long[] {row.getLong("spent_micros"),
                         row.getLong("held_micros"), row.getLong("warned"), row.getLong("found")}, hold.id(), cost,
                         threshold, hold.userId(), hold.periodStart());
                 found = !rows.isEmpty() && rows.getFirst()[3] == 1;
             } else {
                 found = Sql.update(connection, "DELETE FROM budget_holds WHERE id = ?", hold.id()) == 1;
                 long released = found ? hold.micros() : 0;
-                rows = Sql.query(connection, CHARGE, Budgets::position, released, cost, cost, threshold,
+                rows = Sql.query(connection, LedgerRows.CHARGE, LedgerRows::position, released, cost, cost, threshold,
                         hold.userId(), hold.periodStart());
             }
             if (settlesRun && !found && !rows.isEmpty()) {
-                long swept = Math.min(cost, recordedCostMicros(connection, hold.runId()));
+                long swept = Math.min(cost, LedgerRows.recordedCostMicros(connection, hold.runId()));
                 if (swept > 0) {
                     rows = Sql.query(connection, "UPDATE budget_ledger SET spent_micros = spent_micros - ? "
                             + "WHERE user_id = ? AND period_start = ? RETURNING spent_micros, held_micros, warned",
-                            Budgets::position, swept, hold.userId(), hold.periodStart());
+                            LedgerRows::position, swept, hold.userId(), hold.periodStart());
                 }
             }
             return charge(cost, limit, rows);
         });
-    }
-
-    /** A ledger row as a charge returns it: spent, held, warned. */
-    private static long[] position(ResultSet row) throws SQLException {
-        return new long[] {row.getLong("spent_micros"), row.getLong("held_micros"), row.getLong("warned")};
     }
 
     /** What a charge of {@code cost} left, from the ledger row it returned (spent, held, warned). */
@@ -617,7 +467,7 @@ public final class Budgets implements AutoCloseable {
                 userId, costUsd);
         Hold hold = new Hold(Ids.timeOrdered(), userId, runId, currentPeriod().key(), 0, limitMicros, 0, -1);
         write(userId, connection -> {
-            ensureLedgerRow(connection, userId, hold.periodStart());
+            LedgerRows.ensureLedgerRow(connection, userId, hold.periodStart());
             return null;
         });
         return commit(hold, costUsd);
@@ -632,22 +482,12 @@ public final class Budgets implements AutoCloseable {
             return;
         }
         try {
-            write(hold.userId(), connection -> release(connection, hold.id(), hold.userId(), hold.periodStart(),
-                    hold.micros()));
+            write(hold.userId(), connection -> LedgerRows.release(connection, hold.id(), hold.userId(),
+                    hold.periodStart(), hold.micros()));
         } catch (RuntimeException e) {
             LOG.warn("Releasing hold {} of run {} failed; it is released once the run has ended: {}", hold.id(),
                     hold.runId(), e.toString());
         }
-    }
-
-    private static boolean release(Connection connection, String holdId, String userId, String period, long micros)
-            throws SQLException {
-        if (Sql.update(connection, "DELETE FROM budget_holds WHERE id = ?", holdId) != 1) {
-            return false; // someone else released it
-        }
-        Sql.update(connection, "UPDATE budget_ledger SET held_micros = held_micros - ? WHERE user_id = ? "
-                + "AND period_start = ?", micros, userId, period);
-        return true;
     }
 
     /** The user's position in the current period. */
@@ -660,7 +500,7 @@ public final class Budgets implements AutoCloseable {
     }
 
     private long[] ledger(String userId, String period) {
-        return apart(() -> sql.withConnection(connection -> ledger(connection, userId, period)));
+        return apart(() -> sql.withConnection(connection -> LedgerRows.ledger(connection, userId, period)));
     }
 
     /** The period a hold was taken in. */
@@ -669,72 +509,14 @@ public final class Budgets implements AutoCloseable {
                 .toInstant());
     }
 
-    private static long[] ledger(Connection connection, String userId, String period) throws SQLException {
-        List<long[]> rows = Sql.query(connection, "SELECT spent_micros, held_micros FROM budget_ledger "
-                        + "WHERE user_id = ? AND period_start = ?",
-                row -> new long[] {row.getLong("spent_micros"), row.getLong("held_micros")}, userId, period);
-        return rows.isEmpty() ? new long[] {0, 0} : rows.getFirst();
-    }
-
     /**
-     * Settles the holds of runs that have ended (their agent could neither charge nor release them: its instance
-     * died, or the charge failed) and releases those of runs that were never stored (their instance died between
-     * admission and storing the start) once they are {@link #ORPHAN_AGE} old. An ended run's hold is charged what its
-     * stored {@code cost_updated} events say its calls cost (the last one's {@code run_cost_usd}: a run's costs are
-     * committed to the ledger once, when it ends), and the rest of it released. A live instance's run never loses its
-     * hold this way: a run ends only after its hold has been settled.
+     * Settles the holds of runs that have ended without settling them and releases those of starts never stored
+     * ({@link HoldSweep}); what every instance runs every {@link #SWEEP_EVERY}.
      *
      * @return how many holds were settled or released
      */
     public int releaseHoldsOfEndedRuns() {
-        Instant orphanedBefore = clock.instant().minus(ORPHAN_AGE);
-        record Left(String id, String runId, String userId, String period, long micros, boolean stored) {
-        }
-        List<Left> left = sql.query("SELECT h.id, h.run_id, h.user_id, h.period_start, h.amount_micros, "
-                        + "r.id AS stored FROM budget_holds h LEFT JOIN runs r ON r.id = h.run_id "
-                        + "WHERE (r.id IS NULL AND h.created_at < ?) OR (r.id IS NOT NULL AND r.status <> ?)",
-                row -> new Left(row.getString("id"), row.getString("run_id"), row.getString("user_id"),
-                        row.getString("period_start"), row.getLong("amount_micros"), row.getString("stored") != null),
-                orphanedBefore, "running");
-        int released = 0;
-        for (Left hold : left) {
-            long cost = hold.stored() ? sql.withConnection(connection -> recordedCostMicros(connection,
-                    hold.runId())) : 0;
-            if (write(hold.userId(), connection -> settleLeft(connection, hold.id(), hold.userId(), hold.period(),
-                    hold.micros(), cost))) {
-                released++;
-            }
-        }
-        if (released > 0) {
-            metrics.add("parley_budget_holds_swept_total", "Holds released after their run ended without releasing "
-                    + "or charging them (its instance stopped).", released);
-            LOG.info("Released {} hold(s) of runs that ended elsewhere", released);
-        }
-        return released;
-    }
-
-    /** What a run's stored {@code cost_updated} events say its calls cost, in micro-dollars (0 without any). */
-    private static long recordedCostMicros(Connection connection, String runId) throws SQLException {
-        return Sql.query(connection, "SELECT body FROM run_events WHERE run_id = ? AND type = ? ORDER BY seq DESC "
-                        + "LIMIT 1", row -> row.getString("body"), runId, EventType.COST_UPDATED).stream().findFirst()
-                .map(body -> Json.parse(body).path("data").path("run_cost_usd"))
-                .filter(JsonNode::isNumber)
-                .map(cost -> Money.micros(cost.decimalValue()))
-                .orElse(0L);
-    }
-
-    /**
-     * Charges {@code cost} to a hold left by a run that ended without settling it and releases the rest; nothing when
-     * someone else settled or released it first.
-     */
-    private static boolean settleLeft(Connection connection, String holdId, String userId, String period, long micros,
-                                      long cost) throws SQLException {
-        if (Sql.update(connection, "DELETE FROM budget_holds WHERE id = ?", holdId) != 1) {
-            return false;
-        }
-        Sql.update(connection, "UPDATE budget_ledger SET held_micros = held_micros - ?, spent_micros = spent_micros "
-                + "+ ? WHERE user_id = ? AND period_start = ?", micros, cost, userId, period);
-        return true;
+        return holdSweep.run();
     }
 
     private void quietlySweep() {
