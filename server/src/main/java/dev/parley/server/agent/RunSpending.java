@@ -56,6 +56,8 @@ final class RunSpending {
     private long spentMicros;
     /** The reservation of the call in flight: what a call that reports no usage is charged. */
     private long inFlightMicros;
+    /** The reservation of the last call charged. */
+    private long lastCallMicros;
     private BigDecimal runCost = BigDecimal.ZERO;
     /** The last call's {@code cost_updated}, not emitted yet; its charge when that is already known. */
     private Pending pending;
@@ -177,6 +179,7 @@ final class RunSpending {
         if (!limited()) {
             return;
         }
+        lastCallMicros = inFlightMicros;
         inFlightMicros = 0;
         if (hold == null) {
             Charge charge = budgets.chargeUnreserved(userId, runId, limitMicros, cost);
@@ -195,20 +198,22 @@ final class RunSpending {
 
     /**
      * Emits the {@code cost_updated} of the call just charged, when it is not the run's last: with what remained right
-     * after the run's hold was last taken or grown, since the run's costs count as held until it ends.
+     * after the run's hold was last taken or grown, since the run's costs count as held until it ends. Near the limit
+     * the hold first gives back what it holds beyond the run's costs ({@link Budgets#between}), and the event says
+     * what remains after that.
      */
-    void emitCharged(AgentRun run, String agent) {
-        Pending charged;
-        long remaining;
-        synchronized (this) {
-            charged = pending;
-            pending = null;
-            remaining = hold == null ? 0 : Math.max(0, hold.remainingMicros());
+    synchronized void emitCharged(AgentRun run, String agent) {
+        Pending charged = pending;
+        pending = null;
+        if (charged == null) {
+            return;
         }
-        if (charged != null) {
-            emit(run, agent, charged, charged.charge(), charged.charge() != null ? charged.charge().remainingUsd()
-                    : Money.usd(remaining));
+        if (hold != null) {
+            hold = budgets.between(hold, spentMicros, lastCallMicros);
         }
+        long remaining = hold == null ? 0 : Math.max(0, hold.remainingMicros());
+        emit(run, agent, charged, charged.charge(), charged.charge() != null ? charged.charge().remainingUsd()
+                : Money.usd(remaining));
     }
 
     /**

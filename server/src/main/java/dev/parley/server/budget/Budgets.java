@@ -28,7 +28,7 @@ import org.slf4j.LoggerFactory;
  * The spend ledger: per user and period, the limit, what is spent and what is held, in the database every instance
  * shares (so it holds across instances and with Redis down). A hold is taken with one conditional write of the user's
  * ledger row ({@code spent + held + amount <= limit}) plus the hold's own row, in one transaction, and may ask for room
- * beyond its amount while half of the limit stays free; a hold grows the same way; a commit turns a hold into
+ * beyond its amount while the budget keeps much more than that free; a hold grows the same way; a commit turns a hold into
  * spending (the hold's row deleted, and one update of the ledger row that returns the position), a release gives it
  * back. The rows and statements are {@link LedgerRows}'s; this class decides when they run and on which writer, a
  * {@link LedgerWriter}: on the embedded database, the run journal's, so that they join its batched commits; on
@@ -229,7 +229,7 @@ public final class Budgets implements AutoCloseable {
             long[] row = Sql.query(connection, LedgerRows.RESERVE_FIRST_AT_ONCE, result -> new long[] {
                     result.getLong("limit_micros"), result.getLong("taken"), result.getLong("spent_micros"),
                     result.getLong("held_micros")}, userId, fallback, amount, userId, prepared.periodStart(), amount,
-                    prepared.roomMicros() > 0 ? LedgerRows.ROOM_ONLY_WHILE_FREE : Long.MAX_VALUE, prepared.id(),
+                    LedgerRows.ROOM_HEADROOM * prepared.roomMicros(), prepared.id(),
                     prepared.runId(), userId, prepared.periodStart(), amount, clock.instant())
                     .getFirst();
             Hold hold = prepared.withLimit(row[0]);
@@ -311,6 +311,30 @@ public final class Budgets implements AutoCloseable {
      */
     public Hold grow(Hold hold, BigDecimal mostUsd) {
         return growTo(hold, Money.microsCeiling(mostUsd), 0);
+    }
+
+    /**
+     * What a run's hold keeps between two of its calls, after one that could cost {@code callMicros}: all of it while
+     * the user's budget keeps {@link LedgerRows#ROOM_HEADROOM} times that free, so that the next call needs no write;
+     * otherwise only {@code costsMicros}, what the run's calls cost so far, and the rest goes back to the user's other
+     * runs at once (one write), as a charge after every call would give it back.
+     */
+    public Hold between(Hold hold, long costsMicros, long callMicros) {
+        if (!hold.tracked() || costsMicros >= hold.micros()
+                || hold.remainingMicros() >= LedgerRows.ROOM_HEADROOM * callMicros) {
+            return hold;
+        }
+        Hold kept = write(hold.userId(), connection -> {
+            if (Sql.update(connection, "UPDATE budget_holds SET amount_micros = ? WHERE id = ?", costsMicros,
+                    hold.id()) != 1) {
+                return hold; // settled by whoever ended the run
+            }
+            List<long[]> row = Sql.query(connection, "UPDATE budget_ledger SET held_micros = held_micros - ? "
+                    + "WHERE user_id = ? AND period_start = ? RETURNING spent_micros, held_micros",
+                    LedgerRows::spentAndHeld, hold.micros() - costsMicros, hold.userId(), hold.periodStart());
+            return row.isEmpty() ? hold.withMicros(costsMicros) : LedgerRows.taken(hold, costsMicros, row.getFirst());
+        });
+        return kept;
     }
 
     /**

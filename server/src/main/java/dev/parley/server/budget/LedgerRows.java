@@ -19,11 +19,11 @@ import java.util.Optional;
  */
 final class LedgerRows {
     /**
-     * A hold asks for room beyond its own amount only while the share 1/{@value} of the limit stays free after it, so
-     * that the room of some runs does not refuse the starts of others while the budget is far from spent; closer to
-     * the limit, every hold is its call's amount alone.
+     * A hold asks for room beyond its own amount only while the budget keeps {@value} times that room free after it,
+     * so that the rooms of a user's runs take a small share of what is left and do not refuse the user's other starts
+     * that what is left could cover; near the limit, and under a limit of a few calls, every hold is its amount alone.
      */
-    static final long ROOM_ONLY_WHILE_FREE = 2;
+    static final long ROOM_HEADROOM = 20;
 
     /** Admission's conditional write of the ledger row; returns the row's spent and held after it. */
     static final String ADMIT = "UPDATE budget_ledger SET held_micros = held_micros + ? "
@@ -56,7 +56,7 @@ final class LedgerRows {
     static final String RESERVE_FIRST_AT_ONCE = "WITH lim AS (SELECT COALESCE((SELECT limit_micros "
             + "FROM budget_limits WHERE user_id = ?), ?) AS micros), admitted AS (UPDATE budget_ledger "
             + "SET held_micros = held_micros + ? WHERE user_id = ? AND period_start = ? "
-            + "AND spent_micros + held_micros + ? <= (SELECT micros FROM lim) - (SELECT micros FROM lim) / ? "
+            + "AND spent_micros + held_micros + ? <= (SELECT micros FROM lim) - ? "
             + "RETURNING spent_micros, held_micros), "
             + "held AS (INSERT INTO budget_holds (id, run_id, user_id, period_start, amount_micros, created_at) "
             + "SELECT ?, ?, ?, ?, ?, ? FROM admitted RETURNING id) "
@@ -123,11 +123,11 @@ final class LedgerRows {
 
     /**
      * The amounts a hold of {@code micros} tries, each with the ceiling that spent, held and it must stay under: with
-     * {@code roomMicros} more while {@link #ROOM_ONLY_WHILE_FREE} of the limit stays free after it, then alone under
-     * the limit.
+     * {@code roomMicros} more while {@link #ROOM_HEADROOM} times the room stays free after it, then alone under the
+     * limit.
      */
     static long[][] tries(long micros, long roomMicros, long limit) {
-        return roomMicros > 0 ? new long[][] {{micros + roomMicros, limit - limit / ROOM_ONLY_WHILE_FREE},
+        return roomMicros > 0 ? new long[][] {{micros + roomMicros, limit - ROOM_HEADROOM * roomMicros},
                 {micros, limit}} : new long[][] {{micros, limit}};
     }
 

@@ -218,31 +218,52 @@ abstract class BudgetsContract {
     }
 
     @Test
-    void aHoldTakesItsRoomOnlyWhileHalfTheLimitStaysFree() {
-        Hold roomy = budgets.reserve(budgets.prepare(user, "run-1", LIMIT, usd("0.2"), usd("0.2")));
-        assertThat(roomy.micros()).isEqualTo(400_000);
-        assertThat(roomy.remainingMicros()).isEqualTo(600_000);
+    void aHoldTakesItsRoomOnlyWhileTwentyTimesTheRoomStaysFree() {
+        Hold roomy = budgets.reserve(budgets.prepare(user, "run-1", LIMIT, usd("0.02"), usd("0.02")));
+        assertThat(roomy.micros()).isEqualTo(40_000);
+        assertThat(roomy.remainingMicros()).isEqualTo(960_000);
+        Hold filler = budgets.reserve(user, "run-2", LIMIT, usd("0.55"));
 
-        Hold tight = budgets.reserve(budgets.prepare(user, "run-2", LIMIT, usd("0.2"), usd("0.2")));
-        assertThat(tight.micros()).isEqualTo(200_000);
-        assertThat(tight.remainingMicros()).isEqualTo(400_000);
-        assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.6");
+        // 0.59 held: 0.04 more leaves 0.37 free, less than twenty times the room (0.4).
+        Hold tight = budgets.reserve(budgets.prepare(user, "run-3", LIMIT, usd("0.02"), usd("0.02")));
+        assertThat(tight.micros()).isEqualTo(20_000);
+        assertThat(tight.remainingMicros()).isEqualTo(390_000);
+        Hold grown = budgets.growTo(tight, 30_000, 20_000);
+        assertThat(grown.micros()).isEqualTo(30_000);
+        assertThat(grown.remainingMicros()).isEqualTo(380_000);
+        assertThatThrownBy(() -> budgets.growTo(grown, 500_000, 0)).isInstanceOf(BudgetExceededException.class);
+        assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.62");
 
-        Hold grown = budgets.growTo(tight, 300_000, 100_000);
-        assertThat(grown.micros()).isEqualTo(300_000);
-        assertThat(grown.remainingMicros()).isEqualTo(300_000);
-        assertThatThrownBy(() -> budgets.growTo(grown, 700_000, 0)).isInstanceOf(BudgetExceededException.class);
-        assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.7");
-
-        budgets.commit(roomy, usd("0.15"));
-        budgets.commit(grown, usd("0.25"));
-        assertThat(budgets.status(user).spentUsd()).isEqualByComparingTo("0.4");
+        budgets.commit(roomy, usd("0.015"));
+        budgets.commit(grown, usd("0.025"));
+        budgets.quietlyRelease(filler);
+        assertThat(budgets.status(user).spentUsd()).isEqualByComparingTo("0.04");
         assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0");
-        Hold first = budgets.reserveFirst(budgets.prepare(user, "run-3", LIMIT, usd("0.05"), usd("0.05")));
-        assertThat(first.micros()).isEqualTo(100_000);
-        assertThat(first.remainingMicros()).isEqualTo(500_000);
-        Hold near = budgets.reserveFirst(budgets.prepare(user, "run-4", LIMIT, usd("0.05"), usd("0.05")));
-        assertThat(near.micros()).isEqualTo(50_000);
+        Hold first = budgets.reserveFirst(budgets.prepare(user, "run-4", LIMIT, usd("0.02"), usd("0.02")));
+        assertThat(first.micros()).isEqualTo(40_000);
+        assertThat(first.remainingMicros()).isEqualTo(920_000);
+        budgets.reserve(user, "run-5", LIMIT, usd("0.5"));
+        Hold near = budgets.reserveFirst(budgets.prepare(user, "run-6", LIMIT, usd("0.02"), usd("0.02")));
+        assertThat(near.micros()).isEqualTo(20_000);
+    }
+
+    @Test
+    void betweenCallsAHoldGivesBackWhatItHoldsBeyondTheRunsCostsOnlyNearTheLimit() {
+        Hold far = budgets.reserve(budgets.prepare(user, "run-1", LIMIT, usd("0.01"), usd("0.01")));
+        assertThat(budgets.between(far, 4_000, 10_000)).isEqualTo(far);
+        assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.02");
+
+        budgets.reserve(user, "run-2", LIMIT, usd("0.85"));
+        Hold near = budgets.reserve(budgets.prepare(user, "run-3", LIMIT, usd("0.03"), usd("0.03")));
+        assertThat(near.micros()).isEqualTo(30_000);
+        Hold kept = budgets.between(near, 10_000, 30_000);
+
+        assertThat(kept.micros()).isEqualTo(10_000);
+        assertThat(kept.remainingMicros()).isEqualTo(120_000);
+        assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.88");
+        budgets.settle(kept, usd("0.012"));
+        assertThat(budgets.status(user).spentUsd()).isEqualByComparingTo("0.012");
+        assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.87");
     }
 
     @Test
