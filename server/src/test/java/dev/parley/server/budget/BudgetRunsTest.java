@@ -105,6 +105,31 @@ public class BudgetRunsTest {
     }
 
     @Test
+    void aRunsCostsCountAsHeldWhileItRunsAndAreChargedWhenItEnds() throws Exception {
+        try (OpenAiWireServer model = new OpenAiWireServer(3, 1000, 200).pausing(Duration.ofMillis(1500));
+             TestApp app = TestApp.start(llm(model, "1.00"));
+             SocketClient socket = connected(app, registered(app))) {
+            String token = tokenOf(app, socket);
+            String runId = startRun(socket, "Where does my money go?");
+            BigDecimal perCall = callCost(1000, 200);
+
+            JsonNode first = socket.await("cost_updated"); // the second call is now paused mid-stream
+            JsonNode during = app.get("/api/budget", token).json();
+            assertThat(decimal(during.path("spent_usd"))).isEqualByComparingTo("0");
+            assertThat(decimal(during.path("reserved_usd"))).isGreaterThan(perCall);
+            assertThat(decimal(first.path("data").path("remaining_usd")))
+                    .isLessThanOrEqualTo(BigDecimal.ONE.subtract(perCall));
+
+            List<JsonNode> rest = socket.runEvents(runId);
+            assertThat(rest.getLast().path("data").path("status").asText()).isEqualTo("completed");
+            BigDecimal total = perCall.multiply(BigDecimal.valueOf(3));
+            assertThat(decimal(ofType(rest, "cost_updated").getLast().path("data").path("remaining_usd")))
+                    .isEqualByComparingTo(BigDecimal.ONE.subtract(total));
+            assertSettled(app, token, total);
+        }
+    }
+
+    @Test
     void aStartTheBudgetCannotCoverIsRefusedBeforeAnythingIsStored() throws Exception {
         try (OpenAiWireServer model = new OpenAiWireServer(1, 1000, 200);
              TestApp app = TestApp.start(llm(model, "0.001"));
