@@ -176,8 +176,9 @@ final class ActiveRun implements AgentRun {
 
     /**
      * Stores the approval with its {@code approval_required} (one transaction, numbered like every event), waits for
-     * the decision without the wait counting toward the run's timeout, then emits {@code approval_resolved}. An
-     * approved call is claimed in the database before it is reported approved, so that it runs at most once.
+     * the decision without the wait counting toward the run's timeout, then stores {@code approval_resolved} and waits
+     * for that too, so that a call runs only after its approval is in the run's log. An approved call is claimed in the
+     * database before it is reported approved, so that it runs at most once.
      */
     @Override
     public ApprovalDecision awaitApproval(String agentName, String toolCallId, String toolName, JsonNode source,
@@ -241,16 +242,32 @@ final class ActiveRun implements AgentRun {
                 case Approvals.EXPIRED -> ApprovalDecision.EXPIRED;
                 default -> throw new InterruptedException("the approval was cancelled");
             };
+            CompletableFuture<Object> resolution;
             lock.lock();
             try {
                 if (ending != null) {
                     throw new InterruptedException("the run is ending"); // its end settles the approval
                 }
                 pendingApproval = null;
-                append(agentName, EventType.APPROVAL_RESOLVED, resolved(approvalId, status));
+                long next = seq + 1;
+                Instant at = clock.instant();
+                Envelope event = Envelope.of(new ServerEvent(EventType.APPROVAL_RESOLVED, at,
+                        resolved(approvalId, status), threadId, runId, next, agentName));
+                resolution = journal.submitForRunAsync((connection, log) -> {
+                    log.append(this, event, at);
+                    return null;
+                });
+                seq = next;
                 resumeTimeout();
             } finally {
                 lock.unlock();
+            }
+            // The call runs only once its approval_resolved is stored, so that an instance that dies while it runs
+            // leaves a log that says it was approved.
+            try {
+                resolution.get();
+            } catch (ExecutionException e) {
+                throw new IllegalStateException("the approval's resolution could not be stored", e.getCause());
             }
             return decision;
         } finally {
