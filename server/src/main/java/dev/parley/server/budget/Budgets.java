@@ -174,19 +174,6 @@ public final class Budgets implements AutoCloseable {
     }
 
     /**
-     * Reserves {@code mostUsd} for one call of a run against the limit {@code limitMicros} (null: none, and nothing is
-     * written), charged to the current period.
-     *
-     * @throws BudgetExceededException when the period's spent, held and this amount would pass the limit
-     */
-    public Hold reserve(String userId, String runId, Long limitMicros, BigDecimal mostUsd) {
-        if (limitMicros == null) {
-            return Hold.untracked(userId, runId);
-        }
-        return reserve(prepare(userId, runId, limitMicros, mostUsd));
-    }
-
-    /**
      * Takes a {@linkplain #prepare prepared} hold in a transaction of its own, with its room when that fits too.
      *
      * @throws BudgetExceededException when the period's spent, held and the hold's amount would pass its limit
@@ -201,19 +188,11 @@ public final class Budgets implements AutoCloseable {
     }
 
     /**
-     * Reserves a run's first call as {@link #reserve} does, under the user's own limit or else the default, read in
-     * the reservation's own transaction (on PostgreSQL in its one statement); the hold carries the limit it applied,
-     * which the run's later calls are reserved under.
+     * Takes a run's first hold, {@linkplain #prepare prepared} under the default limit, as {@link #reserve} does, but
+     * under the user's own limit when one is set, read in the reservation's own transaction (on PostgreSQL in its one
+     * statement); the hold carries the limit it applied, which the run's later calls are reserved under.
      *
-     * @throws BudgetExceededException when the period's spent, held and this amount would pass that limit
-     */
-    public Hold reserveFirst(String userId, String runId, BigDecimal mostUsd) {
-        return reserveFirst(prepare(userId, runId, defaultLimitMicros(), mostUsd));
-    }
-
-    /**
-     * As {@link #reserveFirst(String, String, BigDecimal)}, for a hold {@linkplain #prepare prepared} under the default
-     * limit, with its room when that fits too.
+     * @throws BudgetExceededException when the period's spent, held and the hold's amount would pass that limit
      */
     public Hold reserveFirst(Hold prepared) {
         long fallback = prepared.limitMicros();
@@ -244,11 +223,6 @@ public final class Budgets implements AutoCloseable {
             throw refused(exceeded(taken.hold(), taken.taking().refusedAt()), userId);
         }
         return taken.taking().hold();
-    }
-
-    private long defaultLimitMicros() {
-        return config.limitUsd().map(Money::micros).orElseThrow(() ->
-                new IllegalStateException("No default limit to read a user's limit against"));
     }
 
     /**
@@ -301,16 +275,6 @@ public final class Budgets implements AutoCloseable {
     /** Whether the ledger's writer also stores runs' starts, so that a start can {@link #take} its first hold. */
     public boolean takesHoldsInStarts() {
         return holdsInStarts;
-    }
-
-    /**
-     * Makes a hold cover {@code mostUsd} at least (a call that turned out larger than reserved for it, such as the
-     * first call of a run that continues a thread); the increase is admitted as a reservation is.
-     *
-     * @throws BudgetExceededException when the increase does not fit
-     */
-    public Hold grow(Hold hold, BigDecimal mostUsd) {
-        return growTo(hold, Money.microsCeiling(mostUsd), 0);
     }
 
     /**
@@ -408,28 +372,6 @@ public final class Budgets implements AutoCloseable {
     }
 
     /**
-     * Turns a hold into spending, and waits for it: see {@link #commitAsync}.
-     *
-     * @return the user's position afterwards, or null for an untracked hold
-     */
-    public Charge commit(Hold hold, BigDecimal costUsd) {
-        return join(commitAsync(hold, costUsd));
-    }
-
-    /**
-     * Queues the charge of a finished call: the call cost {@code costUsd}, and in the same transaction its hold is
-     * deleted and the rest of it released. Until that transaction commits the hold stays counted in full, so that
-     * reservations admitted meanwhile (the run's next call among them) still see it: the charge may commit after
-     * them, and admission stays conservative. A hold already gone was released by the sweep (its run was ended
-     * elsewhere, {@link #releaseHoldsOfEndedRuns}); the call's whole cost is spent all the same.
-     *
-     * @return the user's position once the charge has committed (null for an untracked hold)
-     */
-    public CompletableFuture<Charge> commitAsync(Hold hold, BigDecimal costUsd) {
-        return charge(hold, costUsd, false);
-    }
-
-    /**
      * Charges a run's hold what the run cost, {@code costUsd}, and releases the rest of it, waiting for that to commit.
      * When the hold is gone, the sweep has settled it already (the run was ended by another instance while this one
      * still ran it) and charged what the run's stored {@code cost_updated} events said: only what the run cost beyond
@@ -494,24 +436,7 @@ public final class Budgets implements AutoCloseable {
             LedgerRows.ensureLedgerRow(connection, userId, hold.periodStart());
             return null;
         });
-        return commit(hold, costUsd);
-    }
-
-    /**
-     * Gives a hold back (a call that was stopped or failed); a failure is logged, and the sweep releases the hold
-     * once the run has ended.
-     */
-    public void quietlyRelease(Hold hold) {
-        if (hold == null || !hold.tracked()) {
-            return;
-        }
-        try {
-            write(hold.userId(), connection -> LedgerRows.release(connection, hold.id(), hold.userId(),
-                    hold.periodStart(), hold.micros()));
-        } catch (RuntimeException e) {
-            LOG.warn("Releasing hold {} of run {} failed; it is released once the run has ended: {}", hold.id(),
-                    hold.runId(), e.toString());
-        }
+        return join(charge(hold, costUsd, false));
     }
 
     /** The user's position in the current period. */

@@ -169,16 +169,6 @@ final class LedgerRows {
         return new long[] {row.getLong("spent_micros"), row.getLong("held_micros"), row.getLong("warned")};
     }
 
-    static boolean release(Connection connection, String holdId, String userId, String period, long micros)
-            throws SQLException {
-        if (Sql.update(connection, "DELETE FROM budget_holds WHERE id = ?", holdId) != 1) {
-            return false; // someone else released it
-        }
-        Sql.update(connection, "UPDATE budget_ledger SET held_micros = held_micros - ? WHERE user_id = ? "
-                + "AND period_start = ?", micros, userId, period);
-        return true;
-    }
-
     static long[] ledger(Connection connection, String userId, String period) throws SQLException {
         List<long[]> rows = Sql.query(connection, "SELECT spent_micros, held_micros FROM budget_ledger "
                         + "WHERE user_id = ? AND period_start = ?",

@@ -25,6 +25,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -65,11 +66,11 @@ abstract class BudgetsContract {
 
     @Test
     void aReservationIsHeldThenCommittedAtItsCostAndTheRestGoesBack() {
-        Hold hold = budgets.reserve(user, "run-1", LIMIT, usd("0.3"));
+        Hold hold = budgets.reserve(budgets.prepare(user, "run-1", LIMIT, usd("0.3")));
         assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.3");
         assertThat(budgets.status(user).remainingUsd()).contains(usd("0.700000"));
 
-        Charge charge = budgets.commit(hold, usd("0.1"));
+        Charge charge = budgets.settle(hold, usd("0.1"));
 
         assertThat(charge.callCostUsd()).isEqualByComparingTo("0.1");
         assertThat(charge.remainingUsd()).isEqualByComparingTo("0.9");
@@ -81,15 +82,15 @@ abstract class BudgetsContract {
 
     @Test
     void aReservationPastTheLimitIsRefusedWithWhatIsLeftAndWhenItResets() {
-        budgets.reserve(user, "run-1", LIMIT, usd("0.8"));
+        budgets.reserve(budgets.prepare(user, "run-1", LIMIT, usd("0.8")));
 
-        assertThatThrownBy(() -> budgets.reserve(user, "run-2", LIMIT, usd("0.2000001")))
+        assertThatThrownBy(() -> budgets.reserve(budgets.prepare(user, "run-2", LIMIT, usd("0.2000001"))))
                 .isInstanceOfSatisfying(BudgetExceededException.class, e -> {
                     assertThat(e.remainingUsd()).isEqualByComparingTo("0.2");
                     assertThat(e.details().get("resets_at")).isEqualTo("2030-02-01T00:00:00Z");
                 });
         assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.8");
-        budgets.reserve(user, "run-2", LIMIT, usd("0.2"));
+        budgets.reserve(budgets.prepare(user, "run-2", LIMIT, usd("0.2")));
         assertThat(budgets.status(user).remainingUsd()).contains(usd("0.000000"));
     }
 
@@ -100,7 +101,7 @@ abstract class BudgetsContract {
             String run = "run-" + i;
             attempts.add(() -> {
                 try {
-                    budgets.reserve(user, run, LIMIT, usd("0.05"));
+                    budgets.reserve(budgets.prepare(user, run, LIMIT, usd("0.05")));
                     return true;
                 } catch (BudgetExceededException e) {
                     return false;
@@ -119,36 +120,36 @@ abstract class BudgetsContract {
 
     @Test
     void growingAHoldIsAdmittedLikeAReservationAndARefusalLeavesItAsItWas() {
-        Hold first = budgets.reserve(user, "run-1", LIMIT, usd("0.3"));
-        budgets.reserve(user, "run-2", LIMIT, usd("0.5"));
+        Hold first = budgets.reserve(budgets.prepare(user, "run-1", LIMIT, usd("0.3")));
+        budgets.reserve(budgets.prepare(user, "run-2", LIMIT, usd("0.5")));
 
-        Hold grown = budgets.grow(first, usd("0.4"));
+        Hold grown = budgets.growTo(first, 400_000, 0);
         assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.9");
-        assertThatThrownBy(() -> budgets.grow(grown, usd("0.6"))).isInstanceOf(BudgetExceededException.class);
+        assertThatThrownBy(() -> budgets.growTo(grown, 600_000, 0)).isInstanceOf(BudgetExceededException.class);
         assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.9");
 
-        budgets.quietlyRelease(grown);
+        budgets.settle(grown, BigDecimal.ZERO);
         assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.5");
     }
 
     @Test
     void theWarningIsGivenOncePerPeriodWhenSpendingCrossesItsShare() {
-        assertThat(budgets.commit(budgets.reserve(user, "run-1", LIMIT, usd("0.3")), usd("0.3")).warn()).isFalse();
-        assertThat(budgets.commit(budgets.reserve(user, "run-1", LIMIT, usd("0.3")), usd("0.25")).warn()).isTrue();
-        assertThat(budgets.commit(budgets.reserve(user, "run-1", LIMIT, usd("0.3")), usd("0.1")).warn()).isFalse();
+        assertThat(budgets.settle(budgets.reserve(budgets.prepare(user, "run-1", LIMIT, usd("0.3"))), usd("0.3")).warn()).isFalse();
+        assertThat(budgets.settle(budgets.reserve(budgets.prepare(user, "run-1", LIMIT, usd("0.3"))), usd("0.25")).warn()).isTrue();
+        assertThat(budgets.settle(budgets.reserve(budgets.prepare(user, "run-1", LIMIT, usd("0.3"))), usd("0.1")).warn()).isFalse();
 
         clock.advance(Duration.ofHours(2)); // February
-        assertThat(budgets.commit(budgets.reserve(user, "run-2", LIMIT, usd("0.6")), usd("0.6")).warn()).isTrue();
+        assertThat(budgets.settle(budgets.reserve(budgets.prepare(user, "run-2", LIMIT, usd("0.6"))), usd("0.6")).warn()).isTrue();
     }
 
     @Test
     void aHoldIsChargedToThePeriodItWasTakenIn() {
-        Hold january = budgets.reserve(user, "run-1", LIMIT, usd("0.5"));
+        Hold january = budgets.reserve(budgets.prepare(user, "run-1", LIMIT, usd("0.5")));
         clock.advance(Duration.ofHours(2)); // 2030-02-01T01:00Z
         assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0");
         assertThat(budgets.status(user).remainingUsd()).contains(usd("1.000000"));
 
-        budgets.commit(january, usd("0.4"));
+        budgets.settle(january, usd("0.4"));
 
         assertThat(budgets.status(user).spentUsd()).isEqualByComparingTo("0");
         assertThat(budgets.status(user).period().start()).isEqualTo(LocalDate.parse("2030-02-01"));
@@ -164,9 +165,9 @@ abstract class BudgetsContract {
         String running = UUID.randomUUID().toString();
         insertRun(ended, threadId, "failed");
         insertRun(running, threadId, "running");
-        budgets.reserve(user, ended, LIMIT, usd("0.1"));
-        budgets.reserve(user, running, LIMIT, usd("0.2"));
-        budgets.reserve(user, "never-stored", LIMIT, usd("0.3"));
+        budgets.reserve(budgets.prepare(user, ended, LIMIT, usd("0.1")));
+        budgets.reserve(budgets.prepare(user, running, LIMIT, usd("0.2")));
+        budgets.reserve(budgets.prepare(user, "never-stored", LIMIT, usd("0.3")));
 
         assertThat(budgets.releaseHoldsOfEndedRuns()).isEqualTo(1);
         assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.5");
@@ -210,7 +211,7 @@ abstract class BudgetsContract {
 
         assertThat(budgets.status(user).spentUsd()).isEqualByComparingTo("0.08");
         assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0");
-        Hold alone = budgets.reserve(user, "never-stored", LIMIT, usd("0.2"));
+        Hold alone = budgets.reserve(budgets.prepare(user, "never-stored", LIMIT, usd("0.2")));
         clock.advance(Budgets.ORPHAN_AGE.plusSeconds(1));
         assertThat(budgets.releaseHoldsOfEndedRuns()).isEqualTo(1);
         budgets.settle(alone, usd("0.01"));
@@ -222,7 +223,7 @@ abstract class BudgetsContract {
         Hold roomy = budgets.reserve(budgets.prepare(user, "run-1", LIMIT, usd("0.02"), usd("0.02")));
         assertThat(roomy.micros()).isEqualTo(40_000);
         assertThat(roomy.remainingMicros()).isEqualTo(960_000);
-        Hold filler = budgets.reserve(user, "run-2", LIMIT, usd("0.55"));
+        Hold filler = budgets.reserve(budgets.prepare(user, "run-2", LIMIT, usd("0.55")));
 
         // 0.59 held: 0.04 more leaves 0.37 free, less than twenty times the room (0.4).
         Hold tight = budgets.reserve(budgets.prepare(user, "run-3", LIMIT, usd("0.02"), usd("0.02")));
@@ -234,15 +235,15 @@ abstract class BudgetsContract {
         assertThatThrownBy(() -> budgets.growTo(grown, 500_000, 0)).isInstanceOf(BudgetExceededException.class);
         assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.62");
 
-        budgets.commit(roomy, usd("0.015"));
-        budgets.commit(grown, usd("0.025"));
-        budgets.quietlyRelease(filler);
+        budgets.settle(roomy, usd("0.015"));
+        budgets.settle(grown, usd("0.025"));
+        budgets.settle(filler, BigDecimal.ZERO);
         assertThat(budgets.status(user).spentUsd()).isEqualByComparingTo("0.04");
         assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0");
         Hold first = budgets.reserveFirst(budgets.prepare(user, "run-4", LIMIT, usd("0.02"), usd("0.02")));
         assertThat(first.micros()).isEqualTo(40_000);
         assertThat(first.remainingMicros()).isEqualTo(920_000);
-        budgets.reserve(user, "run-5", LIMIT, usd("0.5"));
+        budgets.reserve(budgets.prepare(user, "run-5", LIMIT, usd("0.5")));
         Hold near = budgets.reserveFirst(budgets.prepare(user, "run-6", LIMIT, usd("0.02"), usd("0.02")));
         assertThat(near.micros()).isEqualTo(20_000);
     }
@@ -253,7 +254,7 @@ abstract class BudgetsContract {
         assertThat(budgets.between(far, 4_000, 10_000)).isEqualTo(far);
         assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.02");
 
-        budgets.reserve(user, "run-2", LIMIT, usd("0.85"));
+        budgets.reserve(budgets.prepare(user, "run-2", LIMIT, usd("0.85")));
         Hold near = budgets.reserve(budgets.prepare(user, "run-3", LIMIT, usd("0.03"), usd("0.03")));
         assertThat(near.micros()).isEqualTo(30_000);
         Hold kept = budgets.between(near, 10_000, 30_000);
@@ -268,13 +269,13 @@ abstract class BudgetsContract {
 
     @Test
     void aChargeAfterTheSweepReleasedItsHoldSpendsTheCallsWholeCost() {
-        Hold cheaper = budgets.reserve(user, "gone", LIMIT, usd("0.3"));
-        Hold dearer = budgets.reserve(user, "gone", LIMIT, usd("0.2"));
+        Hold cheaper = budgets.reserve(budgets.prepare(user, "gone", LIMIT, usd("0.3")));
+        Hold dearer = budgets.reserve(budgets.prepare(user, "gone", LIMIT, usd("0.2")));
         clock.advance(Budgets.ORPHAN_AGE.plusSeconds(1));
         assertThat(budgets.releaseHoldsOfEndedRuns()).isEqualTo(2);
 
-        budgets.commit(cheaper, usd("0.2"));
-        budgets.commit(dearer, usd("0.25"));
+        budgets.settle(cheaper, usd("0.2"));
+        budgets.settle(dearer, usd("0.25"));
 
         assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0");
         assertThat(budgets.status(user).spentUsd()).isEqualByComparingTo("0.45");
@@ -282,14 +283,14 @@ abstract class BudgetsContract {
 
     @Test
     void aRunsFirstReservationReadsTheUsersOwnLimitOrElseTheDefault() {
-        Hold byDefault = budgets.reserveFirst(user, "run-1", usd("0.3"));
+        Hold byDefault = budgets.reserveFirst(budgets.prepare(user, "run-1", LIMIT, usd("0.3")));
         assertThat(byDefault.limitMicros()).isEqualTo(LIMIT);
 
         budgets.setOverride(user, usd("0.5"));
-        assertThatThrownBy(() -> budgets.reserveFirst(user, "run-2", usd("0.3")))
+        assertThatThrownBy(() -> budgets.reserveFirst(budgets.prepare(user, "run-2", LIMIT, usd("0.3"))))
                 .isInstanceOfSatisfying(BudgetExceededException.class,
                         refusal -> assertThat(refusal.remainingUsd()).isEqualByComparingTo("0.2"));
-        Hold own = budgets.reserveFirst(user, "run-3", usd("0.2"));
+        Hold own = budgets.reserveFirst(budgets.prepare(user, "run-3", LIMIT, usd("0.2")));
 
         assertThat(own.limitMicros()).isEqualTo(500_000);
         assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.5");
@@ -297,16 +298,19 @@ abstract class BudgetsContract {
     }
 
     @Test
-    void aQueuedChargeKeepsItsHoldCountedUntilItCommits() {
-        Hold first = budgets.reserve(user, "run-1", LIMIT, usd("0.6"));
+    void aQueuedSettlementKeepsItsHoldCountedUntilItCommits() throws Exception {
+        Hold first = budgets.reserve(budgets.prepare(user, "run-1", LIMIT, usd("0.6")));
         CompletableFuture<Void> gate = new CompletableFuture<>();
+        CompletableFuture<Void> queued = new CompletableFuture<>();
         budgets.writeThrough(new LedgerWriter() {
             @Override
             public <T> CompletableFuture<T> submit(Sql.Work<T> work) {
+                queued.complete(null);
                 return gate.thenApplyAsync(open -> database.sql().inTransaction(work));
             }
         });
-        CompletableFuture<Charge> charge = budgets.commitAsync(first, usd("0.1"));
+        CompletableFuture<Charge> charge = CompletableFuture.supplyAsync(() -> budgets.settle(first, usd("0.1")));
+        queued.get(5, TimeUnit.SECONDS);
         budgets.writeThrough(new LedgerWriter() {
             @Override
             public <T> CompletableFuture<T> submit(Sql.Work<T> work) {
@@ -314,16 +318,16 @@ abstract class BudgetsContract {
             }
         });
 
-        assertThatThrownBy(() -> budgets.reserve(user, "run-1", LIMIT, usd("0.5")))
+        assertThatThrownBy(() -> budgets.reserve(budgets.prepare(user, "run-1", LIMIT, usd("0.5"))))
                 .isInstanceOf(BudgetExceededException.class);
-        budgets.reserve(user, "run-1", LIMIT, usd("0.4"));
+        budgets.reserve(budgets.prepare(user, "run-1", LIMIT, usd("0.4")));
         assertThat(charge).isNotDone();
         gate.complete(null);
 
         assertThat(charge.join().remainingUsd()).isEqualByComparingTo("0.5");
         assertThat(budgets.status(user).spentUsd()).isEqualByComparingTo("0.1");
         assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.4");
-        budgets.reserve(user, "run-1", LIMIT, usd("0.5"));
+        budgets.reserve(budgets.prepare(user, "run-1", LIMIT, usd("0.5")));
     }
 
     @Test

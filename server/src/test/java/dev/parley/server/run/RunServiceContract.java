@@ -137,7 +137,7 @@ abstract class RunServiceContract {
                 String runId = "run-" + i;
                 work.add(() -> {
                     try {
-                        return budgets.reserve(alice, runId, 1_000_000L, new BigDecimal("0.05"));
+                        return budgets.reserve(budgets.prepare(alice, runId, 1_000_000L, new BigDecimal("0.05")));
                     } catch (BudgetExceededException e) {
                         return e;
                     }
@@ -162,10 +162,10 @@ abstract class RunServiceContract {
                 }
             }
 
-            Charge charge = budgets.commit(holds.getFirst(), new BigDecimal("0.01"));
+            Charge charge = budgets.settle(holds.getFirst(), new BigDecimal("0.01"));
             assertThat(charge.spentUsd()).isEqualByComparingTo("0.01");
             assertThat(charge.remainingUsd()).isEqualByComparingTo("0.04"); // 1 - 0.01 spent - 19 × 0.05 held
-            budgets.quietlyRelease(holds.get(1));
+            budgets.settle(holds.get(1), BigDecimal.ZERO);
             assertThat(budgets.status(alice).reservedUsd()).isEqualByComparingTo("0.9");
         }
     }
