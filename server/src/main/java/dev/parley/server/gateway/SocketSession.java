@@ -59,10 +59,12 @@ final class SocketSession {
     static final String PROTOCOL_ERROR = "protocol_error";
     static final Duration REPLAY_WAIT = Duration.ofSeconds(10);
     /**
-     * How long a writer waits for the next frame before it ends: long enough to stay for a whole run's events, short
-     * enough that an idle socket (most of them) keeps no writer thread and its stack.
+     * How long a writer waits for the next frame before it ends: not at all. A writer parked on an empty queue kept its
+     * stack chunk alive past young collections, which then copied it, promoted it and scanned it from the old
+     * generation; starting a writer per burst of frames costs less (docs/benchmarks.md, "A writer only while frames
+     * wait").
      */
-    static final Duration WRITER_LINGER = Duration.ofSeconds(1);
+    static final Duration WRITER_LINGER = Duration.ZERO;
     private static final Logger LOG = LoggerFactory.getLogger(SocketSession.class);
 
     final String connectionId;
@@ -81,8 +83,8 @@ final class SocketSession {
     private volatile Fanout.Subscription subscription;
     private volatile String closeReason;
     /**
-     * The running writer, null when none runs: it ends after {@link #WRITER_LINGER} without frames (and lets go of
-     * itself here, so an idle socket holds no finished thread), and the next frame starts another.
+     * The running writer, null when none runs: it ends once its queue is empty ({@link #WRITER_LINGER}) and lets go of
+     * itself here, so an idle socket holds no finished thread; the next frame starts another.
      */
     private final AtomicReference<Thread> writer = new AtomicReference<>();
 
