@@ -258,7 +258,7 @@ final class RunSpending {
             }
             settled = true;
             boolean taken = admission == null || admission.getNow(true); // a hold the start did not take is not there
-            settling = taken && hold != null && hold.tracked() ? hold : null;
+            settling = taken && hold != null ? hold : null;
             spent = spentMicros;
         }
         return settling == null ? null : budgets.settle(settling, Money.usd(spent));

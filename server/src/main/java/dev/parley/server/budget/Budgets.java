@@ -38,10 +38,10 @@ import org.slf4j.LoggerFactory;
  * {@link HoldSweep} on every instance settles the holds of runs that ended without doing so (their instance died and
  * another instance ended them when their lease ran out), as the contract says.
  *
- * <p>Users without a limit (no default, no override) cost no ledger writes: their holds are untracked. When budgets
+ * <p>Users without a limit (no default, no override) cost no ledger writes: their runs take no hold. When budgets
  * are not enabled at all ({@link Config.Budget#enabled()}), nothing here touches the database. Thread-safe.
  *
- * <p>It is one class of over 500 lines because taking, growing, charging and releasing a hold are the writes of one
+ * <p>It is one class of nearly 500 lines because taking, growing, charging and releasing a hold are the writes of one
  * ledger row whose transactions must run on the same writer, under the same limit and period rules; each has an
  * embedded and a PostgreSQL (one statement) form.
  */
@@ -284,7 +284,7 @@ public final class Budgets implements AutoCloseable {
      * runs at once (one write), as a charge after every call would give it back.
      */
     public Hold between(Hold hold, long costsMicros, long callMicros) {
-        if (!hold.tracked() || costsMicros >= hold.micros()
+        if (costsMicros >= hold.micros()
                 || hold.remainingMicros() >= LedgerRows.ROOM_HEADROOM * callMicros) {
             return hold;
         }
@@ -308,7 +308,7 @@ public final class Budgets implements AutoCloseable {
      * @throws BudgetExceededException when the increase does not fit
      */
     public Hold growTo(Hold hold, long micros, long roomMicros) {
-        if (!hold.tracked() || micros <= hold.micros()) {
+        if (micros <= hold.micros()) {
             return hold;
         }
         long[][] tries = LedgerRows.tries(micros, roomMicros, hold.limitMicros());
@@ -377,16 +377,13 @@ public final class Budgets implements AutoCloseable {
      * still ran it) and charged what the run's stored {@code cost_updated} events said: only what the run cost beyond
      * that is charged now, so that the run is charged once.
      *
-     * @return the user's position afterwards, or null for an untracked hold
+     * @return the user's position afterwards
      */
     public Charge settle(Hold hold, BigDecimal costUsd) {
         return join(charge(hold, costUsd, true));
     }
 
     private CompletableFuture<Charge> charge(Hold hold, BigDecimal costUsd, boolean settlesRun) {
-        if (!hold.tracked()) {
-            return CompletableFuture.completedFuture(null);
-        }
         long cost = Money.micros(costUsd);
         long limit = hold.limitMicros();
         long threshold = BigDecimal.valueOf(limit).multiply(config.warnAt()).setScale(0, RoundingMode.CEILING)

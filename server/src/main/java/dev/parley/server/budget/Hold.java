@@ -2,24 +2,15 @@ package dev.parley.server.budget;
 
 /**
  * What a run has reserved: {@code micros} of the user's period {@code periodStart}, under the limit {@code limitMicros}
- * in force when it was taken. A hold whose {@code id} is null tracks nothing: the user has no limit, and its calls cost
- * no ledger writes.
+ * in force when it was taken. A run of a user without a limit takes none.
  *
  * <p>Before it is taken, {@code roomMicros} is what it asks for beyond {@code micros} when the budget has room for
  * it (room for the run's later calls, so that they need no ledger write of their own), and {@code remainingMicros} is
  * unknown (-1); once taken, {@code micros} is what it holds and {@code remainingMicros} the user's remaining right
  * after it was taken or grown (limit − spent − held, never below 0).
  */
-public record Hold(String id, String userId, String runId, String periodStart, long micros, Long limitMicros,
+public record Hold(String id, String userId, String runId, String periodStart, long micros, long limitMicros,
                    long roomMicros, long remainingMicros) {
-    static Hold untracked(String userId, String runId) {
-        return new Hold(null, userId, runId, null, 0, null, 0, -1);
-    }
-
-    public boolean tracked() {
-        return id != null;
-    }
-
     Hold withMicros(long amount) {
         return new Hold(id, userId, runId, periodStart, amount, limitMicros, roomMicros, remainingMicros);
     }
