@@ -17,8 +17,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * more frames. All state is guarded by {@link #lock}.
  *
  * <p>The queue starts its writer itself, and only while there is something to write: once {@link #open} has been
- * called, a frame queued while no writer runs starts one, and a writer whose queue stays empty for its linger time
- * ends ({@link #take} returns false). An idle socket therefore keeps no writer thread, and at most one writer runs at
+ * called, a frame queued while no writer runs starts one, and a writer whose queue is empty ends ({@link #take}
+ * returns false): a writer parked on an empty queue would keep its stack chunk alive past young collections, which
+ * then copy it, promote it and scan it from the old generation (docs/benchmarks.md, "A writer only while frames
+ * wait"). An idle socket therefore keeps no writer thread, and at most one writer runs at
  * a time, so frames leave in the order they were queued.
  */
 final class SendQueue {
@@ -196,23 +198,14 @@ final class SendQueue {
     }
 
     /**
-     * Moves the next items into {@code into}, waiting up to {@code linger} for one: a pong or a close alone, or a run
-     * of text frames that are queued one after the other, as many as fit in {@code maxBytes} (always at least one),
-     * so that the writer can put them on the wire in one write. Returns false, and the writer must then end, once the
-     * queue is shut down or when nothing came within {@code linger}; the next frame queued starts a new writer.
+     * Moves the next items into {@code into}: a pong or a close alone, or a run of text frames that are queued one after
+     * the other, as many as fit in {@code maxBytes} (always at least one), so that the writer can put them on the wire
+     * in one write. Returns false, and the writer must then end, once the queue is empty or shut down; the next frame
+     * queued starts a new writer.
      */
-    boolean take(List<Item> into, int maxBytes, Duration linger) throws InterruptedException {
-        long nanos = linger.toNanos();
+    boolean take(List<Item> into, int maxBytes) {
         lock.lock();
         try {
-            while (items.isEmpty() && !shutDown && nanos > 0) {
-                try {
-                    nanos = changed.awaitNanos(nanos);
-                } catch (InterruptedException e) {
-                    writing = false; // this writer ends: the next frame starts another
-                    throw e;
-                }
-            }
             if (shutDown || items.isEmpty()) {
                 writing = false;
                 return false;
@@ -247,7 +240,7 @@ final class SendQueue {
         wake();
     }
 
-    /** Wakes the writer, or starts one when none runs (and writers may start). */
+    /** Wakes whoever waits for room (so that a close ends the wait), and starts a writer when none runs (and may). */
     private void wake() {
         changed.signalAll();
         if (!writing) {

@@ -58,13 +58,6 @@ final class SocketSession {
     /** The close reason (and metric label) of a frame that breaks RFC 6455. */
     static final String PROTOCOL_ERROR = "protocol_error";
     static final Duration REPLAY_WAIT = Duration.ofSeconds(10);
-    /**
-     * How long a writer waits for the next frame before it ends: not at all. A writer parked on an empty queue kept its
-     * stack chunk alive past young collections, which then copied it, promoted it and scanned it from the old
-     * generation; starting a writer per burst of frames costs less (docs/benchmarks.md, "A writer only while frames
-     * wait").
-     */
-    static final Duration WRITER_LINGER = Duration.ZERO;
     private static final Logger LOG = LoggerFactory.getLogger(SocketSession.class);
 
     final String connectionId;
@@ -83,7 +76,7 @@ final class SocketSession {
     private volatile Fanout.Subscription subscription;
     private volatile String closeReason;
     /**
-     * The running writer, null when none runs: it ends once its queue is empty ({@link #WRITER_LINGER}) and lets go of
+     * The running writer, null when none runs: it ends once its queue is empty ({@link SendQueue#take}) and lets go of
      * itself here, so an idle socket holds no finished thread; the next frame starts another.
      */
     private final AtomicReference<Thread> writer = new AtomicReference<>();
@@ -343,7 +336,7 @@ final class SocketSession {
         List<SendQueue.Item> items = new ArrayList<>();
         List<SendQueue.Text> texts = new ArrayList<>();
         try {
-            while (queue.take(items, FrameWriter.MAX_BATCH_BYTES, WRITER_LINGER)) {
+            while (queue.take(items, FrameWriter.MAX_BATCH_BYTES)) {
                 switch (items.getFirst()) {
                     case SendQueue.Text ignored -> {
                         items.forEach(item -> texts.add((SendQueue.Text) item));
@@ -359,8 +352,6 @@ final class SocketSession {
                 }
                 items.clear();
             }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
         } catch (RuntimeException e) {
             // The connection broke under the writer (peer gone, or forced closed).
             LOG.debug("Socket {} writer stopped: {}", connectionId, e.toString());

@@ -11,10 +11,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 class SendQueueTest {
-    private static final Duration LINGER = Duration.ofMillis(50);
-
-    /** How long the writers wait for a frame before they end. */
-    private volatile Duration linger = LINGER;
+    /** Long enough for a writer with nothing left to take to have ended. */
+    private static final Duration PAUSE = Duration.ofMillis(50);
 
     /** Writers as a socket has them: each takes until the queue says to end, noting what it wrote. */
     private final List<String> written = new CopyOnWriteArrayList<>();
@@ -32,7 +30,7 @@ class SendQueueTest {
         running.incrementAndGet();
         List<SendQueue.Item> items = new ArrayList<>();
         try {
-            while (queue.take(items, 1 << 16, linger)) {
+            while (queue.take(items, 1 << 16)) {
                 // Between a take that gave frames and the next take, this writer is the one writing.
                 mostAtOnce.accumulateAndGet(writing.incrementAndGet(), Math::max);
                 for (SendQueue.Item item : items) {
@@ -41,8 +39,6 @@ class SendQueueTest {
                 items.clear();
                 writing.decrementAndGet();
             }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
         } finally {
             running.decrementAndGet();
         }
@@ -89,7 +85,7 @@ class SendQueueTest {
                 for (int i = 0; i < each; i++) {
                     queue.offer("{\"type\":\"p" + producer + "\",\"i\":" + i + "}");
                     if (i % 50 == 49) {
-                        sleep(LINGER.toMillis() * 2); // long enough for the writer to end in between
+                        sleep(PAUSE.toMillis()); // long enough for the writer to end in between
                     }
                 }
             }));
@@ -120,20 +116,29 @@ class SendQueueTest {
         assertThat(written.get(1)).isEqualTo(new SendQueue.Close(1000, "bye").toString());
         queue.offer("{\"type\":\"dropped\"}");
         queue.pong(new byte[0]);
-        Thread.sleep(LINGER.toMillis() * 3);
+        Thread.sleep(PAUSE.toMillis() * 3);
         assertThat(written).hasSize(2);
     }
 
     @Test
-    void aShutDownEndsTheWriterAtOnce() throws Exception {
-        linger = Duration.ofMinutes(5); // the writer would otherwise end by itself
+    void aShutDownDropsWhatIsQueuedAndWhatComesAfter() throws Exception {
+        queue.offer("{\"type\":\"queued\"}");
+        queue.shutDown();
+        queue.offer("{\"type\":\"after\"}");
+        queue.pong(new byte[0]);
+        queue.open();
+        Thread.sleep(PAUSE.toMillis() * 3);
+        assertThat(started).hasValue(0);
+        assertThat(written).isEmpty();
+    }
+
+    @Test
+    void aWriterEndsAsSoonAsItsQueueIsEmpty() throws Exception {
         queue.open();
         queue.offer("{\"type\":\"x\"}");
         awaitWritten(1);
-        Thread writer = writers.getLast();
-        assertThat(writer.join(Duration.ofMillis(200))).isFalse();
-        queue.shutDown();
-        assertThat(writer.join(Duration.ofSeconds(5))).isTrue();
+        assertThat(writers.getLast().join(Duration.ofMillis(700))).as("the writer did not wait for more").isTrue();
+        assertThat(running).hasValue(0);
     }
 
     private void awaitWritten(int count) throws InterruptedException {
