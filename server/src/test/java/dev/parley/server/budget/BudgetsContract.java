@@ -64,9 +64,19 @@ abstract class BudgetsContract {
         return new BigDecimal(amount);
     }
 
+    /** Takes a hold of {@code amount} for {@code run} under {@link #LIMIT}, in a transaction of its own. */
+    private Hold reserve(String run, String amount) {
+        return budgets.reserve(budgets.prepare(user, run, LIMIT, usd(amount)));
+    }
+
+    /** Gives a hold back whole: settled at no cost. */
+    private void release(Hold hold) {
+        budgets.settle(hold, BigDecimal.ZERO);
+    }
+
     @Test
     void aReservationIsHeldThenCommittedAtItsCostAndTheRestGoesBack() {
-        Hold hold = budgets.reserve(budgets.prepare(user, "run-1", LIMIT, usd("0.3")));
+        Hold hold = reserve("run-1", "0.3");
         assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.3");
         assertThat(budgets.status(user).remainingUsd()).contains(usd("0.700000"));
 
@@ -82,15 +92,15 @@ abstract class BudgetsContract {
 
     @Test
     void aReservationPastTheLimitIsRefusedWithWhatIsLeftAndWhenItResets() {
-        budgets.reserve(budgets.prepare(user, "run-1", LIMIT, usd("0.8")));
+        reserve("run-1", "0.8");
 
-        assertThatThrownBy(() -> budgets.reserve(budgets.prepare(user, "run-2", LIMIT, usd("0.2000001"))))
+        assertThatThrownBy(() -> reserve("run-2", "0.2000001"))
                 .isInstanceOfSatisfying(BudgetExceededException.class, e -> {
                     assertThat(e.remainingUsd()).isEqualByComparingTo("0.2");
                     assertThat(e.details().get("resets_at")).isEqualTo("2030-02-01T00:00:00Z");
                 });
         assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.8");
-        budgets.reserve(budgets.prepare(user, "run-2", LIMIT, usd("0.2")));
+        reserve("run-2", "0.2");
         assertThat(budgets.status(user).remainingUsd()).contains(usd("0.000000"));
     }
 
@@ -101,7 +111,7 @@ abstract class BudgetsContract {
             String run = "run-" + i;
             attempts.add(() -> {
                 try {
-                    budgets.reserve(budgets.prepare(user, run, LIMIT, usd("0.05")));
+                    reserve(run, "0.05");
                     return true;
                 } catch (BudgetExceededException e) {
                     return false;
@@ -120,31 +130,31 @@ abstract class BudgetsContract {
 
     @Test
     void growingAHoldIsAdmittedLikeAReservationAndARefusalLeavesItAsItWas() {
-        Hold first = budgets.reserve(budgets.prepare(user, "run-1", LIMIT, usd("0.3")));
-        budgets.reserve(budgets.prepare(user, "run-2", LIMIT, usd("0.5")));
+        Hold first = reserve("run-1", "0.3");
+        reserve("run-2", "0.5");
 
         Hold grown = budgets.growTo(first, 400_000, 0);
         assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.9");
         assertThatThrownBy(() -> budgets.growTo(grown, 600_000, 0)).isInstanceOf(BudgetExceededException.class);
         assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.9");
 
-        budgets.settle(grown, BigDecimal.ZERO);
+        release(grown);
         assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.5");
     }
 
     @Test
     void theWarningIsGivenOncePerPeriodWhenSpendingCrossesItsShare() {
-        assertThat(budgets.settle(budgets.reserve(budgets.prepare(user, "run-1", LIMIT, usd("0.3"))), usd("0.3")).warn()).isFalse();
-        assertThat(budgets.settle(budgets.reserve(budgets.prepare(user, "run-1", LIMIT, usd("0.3"))), usd("0.25")).warn()).isTrue();
-        assertThat(budgets.settle(budgets.reserve(budgets.prepare(user, "run-1", LIMIT, usd("0.3"))), usd("0.1")).warn()).isFalse();
+        assertThat(budgets.settle(reserve("run-1", "0.3"), usd("0.3")).warn()).isFalse();
+        assertThat(budgets.settle(reserve("run-1", "0.3"), usd("0.25")).warn()).isTrue();
+        assertThat(budgets.settle(reserve("run-1", "0.3"), usd("0.1")).warn()).isFalse();
 
         clock.advance(Duration.ofHours(2)); // February
-        assertThat(budgets.settle(budgets.reserve(budgets.prepare(user, "run-2", LIMIT, usd("0.6"))), usd("0.6")).warn()).isTrue();
+        assertThat(budgets.settle(reserve("run-2", "0.6"), usd("0.6")).warn()).isTrue();
     }
 
     @Test
     void aHoldIsChargedToThePeriodItWasTakenIn() {
-        Hold january = budgets.reserve(budgets.prepare(user, "run-1", LIMIT, usd("0.5")));
+        Hold january = reserve("run-1", "0.5");
         clock.advance(Duration.ofHours(2)); // 2030-02-01T01:00Z
         assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0");
         assertThat(budgets.status(user).remainingUsd()).contains(usd("1.000000"));
@@ -165,9 +175,9 @@ abstract class BudgetsContract {
         String running = UUID.randomUUID().toString();
         insertRun(ended, threadId, "failed");
         insertRun(running, threadId, "running");
-        budgets.reserve(budgets.prepare(user, ended, LIMIT, usd("0.1")));
-        budgets.reserve(budgets.prepare(user, running, LIMIT, usd("0.2")));
-        budgets.reserve(budgets.prepare(user, "never-stored", LIMIT, usd("0.3")));
+        reserve(ended, "0.1");
+        reserve(running, "0.2");
+        reserve("never-stored", "0.3");
 
         assertThat(budgets.releaseHoldsOfEndedRuns()).isEqualTo(1);
         assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.5");
@@ -203,7 +213,8 @@ abstract class BudgetsContract {
         String endedElsewhere = UUID.randomUUID().toString();
         insertRun(endedElsewhere, threadId, "failed");
         Hold hold = budgets.reserve(budgets.prepare(user, endedElsewhere, LIMIT, usd("0.1"), usd("0.1")));
-        insertEvent(endedElsewhere, 4, "{\"type\":\"cost_updated\",\"data\":{\"call_cost_usd\":0.055,\"run_cost_usd\":0.055}}");
+        insertEvent(endedElsewhere, 4,
+                "{\"type\":\"cost_updated\",\"data\":{\"call_cost_usd\":0.055,\"run_cost_usd\":0.055}}");
         assertThat(budgets.releaseHoldsOfEndedRuns()).isEqualTo(1);
         assertThat(budgets.status(user).spentUsd()).isEqualByComparingTo("0.055");
 
@@ -211,7 +222,7 @@ abstract class BudgetsContract {
 
         assertThat(budgets.status(user).spentUsd()).isEqualByComparingTo("0.08");
         assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0");
-        Hold alone = budgets.reserve(budgets.prepare(user, "never-stored", LIMIT, usd("0.2")));
+        Hold alone = reserve("never-stored", "0.2");
         clock.advance(Budgets.ORPHAN_AGE.plusSeconds(1));
         assertThat(budgets.releaseHoldsOfEndedRuns()).isEqualTo(1);
         budgets.settle(alone, usd("0.01"));
@@ -223,7 +234,7 @@ abstract class BudgetsContract {
         Hold roomy = budgets.reserve(budgets.prepare(user, "run-1", LIMIT, usd("0.02"), usd("0.02")));
         assertThat(roomy.micros()).isEqualTo(40_000);
         assertThat(roomy.remainingMicros()).isEqualTo(960_000);
-        Hold filler = budgets.reserve(budgets.prepare(user, "run-2", LIMIT, usd("0.55")));
+        Hold filler = reserve("run-2", "0.55");
 
         // 0.59 held: 0.04 more leaves 0.37 free, less than twenty times the room (0.4).
         Hold tight = budgets.reserve(budgets.prepare(user, "run-3", LIMIT, usd("0.02"), usd("0.02")));
@@ -237,13 +248,13 @@ abstract class BudgetsContract {
 
         budgets.settle(roomy, usd("0.015"));
         budgets.settle(grown, usd("0.025"));
-        budgets.settle(filler, BigDecimal.ZERO);
+        release(filler);
         assertThat(budgets.status(user).spentUsd()).isEqualByComparingTo("0.04");
         assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0");
         Hold first = budgets.reserveFirst(budgets.prepare(user, "run-4", LIMIT, usd("0.02"), usd("0.02")));
         assertThat(first.micros()).isEqualTo(40_000);
         assertThat(first.remainingMicros()).isEqualTo(920_000);
-        budgets.reserve(budgets.prepare(user, "run-5", LIMIT, usd("0.5")));
+        reserve("run-5", "0.5");
         Hold near = budgets.reserveFirst(budgets.prepare(user, "run-6", LIMIT, usd("0.02"), usd("0.02")));
         assertThat(near.micros()).isEqualTo(20_000);
     }
@@ -254,7 +265,7 @@ abstract class BudgetsContract {
         assertThat(budgets.between(far, 4_000, 10_000)).isEqualTo(far);
         assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.02");
 
-        budgets.reserve(budgets.prepare(user, "run-2", LIMIT, usd("0.85")));
+        reserve("run-2", "0.85");
         Hold near = budgets.reserve(budgets.prepare(user, "run-3", LIMIT, usd("0.03"), usd("0.03")));
         assertThat(near.micros()).isEqualTo(30_000);
         Hold kept = budgets.between(near, 10_000, 30_000);
@@ -269,8 +280,8 @@ abstract class BudgetsContract {
 
     @Test
     void aChargeAfterTheSweepReleasedItsHoldSpendsTheCallsWholeCost() {
-        Hold cheaper = budgets.reserve(budgets.prepare(user, "gone", LIMIT, usd("0.3")));
-        Hold dearer = budgets.reserve(budgets.prepare(user, "gone", LIMIT, usd("0.2")));
+        Hold cheaper = reserve("gone", "0.3");
+        Hold dearer = reserve("gone", "0.2");
         clock.advance(Budgets.ORPHAN_AGE.plusSeconds(1));
         assertThat(budgets.releaseHoldsOfEndedRuns()).isEqualTo(2);
 
@@ -299,7 +310,7 @@ abstract class BudgetsContract {
 
     @Test
     void aQueuedSettlementKeepsItsHoldCountedUntilItCommits() throws Exception {
-        Hold first = budgets.reserve(budgets.prepare(user, "run-1", LIMIT, usd("0.6")));
+        Hold first = reserve("run-1", "0.6");
         CompletableFuture<Void> gate = new CompletableFuture<>();
         CompletableFuture<Void> queued = new CompletableFuture<>();
         budgets.writeThrough(new LedgerWriter() {
@@ -318,16 +329,16 @@ abstract class BudgetsContract {
             }
         });
 
-        assertThatThrownBy(() -> budgets.reserve(budgets.prepare(user, "run-1", LIMIT, usd("0.5"))))
+        assertThatThrownBy(() -> reserve("run-1", "0.5"))
                 .isInstanceOf(BudgetExceededException.class);
-        budgets.reserve(budgets.prepare(user, "run-1", LIMIT, usd("0.4")));
+        reserve("run-1", "0.4");
         assertThat(charge).isNotDone();
         gate.complete(null);
 
         assertThat(charge.join().remainingUsd()).isEqualByComparingTo("0.5");
         assertThat(budgets.status(user).spentUsd()).isEqualByComparingTo("0.1");
         assertThat(budgets.status(user).reservedUsd()).isEqualByComparingTo("0.4");
-        budgets.reserve(budgets.prepare(user, "run-1", LIMIT, usd("0.5")));
+        reserve("run-1", "0.5");
     }
 
     @Test
