@@ -1,15 +1,11 @@
 package dev.parley.server.gateway;
 
 import dev.parley.server.observe.Metrics;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.IntSupplier;
 
 /** The socket series on /metrics: open sockets, refused handshakes, closes by reason, frames sent by type. */
 final class SocketMetrics {
     private final Metrics metrics;
-    /** The frames-sent series by event type, kept: one is added to for every frame sent. */
-    private final ConcurrentHashMap<String, AtomicLong> sentByType = new ConcurrentHashMap<>();
 
     SocketMetrics(Metrics metrics, IntSupplier openSockets) {
         this.metrics = metrics;
@@ -29,12 +25,7 @@ final class SocketMetrics {
     }
 
     void sent(String type) {
-        AtomicLong series = sentByType.get(type);
-        if (series == null) {
-            series = sentByType.computeIfAbsent(type, t -> metrics.counterSeries("parley_ws_events_sent_total",
-                    "Frames sent to sockets, by event type.", "type", t));
-        }
-        series.incrementAndGet();
+        metrics.increment("parley_ws_events_sent_total", "Frames sent to sockets, by event type.", "type", type);
     }
 
     void received(String type) {

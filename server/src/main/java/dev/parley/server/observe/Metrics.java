@@ -56,17 +56,9 @@ public final class Metrics {
     }
 
     public void add(String name, String help, long amount, String... labels) {
-        counterSeries(name, help, labels).addAndGet(amount);
-    }
-
-    /**
-     * The counter series with these labels, created now if it is new, for a caller that adds to it so often (every
-     * frame a socket sends) that it keeps the series rather than look it up each time.
-     */
-    public AtomicLong counterSeries(String name, String help, String... labels) {
         CounterFamily family = (CounterFamily) families.computeIfAbsent(name,
                 n -> new CounterFamily(help, new ConcurrentHashMap<>()));
-        return family.series().computeIfAbsent(labels(labels), l -> new AtomicLong());
+        family.series().computeIfAbsent(labels(labels), l -> new AtomicLong()).addAndGet(amount);
     }
 
     /** Registers a gauge whose value is read at each scrape. */
